@@ -1,0 +1,140 @@
+"""Line-aware YAML reading.
+
+Every mapping key and sequence item keeps the line it was written on, so that any
+problem found later (by pydantic or by a validation rule) can name ``file:line``.
+Duplicate keys are refused, naming both lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from asemic_core.issues import Issue
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass
+class YamlDocument:
+    """A parsed YAML file: plain Python data plus the line of every key/item."""
+
+    rel_path: str
+    text: str
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """Line of the closest known ancestor of ``path`` (1-based)."""
+        probe = tuple(path)
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            probe = probe[:-1]
+        return self.lines.get((), 1)
+
+
+def _rt_yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def _plain(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for key, value in node.items():
+            key_plain = _plain_scalar(key)
+            child = path + (key_plain,)
+            try:
+                line, _col = node.lc.key(key)
+                lines[child] = line + 1
+            except (KeyError, TypeError, AttributeError):
+                lines[child] = lines.get(path, 1)
+            out[key_plain] = _plain(value, child, lines)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            child = path + (index,)
+            try:
+                line, _col = node.lc.item(index)
+                lines[child] = line + 1
+            except (KeyError, TypeError, AttributeError):
+                lines[child] = lines.get(path, 1)
+            items.append(_plain(value, child, lines))
+        return items
+    return _plain_scalar(node)
+
+
+def _plain_scalar(value: Any) -> Any:
+    # ruamel's round-trip scalars subclass int/float/str; hand out plain types so that
+    # pydantic and equality behave as for any Python value.
+    if value is None:
+        return None
+    if type(value).__name__ == "ScalarBoolean":
+        return bool(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second)
+    if isinstance(value, dt.date):
+        return dt.date(value.year, value.month, value.day)
+    return value
+
+
+def parse_yaml(text: str, rel_path: str) -> tuple[YamlDocument | None, list[Issue]]:
+    """Parse ``text``; on failure return no document and one issue naming the line."""
+    try:
+        node = _rt_yaml().load(io.StringIO(text))
+    except DuplicateKeyError as err:
+        first = err.context_mark.line + 1 if err.context_mark else None
+        second = err.problem_mark.line + 1 if err.problem_mark else None
+        key = _duplicate_key_name(err)
+        message = f"duplicate key {key!r}: already defined on line {first}" if key else (
+            f"duplicate key (first defined on line {first})")
+        return None, [Issue(rel_path, second, message, rule="yaml-duplicate-key")]
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(filter(None, [err.context, err.problem])) or str(err)
+        return None, [Issue(rel_path, line, f"invalid YAML: {problem}", rule="yaml-syntax")]
+    except YAMLError as err:
+        return None, [Issue(rel_path, None, f"invalid YAML: {err}", rule="yaml-syntax")]
+    lines: dict[KeyPath, int] = {(): 1}
+    data = _plain(node, (), lines)
+    return YamlDocument(rel_path=rel_path, text=text, data=data, lines=lines), []
+
+
+def _duplicate_key_name(err: DuplicateKeyError) -> str | None:
+    problem = err.problem or ""
+    # ruamel phrases it as: found duplicate key "name" with value ...
+    if '"' in problem:
+        parts = problem.split('"')
+        if len(parts) >= 2:
+            return parts[1]
+    return None
+
+
+def read_yaml_file(path: Path, rel_path: str) -> tuple[YamlDocument | None, list[Issue]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        return None, [Issue(rel_path, None, f"file is not UTF-8 text: {err.reason}", rule="yaml-syntax")]
+    except OSError as err:
+        return None, [Issue(rel_path, None, f"cannot read file: {err.strerror}", rule="yaml-syntax")]
+    return parse_yaml(text, rel_path)

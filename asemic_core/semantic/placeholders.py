@@ -1,0 +1,42 @@
+"""The ``{name}`` / ``{namespace.name}`` references inside config expressions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PLACEHOLDER_RE = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?\s*\}")
+
+# Names that older Asemic configs use for the same base property.
+PROPERTY_NAME_ALIASES = {"first_appearance_date": "registration_date", "asemic_date": "date"}
+
+
+@dataclass(frozen=True)
+class Reference:
+    namespace: str | None  # "property", "kpi" or None for a bare {name}
+    name: str
+    start: int  # character offset of "{" in the expression
+
+
+def references(text: str | None) -> list[Reference]:
+    if not text:
+        return []
+    out = []
+    for match in PLACEHOLDER_RE.finditer(text):
+        first, second = match.group(1), match.group(2)
+        if second is None:
+            out.append(Reference(None, first, match.start()))
+        else:
+            out.append(Reference(first, second, match.start()))
+    return out
+
+
+def canonical_property_name(name: str) -> str:
+    return PROPERTY_NAME_ALIASES.get(name, name)
+
+
+def substitute_template(text: str | None, value: object) -> str | None:
+    """Replace the template slot ``{}`` with ``value`` (placeholders are left alone)."""
+    if text is None:
+        return None
+    return text.replace("{}", str(value))

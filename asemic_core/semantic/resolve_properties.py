@@ -1,0 +1,123 @@
+"""Properties as the engine sees them: base properties, inline sources, dependencies."""
+
+from __future__ import annotations
+
+from asemic_core.config.loader import Located, ProjectFiles
+from asemic_core.config.models import (
+    ComputedPropertyDef,
+    DataType,
+    EventPropertyDef,
+    FixedWindowDef,
+    LifetimeDef,
+    Property,
+    RegistrationPropertyDef,
+    SlidingWindowDef,
+)
+from asemic_core.semantic.model import ResolvedEvent, ResolvedProperty
+from asemic_core.semantic.placeholders import canonical_property_name, references
+
+BASE_PROPERTIES: dict[str, tuple[DataType, str]] = {
+    "date": (DataType.DATE, "The day of the row"),
+    "entity_id": (DataType.STRING, "The user id"),
+    "registration_date": (DataType.DATE, "Date of the user's first registration event"),
+    "cohort_day": (DataType.INTEGER, "Days since registration (0 on the registration day)"),
+    "cohort_size": (DataType.INTEGER, "1 for every user and day; sums to the number of users"),
+    "last_activity_date": (DataType.DATE, "Latest day on or before this day with activity"),
+    "days_since_last_active": (DataType.INTEGER, "Days since the last active day (0 when active today)"),
+}
+
+
+def default_label(property_id: str) -> str:
+    return " ".join(word.capitalize() for word in property_id.split("_") if word)
+
+
+def _computed_deps(definition: ComputedPropertyDef) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(canonical_property_name(ref.name) for ref in references(definition.select)))
+
+
+def resolve_properties(files: ProjectFiles, events: dict[str, ResolvedEvent]) -> tuple[dict[str, ResolvedProperty], dict[str, str]]:
+    """Return resolved properties by id and the alias table for property names."""
+    props: dict[str, ResolvedProperty] = {}
+    for prop_id, (data_type, description) in BASE_PROPERTIES.items():
+        if prop_id == "entity_id":
+            data_type = _entity_id_type(events)
+        props[prop_id] = ResolvedProperty(
+            id=prop_id, data_type=data_type, kind="base", label=default_label(prop_id),
+            description=description, can_filter=True,
+            can_group_by=prop_id in {"registration_date", "cohort_day", "days_since_last_active"},
+        )
+    aliases = {"asemic_date": "date", "first_appearance_date": "registration_date"}
+    for event in events.values():
+        if "registration_event" in event.tags and event.date_column and event.date_column != "date":
+            aliases[event.date_column] = "date"
+
+    for prop_id, located in files.properties.items():
+        for resolved in _resolve_one(prop_id, located):
+            props[resolved.id] = resolved  # the config wins over a base property
+    for alias in list(aliases):
+        if alias in props and not props[alias].is_base:
+            del aliases[alias]  # a property of that name defined by the user is itself
+    return props, aliases
+
+
+def _entity_id_type(events: dict[str, ResolvedEvent]) -> DataType:
+    for event in events.values():
+        if "registration_event" in event.tags and event.entity_id_column:
+            return event.columns.get(event.entity_id_column, DataType.STRING)
+    return DataType.STRING
+
+
+def _resolve_one(prop_id: str, located: Located[Property]) -> list[ResolvedProperty]:
+    prop = located.model
+    definition = prop.definition
+    common = dict(
+        data_type=prop.data_type, kind=prop.kind, label=prop.label or default_label(prop_id),
+        description=prop.description, can_filter=prop.can_filter, can_group_by=prop.can_group_by,
+        definition=definition, located=located, field_prefix=(prop.kind,),
+    )
+    match definition:
+        case EventPropertyDef():
+            return [ResolvedProperty(id=prop_id, source_event=definition.source_event, **common)]
+        case RegistrationPropertyDef():
+            return [ResolvedProperty(id=prop_id, depends_on=(), **common)]
+        case ComputedPropertyDef():
+            return [ResolvedProperty(id=prop_id, depends_on=_computed_deps(definition), **common)]
+        case SlidingWindowDef() | FixedWindowDef() | LifetimeDef():
+            return _sourced(prop_id, prop, definition, common)
+        case _:  # pragma: no cover - the model guarantees one of the kinds
+            raise AssertionError(f"unhandled property kind {type(definition).__name__}")
+
+
+def _sourced(prop_id, prop, definition, common) -> list[ResolvedProperty]:
+    if definition.source_property is not None:
+        source = canonical_property_name(definition.source_property)
+        return [ResolvedProperty(id=prop_id, source=source, depends_on=(source,), **common)]
+    inner_id = f"{prop_id}__inner"
+    located = common["located"]
+    if definition.source_event_property is not None:
+        inner_def = definition.source_event_property
+        inner = ResolvedProperty(
+            id=inner_id, data_type=_inner_type(prop.data_type, definition), kind="event_property",
+            label=f"{common['label']} (source)", definition=inner_def, source_event=inner_def.source_event,
+            hidden=True, parent=prop_id, located=located, field_prefix=(prop.kind, "source_event_property"),
+        )
+    else:
+        inner_def = definition.source_computed_property
+        inner = ResolvedProperty(
+            id=inner_id, data_type=_inner_type(prop.data_type, definition), kind="computed_property",
+            label=f"{common['label']} (source)", definition=inner_def, depends_on=_computed_deps(inner_def),
+            hidden=True, parent=prop_id, located=located, field_prefix=(prop.kind, "source_computed_property"),
+        )
+    outer = ResolvedProperty(id=prop_id, source=inner_id, depends_on=(inner_id,), **common)
+    return [inner, outer]
+
+
+def _inner_type(outer: DataType, definition) -> DataType:
+    # A count over a window counts values of any type; otherwise the source has the
+    # property's own type (sum of NUMBER is NUMBER, max of DATE is DATE, ...).
+    function = getattr(definition, "window_function", None)
+    if function in {"count", "count_distinct"}:
+        return DataType.STRING  # counting is unaffected by the text form of a value
+    if function == "avg" and outer is DataType.INTEGER:
+        return DataType.NUMBER
+    return outer
