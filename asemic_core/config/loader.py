@@ -80,6 +80,7 @@ LEGACY_ALIASES: dict[str, tuple[str, ...]] = {
     "source_event": ("source_action",),
     "registration_property": ("first_appearance_property",),
     "source_event_property": ("source_action_property",),
+    "window_function": ("sliding_window_function",),
 }
 
 

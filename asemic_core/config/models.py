@@ -35,6 +35,11 @@ class StrictModel(BaseModel):
 
 def _expression_text(value: Any) -> Any:
     # YAML reads `select: 1` as an int; an expression is always text.
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value.values())) is None:
+        name = next(iter(value))
+        raise ValueError(
+            f"expected an expression, but YAML read {{{name}}} as a mapping: quote it, e.g. '{{{name}}}'"
+        )
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):
@@ -44,6 +49,8 @@ def _expression_text(value: Any) -> Any:
 
 Expression = Annotated[str, BeforeValidator(_expression_text), Field(min_length=1)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+# Column ids of wide event tables may carry a dotted sub-schema: `level_started.level`.
+ColumnId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
 
 
 class DataType(str, enum.Enum):
@@ -133,26 +140,51 @@ class ModelSettings(StrictModel):
 class EntityConfig(StrictModel):
     """``userentity/config.yml``."""
 
-    data_model_schema: Identifier
+    data_model_schema: Identifier | None = None
+    base_table_prefix: str | None = Field(default=None, description="2024 Asemic name: `schema.prefix`")
     cohorted_daily_kpis_days: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
     active_days: int = Field(gt=0)
     data_model_version: Any = None
     model_settings: ModelSettings = Field(default_factory=ModelSettings)
 
+    @model_validator(mode="after")
+    def _schema_named(self) -> EntityConfig:
+        if self.data_model_schema is None and self.base_table_prefix is None:
+            raise ValueError("missing required field 'data_model_schema'")
+        return self
+
+    @property
+    def model_schema(self) -> str:
+        """Where the generated tables live (the 2024 `base_table_prefix` names `schema.prefix`)."""
+        if self.data_model_schema:
+            return self.data_model_schema
+        return (self.base_table_prefix or "").split(".")[0]
+
 
 # ------------------------------------------------------------------------- events
 
-ColumnTag = Literal[
+COLUMN_TAGS = (
     "entity_id_column",
     "event_timestamp_column",
     "date_column",
     "registration_property",
     "transaction_amount_column",
-]
-TableTag = Literal["registration_event", "activity_event", "payment_transaction_event"]
+)
+TABLE_TAGS = ("registration_event", "activity_event", "payment_transaction_event")
 
-_COLUMN_TAG_ALIASES = {"first_appearance_property": "registration_property", "event_date_column": "date_column"}
-_TABLE_TAG_ALIASES = {"first_appearance_event": "registration_event"}
+# Tag names of the 2024 Asemic layout, read as today's names.
+_COLUMN_TAG_ALIASES = {
+    "first_appearance_property": "registration_property",
+    "event_date_column": "date_column",
+    "action_timestamp_column": "event_timestamp_column",
+}
+_TABLE_TAG_ALIASES = {
+    "first_appearance_event": "registration_event",
+    "first_appearance_action": "registration_event",
+    "registration_action": "registration_event",
+    "activity_action": "activity_event",
+    "payment_transaction_action": "payment_transaction_event",
+}
 
 
 def _alias_tags(aliases: dict[str, str]):
@@ -168,7 +200,10 @@ class EventColumn(StrictModel):
     data_type: DataType
     label: str | None = None
     description: str | None = None
-    tags: Annotated[list[ColumnTag], BeforeValidator(_alias_tags(_COLUMN_TAG_ALIASES))] = Field(default_factory=list)
+    # Unknown tags (generator hints of older Asemic versions) load; validation warns.
+    tags: Annotated[list[str], BeforeValidator(_alias_tags(_COLUMN_TAG_ALIASES))] = Field(default_factory=list)
+    can_filter: bool | None = Field(default=None, description="accepted from older Asemic files; no effect")
+    can_group_by: bool | None = Field(default=None, description="accepted from older Asemic files; no effect")
 
 
 class EnrichmentJoin(StrictModel):
@@ -185,12 +220,23 @@ class EventTable(StrictModel):
     """``userentity/events/<id>.yml`` (``actions/`` in the 2024 layout)."""
 
     table_name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")]
-    columns: dict[Identifier, EventColumn] = Field(min_length=1)
-    tags: Annotated[list[TableTag], BeforeValidator(_alias_tags(_TABLE_TAG_ALIASES))] = Field(default_factory=list)
+    columns: dict[ColumnId, EventColumn] = Field(min_length=1)
+    tags: Annotated[list[str], BeforeValidator(_alias_tags(_TABLE_TAG_ALIASES))] = Field(default_factory=list)
     label: str | None = None
     description: str | None = None
     where: Expression | None = None
     enrichments: list[Enrichment] = Field(default_factory=list)
+    computed_columns: Annotated[list[Any], Field(max_length=0)] = Field(
+        default_factory=list, description="accepted (empty) from older Asemic files"
+    )
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns_as_list(cls, value: Any) -> Any:
+        # Older Asemic files list columns as `- {id: x, data_type: ..., tags: [...]}`.
+        if isinstance(value, list) and all(isinstance(item, dict) and "id" in item for item in value):
+            return {item["id"]: {k: v for k, v in item.items() if k != "id"} for item in value}
+        return value
 
     def columns_tagged(self, tag: str) -> list[str]:
         return [name for name, column in self.columns.items() if tag in column.tags]
@@ -212,6 +258,7 @@ class EventPropertyDef(StrictModel):
     aggregate_function: AggregateFunction
     where: Expression | None = None
     default_value: Any = None
+    data_type: DataType | None = Field(default=None, description="type of an inline source (optional)")
 
 
 class RegistrationPropertyDef(StrictModel):
@@ -241,6 +288,7 @@ class ValueMapping(StrictModel):
 class ComputedPropertyDef(StrictModel):
     select: Expression
     value_mappings: list[ValueMapping] | None = None
+    data_type: DataType | None = Field(default=None, description="type of an inline source (optional)")
 
 
 class _SourcedDef(StrictModel):
@@ -267,7 +315,7 @@ class _SourcedDef(StrictModel):
 
 
 class SlidingWindowDef(_SourcedDef):
-    window_function: WindowFunction
+    window_function: WindowFunction = Field(validation_alias=AliasChoices("window_function", "sliding_window_function"))
     relative_days_from: int
     relative_days_to: int
 
@@ -362,7 +410,9 @@ class Unit(StrictModel):
     is_prefix: bool = False
 
 
-XAxisName = Literal["date", "cohort_day"]
+# `date` and `cohort_day`; real configs also key the date axis by the registration
+# tables' own date column name (e.g. `_date`), which resolution reads as `date`.
+XAxisName = Identifier
 
 
 class Kpi(StrictModel):

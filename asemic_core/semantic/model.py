@@ -29,10 +29,18 @@ class ResolvedEvent:
     tags: tuple[str, ...] = ()
     registration_columns: tuple[str, ...] = ()
     located: Located | None = None
+    # Implicit tables also answer to the source tables' own names of their columns
+    # (real configs write `{_date}` or `source_column: event_date`).
+    column_aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def implicit(self) -> bool:
         return self.table_name is None
+
+    def column(self, name: str) -> str | None:
+        """The column ``name`` refers to (through aliases), or None."""
+        name = self.column_aliases.get(name, name)
+        return name if name in self.columns or name == "date" else None
 
 
 BASE_KINDS = "base"

@@ -32,6 +32,7 @@ def resolve_events(files: ProjectFiles) -> dict[str, ResolvedEvent]:
             registration_columns=reg_cols,
             located=located,
         )
+    aliases = _implicit_aliases(events)
     if REGISTRATIONS not in events:
         events[REGISTRATIONS] = ResolvedEvent(
             id=REGISTRATIONS,
@@ -40,6 +41,7 @@ def resolve_events(files: ProjectFiles) -> dict[str, ResolvedEvent]:
             timestamp_column="ts",
             date_column="date",
             registration_columns=tuple(registration_columns),
+            column_aliases={k: v for k, v in aliases.items() if k not in registration_columns},
         )
     if ACTIVITY not in events:
         events[ACTIVITY] = ResolvedEvent(
@@ -48,8 +50,21 @@ def resolve_events(files: ProjectFiles) -> dict[str, ResolvedEvent]:
             entity_id_column="entity_id",
             timestamp_column="ts",
             date_column="date",
+            column_aliases=dict(aliases),
         )
     return events
+
+
+def _implicit_aliases(events: dict[str, ResolvedEvent]) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for event in events.values():
+        if not ({"registration_event", "activity_event"} & set(event.tags)):
+            continue
+        for own, canonical in ((event.date_column, "date"), (event.timestamp_column, "ts"),
+                               (event.entity_id_column, "entity_id")):
+            if own and own != canonical:
+                aliases.setdefault(own, canonical)
+    return aliases
 
 
 def registration_date_aliases(events: dict[str, ResolvedEvent]) -> set[str]:

@@ -205,6 +205,11 @@ def _simple_equality(node: exp.Expression) -> tuple[str, int] | None:
     return None
 
 
+def axis_name(axis: str, aliases: dict[str, str]) -> str:
+    """`date`/`cohort_day`; a registration date column name (`_date`) means `date`."""
+    return "date" if aliases.get(axis) == "date" else axis
+
+
 def resolve_kpis(files: ProjectFiles, entity: EntityConfig | None, props: dict[str, ResolvedProperty],
                  aliases: dict[str, str]) -> dict[str, ResolvedKpi]:
     expanded = expand_templates(files, entity)
@@ -227,7 +232,7 @@ def resolve_kpis(files: ProjectFiles, entity: EntityConfig | None, props: dict[s
             kpi_refs = prop_refs = ()
         kpis[kpi_id] = ResolvedKpi(
             id=kpi_id, label=item.label, select_text=item.select, formula=formula, aggregations=aggregations,
-            x_axes={axis: (body.total_function or default_total) for axis, body in kpi.x_axis.items()},
+            x_axes={axis_name(axis, aliases): (body.total_function or default_total) for axis, body in kpi.x_axis.items()},
             where=item.where, description=item.description,
             unit_symbol=kpi.unit.symbol if kpi.unit else None,
             unit_is_prefix=kpi.unit.is_prefix if kpi.unit else False,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from asemic_core.config.models import DataType
-from asemic_core.issues import Issue
+from asemic_core.config.models import COLUMN_TAGS, TABLE_TAGS, DataType
+from asemic_core.issues import Issue, Severity
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS
 from asemic_core.semantic.placeholders import references
 from asemic_core.validation.context import Context, issue_at
 from asemic_core.validation.expressions import expression_problem
+
+# Generator hints of older Asemic versions: accepted silently, they change nothing here.
+LEGACY_HINT_TAGS = {"last_login_property", "generate_last_value_property"}
 
 REQUIRED_COLUMN_TAGS = {"entity_id_column": "the user id", "event_timestamp_column": "the event timestamp"}
 TAG_TYPES = {
@@ -33,6 +36,15 @@ def check_events(ctx: Context) -> Iterator[Issue]:
             elif len(tagged) > 1:
                 yield issue_at(located, f"{len(tagged)} columns are tagged {tag} ({', '.join(tagged)}); exactly one is allowed",
                                "columns", tagged[1], "tags", rule="event-column-tags")
+        for index, tag in enumerate(table.tags):
+            if tag not in TABLE_TAGS:
+                yield issue_at(located, f"unknown table tag {tag!r} has no effect (known: {', '.join(TABLE_TAGS)})",
+                               "tags", index, rule="unknown-tag", severity=Severity.WARNING)
+        for name, column in table.columns.items():
+            for index, tag in enumerate(column.tags):
+                if tag not in COLUMN_TAGS and tag not in LEGACY_HINT_TAGS and not tag.startswith("user_entity."):
+                    yield issue_at(located, f"unknown column tag {tag!r} on {name!r} has no effect",
+                                   "columns", name, "tags", index, rule="unknown-tag", severity=Severity.WARNING)
         dates = table.columns_tagged("date_column")
         if len(dates) > 1:
             yield issue_at(located, f"{len(dates)} columns are tagged date_column ({', '.join(dates)}); at most one is allowed",

@@ -34,6 +34,10 @@ def _all(ctx: Context) -> Iterator[Issue]:
     expanded = expand_templates(ctx.files, entity)
     for item in expanded.values():
         located = item.located
+        for axis in located.model.x_axis:
+            if axis not in {"date", "cohort_day"} and ctx.project.property_aliases.get(axis) != "date":
+                yield issue_at(located, f"unknown x_axis {axis!r}: use date or cohort_day", "x_axis", axis,
+                               rule="axis-consistency")
         yield from _select(ctx, item.id, located, item.select)
         if item.where:
             yield from _where(ctx, located, item.where)
@@ -93,7 +97,7 @@ def _kpi_ref(ctx: Context, kpi_id: str, located: Located, name: str) -> Iterator
         if name not in expand_templates(ctx.files, entity):
             yield issue_at(located, f"select references unknown KPI {{kpi.{name}}}", "select", rule="unknown-reference")
         return
-    own_axes = set(located.model.x_axis)
+    own_axes = set(ctx.project.kpis[kpi_id].x_axes) if kpi_id in ctx.project.kpis else set()
     missing = own_axes - set(target.x_axes)
     if missing:
         yield issue_at(located, f"{{kpi.{name}}} does not define the x_axis {', '.join(sorted(missing))} that {kpi_id} uses",

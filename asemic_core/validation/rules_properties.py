@@ -79,8 +79,9 @@ def _event_property(ctx: Context, prop: ResolvedProperty, definition: EventPrope
                 "or a constant such as 1", "select", rule="aggregation-rules")
         if event is not None:
             for ref in references(text):
-                if ref.namespace is not None or (ref.name not in event.columns and ref.name != "date"):
-                    written = ref.name if ref.namespace is None else f"{ref.namespace}.{ref.name}"
+                # `{level_started.level}` names a dotted column of a wide event table.
+                written = ref.name if ref.namespace is None else f"{ref.namespace}.{ref.name}"
+                if event.column(written) is None and ctx.project.property_aliases.get(written) != "date":
                     yield property_issue(prop, f"{field_name} references {{{written}}}, which is not a column of "
                                          f"{definition.source_event}", field_name, rule="unknown-reference")
     if definition.aggregate_function in NUMERIC_RESULT and prop.data_type not in NUMERIC:
@@ -94,7 +95,7 @@ def _event_property(ctx: Context, prop: ResolvedProperty, definition: EventPrope
 def _registration_property(ctx: Context, prop: ResolvedProperty, definition: RegistrationPropertyDef) -> Iterator[Issue]:
     column = definition.source_column or prop.id
     registrations = ctx.project.events.get(REGISTRATIONS)
-    if registrations is not None and column not in registrations.columns:
+    if registrations is not None and registrations.column(column) is None:
         available = ", ".join(sorted(registrations.columns))
         field = ("source_column",) if definition.source_column else ()
         yield property_issue(prop, f"registration column {column!r} does not exist; registration tables provide: {available} "

@@ -1,0 +1,136 @@
+"""``asemic-cli``: the command line over the same facade the app uses.
+
+Exit status: 0 success, 1 the user's input or config is wrong, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from asemic_core.errors import AsemicError, ConfigError
+from asemic_core.issues import Issue
+from asemic_core.progress import TerminalReporter
+from asemic_core.project import Project, project_dir, write_json_schemas
+
+EXIT_OK, EXIT_USER, EXIT_USAGE = 0, 1, 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asemic-cli", description="asemic: product-analytics semantic layer studio")
+    parser.add_argument("--project", metavar="DIR", help="project directory (default: $ASEMIC_PROJECT, else the current directory)")
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
+
+    demo = groups.add_parser("demo", help="the demo game project").add_subparsers(dest="command", required=True)
+    init = demo.add_parser("init", help="write a demo warehouse and starter config into DIR")
+    init.add_argument("dir", metavar="DIR")
+    init.add_argument("--users", type=_positive_int, default=3000, help="users registering over the period (default 3000)")
+    init.add_argument("--days", type=_positive_int, default=90, help="days of data (default 90)")
+    init.add_argument("--seed", type=_int, default=42, help="random seed; the same seed gives the same data (default 42)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing project in DIR")
+    init.set_defaults(handler=cmd_demo_init)
+
+    config = groups.add_parser("config", help="check, export and import the config").add_subparsers(dest="command", required=True)
+    validate = config.add_parser("validate", help="check every rule, then compile against the warehouse")
+    validate.add_argument("--format", choices=["text", "json"], default="text")
+    validate.add_argument("--no-dry-run", action="store_true", help="static checks only; do not open the warehouse")
+    validate.set_defaults(handler=cmd_config_validate)
+    schema = config.add_parser("schema", help="write a JSON Schema per file kind for editor linting")
+    schema.add_argument("--out", required=True, metavar="DIR")
+    schema.set_defaults(handler=cmd_config_schema)
+    export = config.add_parser("export", help="zip asemic.yml and the userentity tree")
+    export.add_argument("--out", required=True, metavar="FILE.zip")
+    export.set_defaults(handler=cmd_config_export)
+    imp = config.add_parser("import", help="replace the config by a zip archive, if the archive is valid")
+    imp.add_argument("archive", metavar="FILE.zip")
+    imp.set_defaults(handler=cmd_config_import)
+    return parser
+
+
+def _print_issues(issues: Sequence[Issue], stream=None) -> None:
+    stream = stream or sys.stdout
+    for issue in issues:
+        print(issue.format(), file=stream)
+
+
+def cmd_demo_init(args, project: Project) -> int:
+    from asemic_core.demo.dataset import DemoSpec
+    from asemic_core.demo.project import init_demo
+
+    spec = DemoSpec(users=args.users, days=args.days, seed=args.seed)
+    counts = init_demo(args.dir, spec, reporter=TerminalReporter(), force=args.force)
+    rows = sum(counts.values())
+    print(f"Demo project written to {args.dir}: {spec.users} users over {spec.days} days, {rows:,} event rows.")
+    print(f"Next: asemic-cli --project {args.dir} config validate")
+    return EXIT_OK
+
+
+def cmd_config_validate(args, project: Project) -> int:
+    report = project.validate(dry_run=not args.no_dry_run)
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        _print_issues(report.issues)
+        summary = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s); dry run: {report.dry_run}"
+        print(("OK: " if report.ok else "FAILED: ") + summary)
+    return EXIT_OK if report.ok else EXIT_USER
+
+
+def cmd_config_schema(args, project: Project) -> int:
+    for path in write_json_schemas(args.out):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_config_export(args, project: Project) -> int:
+    names = project.export_zip(args.out)
+    print(f"Exported {len(names)} file(s) to {args.out}")
+    return EXIT_OK
+
+
+def cmd_config_import(args, project: Project) -> int:
+    issues = project.import_zip(args.archive)
+    _print_issues(issues)
+    print(f"Imported {args.archive} into {project.root}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable = args.handler
+    try:
+        return handler(args, Project(project_dir(args.project)))
+    except ConfigError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        _print_issues(err.issues, sys.stderr)
+        return EXIT_USER
+    except AsemicError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

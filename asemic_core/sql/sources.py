@@ -1,0 +1,220 @@
+"""SQL for reading event tables: each table's rows, the implicit registration and
+activity tables, and one GROUP BY per event table for its event properties.
+
+Everything is a sqlglot tree; the caller renders it for the executing dialect.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedEvent, ResolvedProject
+from asemic_core.sql.expressions import parse_expression, to_tree
+from asemic_core.sql.types import cast, typed_null
+from asemic_core.config.models import DataType
+
+ROW_ALIAS = "e"
+
+
+def quoted(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def event_date_expression(event: ResolvedEvent, alias: str = ROW_ALIAS) -> exp.Expression:
+    """The event's date: its date column, else the timestamp's UTC date."""
+    if event.date_column:
+        return quoted(event.date_column, alias)
+    return exp.Cast(this=quoted(event.timestamp_column, alias), to=exp.DataType.build("DATE"))
+
+
+def column_resolver(event: ResolvedEvent, alias: str = ROW_ALIAS, date_aliases: frozenset[str] = frozenset()):
+    """Resolve ``{col}`` (and ``{date}``) in an expression over one event row."""
+
+    def resolve(namespace: str | None, name: str) -> exp.Expression:
+        written = name if namespace is None else f"{namespace}.{name}"
+        column = event.column(written)
+        if column is None and written in date_aliases:
+            column = "date"
+        if column is None:
+            raise KeyError(written)
+        if column == "date" and "date" not in event.columns:
+            return event_date_expression(event, alias)
+        return quoted(column, alias)
+
+    return resolve
+
+
+def table_rows(event: ResolvedEvent, project: ResolvedProject, alias: str = ROW_ALIAS) -> exp.Select:
+    """``SELECT * FROM <table> AS e WHERE <table where>``, implicit tables included."""
+    if event.id == REGISTRATIONS and event.implicit:
+        source = registrations_relation(project)
+    elif event.id == ACTIVITY and event.implicit:
+        source = activity_relation(project)
+    else:
+        source = exp.to_table(event.table_name)
+    query = exp.select(exp.Star()).from_(exp.alias_(source, alias, table=True) if not isinstance(source, exp.Table)
+                                         else source.as_(alias))
+    where = table_where(event, alias)
+    return query.where(where) if where is not None else query
+
+
+def table_where(event: ResolvedEvent, alias: str = ROW_ALIAS) -> exp.Expression | None:
+    if not event.where:
+        return None
+    parsed = parse_expression(event.where, allow_aggregates=False)
+    return to_tree(parsed, column_resolver(event, alias), dialect="bigquery")
+
+
+def _tagged(project: ResolvedProject, tag: str) -> list[ResolvedEvent]:
+    return sorted((e for e in project.events.values() if tag in e.tags and not e.implicit), key=lambda e: e.id)
+
+
+def registrations_relation(project: ResolvedProject) -> exp.Expression:
+    """One row per user: the earliest event over the registration tables (ties: event id, row order)."""
+    registration = project.events[REGISTRATIONS]
+    extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
+    branches = []
+    for rank, event in enumerate(_tagged(project, "registration_event")):
+        projections = [
+            exp.alias_(quoted(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
+            exp.alias_(cast(quoted(event.timestamp_column, ROW_ALIAS), DataType.DATETIME), "ts", quoted=True),
+            exp.alias_(event_date_expression(event), "date", quoted=True),
+            exp.alias_(exp.Literal.number(rank), "__table_rank", quoted=True),
+            exp.alias_(exp.column("rowid", table=ROW_ALIAS), "__row", quoted=True),
+        ]
+        for name in extra:
+            value = quoted(name, ROW_ALIAS) if name in event.registration_columns else typed_null(registration.columns[name])
+            projections.append(exp.alias_(cast(value, registration.columns[name]), name, quoted=True))
+        branch = exp.select(*projections).from_(exp.to_table(event.table_name).as_(ROW_ALIAS))
+        where = table_where(event)
+        branches.append(branch.where(where) if where is not None else branch)
+    if not branches:
+        return _empty_relation(registration)
+    union = _union_all(branches)
+    ranked = exp.select(
+        exp.Star(),
+        exp.alias_(
+            exp.Window(
+                this=exp.RowNumber(),
+                partition_by=[quoted("entity_id")],
+                order=exp.Order(expressions=[exp.Ordered(this=quoted(c)) for c in ("ts", "__table_rank", "__row")]),
+            ),
+            "__rn", quoted=True,
+        ),
+    ).from_(exp.alias_(exp.Subquery(this=union), "r", table=True))
+    columns = [quoted(c) for c in ("entity_id", "ts", "date", *extra)]
+    return exp.Subquery(this=exp.select(*columns).from_(exp.alias_(exp.Subquery(this=ranked), "ranked", table=True))
+                        .where(exp.EQ(this=quoted("__rn"), expression=exp.Literal.number(1))))
+
+
+def activity_relation(project: ResolvedProject) -> exp.Expression:
+    """One row per (user, date) with any activity-tagged event; ``ts`` = first event."""
+    activity = project.events[ACTIVITY]
+    branches = []
+    for event in _tagged(project, "activity_event"):
+        branch = exp.select(
+            exp.alias_(quoted(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
+            exp.alias_(cast(quoted(event.timestamp_column, ROW_ALIAS), DataType.DATETIME), "ts", quoted=True),
+            exp.alias_(event_date_expression(event), "date", quoted=True),
+        ).from_(exp.to_table(event.table_name).as_(ROW_ALIAS))
+        where = table_where(event)
+        branches.append(branch.where(where) if where is not None else branch)
+    if not branches:
+        return _empty_relation(activity)
+    grouped = exp.select(
+        quoted("entity_id"), exp.alias_(exp.Min(this=quoted("ts")), "ts", quoted=True), quoted("date"),
+    ).from_(exp.alias_(exp.Subquery(this=_union_all(branches)), "a", table=True)).group_by(
+        quoted("entity_id"), quoted("date"))
+    return exp.Subquery(this=grouped)
+
+
+def _union_all(selects: list[exp.Select]) -> exp.Expression:
+    result: exp.Expression = selects[0]
+    for select in selects[1:]:
+        result = exp.Union(this=result, expression=select, distinct=False)
+    return result
+
+
+def _empty_relation(event: ResolvedEvent) -> exp.Expression:
+    columns = [exp.alias_(typed_null(t), name, quoted=True) for name, t in event.columns.items()]
+    return exp.Subquery(this=exp.select(*columns).where(exp.false()))
+
+
+def _literal(value) -> exp.Expression:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str] = frozenset()) -> exp.Expression:
+    """The aggregate giving ``prop``'s value over one user's rows of one day (SEMANTICS 5.1).
+
+    Days with rows but none matching the property's ``where`` give ``default_value``,
+    as do days without rows (filled in by the caller).
+    """
+    definition = prop.definition
+    resolve = column_resolver(event, ROW_ALIAS, date_aliases)
+    condition = None
+    if definition.where:
+        condition = to_tree(parse_expression(definition.where, allow_aggregates=False), resolve, dialect="bigquery")
+    select = parse_expression(definition.select, allow_aggregates=definition.aggregate_function == "none")
+    value = to_tree(select, resolve, dialect="bigquery")
+    ts = quoted(event.timestamp_column, ROW_ALIAS)
+
+    def filtered(aggregate: exp.Expression) -> exp.Expression:
+        return exp.Filter(this=aggregate, expression=exp.Where(this=condition.copy())) if condition is not None else aggregate
+
+    match definition.aggregate_function:
+        case "none":
+            if find_aggregates_in(value):
+                aggregated = value.transform(
+                    lambda n: filtered(n) if isinstance(n, exp.AggFunc) and not isinstance(n.parent, exp.Filter) else n
+                ) if condition is not None else value
+            else:
+                aggregated = value  # a constant: "had at least one matching event"
+        case "count":
+            aggregated = filtered(exp.Count(this=value))
+        case "count_distinct":
+            aggregated = filtered(exp.Count(this=exp.Distinct(expressions=[value])))
+        case "sum":
+            aggregated = filtered(exp.Sum(this=value))
+        case "avg":
+            aggregated = filtered(exp.Avg(this=value))
+        case "min":
+            aggregated = filtered(exp.Min(this=value))
+        case "max":
+            aggregated = filtered(exp.Max(this=value))
+        case "first_value":
+            aggregated = filtered(exp.ArgMin(this=value, expression=ts))
+        case "last_value":
+            aggregated = filtered(exp.ArgMax(this=value, expression=ts))
+        case other:  # pragma: no cover - the model restricts the values
+            raise AssertionError(other)
+    matched = filtered(exp.Count(this=exp.Star()))
+    default = _literal(definition.default_value)
+    return cast(
+        exp.Case(ifs=[exp.If(this=exp.GT(this=matched, expression=exp.Literal.number(0)), true=aggregated)], default=default),
+        prop.data_type,
+    )
+
+
+def find_aggregates_in(tree: exp.Expression) -> bool:
+    return any(isinstance(node, exp.AggFunc) for node in tree.walk())
+
+
+def event_properties_query(project: ResolvedProject, event_id: str, props: list) -> exp.Select:
+    """One GROUP BY over an event table: (entity_id, date, one column per property)."""
+    event = project.events[event_id]
+    date_aliases = frozenset(k for k, v in project.property_aliases.items() if v == "date")
+    columns = [
+        exp.alias_(quoted(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
+        exp.alias_(event_date_expression(event), "date", quoted=True),
+    ]
+    columns += [exp.alias_(event_property_value(p, event, date_aliases), p.id, quoted=True) for p in props]
+    rows = table_rows(event, project)
+    query = exp.select(*columns).from_(exp.alias_(exp.Subquery(this=rows), ROW_ALIAS, table=True))
+    return query.group_by(exp.Literal.number(1), exp.Literal.number(2))

@@ -1,0 +1,159 @@
+"""The dry run: compare the config with the warehouse and compile every property and
+KPI against it (EXPLAIN only; nothing is executed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlglot import exp
+
+from asemic_core.config.loader import ProjectFiles
+from asemic_core.errors import WarehouseError
+from asemic_core.issues import Issue, Severity
+from asemic_core.semantic.model import ResolvedProject
+from asemic_core.semantic.resolve import resolve
+from asemic_core.sql.expressions import ExpressionError, parse_expression, to_tree
+from asemic_core.sql.render import render
+from asemic_core.sql.sources import event_properties_query, table_rows
+from asemic_core.sql.types import typed_null
+from asemic_core.validation.context import issue_at, property_issue
+from asemic_core.warehouse import COMPATIBLE, Warehouse
+
+
+def dry_run_issues(files: ProjectFiles, warehouse_path: Path) -> list[Issue]:
+    project = resolve(files)
+    try:
+        with Warehouse(warehouse_path) as warehouse:
+            issues = list(_check_tables(project, warehouse))
+            if any(i.is_error for i in issues):
+                return issues  # compiling against missing tables only repeats the same problem
+            issues += _compile_events(project, warehouse)
+            issues += _compile_computed(project, warehouse)
+            issues += _compile_kpis(project, warehouse)
+            return issues
+    except WarehouseError as err:
+        return [Issue("asemic.yml", files.deployment.field_line("warehouse", "path") if files.deployment else None,
+                      err.message, field="warehouse.path", rule="dry-run")]
+
+
+def _check_tables(project: ResolvedProject, warehouse: Warehouse):
+    for event in project.events.values():
+        if event.implicit or event.located is None:
+            continue
+        columns = warehouse.columns(event.table_name)
+        if columns is None:
+            yield issue_at(event.located, f"table {event.table_name} does not exist in the warehouse", "table_name",
+                           rule="dry-run")
+            continue
+        for name, declared in event.columns.items():
+            column = columns.get(name)
+            if column is None:
+                yield issue_at(event.located, f"column {name!r} does not exist in {event.table_name} "
+                               f"(it has: {', '.join(columns)})", "columns", name, rule="dry-run")
+                continue
+            actual = column.data_type
+            if actual is None or actual not in COMPATIBLE[declared]:
+                yield issue_at(event.located, f"column {name!r} is declared {declared.value} but is "
+                               f"{column.warehouse_type} in {event.table_name}", "columns", name, "data_type",
+                               rule="dry-run")
+
+
+def _compile_events(project: ResolvedProject, warehouse: Warehouse) -> list[Issue]:
+    issues: list[Issue] = []
+    by_event: dict[str, list] = {}
+    for prop in project.properties.values():
+        if prop.kind == "event_property" and prop.source_event in project.events:
+            by_event.setdefault(prop.source_event, []).append(prop)
+    for event in project.events.values():
+        if event.located is not None:
+            error = warehouse.explain(render(table_rows(event, project)))
+            if error:
+                issues.append(issue_at(event.located, f"does not compile: {error}", "where", rule="dry-run"))
+    for event_id, props in by_event.items():
+        for prop in props:  # one at a time, so that an error names its property
+            try:
+                sql = render(event_properties_query(project, event_id, [prop]))
+            except (ExpressionError, KeyError) as err:
+                issues.append(property_issue(prop, f"cannot be compiled: {err}", "select", rule="dry-run"))
+                continue
+            error = warehouse.explain(sql)
+            if error:
+                issues.append(property_issue(prop, f"does not compile against the warehouse: {error}", "select",
+                                             rule="dry-run"))
+    return issues
+
+
+def _null_row(project: ResolvedProject) -> exp.Expression:
+    columns = [exp.alias_(typed_null(p.data_type), p.id, quoted=True) for p in project.properties.values()]
+    return exp.alias_(exp.Subquery(this=exp.select(*columns)), "r", table=True)
+
+
+def _property_column(project: ResolvedProject):
+    def resolve(namespace: str | None, name: str) -> exp.Expression:
+        prop = project.get_property(name)
+        if prop is None:
+            raise KeyError(name)
+        return exp.column(prop.id, table="r", quoted=True)
+
+    return resolve
+
+
+def _compile_computed(project: ResolvedProject, warehouse: Warehouse) -> list[Issue]:
+    issues = []
+    source = _null_row(project)
+    for prop in project.properties.values():
+        if prop.kind != "computed_property":
+            continue
+        try:
+            tree = to_tree(parse_expression(prop.definition.select, allow_aggregates=False), _property_column(project),
+                           dialect="bigquery")
+        except (ExpressionError, KeyError):
+            continue  # reported by the static rules
+        error = warehouse.explain(render(exp.select(tree).from_(source.copy())))
+        if error:
+            issues.append(property_issue(prop, f"does not compile against the warehouse: {error}", "select",
+                                         rule="dry-run"))
+    return issues
+
+
+def _compile_kpis(project: ResolvedProject, warehouse: Warehouse) -> list[Issue]:
+    issues = []
+    source = _null_row(project)
+    cache: dict[str, exp.Expression] = {}
+    prop_column = _property_column(project)
+
+    def kpi_tree(kpi_id: str, depth: int = 0) -> exp.Expression:
+        if kpi_id in cache:
+            return cache[kpi_id]
+        if depth > 50:
+            raise KeyError(kpi_id)
+        kpi = project.kpis[kpi_id]
+
+        def resolve(namespace: str | None, name: str) -> exp.Expression:
+            if namespace == "kpi":
+                return kpi_tree(name, depth + 1)
+            return prop_column(namespace, name)
+
+        cache[kpi_id] = to_tree(parse_expression(kpi.select_text, allow_aggregates=True), resolve, dialect="bigquery")
+        return cache[kpi_id]
+
+    reported: set[str] = set()
+    for kpi in project.kpis.values():
+        try:
+            tree = kpi_tree(kpi.id)
+        except (ExpressionError, KeyError):
+            continue
+        query = exp.select(tree).from_(source.copy())
+        if kpi.where:
+            try:
+                where = to_tree(parse_expression(kpi.where, allow_aggregates=False), prop_column, dialect="bigquery")
+                query = query.where(where)
+            except (ExpressionError, KeyError):
+                continue
+        error = warehouse.explain(render(query))
+        name = kpi.template_id or kpi.id
+        if error and name not in reported and kpi.located is not None:
+            reported.add(name)
+            issues.append(issue_at(kpi.located, f"does not compile against the warehouse: {error}", "select",
+                                   object_id=name, rule="dry-run", severity=Severity.ERROR))
+    return issues
