@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel
 
 from asemic_core.config import archive
 from asemic_core.config.loader import ProjectFiles, load_project
@@ -96,6 +99,33 @@ class Project:
         report.dry_run = "failed" if any(i.is_error for i in found) else "passed"
         return report
 
+    # -- the generated model ---------------------------------------------------------
+    def model_dir(self, files: ProjectFiles | None = None) -> Path:
+        files = files or self.files()
+        relative = files.deployment.model.model.path if files.deployment else ".asemic/model"
+        path = Path(relative)
+        return path if path.is_absolute() else self.root / path
+
+    def model_store(self, files: ProjectFiles | None = None):
+        from asemic_core.storage.store import ModelStore
+
+        return ModelStore(self.model_dir(files))
+
+    def schema(self):
+        from asemic_core.storage.schema import generate_schema
+
+        return generate_schema(self.resolved())
+
+    def refresh(self, origin: str = "cli", reporter=None):
+        from asemic_core.jobs.service import run_job
+
+        return run_job(self, "refresh", {}, origin, reporter)
+
+    def write_catalog(self, resolved: ResolvedProject | None = None) -> Path:
+        from asemic_core.storage.catalog import write_catalog
+
+        return write_catalog(self.model_store(), resolved or self.resolved())
+
     # -- archives and schemas ------------------------------------------------------
     def export_zip(self, out: str | os.PathLike) -> list[str]:
         files = self.files()
@@ -108,6 +138,54 @@ class Project:
         return archive.import_zip(self.root, Path(path), lambda staged: Project(staged).validate().issues)
 
 
+def _legacy_names(model: type[BaseModel]) -> dict[str, list[str]]:
+    """Field name in the schema -> the other names it is accepted under (2024 Asemic)."""
+    out: dict[str, list[str]] = {}
+    for field_info in model.model_fields.values():
+        alias = field_info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names = [choice for choice in alias.choices if isinstance(choice, str)]
+            if len(names) > 1:
+                out[names[0]] = names[1:]
+    return out
+
+
+def _accept_legacy_names(schema: dict, model: type[BaseModel]) -> None:
+    """Pydantic lists only the first of several accepted names; list the legacy ones too,
+    so that files of the 2024 layout (which load) also pass editor linting."""
+    classes = {cls.__name__: cls for cls in _model_classes(model)}
+    targets = [(schema, model)] + [(body, classes[name]) for name, body in schema.get("$defs", {}).items()
+                                   if name in classes]
+    for body, cls in targets:
+        properties = body.get("properties", {})
+        for canonical, legacy in _legacy_names(cls).items():
+            if canonical not in properties:
+                continue
+            for name in legacy:
+                properties[name] = {**properties[canonical], "description": f"older Asemic name of '{canonical}'"}
+            required = body.get("required", [])
+            if canonical in required:
+                required.remove(canonical)
+                if not required:
+                    body.pop("required")
+                body.setdefault("allOf", []).append({"oneOf": [{"required": [n]} for n in [canonical, *legacy]]})
+
+
+def _model_classes(model: type[BaseModel]) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    pending: list[object] = [model]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            if item in found:
+                continue
+            found.append(item)
+            pending.extend(f.annotation for f in item.model_fields.values())
+        else:
+            pending.extend(typing.get_args(item))
+    return found
+
+
 def write_json_schemas(out: str | os.PathLike) -> list[Path]:
     """One JSON Schema per file kind, for editor linting."""
     out = Path(out)
@@ -115,6 +193,7 @@ def write_json_schemas(out: str | os.PathLike) -> list[Path]:
     written = []
     for kind, model in FILE_KINDS.items():
         schema = model.model_json_schema(by_alias=True)
+        _accept_legacy_names(schema, model)
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema.setdefault("title", kind)
         path = out / f"{kind}.schema.json"

@@ -47,7 +47,10 @@ def _expression_text(value: Any) -> Any:
     return value
 
 
-Expression = Annotated[str, BeforeValidator(_expression_text), Field(min_length=1)]
+# The JSON Schema accepts what the validator accepts (`select: 1` is a valid expression).
+Expression = Annotated[
+    str, BeforeValidator(_expression_text, json_schema_input_type=str | int | float | bool), Field(min_length=1)
+]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 # Column ids of wide event tables may carry a dotted sub-schema: `level_started.level`.
 ColumnId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
@@ -206,6 +209,12 @@ class EventColumn(StrictModel):
     can_group_by: bool | None = Field(default=None, description="accepted from older Asemic files; no effect")
 
 
+class ListedEventColumn(EventColumn):
+    """A column in the list form of older Asemic files: ``- {id: x, data_type: ...}``."""
+
+    id: ColumnId
+
+
 class EnrichmentJoin(StrictModel):
     source: str
     target: str
@@ -230,7 +239,9 @@ class EventTable(StrictModel):
         default_factory=list, description="accepted (empty) from older Asemic files"
     )
 
-    @field_validator("columns", mode="before")
+    @field_validator(
+        "columns", mode="before", json_schema_input_type=dict[ColumnId, EventColumn] | list[ListedEventColumn]
+    )
     @classmethod
     def _columns_as_list(cls, value: Any) -> Any:
         # Older Asemic files list columns as `- {id: x, data_type: ..., tags: [...]}`.

@@ -15,7 +15,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from asemic_core.issues import Issue
@@ -42,8 +42,24 @@ class YamlDocument:
         return self.lines.get((), 1)
 
 
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that keeps an impossible date such as ``2025-02-30`` as its
+    text: ruamel raises a bare ValueError for it (no line, and the whole file would fail);
+    as text, the field it belongs to reports it as an invalid date on its own line."""
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError:
+            return str(node.value)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
 def _rt_yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     return yaml
 

@@ -14,11 +14,30 @@ Pipeline:
    them), replaces every placeholder by a unique identifier marker, parses the result with
    ``read="bigquery"`` and refuses anything that is not a single scalar or aggregate
    expression (statements, subqueries, table references, window functions, ...).
-2. :func:`to_tree` / :func:`render` apply the dialect fixes documented in
-   :func:`_apply_fixes`, replace each marker by the expression returned by the caller's
+2. :func:`to_tree` / :func:`render` apply dialect fixes where sqlglot's BigQuery -> DuckDB
+   translation is wrong (each one is explained by a ``# FIX:`` comment in
+   :func:`_fix_generic`, :func:`_fix_duckdb` and :func:`_fix_duckdb_integer_cast`),
+   replace each marker by the expression returned by the caller's
    ``resolve(namespace, name)`` (parenthesised when not atomic) and generate SQL for the
    target dialect.  User text never reaches the output by string formatting: the output is
    always generated from a sqlglot tree.
+
+Known limitations (DuckDB target):
+
+* ``x / 0`` gives +/-inf or NaN (BigQuery raises an error); use ``SAFE_DIVIDE``.
+  ``/`` is float division as long as the connection keeps DuckDB's default
+  ``integer_division = false``.
+* ``CAST(x AS INT64)`` rounds halves away from zero only when ``x`` is visibly FLOAT64
+  (float literal, division, AVG, FLOAT64 cast, ... or a resolved expression whose
+  ``.type`` is DOUBLE); an untyped DOUBLE column is cast with DuckDB's half-to-even.
+* ``DATE_TRUNC`` is assumed to truncate a DATE (result cast to DATE) unless its argument
+  is visibly a TIMESTAMP/DATETIME; use ``TIMESTAMP_TRUNC`` for timestamps.
+* ``DIV`` on FLOAT64 values (an error in BigQuery) divides without truncating.
+* Functions sqlglot passes through untranslated (``SAFE_ADD``, ``NET.HOST``, ...) are
+  accepted here and fail when DuckDB executes them; functions sqlglot marks as
+  unsupported (``SOUNDEX``, ``APPROX_TOP_COUNT``) raise :class:`ExpressionError` in
+  :func:`render`.
+* Other dialects (e.g. ``"spark"``) get only the dialect-independent fixes.
 """
 
 from __future__ import annotations
@@ -48,6 +67,8 @@ __all__ = [
     "is_aggregate_expression",
     "is_constant",
     "node_position",
+    "generate",
+    "iter_placeholder_nodes",
 ]
 
 DEFAULT_DIALECT = "duckdb"
@@ -144,6 +165,8 @@ _STATEMENT_WORDS = frozenset(
 )
 _QUERY_WORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
 _SET_OPERATION_WORDS = frozenset({"UNION", "INTERSECT", "EXCEPT", "MINUS"})
+# Functions sqlglot's tokenizer classifies as statement keywords (REPEAT: scripting loop).
+_KEYWORD_FUNCTIONS = frozenset({"REPEAT"})
 # Functions whose argument syntax legitimately contains FROM.
 _FROM_FUNCTIONS = frozenset({"EXTRACT"})
 
@@ -151,9 +174,11 @@ _FROM_FUNCTIONS = frozenset({"EXTRACT"})
 class _OffsetMap:
     """Maps offsets in the marker-substituted text back to the original text."""
 
-    def __init__(self) -> None:
+    def __init__(self, original_length: int) -> None:
         # (sub_start, sub_end, orig_start, orig_end) for each substituted placeholder
         self._segments: list[tuple[int, int, int, int]] = []
+        self.original_length = original_length
+        self.shift = 0  # characters added in front of the substituted text before parsing
 
     def add(self, sub_start: int, sub_end: int, orig_start: int, orig_end: int) -> None:
         self._segments.append((sub_start, sub_end, orig_start, orig_end))
@@ -161,6 +186,7 @@ class _OffsetMap:
     def to_original(self, offset: int | None) -> int | None:
         if offset is None:
             return None
+        offset -= self.shift
         delta = 0
         for sub_start, sub_end, orig_start, orig_end in self._segments:
             if offset < sub_start:
@@ -168,7 +194,7 @@ class _OffsetMap:
             if offset < sub_end:
                 return orig_start
             delta = orig_end - sub_end
-        return max(0, offset + delta)
+        return min(max(0, offset + delta), self.original_length)
 
 
 def _is_quoted_token(token: Token) -> bool:
@@ -212,12 +238,24 @@ def _unterminated_quote_position(text: str) -> int | None:
 
 
 def _tokenize(text: str) -> list[Token]:
+    """BigQuery tokens of ``text`` (offsets relative to ``text``).
+
+    The text is tokenized after a "(": sqlglot's tokenizer turns a statement-leading
+    keyword it classifies as a command (CALL, REPEAT, ...) into one token followed by the
+    REST OF THE TEXT AS A SINGLE STRING, which would hide everything after it (even a ';')
+    from the checks below.  Behind "(" the keyword is an ordinary token.
+    """
     try:
-        return sqlglot.Dialect.get_or_raise(SOURCE_DIALECT).tokenize(text)
+        tokens = sqlglot.Dialect.get_or_raise(SOURCE_DIALECT).tokenize("(" + text)
     except TokenError as error:
         position = _unterminated_quote_position(text)
         detail = "unterminated string literal, quoted identifier or comment"
         raise ExpressionError(f"Cannot tokenize expression: {detail}", position) from error
+    tokens = tokens[1:]
+    for token in tokens:
+        token.start -= 1
+        token.end -= 1
+    return tokens
 
 
 @dataclass
@@ -240,10 +278,13 @@ def _marker_prefix(text: str) -> str:
 
 def _scan(text: str, namespaces: Collection[str | None] | None) -> _Scan:
     tokens = _tokenize(text)
+    if not tokens:
+        raise ExpressionError("Empty expression (only comments or whitespace)")
     prefix = _marker_prefix(text)
     placeholders: list[Placeholder] = []
     spans: list[tuple[int, int]] = []
     paren_owner: list[str] = []  # for each open '(' the upper-case word before it
+    paren_starts: list[int] = []
     bracket_depth = 0
     for token in tokens:
         for comment in token.comments or ():
@@ -285,7 +326,10 @@ def _scan(text: str, namespaces: Collection[str | None] | None) -> _Scan:
             raise ExpressionError("Unbalanced '}' without a matching '{'", token.start)
         if not _is_quoted_token(token):
             word = token.text.upper()
-            if word in _STATEMENT_WORDS or kind in _STATEMENT_TOKEN_TYPES:
+            is_call = i + 1 < n and tokens[i + 1].token_type == TokenType.L_PAREN
+            if (word in _STATEMENT_WORDS or kind in _STATEMENT_TOKEN_TYPES) and not (
+                word in _KEYWORD_FUNCTIONS and is_call
+            ):
                 raise ExpressionError(
                     f"SQL statement keyword {token.text.upper()!s} is not allowed: an "
                     "expression must be a single scalar or aggregate expression "
@@ -323,8 +367,12 @@ def _scan(text: str, namespaces: Collection[str | None] | None) -> _Scan:
             if kind == TokenType.L_PAREN:
                 previous = tokens[i - 1].text.upper() if i > 0 else ""
                 paren_owner.append(previous)
-            elif kind == TokenType.R_PAREN and paren_owner:
+                paren_starts.append(token.start)
+            elif kind == TokenType.R_PAREN:
+                if not paren_owner:
+                    raise ExpressionError("Unbalanced ')' without a matching '('", token.start)
                 paren_owner.pop()
+                paren_starts.pop()
             elif kind == TokenType.L_BRACKET:
                 bracket_depth += 1
             elif kind == TokenType.R_BRACKET:
@@ -336,9 +384,11 @@ def _scan(text: str, namespaces: Collection[str | None] | None) -> _Scan:
                     token.start,
                 )
         i += 1
+    if paren_starts:
+        raise ExpressionError("Unclosed '(' without a matching ')'", paren_starts[-1])
 
     substituted: list[str] = []
-    offsets = _OffsetMap()
+    offsets = _OffsetMap(len(text))
     markers: dict[str, int] = {}
     cursor = 0
     length = 0
@@ -497,22 +547,28 @@ def parse_expression(
 
 
 def _parse_single(scan: _Scan) -> exp.Expression:
+    # The text is parsed inside parentheses (its own parentheses are balanced, checked by
+    # _scan) so that sqlglot parses an expression, never a statement: a leading keyword
+    # such as REPEAT('ab', 2) would otherwise fall back to a raw Command.  The newline
+    # keeps a trailing `--` comment from swallowing the closing parenthesis.
+    wrapped = "(" + scan.substituted + "\n)"
+    scan.offsets.shift = 1
     try:
-        statements = sqlglot.parse(
-            scan.substituted, read=SOURCE_DIALECT, error_level=ErrorLevel.IMMEDIATE
-        )
+        statements = sqlglot.parse(wrapped, read=SOURCE_DIALECT, error_level=ErrorLevel.IMMEDIATE)
     except ParseError as error:
         detail = error.errors[0] if error.errors else {}
         description = detail.get("description") or str(error)
         # "<class 'sqlglot.expressions.core.Add'>" -> "Add"
         description = re.sub(r"<class '(?:[\w]+\.)*(\w+)'>", r"\1", description)
-        position = _parse_error_offset(scan.substituted, detail)
+        position = _parse_error_offset(wrapped, detail)
         highlight = (detail.get("highlight") or "").strip()
         for marker, index in scan.markers.items():
             # show placeholders, not markers, in messages
             if highlight.upper() == marker:
                 highlight = str(scan.placeholders[index])
         near = f" near {highlight!r}" if highlight else ""
+        if position is not None and position - 1 >= len(scan.substituted):
+            near = " at the end of the expression"  # the parenthesis added by wrapping
         raise ExpressionError(
             f"Syntax error{near}: {description}", scan.offsets.to_original(position)
         ) from error
@@ -526,7 +582,14 @@ def _parse_single(scan: _Scan) -> exp.Expression:
         raise ExpressionError("Empty expression (only comments or whitespace)")
     if len(statements) > 1:
         raise ExpressionError("More than one statement: an expression must be a single one")
-    return statements[0]
+    tree = statements[0]
+    if not isinstance(tree, exp.Paren):
+        # e.g. "(1) AS x" parses as an alias of the wrapping parentheses
+        what = "aliases are not allowed" if isinstance(tree, exp.Alias) else type(tree).__name__
+        raise ExpressionError(f"Not a single expression: {what}")
+    inner = tree.this
+    inner.pop()
+    return inner
 
 
 def _parse_error_offset(text: str, detail: dict) -> int | None:
@@ -660,7 +723,7 @@ def _validate(parsed: ParsedExpression) -> None:
             alias = node.args.get("alias")
             raise _error(
                 parsed,
-                "Aliases (AS name) are not allowed in expressions",
+                "Aliases (`expr AS name` or `expr name`) are not allowed in expressions",
                 alias if isinstance(alias, exp.Expression) and "start" in alias.meta else node,
             )
         if isinstance(node, exp.Star) and not isinstance(node.parent, exp.Count):
@@ -828,6 +891,8 @@ def _is_statically_float(node: exp.Expression | None) -> bool:
     """Whether BigQuery would type ``node`` FLOAT64, judging from syntax alone."""
     if node is None:
         return False
+    if node.type is not None and node.type.this in _FLOAT_TYPES:
+        return True  # e.g. a resolved column whose type the caller declared
     if _is_float_literal(node):
         return True
     if isinstance(node, (exp.Cast, exp.TryCast)):
@@ -917,8 +982,10 @@ def _fix_duckdb(node: exp.Expression) -> exp.Expression | None:
     # for arguments that are visibly TIMESTAMP/DATETIME.
     if isinstance(node, exp.DateTrunc):
         unit = node.args.get("unit")
-        unit_name = unit.name.upper() if isinstance(unit, (exp.Literal, exp.Var)) else ""
-        if unit_name != "WEEK" and not _is_timestamp_typed(node.this):
+        sunday_week = (
+            isinstance(unit, (exp.Literal, exp.Var)) and unit.name.upper() == "WEEK"
+        ) or (type(unit).__name__ == "WeekStart" and unit.name.upper() == "SUNDAY")
+        if not sunday_week and not _is_timestamp_typed(node.this):
             return exp.Cast(this=node, to=exp.DataType.build("DATE"))
         return None
     if isinstance(node, exp.Extract):
@@ -950,18 +1017,31 @@ def _fix_duckdb(node: exp.Expression) -> exp.Expression | None:
                 to=exp.DataType.build("BIGINT"),
             )
         return None
+    return None
+
+
+def _integer_casts(tree: exp.Expression) -> list[exp.Expression]:
+    return [
+        node
+        for node in tree.walk()
+        if isinstance(node, (exp.Cast, exp.TryCast)) and node.to.this in exp.DataType.INTEGER_TYPES
+    ]
+
+
+def _fix_duckdb_integer_cast(node: exp.Expression) -> None:
     # FIX: CAST(x AS INT64) with a FLOAT64 x -> CAST(ROUND(x) AS BIGINT).  BigQuery rounds
     # halfway cases away from zero (2.5 -> 3, -2.5 -> -3); DuckDB's DOUBLE -> BIGINT cast
-    # rounds half to even (2.5 -> 2).  Only applied when x is visibly FLOAT64 (see
-    # _is_statically_float); ROUND would not accept a string argument.
-    if (
-        isinstance(node, (exp.Cast, exp.TryCast))
-        and node.to.this in exp.DataType.INTEGER_TYPES
-        and _is_statically_float(node.this)
-    ):
+    # rounds half to even (2.5 -> 2).  Applied after placeholders are resolved, and only
+    # when x is visibly FLOAT64 (see _is_statically_float: float literals, divisions,
+    # AVG, FLOAT64 casts, ... or a resolved expression whose ``.type`` is DOUBLE/FLOAT):
+    # DuckDB's ROUND does not accept strings, so it cannot be added blindly.
+    if _is_statically_float(node.this):
         node.set("this", exp.Round(this=node.this))
-        return node
-    return None
+
+
+_POST_FIXES: dict[str, Callable[[exp.Expression], None]] = {
+    "duckdb": _fix_duckdb_integer_cast,
+}
 
 
 _DIALECT_FIXES: dict[str, tuple[Callable[[exp.Expression], exp.Expression | None], ...]] = {
@@ -1002,7 +1082,9 @@ def to_tree(
 
     ``resolve(namespace, name)`` is called once per distinct placeholder and must return
     a sqlglot expression (e.g. ``exp.column("amount_usd", table="e", quoted=True)`` or a
-    whole sub-expression, which is parenthesised unless atomic).  ``on_aggregate(i, agg)``,
+    whole sub-expression, which is parenthesised unless atomic).  Setting ``.type`` on the
+    returned expression (``col.type = exp.DataType.build("DOUBLE")``) lets type-dependent
+    fixes apply (``CAST(x AS INT64)`` rounding of FLOAT64 values).  ``on_aggregate(i, agg)``,
     if given, is called for each top-level aggregate of the expression (same order as
     :func:`find_aggregates`), after its placeholders were resolved, and returns its
     replacement (e.g. the aggregate restricted to a population).
@@ -1013,6 +1095,8 @@ def to_tree(
     """
     tree = _apply_fixes(parsed.tree.copy(), dialect)
     aggregates = _top_level_aggregates(tree) if on_aggregate is not None else []
+    post_fix = _POST_FIXES.get(dialect)
+    casts = _integer_casts(tree) if post_fix is not None else []
 
     cache: dict[Placeholder, exp.Expression] = {}
     markers = [
@@ -1036,16 +1120,22 @@ def to_tree(
         else:
             node.replace(replacement)
 
+    if post_fix is not None:
+        for cast in casts:  # the expression's own casts only, never resolved sub-trees
+            post_fix(cast)
+
     for position, aggregate in enumerate(aggregates):
+        # remember where the aggregate sits: the hook may re-parent it into its result
+        parent, arg_key, index = aggregate.parent, aggregate.arg_key, aggregate.index
         replacement = on_aggregate(position, aggregate)  # type: ignore[misc]
         if not isinstance(replacement, exp.Expression):
             raise TypeError("on_aggregate must return a sqlglot expression")
         if replacement is aggregate:
             continue
-        if aggregate is tree:
+        if parent is None:
             tree = replacement
         else:
-            aggregate.replace(replacement)
+            parent.set(arg_key, replacement, index=index)
     return tree
 
 
@@ -1062,16 +1152,26 @@ def render(
     return generate(tree, dialect, pretty=pretty)
 
 
-def generate(tree: exp.Expression, dialect: str = DEFAULT_DIALECT, *, pretty: bool = False) -> str:
+def generate(
+    tree: exp.Expression, dialect: str = DEFAULT_DIALECT, *, pretty: bool = False
+) -> str:
     """Generate SQL for ``dialect``; constructs the dialect cannot express raise
     :class:`ExpressionError` instead of producing wrong SQL silently."""
     try:
         return tree.sql(dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as error:
         raise ExpressionError(f"Cannot translate expression to {dialect}: {error}") from error
+    except (KeyError, AttributeError, TypeError, ValueError) as error:
+        # sqlglot generator bugs on unusual arguments, e.g. TRANSLATE on DuckDB
+        raise ExpressionError(
+            f"Cannot translate expression to {dialect}: sqlglot failed with "
+            f"{type(error).__name__}: {error}"
+        ) from error
 
 
-def iter_placeholder_nodes(parsed: ParsedExpression) -> Iterator[tuple[exp.Expression, Placeholder]]:
+def iter_placeholder_nodes(
+    parsed: ParsedExpression,
+) -> Iterator[tuple[exp.Expression, Placeholder]]:
     """(marker node, placeholder) pairs of ``parsed.tree``."""
     for node in parsed.tree.walk():
         index = _marker_index(node, parsed._markers)

@@ -12,6 +12,7 @@ from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedEvent, R
 from asemic_core.sql.expressions import parse_expression, to_tree
 from asemic_core.sql.types import cast, typed_null
 from asemic_core.config.models import DataType
+from asemic_core.sql.render import ENGINE_DIALECT
 
 ROW_ALIAS = "e"
 
@@ -44,32 +45,33 @@ def column_resolver(event: ResolvedEvent, alias: str = ROW_ALIAS, date_aliases: 
     return resolve
 
 
-def table_rows(event: ResolvedEvent, project: ResolvedProject, alias: str = ROW_ALIAS) -> exp.Select:
+def table_rows(event: ResolvedEvent, project: ResolvedProject, alias: str = ROW_ALIAS,
+               dialect: str = ENGINE_DIALECT) -> exp.Select:
     """``SELECT * FROM <table> AS e WHERE <table where>``, implicit tables included."""
     if event.id == REGISTRATIONS and event.implicit:
-        source = registrations_relation(project)
+        source = registrations_relation(project, dialect)
     elif event.id == ACTIVITY and event.implicit:
-        source = activity_relation(project)
+        source = activity_relation(project, dialect)
     else:
         source = exp.to_table(event.table_name)
     query = exp.select(exp.Star()).from_(exp.alias_(source, alias, table=True) if not isinstance(source, exp.Table)
                                          else source.as_(alias))
-    where = table_where(event, alias)
+    where = table_where(event, alias, dialect)
     return query.where(where) if where is not None else query
 
 
-def table_where(event: ResolvedEvent, alias: str = ROW_ALIAS) -> exp.Expression | None:
+def table_where(event: ResolvedEvent, alias: str = ROW_ALIAS, dialect: str = ENGINE_DIALECT) -> exp.Expression | None:
     if not event.where:
         return None
     parsed = parse_expression(event.where, allow_aggregates=False)
-    return to_tree(parsed, column_resolver(event, alias), dialect="bigquery")
+    return to_tree(parsed, column_resolver(event, alias), dialect=dialect)
 
 
 def _tagged(project: ResolvedProject, tag: str) -> list[ResolvedEvent]:
     return sorted((e for e in project.events.values() if tag in e.tags and not e.implicit), key=lambda e: e.id)
 
 
-def registrations_relation(project: ResolvedProject) -> exp.Expression:
+def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> exp.Expression:
     """One row per user: the earliest event over the registration tables (ties: event id, row order)."""
     registration = project.events[REGISTRATIONS]
     extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
@@ -86,7 +88,7 @@ def registrations_relation(project: ResolvedProject) -> exp.Expression:
             value = quoted(name, ROW_ALIAS) if name in event.registration_columns else typed_null(registration.columns[name])
             projections.append(exp.alias_(cast(value, registration.columns[name]), name, quoted=True))
         branch = exp.select(*projections).from_(exp.to_table(event.table_name).as_(ROW_ALIAS))
-        where = table_where(event)
+        where = table_where(event, ROW_ALIAS, dialect)
         branches.append(branch.where(where) if where is not None else branch)
     if not branches:
         return _empty_relation(registration)
@@ -107,7 +109,7 @@ def registrations_relation(project: ResolvedProject) -> exp.Expression:
                         .where(exp.EQ(this=quoted("__rn"), expression=exp.Literal.number(1))))
 
 
-def activity_relation(project: ResolvedProject) -> exp.Expression:
+def activity_relation(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> exp.Expression:
     """One row per (user, date) with any activity-tagged event; ``ts`` = first event."""
     activity = project.events[ACTIVITY]
     branches = []
@@ -117,7 +119,7 @@ def activity_relation(project: ResolvedProject) -> exp.Expression:
             exp.alias_(cast(quoted(event.timestamp_column, ROW_ALIAS), DataType.DATETIME), "ts", quoted=True),
             exp.alias_(event_date_expression(event), "date", quoted=True),
         ).from_(exp.to_table(event.table_name).as_(ROW_ALIAS))
-        where = table_where(event)
+        where = table_where(event, ROW_ALIAS, dialect)
         branches.append(branch.where(where) if where is not None else branch)
     if not branches:
         return _empty_relation(activity)
@@ -150,7 +152,8 @@ def _literal(value) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str] = frozenset()) -> exp.Expression:
+def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str] = frozenset(),
+                         dialect: str = ENGINE_DIALECT) -> exp.Expression:
     """The aggregate giving ``prop``'s value over one user's rows of one day (SEMANTICS 5.1).
 
     Days with rows but none matching the property's ``where`` give ``default_value``,
@@ -160,9 +163,9 @@ def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str
     resolve = column_resolver(event, ROW_ALIAS, date_aliases)
     condition = None
     if definition.where:
-        condition = to_tree(parse_expression(definition.where, allow_aggregates=False), resolve, dialect="bigquery")
+        condition = to_tree(parse_expression(definition.where, allow_aggregates=False), resolve, dialect=dialect)
     select = parse_expression(definition.select, allow_aggregates=definition.aggregate_function == "none")
-    value = to_tree(select, resolve, dialect="bigquery")
+    value = to_tree(select, resolve, dialect=dialect)
     ts = quoted(event.timestamp_column, ROW_ALIAS)
 
     def filtered(aggregate: exp.Expression) -> exp.Expression:
@@ -206,7 +209,8 @@ def find_aggregates_in(tree: exp.Expression) -> bool:
     return any(isinstance(node, exp.AggFunc) for node in tree.walk())
 
 
-def event_properties_query(project: ResolvedProject, event_id: str, props: list) -> exp.Select:
+def event_properties_query(project: ResolvedProject, event_id: str, props: list,
+                           dialect: str = ENGINE_DIALECT) -> exp.Select:
     """One GROUP BY over an event table: (entity_id, date, one column per property)."""
     event = project.events[event_id]
     date_aliases = frozenset(k for k, v in project.property_aliases.items() if v == "date")
@@ -214,7 +218,7 @@ def event_properties_query(project: ResolvedProject, event_id: str, props: list)
         exp.alias_(quoted(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
         exp.alias_(event_date_expression(event), "date", quoted=True),
     ]
-    columns += [exp.alias_(event_property_value(p, event, date_aliases), p.id, quoted=True) for p in props]
-    rows = table_rows(event, project)
+    columns += [exp.alias_(event_property_value(p, event, date_aliases, dialect), p.id, quoted=True) for p in props]
+    rows = table_rows(event, project, ROW_ALIAS, dialect)
     query = exp.select(*columns).from_(exp.alias_(exp.Subquery(this=rows), ROW_ALIAS, table=True))
     return query.group_by(exp.Literal.number(1), exp.Literal.number(2))

@@ -10,13 +10,14 @@ from sqlglot import exp
 from asemic_core.config.loader import ProjectFiles
 from asemic_core.errors import WarehouseError
 from asemic_core.issues import Issue, Severity
-from asemic_core.semantic.model import ResolvedProject
+from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject
 from asemic_core.semantic.resolve import resolve
 from asemic_core.sql.expressions import ExpressionError, parse_expression, to_tree
-from asemic_core.sql.render import render
+from asemic_core.sql.render import ENGINE_DIALECT, render
 from asemic_core.sql.sources import event_properties_query, table_rows
 from asemic_core.sql.types import typed_null
 from asemic_core.validation.context import issue_at, property_issue
+from asemic_core.validation.expressions import expression_problem
 from asemic_core.warehouse import COMPATIBLE, Warehouse
 
 
@@ -64,16 +65,35 @@ def _compile_events(project: ResolvedProject, warehouse: Warehouse) -> list[Issu
     for prop in project.properties.values():
         if prop.kind == "event_property" and prop.source_event in project.events:
             by_event.setdefault(prop.source_event, []).append(prop)
+    # Tables whose own `where` is refused (the static rules report it) or does not compile:
+    # every property reading them would only repeat that problem.
+    broken: set[str] = set()
     for event in project.events.values():
-        if event.located is not None:
+        if event.located is None:
+            continue
+        try:
             error = warehouse.explain(render(table_rows(event, project)))
-            if error:
-                issues.append(issue_at(event.located, f"does not compile: {error}", "where", rule="dry-run"))
+        except (ExpressionError, KeyError):
+            error = None
+            broken.add(event.id)
+        if error:
+            issues.append(issue_at(event.located, f"does not compile: {error}", "where", rule="dry-run"))
+            broken.add(event.id)
+        if event.id in broken and {"registration_event", "activity_event"} & set(event.tags):
+            broken.update((REGISTRATIONS, ACTIVITY))  # the implicit tables read it too
     for event_id, props in by_event.items():
+        if event_id in broken:
+            continue
         for prop in props:  # one at a time, so that an error names its property
+            definition = prop.definition
+            if (expression_problem(definition.select, allow_aggregates=definition.aggregate_function == "none")
+                    or expression_problem(definition.where, allow_aggregates=False)):
+                continue  # refused by the static rules, which report it
             try:
                 sql = render(event_properties_query(project, event_id, [prop]))
-            except (ExpressionError, KeyError) as err:
+            except KeyError:
+                continue  # an unknown column: reported by the static rules
+            except ExpressionError as err:
                 issues.append(property_issue(prop, f"cannot be compiled: {err}", "select", rule="dry-run"))
                 continue
             error = warehouse.explain(sql)
@@ -106,7 +126,7 @@ def _compile_computed(project: ResolvedProject, warehouse: Warehouse) -> list[Is
             continue
         try:
             tree = to_tree(parse_expression(prop.definition.select, allow_aggregates=False), _property_column(project),
-                           dialect="bigquery")
+                           dialect=ENGINE_DIALECT)
         except (ExpressionError, KeyError):
             continue  # reported by the static rules
         error = warehouse.explain(render(exp.select(tree).from_(source.copy())))
@@ -134,7 +154,7 @@ def _compile_kpis(project: ResolvedProject, warehouse: Warehouse) -> list[Issue]
                 return kpi_tree(name, depth + 1)
             return prop_column(namespace, name)
 
-        cache[kpi_id] = to_tree(parse_expression(kpi.select_text, allow_aggregates=True), resolve, dialect="bigquery")
+        cache[kpi_id] = to_tree(parse_expression(kpi.select_text, allow_aggregates=True), resolve, dialect=ENGINE_DIALECT)
         return cache[kpi_id]
 
     reported: set[str] = set()
@@ -146,7 +166,7 @@ def _compile_kpis(project: ResolvedProject, warehouse: Warehouse) -> list[Issue]
         query = exp.select(tree).from_(source.copy())
         if kpi.where:
             try:
-                where = to_tree(parse_expression(kpi.where, allow_aggregates=False), prop_column, dialect="bigquery")
+                where = to_tree(parse_expression(kpi.where, allow_aggregates=False), prop_column, dialect=ENGINE_DIALECT)
                 query = query.where(where)
             except (ExpressionError, KeyError):
                 continue

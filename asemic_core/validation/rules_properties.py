@@ -69,7 +69,7 @@ def _event_property(ctx: Context, prop: ResolvedProperty, definition: EventPrope
             parsed = parse_expression(text, allow_aggregates=aggregates_allowed)
         except ExpressionError as err:
             hint = ""
-            if field_name == "select" and not aggregates_allowed and "aggregate" in err.message.lower():
+            if field_name == "select" and not aggregates_allowed and err.message.startswith("Aggregate function"):
                 hint = f" (aggregate_function is {definition.aggregate_function!r}; use 'none' to write the aggregate yourself)"
             yield property_issue(prop, f"invalid {field_name}: {err.message}{hint}", field_name, rule="expression")
             continue

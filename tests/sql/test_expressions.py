@@ -22,7 +22,9 @@ from asemic_core.sql.expressions import (
     Placeholder,
     aggregate_name,
     find_aggregates,
+    generate,
     is_aggregate_expression,
+    iter_placeholder_nodes,
     is_constant,
     node_position,
     parse_expression,
@@ -221,11 +223,20 @@ REFUSALS = [
     ("x{a}", True, "must not be glued to the preceding 'x'", 1),
     ("{a}(1)", True, "A placeholder cannot be used as a function name", 0),
     ("CAST({a} AS {t})", True, "Syntax error near '{t}'", 12),
-    ("DATE_DIFF({a}, {b}, {unit})", True, "Placeholder {unit} is used as a function name, type, date part", 20),
-    ("1 +", True, "Syntax error near '+'", 2),
-    ("{abc} + (1 + 2", True, "Syntax error", None),
+    (
+        "DATE_DIFF({a}, {b}, {unit})",
+        True,
+        "Placeholder {unit} is used as a function name, type, date part",
+        20,
+    ),
+    ("1 +", True, "Syntax error at the end of the expression", 3),
+    ("CASE WHEN {a} THEN 1", True, "Syntax error near '1': Expected END after CASE", 19),
+    ("{abc} + (1 + 2", True, "Unclosed '(' without a matching ')'", 8),
+    ("1) + (2", True, "Unbalanced ')' without a matching '('", 1),
+    ("REPEAT {a}", True, "SQL statement keyword REPEAT", 0),
     ("1, 2", True, "A comma-separated list is not allowed", 1),
-    ("1 AS x", True, "Aliases (AS name) are not allowed", 5),
+    ("1 AS x", True, "Aliases (`expr AS name` or `expr name`) are not allowed", 5),
+    ("{a} {b}", True, "Aliases", 4),
     ("'unterminated", True, "unterminated string literal", 0),
     ("{a} = 'it''s", True, "Cannot tokenize expression", None),
     ("@param + 1", True, "Query parameters", 0),
@@ -258,10 +269,15 @@ def test_error_str_mentions_position():
 
 
 def test_syntax_error_includes_sqlglot_message_and_maps_positions_past_placeholders():
-    error = refused("{a_long_placeholder} +\n  foo(")
-    assert error.message.startswith("Syntax error")
-    assert "Expecting )" in error.message
-    assert error.position == 28  # the '(' on the second line of the original text
+    error = refused("{a_long_placeholder} +\n  SUM(1 2)")
+    assert error.message == "Syntax error near '2': Expecting )"
+    assert error.position == 31  # the '2' on the second line of the original text
+
+
+def test_function_names_that_are_also_script_keywords():
+    # sqlglot tokenizes a leading REPEAT as a scripting command; it must stay a function
+    assert evaluate("REPEAT({p}, 2)") == "iosios"
+    assert evaluate("REPEAT('ab', 2) || {p}") == "ababios"
 
 
 def test_non_string_input():
@@ -317,7 +333,10 @@ def test_aggregate_names_of_other_functions():
 
 def test_placeholders_outside_aggregates():
     parsed = parse_expression("SUM({a}) + {b} * COUNT({c}) - {a}", allow_aggregates=True)
-    assert placeholders_outside_aggregates(parsed) == [Placeholder(None, "b"), Placeholder(None, "a")]
+    assert placeholders_outside_aggregates(parsed) == [
+        Placeholder(None, "b"),
+        Placeholder(None, "a"),
+    ]
     kpi = parse_expression("{kpi.a} - SUM({property.x})", allow_aggregates=True)
     assert placeholders_outside_aggregates(kpi) == [Placeholder("kpi", "a")]
 
@@ -398,7 +417,8 @@ def test_inlined_kpis_compose_through_to_tree():
 
 def test_dialect_fixes_are_not_applied_twice_to_resolved_sub_trees():
     # inner: day of week of Sunday 2026-01-04 = 1 (BigQuery); outer: inner * 10 = 10
-    inner = to_tree(parse_expression("EXTRACT(DAYOFWEEK FROM {sun})", allow_aggregates=False), column)
+    inner_parsed = parse_expression("EXTRACT(DAYOFWEEK FROM {sun})", allow_aggregates=False)
+    inner = to_tree(inner_parsed, column)
     outer = parse_expression("{x} * 10", allow_aggregates=False)
     sql = render(outer, lambda ns, name: inner)
     assert con().execute(f"SELECT {sql} FROM one AS e").fetchall() == [(10,)]
@@ -443,6 +463,26 @@ def test_render_to_spark_does_not_crash():
     assert "NULLIF(" in sql
     tree = to_tree(parsed, column, "spark")
     assert isinstance(tree, exp.Expression)
+
+
+def test_iter_placeholder_nodes_and_placeholder_of():
+    parsed = parse_expression("{a} + SUM({kpi.b})", allow_aggregates=True)
+    pairs = list(iter_placeholder_nodes(parsed))
+    assert {p for _, p in pairs} == {Placeholder(None, "a"), Placeholder("kpi", "b")}
+    for node, placeholder in pairs:
+        assert parsed.placeholder_of(node) == placeholder
+        assert parsed.text[node_position(parsed, node) :].startswith(str(placeholder))
+    assert parsed.placeholder_of(parsed.tree) is None
+
+
+def test_untranslatable_functions_raise_expression_error_instead_of_bad_sql():
+    assert generate(exp.column("a", quoted=True), "duckdb") == '"a"'
+    parsed = parse_expression("SOUNDEX({p})", allow_aggregates=False)
+    with pytest.raises(ExpressionError, match="Cannot translate expression to duckdb: SOUNDEX"):
+        render(parsed, column)
+    # generator crashes on malformed trees surface as ExpressionError too
+    with pytest.raises(ExpressionError, match="sqlglot failed with KeyError"):
+        generate(exp.Stuff(this=exp.Literal.string("a")), "duckdb")
 
 
 def test_rendering_never_embeds_raw_user_text():
@@ -510,6 +550,8 @@ SCALAR_CASES = [
     ("{r} - 1", dt.date(2026, 1, 4)),
     ("DATE_TRUNC({d}, MONTH)", dt.date(2026, 1, 1)),
     ("DATE_TRUNC({d}, WEEK)", dt.date(2026, 1, 4)),  # Sunday-started week
+    ("DATE_TRUNC({d}, WEEK(MONDAY))", dt.date(2026, 1, 5)),
+    ("DATE_TRUNC({d}, ISOWEEK)", dt.date(2026, 1, 5)),
     ("DATE_TRUNC({d}, YEAR)", dt.date(2026, 1, 1)),
     # date comparison with string and DATE literals
     ("{d} >= '2026-01-05'", True),
@@ -626,7 +668,6 @@ AGGREGATE_CASES = [
     ("ANY_VALUE({k})", "k"),
     ("SUM(IF({plat} = 'ios', {amt}, 0))", 30),
     ("MAX({amt}) - MIN({amt})", 17),
-    ("1", 1),
 ]
 
 
@@ -654,6 +695,29 @@ def test_integer_division_is_float_for_every_integer_type():
             f"SELECT {sql}, typeof({sql}) FROM (SELECT 7::{sql_type} AS p, 2::{sql_type} AS q) AS t"
         ).fetchall()
         assert rows == [(3.5, "DOUBLE")], sql_type
+
+
+def test_cast_to_int64_of_a_typed_float_column_rounds_half_away_from_zero():
+    # x = 2.5 and neg = -2.5 (DOUBLE): BigQuery CAST(... AS INT64) gives 3 and -3.
+    parsed = parse_expression(
+        "CAST({x} AS INT64) * 10 + CAST({neg} AS INT64)", allow_aggregates=False
+    )
+
+    def typed(namespace, name):
+        node = column(namespace, name)
+        node.type = exp.DataType.build("DOUBLE")
+        return node
+
+    sql = render(parsed, typed)
+    assert con().execute(f"SELECT {sql} FROM one AS e").fetchall() == [(27,)]  # 30 - 3
+    # integer and string inputs are cast as they are
+    assert evaluate("CAST({a} AS INT64)") == 5
+    assert evaluate("CAST(CAST({a} AS STRING) AS INT64)") == 5
+
+
+def test_placeholder_inside_interval():
+    # Jan 5 + a (= 5) days = Jan 10
+    assert evaluate("DATE_ADD({r}, INTERVAL {a} DAY)") == dt.date(2026, 1, 10)
 
 
 def test_safe_divide_denominator_is_not_duplicated():

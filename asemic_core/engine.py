@@ -1,0 +1,54 @@
+"""Connections and day-range facts the jobs and queries share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+from sqlglot import exp
+
+from asemic_core.errors import WarehouseError
+from asemic_core.semantic.model import ResolvedProject
+from asemic_core.sql.render import render
+from asemic_core.sql.sources import activity_relation, quoted, registrations_relation
+from asemic_core.warehouse import MEMORY_LIMIT, connect_readonly
+
+
+def warehouse_connection(path: Path, scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
+    con = connect_readonly(path)
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory='{scratch}'")
+    con.execute("SET preserve_insertion_order=false")
+    return con
+
+
+def memory_connection() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+    return con
+
+
+def source_day_range(con: duckdb.DuckDBPyConnection, project: ResolvedProject) -> tuple[dt.date, dt.date] | None:
+    """(first registration day, latest activity day), with model_settings applied."""
+    first_q = exp.select(exp.Min(this=quoted("date"))).from_(
+        exp.alias_(registrations_relation(project), "r", table=True))
+    last_q = exp.select(exp.Max(this=quoted("date"))).from_(exp.alias_(activity_relation(project), "a", table=True))
+    try:
+        first = con.sql(render(first_q)).fetchall()[0][0]
+        last = con.sql(render(last_q)).fetchall()[0][0]
+    except duckdb.Error as err:
+        raise WarehouseError(f"cannot read the event tables: {str(err).splitlines()[0]}") from None
+    if first is None or last is None:
+        return None
+    settings = project.entity.model_settings if project.entity else None
+    if settings and settings.start_date:
+        first = settings.start_date
+    if settings and settings.end_date:
+        last = min(last, settings.end_date)
+    return first, last
+
+
+def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]

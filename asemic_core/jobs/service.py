@@ -1,0 +1,58 @@
+"""Running a job: validate, take the writer lock, log, run, record the outcome."""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+
+from asemic_core.config.archive import config_files
+from asemic_core.errors import AsemicError
+from asemic_core.jobs.refresh import JobResult, ensure_valid, run_refresh
+from asemic_core.progress import Reporter
+from asemic_core.semantic.resolve import resolve
+from asemic_core.validation import validate_files
+
+
+def config_hash(project) -> str:
+    digest = hashlib.sha256()
+    for rel in config_files(project.root):
+        digest.update(rel.as_posix().encode())
+        digest.update((project.root / rel).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
+            reporter: Reporter | None = None) -> JobResult:
+    """Run ``kind`` now in this process; the job log records it whatever happens."""
+    files = project.files()
+    ensure_valid(validate_files(files))
+    store = project.model_store(files)
+    warehouse = project.warehouse_path(files)
+    store.jobs.mark_interrupted()
+    job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)
+    try:
+        store.lock.acquire(job_id)
+    except AsemicError as err:
+        store.jobs.finish(job_id, "failed", error=err.message)
+        raise
+    try:
+        store.jobs.start(job_id)
+        resolved = resolve(files)
+        if kind == "refresh":
+            result = run_refresh(resolved, store, warehouse, job_id, reporter)
+        else:  # pragma: no cover - the CLI only offers known kinds
+            raise AsemicError(f"unknown job kind {kind!r}")
+        store.jobs.finish(job_id, "succeeded", message=f"{result.rows:,} rows over {len(result.days)} days")
+        project.write_catalog(resolved)
+        return result
+    except AsemicError as err:
+        store.jobs.finish(job_id, "failed", error=err.message)
+        raise
+    except KeyboardInterrupt:
+        store.jobs.finish(job_id, "interrupted", error="interrupted by the user")
+        raise
+    except BaseException as err:
+        store.jobs.finish(job_id, "failed", error="".join(traceback.format_exception_only(err)).strip())
+        raise
+    finally:
+        store.lock.release()

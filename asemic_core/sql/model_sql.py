@@ -1,0 +1,386 @@
+"""SQL that computes the logical model (SEMANTICS 4-5): one row per (user, day) with
+the value of every requested property at the end of that day.
+
+The query is a chain of stages. Stage 0 is the spine (every user, every day from
+registration to the last day) joined with one GROUP BY per event table and the
+registration row. Each later stage adds the properties whose inputs the previous
+stages provide: computed properties as row expressions, windows and lifetime
+properties as window functions over the user's ordered days. Because the spine is
+dense, a frame of N rows is exactly N days, restricted to the days the user exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from asemic_core.config.models import DataType
+from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject, ResolvedProperty
+from asemic_core.sql.expressions import parse_expression, to_tree
+from asemic_core.sql.render import ENGINE_DIALECT
+from asemic_core.sql.sources import (
+    activity_relation,
+    event_properties_query,
+    quoted,
+    registrations_relation,
+)
+from asemic_core.sql.types import cast
+
+ACTIVE = "__active"
+PRESENT = "__present_{}"
+BASE_COLUMNS = ("entity_id", "date")
+WINDOW_KINDS = {"sliding_window_property", "fixed_window_property", "lifetime_property"}
+
+
+@dataclass
+class ModelRequest:
+    """What to compute: these properties (plus what they need) for these days."""
+
+    properties: list[str]
+    day_from: dt.date  # first day in the output
+    day_to: dt.date  # last day of the model (end date)
+    user_filter: exp.Expression | None = None  # predicate over column "entity_id"
+    # The first day the computation may start at: lifetime and windows need the
+    # user's history, so this is None (each user's registration) unless the caller
+    # knows the requested properties do not look back that far.
+    compute_from: dt.date | None = None
+    extra_columns: list[str] = field(default_factory=list)
+
+
+def dependency_closure(project: ResolvedProject, names: list[str]) -> list[str]:
+    """The properties ``names`` need, dependencies first (base properties included)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        prop = project.get_property(name)
+        if prop is None:
+            raise KeyError(name)
+        if prop.id in seen:
+            return
+        if prop.id in stack:
+            raise ValueError(f"circular dependency: {' -> '.join(stack + (prop.id,))}")
+        for dep in _deps(project, prop):
+            visit(dep, stack + (prop.id,))
+        seen.add(prop.id)
+        order.append(prop.id)
+
+    for name in names:
+        visit(name, ())
+    return order
+
+
+BASE_DEPS = {
+    "date": (), "entity_id": (), "registration_date": (), "cohort_size": (),
+    "cohort_day": ("registration_date",), "last_activity_date": (),
+    "days_since_last_active": ("last_activity_date",),
+}
+
+
+def _deps(project: ResolvedProject, prop: ResolvedProperty) -> tuple[str, ...]:
+    if prop.is_base:
+        return BASE_DEPS[prop.id]
+    deps = tuple(project.property_aliases.get(d, d) for d in prop.depends_on)
+    if prop.kind == "fixed_window_property":
+        deps += ("date",)
+    return deps
+
+
+class ModelQueryBuilder:
+    def __init__(self, project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> None:
+        self.project = project
+        self.dialect = dialect
+
+    # -- stage 0 ------------------------------------------------------------------
+    def _users(self, request: ModelRequest) -> exp.Select:
+        registration = self.project.events[REGISTRATIONS]
+        extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
+        query = exp.select(
+            quoted("entity_id"),
+            exp.alias_(quoted("date"), "registration_date", quoted=True),
+            *[exp.alias_(quoted(c), f"__reg_{c}", quoted=True) for c in extra],
+        ).from_(exp.alias_(registrations_relation(self.project, self.dialect), "reg", table=True))
+        query = query.where(exp.LTE(this=quoted("date"), expression=_date(request.day_to)))
+        if request.user_filter is not None:
+            query = query.where(request.user_filter.copy())
+        return query
+
+    def _spine(self, request: ModelRequest) -> exp.Select:
+        start = quoted("registration_date", "u")
+        if request.compute_from is not None:
+            start = exp.func("GREATEST", start, _date(request.compute_from))
+        days = exp.func("generate_series", start, _date(request.day_to), exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+        return exp.select(
+            quoted("entity_id", "u"),
+            exp.alias_(cast(exp.Unnest(expressions=[days]), DataType.DATE), "date", quoted=True),
+        ).from_(exp.to_table("users").as_("u"))
+
+    def build(self, request: ModelRequest) -> exp.Select:
+        project = self.project
+        closure = dependency_closure(project, request.properties + request.extra_columns)
+        props = [project.properties[name] for name in closure]
+        ctes: list[tuple[str, exp.Expression]] = [("users", self._users(request)), ("spine", self._spine(request))]
+        lower = _date(request.compute_from) if request.compute_from else None
+        upper = _date(request.day_to)
+
+        # One GROUP BY per event table for the event properties it feeds.
+        by_event: dict[str, list[ResolvedProperty]] = {}
+        for prop in props:
+            if prop.kind == "event_property":
+                by_event.setdefault(prop.source_event, []).append(prop)
+        event_ctes: dict[str, str] = {}
+        for index, (event_id, event_props) in enumerate(sorted(by_event.items())):
+            name = f"ev{index}"
+            query = event_properties_query(project, event_id, event_props, self.dialect)
+            query = query.select(exp.alias_(exp.true(), PRESENT.format(index), quoted=True))
+            ctes.append((name, _within(query, lower, upper)))
+            event_ctes[event_id] = name
+
+        needs_activity = any(p.id == "last_activity_date" and p.is_base for p in props)
+        if needs_activity:
+            activity = exp.select(quoted("entity_id"), quoted("date")).from_(
+                exp.alias_(activity_relation(project, self.dialect), "a", table=True))
+            ctes.append(("activity", _within(activity, None, upper)))
+            ctes.append(("prior_activity", self._prior_activity(request)))
+
+        columns: list[exp.Expression] = [quoted("entity_id", "s"), quoted("date", "s"),
+                                         quoted("registration_date", "u")]
+        available = {"entity_id", "date", "registration_date"}
+        joins: list[tuple[exp.Expression, list[str]]] = []
+        for index, (event_id, name) in enumerate(event_ctes.items()):
+            joins.append((exp.to_table(name).as_(name), ["entity_id", "date"]))
+            present = quoted(PRESENT.format(list(event_ctes).index(event_id)), name)
+            for prop in by_event[event_id]:
+                default = _literal(prop.definition.default_value)
+                value = exp.Case(ifs=[exp.If(this=present, true=quoted(prop.id, name))],
+                                 default=cast(default, prop.data_type))
+                columns.append(exp.alias_(value, prop.id, quoted=True))
+                available.add(prop.id)
+        for prop in props:
+            if prop.kind == "registration_property":
+                column = prop.definition.source_column or prop.id
+                registration = project.events[REGISTRATIONS]
+                column = registration.column(column) or column
+                if column in ("entity_id", "date"):
+                    source = quoted("registration_date" if column == "date" else "entity_id", "u")
+                else:
+                    source = quoted(f"__reg_{column}", "u")
+                columns.append(exp.alias_(cast(source, prop.data_type), prop.id, quoted=True))
+                available.add(prop.id)
+        if needs_activity:
+            joins.append((exp.to_table("activity").as_("act"), ["entity_id", "date"]))
+            joins.append((exp.to_table("prior_activity").as_("pa"), ["entity_id"]))
+            columns.append(exp.alias_(
+                exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=quoted("entity_id", "act"), expression=exp.Null())),
+                                     true=quoted("date", "s"))]),
+                ACTIVE, quoted=True))
+            columns.append(quoted("__prior_activity", "pa"))
+            available |= {ACTIVE, "__prior_activity"}
+
+        stage0 = exp.select(*columns).from_(exp.to_table("spine").as_("s")).join(
+            exp.to_table("users").as_("u"), on=exp.EQ(this=quoted("entity_id", "s"), expression=quoted("entity_id", "u")))
+        for table, keys in joins:
+            alias = table.alias
+            condition = exp.and_(*[exp.EQ(this=quoted(k, "s"), expression=quoted(k, alias)) for k in keys])
+            stage0 = stage0.join(table, on=condition, join_type="LEFT")
+        ctes.append(("stage0", stage0))
+
+        pending = [p for p in props if p.id not in available]
+        previous = "stage0"
+        number = 0
+        while pending:
+            ready = [p for p in pending if all(d in available for d in self._inputs(p))]
+            if not ready:  # pragma: no cover - dependency_closure guarantees progress
+                raise AssertionError(f"cannot order {[p.id for p in pending]}")
+            number += 1
+            name = f"stage{number}"
+            select = exp.select(exp.Star()).from_(exp.to_table(previous))
+            for prop in ready:
+                select = select.select(exp.alias_(self._expression(prop), prop.id, quoted=True))
+            ctes.append((name, select))
+            available |= {p.id for p in ready}
+            pending = [p for p in pending if p.id not in available]
+            previous = name
+
+        output = [quoted("entity_id"), quoted("date")] + [quoted(p.id) for p in props if p.id not in BASE_COLUMNS]
+        final = exp.select(*output).from_(exp.to_table(previous))
+        final = final.where(exp.GTE(this=quoted("date"), expression=_date(request.day_from)))
+        for name, query in ctes:
+            final = final.with_(name, as_=query)
+        return final
+
+    def _prior_activity(self, request: ModelRequest) -> exp.Select:
+        """The latest activity before the first computed day (days before registration count)."""
+        start = quoted("registration_date", "u")
+        if request.compute_from is not None:
+            start = exp.func("GREATEST", start, _date(request.compute_from))
+        return exp.select(
+            quoted("entity_id", "u"),
+            exp.alias_(exp.Max(this=quoted("date", "a")), "__prior_activity", quoted=True),
+        ).from_(exp.to_table("users").as_("u")).join(
+            exp.to_table("activity").as_("a"),
+            on=exp.and_(exp.EQ(this=quoted("entity_id", "u"), expression=quoted("entity_id", "a")),
+                        exp.LT(this=quoted("date", "a"), expression=start)),
+        ).group_by(quoted("entity_id", "u"))
+
+    def _inputs(self, prop: ResolvedProperty) -> tuple[str, ...]:
+        if prop.is_base and prop.id == "last_activity_date":
+            return (ACTIVE, "__prior_activity")
+        return _deps(self.project, prop)
+
+    # -- one property ----------------------------------------------------------------
+    def _expression(self, prop: ResolvedProperty) -> exp.Expression:
+        if prop.is_base:
+            return self._base(prop)
+        match prop.kind:
+            case "computed_property":
+                return cast(self._computed(prop), prop.data_type)
+            case "sliding_window_property":
+                return cast(self._sliding(prop), prop.data_type)
+            case "fixed_window_property":
+                return cast(self._fixed(prop), prop.data_type)
+            case "lifetime_property":
+                return cast(self._lifetime(prop), prop.data_type)
+        raise AssertionError(f"{prop.id}: kind {prop.kind} belongs to stage 0")
+
+    def _base(self, prop: ResolvedProperty) -> exp.Expression:
+        match prop.id:
+            case "cohort_day":
+                return cast(exp.DateDiff(this=quoted("date"), expression=quoted("registration_date"), unit=exp.var("DAY")),
+                            DataType.INTEGER)
+            case "cohort_size":
+                return cast(exp.Literal.number(1), DataType.INTEGER)
+            case "last_activity_date":
+                running = exp.Window(this=exp.Max(this=quoted(ACTIVE)), partition_by=[quoted("entity_id")],
+                                     order=_order_by_date(), spec=_frame(None, 0))
+                return cast(exp.Coalesce(this=running, expressions=[quoted("__prior_activity")]), DataType.DATE)
+            case "days_since_last_active":
+                return cast(exp.DateDiff(this=quoted("date"), expression=quoted("last_activity_date"), unit=exp.var("DAY")),
+                            DataType.INTEGER)
+        raise AssertionError(prop.id)
+
+    def _column_of(self, name: str) -> exp.Expression:
+        prop = self.project.get_property(name)
+        return quoted(prop.id if prop else name)
+
+    def _computed(self, prop: ResolvedProperty) -> exp.Expression:
+        definition = prop.definition
+        parsed = parse_expression(definition.select, allow_aggregates=False)
+        value = to_tree(parsed, lambda namespace, name: self._column_of(name), dialect=self.dialect)
+        if not definition.value_mappings:
+            return value
+        ifs = []
+        for mapping in definition.value_mappings:
+            new_value = cast(_literal(mapping.new_value), prop.data_type)
+            if mapping.range is None:
+                condition = exp.EQ(this=value.copy(), expression=_literal(mapping.constant))
+            else:
+                parts = []
+                if mapping.range.from_ is not None:
+                    parts.append(exp.GTE(this=value.copy(), expression=_literal(mapping.range.from_)))
+                if mapping.range.to is not None:
+                    parts.append(exp.LTE(this=value.copy(), expression=_literal(mapping.range.to)))
+                condition = exp.and_(*parts) if parts else exp.false()
+            ifs.append(exp.If(this=condition, true=new_value))
+        return exp.Case(ifs=ifs, default=exp.Null())
+
+    def _source(self, prop: ResolvedProperty) -> exp.Expression:
+        return self._column_of(prop.source)
+
+    def _sliding(self, prop: ResolvedProperty) -> exp.Expression:
+        definition = prop.definition
+        aggregate = _window_aggregate(definition.window_function, self._source(prop))
+        return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
+                          spec=_frame(definition.relative_days_from, definition.relative_days_to))
+
+    def _fixed(self, prop: ResolvedProperty) -> exp.Expression:
+        definition = prop.definition
+        inside = exp.Between(this=quoted("date"), low=_date(definition.date_from), high=_date(definition.date_to))
+        value = exp.Case(ifs=[exp.If(this=inside, true=self._source(prop))])
+        aggregate = _window_aggregate(definition.window_function, value)
+        running = exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
+                             spec=_frame(None, 0))
+        started = exp.GTE(this=quoted("date"), expression=_date(definition.date_from))
+        return exp.Case(ifs=[exp.If(this=started, true=running)], default=exp.Null())
+
+    def _lifetime(self, prop: ResolvedProperty) -> exp.Expression:
+        function = prop.definition.merge_function
+        source = self._source(prop)
+        match function:
+            case "sum":
+                aggregate = exp.Sum(this=source)
+            case "min":
+                aggregate = exp.Min(this=source)
+            case "max":
+                aggregate = exp.Max(this=source)
+            case "first_value":
+                aggregate = exp.IgnoreNulls(this=exp.FirstValue(this=source))
+            case "last_value":
+                aggregate = exp.IgnoreNulls(this=exp.LastValue(this=source))
+            case other:  # pragma: no cover
+                raise AssertionError(other)
+        return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
+                          spec=_frame(None, 0))
+
+
+def _window_aggregate(function: str, value: exp.Expression) -> exp.Expression:
+    match function:
+        case "sum":
+            return exp.Sum(this=value)
+        case "avg":
+            return exp.Avg(this=value)
+        case "count":
+            return exp.Count(this=value)
+        case "count_distinct":
+            return exp.Count(this=exp.Distinct(expressions=[value]))
+        case "min":
+            return exp.Min(this=value)
+        case "max":
+            return exp.Max(this=value)
+    raise AssertionError(function)  # pragma: no cover
+
+
+def _order_by_date() -> exp.Order:
+    return exp.Order(expressions=[exp.Ordered(this=quoted("date"))])
+
+
+def _frame(start: int | None, end: int) -> exp.WindowSpec:
+    """ROWS frame from ``start`` (None = unbounded) to ``end`` days relative to the row."""
+
+    def side(offset: int | None) -> tuple[exp.Expression | str, str | None]:
+        if offset is None:
+            return "UNBOUNDED", "PRECEDING"
+        if offset == 0:
+            return "CURRENT ROW", None
+        return exp.Literal.number(abs(offset)), "PRECEDING" if offset < 0 else "FOLLOWING"
+
+    start_value, start_side = side(start)
+    end_value, end_side = side(end)
+    return exp.WindowSpec(kind="ROWS", start=start_value, start_side=start_side, end=end_value, end_side=end_side)
+
+
+def _date(day: dt.date) -> exp.Expression:
+    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE"))
+
+
+def _literal(value) -> exp.Expression:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    if isinstance(value, dt.date):
+        return _date(value)
+    return exp.Literal.string(str(value))
+
+
+def _within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expression) -> exp.Select:
+    """Restrict a (entity_id, date) query to a day range."""
+    wrapped = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=query), "w", table=True))
+    wrapped = wrapped.where(exp.LTE(this=quoted("date"), expression=upper.copy()))
+    if lower is not None:
+        wrapped = wrapped.where(exp.GTE(this=quoted("date"), expression=lower.copy()))
+    return wrapped

@@ -1,0 +1,102 @@
+"""The physical model generated from a resolved config: tables, columns, types,
+partitioning, sort order, views, and their DDL (a description; nothing is created here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from asemic_core.semantic.hashing import definition_hashes
+from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
+from asemic_core.sql.model_sql import dependency_closure
+from asemic_core.sql.render import ENGINE_DIALECT
+from asemic_core.sql.types import sql_type
+from asemic_core.storage.store import DAILY, USERS
+
+
+@dataclass
+class ColumnSpec:
+    name: str
+    data_type: str  # config data type
+    sql_type: str
+    kind: str  # property kind, "base" or "key"
+    def_hash: str = ""
+    hidden: bool = False
+    description: str | None = None
+
+
+@dataclass
+class TableSpec:
+    name: str
+    description: str
+    columns: list[ColumnSpec]
+    partitioned_by: str | None
+    sorted_by: list[str]
+    ddl: str = ""
+
+
+@dataclass
+class ModelSchema:
+    schema: str
+    tables: list[TableSpec] = field(default_factory=list)
+    views: dict[str, str] = field(default_factory=dict)  # name -> DDL
+
+    def table(self, name: str) -> TableSpec:
+        return next(t for t in self.tables if t.name == name)
+
+
+def daily_columns(project: ResolvedProject) -> list[str]:
+    """Every property the daily table stores, dependencies first."""
+    return [p for p in dependency_closure(project, list(project.properties)) if p not in ("entity_id", "date")]
+
+
+def generate_schema(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> ModelSchema:
+    schema_name = project.entity.model_schema if project.entity else "asemic_model"
+    hashes = definition_hashes(project)
+    key_type = project.properties["entity_id"].data_type
+    daily = [
+        ColumnSpec("entity_id", key_type.value, sql_type(key_type).sql(dialect), "key"),
+        ColumnSpec("date", "DATE", "DATE", "key"),
+    ]
+    for name in daily_columns(project):
+        prop = project.properties[name]
+        daily.append(ColumnSpec(name, prop.data_type.value, sql_type(prop.data_type).sql(dialect), prop.kind,
+                                hashes.get(name, ""), prop.hidden, prop.description))
+    registration = project.events[REGISTRATIONS]
+    users = [ColumnSpec("entity_id", key_type.value, sql_type(key_type).sql(dialect), "key"),
+             ColumnSpec("registration_ts", "DATETIME", "TIMESTAMP", "base"),
+             ColumnSpec("registration_date", "DATE", "DATE", "base")]
+    for name, data_type in registration.columns.items():
+        if name not in ("entity_id", "ts", "date"):
+            users.append(ColumnSpec(name, data_type.value, sql_type(data_type).sql(dialect), "registration"))
+    tables = [
+        TableSpec(DAILY, "One row per user and day from registration to the last materialized day; "
+                  "each property's value at the end of that day.", daily, "date", ["entity_id"]),
+        TableSpec(USERS, "One row per registered user: the registration event and its properties.", users, None,
+                  ["entity_id"]),
+    ]
+    for table in tables:
+        table.ddl = _ddl(schema_name, table, dialect)
+    model = ModelSchema(schema=schema_name, tables=tables)
+    for table in tables:
+        model.views[table.name] = (f"CREATE VIEW {schema_name}.{table.name} AS SELECT * FROM "
+                                   f"read_parquet(<the {table.name} partitions>)")
+    return model
+
+
+def _ddl(schema: str, table: TableSpec, dialect: str) -> str:
+    create = exp.Create(
+        kind="TABLE",
+        this=exp.Schema(
+            this=exp.Table(this=exp.to_identifier(table.name, quoted=True), db=exp.to_identifier(schema, quoted=True)),
+            expressions=[exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True), kind=exp.DataType.build(c.sql_type))
+                         for c in table.columns],
+        ),
+    )
+    text = create.sql(dialect=dialect, pretty=True)
+    notes = []
+    if table.partitioned_by:
+        notes.append(f"-- partitioned by {table.partitioned_by}: one Parquet file per day")
+    notes.append(f"-- sorted by {', '.join(table.sorted_by)}")
+    return "\n".join(notes + [text + ";"])
