@@ -63,7 +63,48 @@ def build_parser() -> argparse.ArgumentParser:
     imp = config.add_parser("import", help="replace the config by a zip archive, if the archive is valid")
     imp.add_argument("archive", metavar="FILE.zip")
     imp.set_defaults(handler=cmd_config_import)
+
+    model = groups.add_parser("model", help="generate, materialize and inspect the data model").add_subparsers(
+        dest="command", required=True)
+    plan = model.add_parser("plan", help="what a job would do; changes nothing")
+    plan.add_argument("job", choices=["refresh"])
+    plan.add_argument("--format", choices=["text", "json"], default="text")
+    plan.set_defaults(handler=cmd_model_plan)
+    refresh = model.add_parser("refresh", help="rebuild the whole model from the start date to the end date")
+    refresh.set_defaults(handler=cmd_model_refresh)
+    status = model.add_parser("status", help="watermark, per-column coverage and stale columns")
+    status.add_argument("--format", choices=["text", "json"], default="text")
+    status.set_defaults(handler=cmd_model_status)
+
+    prop = groups.add_parser("property", help="property values").add_subparsers(dest="command", required=True)
+    values = prop.add_parser("values", help="logical-model values: entity_id, date, value")
+    values.add_argument("id", metavar="ID")
+    values.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD")
+    values.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD")
+    values.add_argument("--format", choices=["csv", "json"], default="csv")
+    values.set_defaults(handler=cmd_property_values)
+
+    kpi = groups.add_parser("kpi", help="KPI queries").add_subparsers(dest="command", required=True)
+    query = kpi.add_parser("query", help="a KPI over a date range")
+    query.add_argument("id", metavar="ID")
+    query.add_argument("--from", dest="date_from", type=_date, required=True, metavar="YYYY-MM-DD")
+    query.add_argument("--to", dest="date_to", type=_date, required=True, metavar="YYYY-MM-DD")
+    query.add_argument("--x-axis", choices=["date", "cohort_day"], default="date")
+    query.add_argument("--grain", choices=["day", "week", "month", "quarter", "year"], default="day")
+    query.add_argument("--by", action="append", default=[], metavar="PROPERTY")
+    query.add_argument("--filter", action="append", default=[], metavar="'PROPERTY OP VALUE'")
+    query.add_argument("--format", choices=["csv", "json"], default="csv")
+    query.set_defaults(handler=cmd_kpi_query)
     return parser
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}: use YYYY-MM-DD (a real calendar day)") from None
 
 
 def _print_issues(issues: Sequence[Issue], stream=None) -> None:
@@ -111,6 +152,59 @@ def cmd_config_import(args, project: Project) -> int:
     issues = project.import_zip(args.archive)
     _print_issues(issues)
     print(f"Imported {args.archive} into {project.root}")
+    return EXIT_OK
+
+
+def cmd_model_plan(args, project: Project) -> int:
+    plan = project.plan_refresh()
+    if args.format == "json":
+        print(json.dumps(plan.to_dict(), indent=2, default=str))
+    else:
+        print(plan.describe())
+    return EXIT_OK
+
+
+def cmd_model_refresh(args, project: Project) -> int:
+    result = project.refresh(origin="cli", reporter=TerminalReporter())
+    print(f"Job {result.job_id} succeeded: {result.rows:,} rows over {len(result.days)} days "
+          f"({result.first_day} .. {result.last_day}) in {result.phases.get('total', 0):.1f}s")
+    return EXIT_OK
+
+
+def cmd_model_status(args, project: Project) -> int:
+    status = project.status()
+    if args.format == "json":
+        print(json.dumps(status.to_dict(), indent=2, default=str))
+    else:
+        print(status.describe())
+    return EXIT_OK
+
+
+def _write_frame(frame, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(frame.to_dicts(), default=str, indent=2))
+    else:
+        sys.stdout.write(frame.write_csv())
+
+
+def cmd_property_values(args, project: Project) -> int:
+    frame = project.property_values(args.id, args.date_from, args.date_to)
+    _write_frame(frame, args.format)
+    return EXIT_OK
+
+
+def cmd_kpi_query(args, project: Project) -> int:
+    from asemic_core.query.filters import parse_filter
+    from asemic_core.query.kpi import KpiRequest
+
+    source = project.source()
+    filters = [parse_filter(text, source.resolved) for text in args.filter]
+    request = KpiRequest(args.id, args.date_from, args.date_to, args.x_axis, args.grain, list(args.by), filters)
+    result = project.kpi_query(request, source)
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), default=str, indent=2))
+    else:
+        sys.stdout.write(result.points.write_csv())
     return EXIT_OK
 
 

@@ -116,10 +116,52 @@ class Project:
 
         return generate_schema(self.resolved())
 
+    def plan_refresh(self):
+        from asemic_core.jobs.plan import plan_refresh
+
+        files = self.files()
+        from asemic_core.jobs.refresh import ensure_valid
+
+        ensure_valid(validate_files(files))
+        return plan_refresh(resolve(files), self._require_warehouse(files))
+
+    def status(self):
+        from asemic_core.storage.status import model_status
+
+        files = self.files()
+        return model_status(resolve(files), self.model_store(files))
+
+    def _require_warehouse(self, files: ProjectFiles) -> Path:
+        warehouse = self.warehouse_path(files)
+        if warehouse is None or not warehouse.is_file():
+            raise AsemicError(f"the warehouse {warehouse} is not reachable")
+        return warehouse
+
     def refresh(self, origin: str = "cli", reporter=None):
         from asemic_core.jobs.service import run_job
 
         return run_job(self, "refresh", {}, origin, reporter)
+
+    def source(self, files: ProjectFiles | None = None):
+        """A reader of the model (materialized partitions plus on-the-fly columns)."""
+        from asemic_core.query.model_source import ModelSource
+
+        files = files or self.files()
+        if not files.ok:
+            from asemic_core.errors import ConfigError
+
+            raise ConfigError("the config has errors; fix them before querying", [i for i in files.issues if i.is_error])
+        return ModelSource(resolve(files), self.model_store(files), self._require_warehouse(files))
+
+    def kpi_query(self, request, source=None):
+        from asemic_core.query.kpi import run_kpi_query
+
+        return run_kpi_query(source or self.source(), request)
+
+    def property_values(self, property_id: str, date_from=None, date_to=None, source=None):
+        from asemic_core.query.values import property_values
+
+        return property_values(source or self.source(), property_id, date_from, date_to)
 
     def write_catalog(self, resolved: ResolvedProject | None = None) -> Path:
         from asemic_core.storage.catalog import write_catalog

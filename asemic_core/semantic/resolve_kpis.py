@@ -125,33 +125,39 @@ class _KpiResolver:
         return self.memo[kpi_id]
 
     def population(self, agg: Aggregation) -> str:
-        predicates = _flatten_and(agg.filters)
-        if len(predicates) == 1 and self.entity is not None:
-            equality = _simple_equality(predicates[0])
-            if equality and equality[0] in {"cohort_day", "days_since_last_active"} and equality[1] <= self.entity.active_days:
-                return "recent"
-        kinds = self._kinds_through_computed(agg.properties)
-        if "event_property" in kinds:
-            return "active_day"
-        if "sliding_window_property" in kinds:
-            return "active_window"
-        return "all"
+        return population_of(agg.properties, agg.filters, self.props, self.aliases, self.entity)
 
-    def _kinds_through_computed(self, names: tuple[str, ...]) -> set[str]:
-        kinds: set[str] = set()
-        seen: set[str] = set()
-        pending = list(names)
-        while pending:
-            raw = pending.pop()
-            name = self.aliases.get(raw, raw)
-            prop = self.props.get(name)
-            if prop is None or name in seen:
-                continue
-            seen.add(name)
-            kinds.add(prop.kind)
-            if prop.kind == "computed_property":
-                pending.extend(prop.depends_on)
-        return kinds
+
+def population_of(properties, filters, props: dict[str, ResolvedProperty], aliases: dict[str, str],
+                  entity: EntityConfig | None) -> str:
+    """Which rows an aggregation sees on the date axis (SEMANTICS 6, rules 2 and 3).
+
+    ``filters`` are marker trees (``parse_kpi_expression``) of the accumulated wheres.
+    Returns "recent" (rule 2), "active_day", "active_window" or "all".
+    """
+    predicates = _flatten_and(tuple(filters))
+    if len(predicates) == 1 and entity is not None:
+        equality = _simple_equality(predicates[0])
+        if equality and equality[0] in {"cohort_day", "days_since_last_active"} and equality[1] <= entity.active_days:
+            return "recent"
+    kinds: set[str] = set()
+    seen: set[str] = set()
+    pending = list(properties)
+    while pending:
+        raw = pending.pop()
+        name = aliases.get(raw, raw)
+        prop = props.get(name)
+        if prop is None or name in seen:
+            continue
+        seen.add(name)
+        kinds.add(prop.kind)
+        if prop.kind == "computed_property":
+            pending.extend(prop.depends_on)
+    if "event_property" in kinds:
+        return "active_day"
+    if "sliding_window_property" in kinds:
+        return "active_window"
+    return "all"
 
 
 def _aggregate_argument(node: exp.Expression) -> exp.Expression | None:

@@ -1,0 +1,246 @@
+"""KPI queries (SEMANTICS 6): date or cohort axis, grains, group-by, filters, totals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlglot import exp
+
+from asemic_core.errors import AsemicError
+from asemic_core.query.filters import Filter, filter_condition, literal
+from asemic_core.query.model_source import ModelSource
+from asemic_core.semantic.kpi_formula import parse_kpi_expression
+from asemic_core.semantic.model import ResolvedKpi, ResolvedProject
+from asemic_core.semantic.resolve_kpis import population_of
+from asemic_core.sql.expressions import find_aggregates, parse_expression, placeholders_in, to_tree
+from asemic_core.sql.render import ENGINE_DIALECT, render
+from asemic_core.sql.sources import quoted
+
+GRAINS = ("day", "week", "month", "quarter", "year")
+AXES = ("date", "cohort_day")
+
+
+@dataclass
+class KpiRequest:
+    kpi: str
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    x_axis: str = "date"
+    grain: str = "day"
+    by: list[str] = field(default_factory=list)
+    filters: list[Filter] = field(default_factory=list)
+
+
+@dataclass
+class KpiResult:
+    request: KpiRequest
+    kpi: ResolvedKpi
+    points: pl.DataFrame  # axis column, one column per group-by property, value
+    totals: pl.DataFrame  # one row per group (group-by columns, total); one row when ungrouped
+    total: float | None  # over the whole range, ungrouped
+    sql: str
+    date_from: dt.date
+    date_to: dt.date
+    adhoc_columns: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "kpi": self.kpi.id, "label": self.kpi.label, "x_axis": self.request.x_axis, "grain": self.request.grain,
+            "from": self.date_from.isoformat(), "to": self.date_to.isoformat(), "by": self.request.by,
+            "filters": [f.describe() for f in self.request.filters],
+            "unit": {"symbol": self.kpi.unit_symbol, "is_prefix": self.kpi.unit_is_prefix} if self.kpi.unit_symbol else None,
+            "points": self.points.to_dicts(), "totals": self.totals.to_dicts(), "total": self.total,
+        }
+
+
+class KpiQueryBuilder:
+    def __init__(self, project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> None:
+        self.project = project
+        self.dialect = dialect
+        self.used: set[str] = set()
+
+    def _column(self, name: str) -> exp.Expression:
+        prop = self.project.get_property(name)
+        if prop is None or prop.hidden:
+            raise AsemicError(f"unknown property {name!r}")
+        self.used.add(prop.id)
+        return quoted(prop.id, "m")
+
+    def _where_tree(self, text: str) -> exp.Expression:
+        parsed = parse_expression(text, allow_aggregates=False, namespaces={"property"})
+        return to_tree(parsed, lambda _ns, name: self._column(name), dialect=self.dialect)
+
+    def formula(self, kpi_id: str, axis: str, outer: tuple[str, ...] = (), depth: int = 0) -> exp.Expression:
+        """The KPI's select with every aggregate restricted to its rows."""
+        if depth > 50:
+            raise AsemicError(f"KPI {kpi_id!r}: references nest too deeply (a cycle?)")
+        kpi = self.project.kpis.get(kpi_id)
+        if kpi is None:
+            raise AsemicError(f"unknown KPI {kpi_id!r}")
+        wheres = outer + ((kpi.where,) if kpi.where else ())
+        parsed = parse_expression(kpi.select_text, allow_aggregates=True)
+        aggregates = find_aggregates(parsed)
+        used = [[p.name for p in placeholders_in(parsed, node) if p.namespace == "property"] for node in aggregates]
+        for names in used:
+            for name in names:
+                self._column(name)
+
+        def resolve(namespace: str | None, name: str) -> exp.Expression:
+            if namespace == "kpi":
+                return self.formula(name, axis, wheres, depth + 1)
+            return self._column(name)
+
+        def restrict(index: int, aggregate: exp.Expression) -> exp.Expression:
+            conditions = [self._where_tree(w) for w in wheres]
+            conditions.append(self._population(used[index], wheres, axis))
+            condition = exp.and_(*conditions)
+            contributing = exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=condition.copy()))
+            restricted = exp.Filter(this=aggregate, expression=exp.Where(this=condition))
+            # A day (or cohort day) without contributing rows gives NULL, also for COUNT.
+            return exp.Case(ifs=[exp.If(this=exp.EQ(this=contributing, expression=exp.Literal.number(0)),
+                                        true=exp.Null())], default=restricted)
+
+        return to_tree(parsed, resolve, dialect=self.dialect, on_aggregate=restrict)
+
+    def _population(self, properties: list[str], wheres: tuple[str, ...], axis: str) -> exp.Expression:
+        entity = self.project.entity
+        if axis == "cohort_day":
+            days = entity.cohorted_daily_kpis_days if entity else [0]
+            return exp.In(this=quoted("cohort_day", "m"), expressions=[exp.Literal.number(d) for d in days])
+        filters = [parse_kpi_expression(w, self.project.property_aliases) for w in wheres]
+        rule = population_of(tuple(properties), filters, self.project.properties, self.project.property_aliases, entity)
+        dsla = quoted("days_since_last_active", "m")
+        self.used.add("days_since_last_active")
+        active_days = exp.Literal.number(entity.active_days if entity else 0)
+        match rule:
+            case "active_day":
+                return exp.EQ(this=dsla, expression=exp.Literal.number(0))
+            case "active_window" | "recent":
+                return exp.LTE(this=dsla, expression=active_days)
+            case _:
+                return exp.true()
+
+
+def _grain_bucket(grain: str) -> exp.Expression:
+    return exp.cast(exp.func("date_trunc", exp.Literal.string(grain), quoted("date")), "DATE")
+
+
+def _total_aggregate(function: str, column: exp.Expression) -> exp.Expression:
+    return {"sum": exp.Sum, "avg": exp.Avg, "count": exp.Count, "min": exp.Min, "max": exp.Max}[function](this=column)
+
+
+def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
+    project = source.resolved
+    kpi = project.kpis.get(request.kpi)
+    if kpi is None:
+        known = ", ".join(sorted(project.kpis)[:20])
+        raise AsemicError(f"unknown KPI {request.kpi!r} (known: {known}{', ...' if len(project.kpis) > 20 else ''})")
+    if request.x_axis not in AXES:
+        raise AsemicError(f"unknown x axis {request.x_axis!r}: use date or cohort_day")
+    if request.x_axis not in kpi.x_axes:
+        raise AsemicError(f"KPI {kpi.id!r} has no {request.x_axis} axis (it has: {', '.join(kpi.x_axes)})")
+    if request.grain not in GRAINS:
+        raise AsemicError(f"unknown grain {request.grain!r}: use {', '.join(GRAINS)}")
+    if request.x_axis == "cohort_day" and request.grain != "day":
+        raise AsemicError("the cohort_day axis has no grain; leave --grain at day")
+    if request.date_from and request.date_to and request.date_from > request.date_to:
+        raise AsemicError(f"--from {request.date_from} is after --to {request.date_to}")
+    by = []
+    for name in request.by:
+        prop = project.get_property(name)
+        if prop is None or prop.hidden:
+            raise AsemicError(f"cannot group by {name!r}: unknown property")
+        if not prop.can_group_by:
+            raise AsemicError(f"cannot group by {name!r}: the property has can_group_by: false")
+        by.append(prop.id)
+
+    builder = KpiQueryBuilder(project)
+    value = builder.formula(kpi.id, request.x_axis)
+    for flt in request.filters:
+        builder.used.add(flt.property)
+    builder.used.update(by)
+    if request.x_axis == "cohort_day":
+        builder.used.update({"cohort_day", "registration_date"})
+    total_function = kpi.x_axes[request.x_axis]
+    adhoc: list[str] = []
+
+    def build(group_by: list[str]):
+        def sql() -> str:
+            plan = source.plan(sorted(builder.used), None if request.x_axis == "cohort_day" else request.date_from,
+                               None if request.x_axis == "cohort_day" else request.date_to)
+            adhoc[:] = plan.adhoc
+            date_from = max(request.date_from or plan.day_from, plan.day_from) if request.x_axis == "date" else (
+                request.date_from or plan.day_from)
+            date_to = min(request.date_to or plan.day_to, plan.day_to) if request.x_axis == "date" else (
+                request.date_to or plan.day_to)
+            ranges[:] = [date_from, date_to]
+            relation = source.relation_sql(plan)
+            return render(_points_query(project, relation, value, request, group_by, date_from, date_to, total_function),
+                          ENGINE_DIALECT)
+        return sql
+
+    ranges: list[dt.date] = []
+    points, sql = source.run(build(by))
+    date_from, date_to = ranges
+    axis = request.x_axis
+    points = points.sort([axis, *by], nulls_last=True)
+    if by:
+        totals = points.group_by(by, maintain_order=True).agg(_polars_total(total_function).alias("total"))
+        ungrouped, _ = source.run(build([]))
+        total = ungrouped.select(_polars_total(total_function)).item()
+    else:
+        totals = points.select(_polars_total(total_function).alias("total"))
+        total = totals.item() if totals.height else None
+    return KpiResult(request, kpi, points, totals, total, sql, date_from, date_to, list(adhoc))
+
+
+def _polars_total(function: str) -> pl.Expr:
+    column = pl.col("value")
+    return {"sum": column.sum, "avg": column.mean, "count": column.count, "min": column.min, "max": column.max}[function]() \
+        if function != "sum" else pl.when(column.is_not_null().any()).then(column.sum()).otherwise(None)
+
+
+def _points_query(project: ResolvedProject, relation: str, value: exp.Expression, request: KpiRequest,
+                  by: list[str], date_from: dt.date, date_to: dt.date, total_function: str) -> exp.Expression:
+    m = exp.alias_(exp.Subquery(this=exp.maybe_parse(relation, dialect=ENGINE_DIALECT)), "m", table=True)
+    conditions = [filter_condition(f, "m") for f in request.filters]
+    groups = [quoted(b, "m") for b in by]
+    if request.x_axis == "cohort_day":
+        axis_column = quoted("cohort_day", "m")
+        conditions.append(exp.Between(this=quoted("registration_date", "m"), low=literal(date_from), high=literal(date_to)))
+        days = project.entity.cohorted_daily_kpis_days if project.entity else [0]
+        grid_values = exp.select(exp.alias_(exp.Unnest(expressions=[exp.Array(expressions=[exp.Literal.number(d) for d in sorted(set(days))])]),
+                                            "cohort_day", quoted=True))
+        axis_name = "cohort_day"
+    else:
+        axis_column = quoted("date", "m")
+        conditions.append(exp.Between(this=axis_column.copy(), low=literal(date_from), high=literal(date_to)))
+        series = exp.func("generate_series", literal(date_from), literal(date_to),
+                          exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+        grid_values = exp.select(exp.alias_(exp.cast(exp.Unnest(expressions=[series]), "DATE"), "date", quoted=True))
+        axis_name = "date"
+    aggregated = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
+                            *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
+                            exp.alias_(exp.cast(value, "DOUBLE"), "value", quoted=True)).from_(m)
+    aggregated = aggregated.where(exp.and_(*conditions)) if conditions else aggregated
+    aggregated = aggregated.group_by(*[exp.Literal.number(i + 1) for i in range(len(by) + 1)])
+
+    grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid_values), "axis", table=True))
+    if by:
+        group_values = exp.select(*[quoted(b) for b in by]).distinct().from_("agg")
+        grid = grid.join(exp.alias_(exp.Subquery(this=group_values), "groups", table=True), join_type="CROSS")
+    keys = [axis_name, *by]
+    joined = exp.select(*[quoted(k, "grid") for k in keys], quoted("value", "agg")).from_(
+        exp.alias_(exp.Subquery(this=grid), "grid", table=True)).join(
+        exp.to_table("agg"), join_type="LEFT",
+        on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "agg")) for k in keys]))
+    daily = joined.with_("agg", as_=aggregated)
+    if request.x_axis == "cohort_day" or request.grain == "day":
+        return daily
+    bucket = _grain_bucket(request.grain)
+    return exp.select(exp.alias_(bucket, "date", quoted=True), *[quoted(b) for b in by],
+                      exp.alias_(_total_aggregate(total_function, quoted("value")), "value", quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=daily), "d", table=True)).group_by(
+        *[exp.Literal.number(i + 1) for i in range(len(by) + 1)])
