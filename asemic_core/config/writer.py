@@ -382,6 +382,11 @@ def _comment(line: str) -> bool:
     return line.lstrip().startswith("#")
 
 
+def _trailer(line: str) -> bool:
+    """Blank, comment or document-marker line: never part of an entry's own text."""
+    return _blank(line) or _comment(line) or line.rstrip() in ("...", "---")
+
+
 def _key_match(line: str, col: int, key: Any) -> re.Match | None:
     text = str(key)
     single = "'" + text.replace("'", "''") + "'"
@@ -511,7 +516,7 @@ def _diff_mapping(
     for i, (key, index, _col) in enumerate(found):
         next_start = found[i + 1][1] if i + 1 < len(found) else end
         body_end = next_start
-        while body_end > index + 1 and (_blank(ctx.lines[body_end - 1]) or _comment(ctx.lines[body_end - 1])):
+        while body_end > index + 1 and _trailer(ctx.lines[body_end - 1]):
             body_end -= 1
         entries.append(_Entry(key, index, body_end, next_start))
     by_key = {entry.key: entry for entry in entries}
@@ -695,19 +700,20 @@ def _parse(text: str, rel_file: str) -> YamlDocument:
 def _target(new: BaseModel | dict, model_type: type[BaseModel] | None) -> tuple[dict, BaseModel | None, type | None]:
     if isinstance(new, BaseModel):
         return to_yaml_data(new), new, type(new)
+    data = _plain_value(new)
     if model_type is not None:
         try:
-            return dict(new), model_type.model_validate(new), model_type
+            return data, model_type.model_validate(data), model_type
         except ValidationError as err:
             raise ConfigError(f"invalid {model_type.__name__}: {err}") from err
-    return new, None, None
+    return data, None, None
 
 
 def _verify(
     candidate: str, rel_file: str, old_data: Any, key_path: KeyPath, data: Any, delete: bool,
-    model: BaseModel | None, model_type: type | None,
+    model: BaseModel | None, model_type: type | None, reuse: YamlDocument | None = None,
 ) -> bool:
-    doc, _issues = parse_yaml(candidate, rel_file)
+    doc = reuse if reuse is not None and reuse.text == candidate else parse_yaml(candidate, rel_file)[0]
     if doc is None:
         return False
     if key_path and _without(doc.data, key_path) != _without(old_data, key_path):
@@ -769,7 +775,7 @@ def edit_yaml_text(
         except (_Unsafe, YAMLError) as err:
             last_error = str(err)
             continue
-        if _verify(candidate, rel_file, doc.data, key_path, data, delete, model, mtype):
+        if _verify(candidate, rel_file, doc.data, key_path, data, delete, model, mtype, reuse=doc):
             if missing_eol and candidate.endswith("\n"):
                 candidate = candidate[:-1]
             return candidate.replace("\n", "\r\n") if crlf else candidate
@@ -866,10 +872,11 @@ def _coerce(model: Any, cls: type[BaseModel]) -> BaseModel:
     raise TypeError(f"expected a {cls.__name__}, got {type(model).__name__}")
 
 
-def _locate(root: Path, top_key: str, object_id: str) -> str | None:
-    """The file (relative path) defining ``object_id`` under ``top_key:``, as the loader
-    sees it (first file in path order). When the id is not found and some file of the
-    directory does not parse, raise: the object might be defined there."""
+def _locate(root: Path, top_key: str, object_id: str) -> tuple[str, Any] | None:
+    """The file (relative path) defining ``object_id`` under ``top_key:`` and the key as
+    written (``123:`` is an int key), as the loader sees it (first file in path order).
+    When the id is not found and some file of the directory does not parse, raise: the
+    object might be defined there."""
     broken: list[ConfigError] = []
     for path in _yaml_files(root, root / ENTITY_DIR / top_key, recursive=True):
         rel = path.relative_to(root).as_posix()
@@ -879,8 +886,10 @@ def _locate(root: Path, top_key: str, object_id: str) -> str | None:
             broken.append(err)
             continue
         data = doc.data
-        if isinstance(data, dict) and isinstance(data.get(top_key), dict) and object_id in data[top_key]:
-            return rel
+        if isinstance(data, dict) and isinstance(data.get(top_key), dict):
+            for key in data[top_key]:
+                if str(key) == object_id:
+                    return rel, key
     if broken:
         raise broken[0]
     return None
@@ -912,10 +921,11 @@ def _save_in_collection(root: Path | str, top_key: str, object_id: str, model: A
     if not isinstance(object_id, str) or not object_id:
         raise ConfigError(f"invalid {top_key} id {object_id!r}")
     model = _coerce(model, cls)
-    current = _locate(root, top_key, object_id)
+    located = _locate(root, top_key, object_id)
+    current, key = located if located is not None else (None, object_id)
     wanted = _collection_file(root, top_key, file) if file is not None else None
     if current is not None and (wanted is None or wanted == current):
-        save_object(root, current, (top_key, object_id), model)
+        save_object(root, current, (top_key, key), model)
         return current
     if wanted is None:
         if not _SAFE_FILE_ID.match(object_id):
@@ -923,17 +933,17 @@ def _save_in_collection(root: Path | str, top_key: str, object_id: str, model: A
         wanted = f"{ENTITY_DIR}/{top_key}/{object_id}.yml"
     save_object(root, wanted, (top_key, object_id), model)
     if current is not None:  # moved to another file
-        save_object(root, current, (top_key, object_id), None)
+        save_object(root, current, (top_key, key), None)
     return wanted
 
 
 def _delete_in_collection(root: Path | str, top_key: str, object_id: str, kind: str) -> str:
     root = Path(root).resolve()
-    current = _locate(root, top_key, object_id)
-    if current is None:
+    located = _locate(root, top_key, object_id)
+    if located is None:
         raise ConfigError(f"{kind} {object_id!r} not found in {ENTITY_DIR}/{top_key}/")
-    save_object(root, current, (top_key, object_id), None)
-    return current
+    save_object(root, located[0], (top_key, located[1]), None)
+    return located[0]
 
 
 def save_property(root: Path | str, property_id: str, model: Property | dict,

@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from asemic_core.issues import Issue
 
@@ -118,7 +119,10 @@ def parse_yaml(text: str, rel_path: str) -> tuple[YamlDocument | None, list[Issu
     try:
         node = _rt_yaml().load(io.StringIO(text))
     except DuplicateKeyError as err:
-        first = err.context_mark.line + 1 if err.context_mark else None
+        # ruamel's context mark is the start of the mapping, not the first definition.
+        first = _first_definition(text, err.problem_mark)
+        if first is None and err.context_mark:
+            first = err.context_mark.line + 1
         second = err.problem_mark.line + 1 if err.problem_mark else None
         key = _duplicate_key_name(err)
         message = f"duplicate key {key!r}: already defined on line {first}" if key else (
@@ -126,14 +130,44 @@ def parse_yaml(text: str, rel_path: str) -> tuple[YamlDocument | None, list[Issu
         return None, [Issue(rel_path, second, message, rule="yaml-duplicate-key")]
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
+        if err.context_mark and any(p in (err.problem or "") for p in ("end of stream", "expected ':'")):
+            mark = err.context_mark  # where the unclosed quote or the key without ':' starts
         line = mark.line + 1 if mark else None
-        problem = " ".join(filter(None, [err.context, err.problem])) or str(err)
+        context = err.context
+        if context and err.context_mark and mark is not None and err.context_mark.line != mark.line:
+            context = f"{context} (started on line {err.context_mark.line + 1})"  # e.g. an unclosed '['
+        problem = " ".join(filter(None, [context, err.problem])) or str(err)
         return None, [Issue(rel_path, line, f"invalid YAML: {problem}", rule="yaml-syntax")]
     except YAMLError as err:
         return None, [Issue(rel_path, None, f"invalid YAML: {err}", rule="yaml-syntax")]
     lines: dict[KeyPath, int] = {(): 1}
     data = _plain(node, (), lines)
     return YamlDocument(rel_path=rel_path, text=text, data=data, lines=lines), []
+
+
+def _first_definition(text: str, second: Any) -> int | None:
+    """Line of the first key equal to the duplicate key found at mark ``second``."""
+    if second is None:
+        return None
+    try:
+        root = _rt_yaml().compose(io.StringIO(text))
+    except YAMLError:
+        return None
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, MappingNode):
+            keys = [key for key, _value in node.value]
+            for index, key in enumerate(keys):
+                if (key.start_mark.line, key.start_mark.column) == (second.line, second.column):
+                    for earlier in keys[:index]:
+                        if isinstance(earlier, ScalarNode) and isinstance(key, ScalarNode) and earlier.value == key.value:
+                            return earlier.start_mark.line + 1
+            pending.extend(keys)
+            pending.extend(value for _key, value in node.value)
+        elif isinstance(node, SequenceNode):
+            pending.extend(node.value)
+    return None
 
 
 def _duplicate_key_name(err: DuplicateKeyError) -> str | None:

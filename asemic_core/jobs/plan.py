@@ -57,7 +57,7 @@ def plan_refresh(project: ResolvedProject, warehouse_path) -> JobPlan:
         if day_range is None:
             raise JobError("the event tables hold no registrations or no activity: nothing to materialize")
         first, last = day_range
-        users, rows = _estimate(con, project, first, last)
+        users, rows = estimate_rows(con, project, first, last)
     finally:
         con.close()
     schema = generate_schema(project)
@@ -74,7 +74,7 @@ def plan_refresh(project: ResolvedProject, warehouse_path) -> JobPlan:
     return plan
 
 
-def _estimate(con, project: ResolvedProject, first: dt.date, last: dt.date) -> tuple[int, int]:
+def estimate_rows(con, project: ResolvedProject, first: dt.date, last: dt.date) -> tuple[int, int]:
     last_lit = exp.cast(exp.Literal.string(last.isoformat()), "DATE")
     first_lit = exp.cast(exp.Literal.string(first.isoformat()), "DATE")
     days = exp.Add(this=exp.DateDiff(this=last_lit, expression=exp.func("GREATEST", quoted("date"), first_lit),

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from asemic_core.engine import days_between, source_day_range, warehouse_connection
+from asemic_core.jobs.plan import estimate_rows
 from asemic_core.errors import ConfigError, JobError
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.model import ResolvedProject
@@ -35,15 +36,48 @@ class JobResult:
         return sum(rows for _day, rows, _s in self.days)
 
 
-def _copy(con, query: str, target) -> int:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY ({query}) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD)")
-    fd = os.open(tmp, os.O_RDONLY)
+def write_batch(con, query: str, directory) -> None:
+    """Write one batch of model rows as one file per day under ``directory``."""
+    con.execute(f"COPY ({query}) TO '{directory}' (FORMAT PARQUET, PARTITION_BY (date), "
+                "WRITE_PARTITION_COLUMNS true, COMPRESSION ZSTD)")
+
+
+def place_partitions(con, store: ModelStore, job_id: str, staging, seconds: float):
+    """Move the staged batch files into one directory per day; return partitions and day stats.
+
+    A day's time is the job's compute-and-write time apportioned by its rows: the days
+    of a batch are computed together, in one pass.
+    """
+    counts = dict(con.sql(f"SELECT date, count(*) FROM read_parquet('{staging}/*/*/*.parquet') GROUP BY 1").fetchall())
+    total = sum(counts.values()) or 1
+    partitions, stats = [], []
+    for day in sorted(counts):
+        name = day.isoformat()
+        target = store.partition_path(DAILY, name, job_id)
+        target.mkdir(parents=True, exist_ok=True)
+        for batch in sorted(staging.iterdir()):
+            source_dir = batch / f"date={name}"
+            for index, file in enumerate(sorted(source_dir.glob("*.parquet")) if source_dir.exists() else []):
+                _fsync(file)
+                os.replace(file, target / f"{batch.name}-{index}.parquet")
+        partitions.append(Partition(DAILY, name, store.relative(target), counts[day], job_id))
+        stats.append((name, counts[day], seconds * counts[day] / total))
+    return partitions, stats
+
+
+def _fsync(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _copy(con, query: str, target) -> int:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY ({query}) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+    _fsync(tmp)
     os.replace(tmp, target)
     return con.sql(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()[0][0]
 
@@ -64,35 +98,29 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
         if first > last:
             raise JobError(f"start date {first} is after the end date {last}")
         columns = daily_columns(project)
-        query = ModelQueryBuilder(project).build(ModelRequest(properties=columns, day_from=first, day_to=last))
+        _users, estimated_rows = estimate_rows(con, project, first, last)
+        buckets = max(1, -(-estimated_rows // ROWS_PER_BUCKET))
+        builder = ModelQueryBuilder(project)
         phases["plan"] = time.monotonic() - started
 
         mark = time.monotonic()
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __model AS SELECT * FROM ({render(query)}) ORDER BY date, entity_id")
-        phases["compute"] = time.monotonic() - mark
-
-        days = days_between(first, last)
-        reporter.start(len(days) + 1, "Writing partitions")
-        store.jobs.progress(job_id, 0.0, f"writing {len(days)} days")
-        written: list[Partition] = []
-        day_stats: list[tuple[str, int, float]] = []
-        mark = time.monotonic()
-        for index, day in enumerate(days):
-            tick = time.monotonic()
-            target = store.partition_path(DAILY, day.isoformat(), job_id)
-            rows = _copy(con, f"SELECT * FROM __model WHERE date = DATE '{day.isoformat()}'", target)
-            written.append(Partition(DAILY, day.isoformat(), store.relative(target), rows, job_id))
-            day_stats.append((day.isoformat(), rows, time.monotonic() - tick))
+        reporter.start(buckets, "Computing and writing")
+        store.jobs.progress(job_id, 0.0, f"computing {estimated_rows:,} rows in {buckets} batch(es) of users")
+        staging = store.scratch_dir / job_id
+        staging.mkdir(parents=True, exist_ok=True)
+        for bucket in range(buckets):
+            request = ModelRequest(properties=columns, day_from=first, day_to=last,
+                                   user_filter=user_bucket(bucket, buckets))
+            write_batch(con, render(builder.build(request)), staging / f"b{bucket}")
             reporter.advance()
-            if index % 10 == 0:
-                store.jobs.progress(job_id, (index + 1) / (len(days) + 1), f"wrote {day.isoformat()}")
+            store.jobs.progress(job_id, (bucket + 1) / (buckets + 1), f"batch {bucket + 1} of {buckets} written")
+        reporter.finish()
+        phases["compute_and_write"] = time.monotonic() - mark
+        written, day_stats = place_partitions(con, store, job_id, staging, phases["compute_and_write"])
         users_query = _users_query(project, last)
         target = store.partition_path(USERS, ALL_DAYS, job_id)
-        users_rows = _copy(con, users_query, target)
+        users_rows = _copy(con, users_query, target / "b0.parquet")
         written.append(Partition(USERS, ALL_DAYS, store.relative(target), users_rows, job_id))
-        reporter.advance()
-        phases["write"] = time.monotonic() - mark
-        reporter.finish()
 
         schema = generate_schema(project)
         column_states = [
@@ -107,6 +135,17 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
         return JobResult(job_id, "succeeded", day_stats, phases, first, last)
     finally:
         con.close()
+
+
+ROWS_PER_BUCKET = 5_000_000
+
+
+def user_bucket(bucket: int, buckets: int) -> exp.Expression | None:
+    """Users whose id hashes into ``bucket``: batches that keep each user's days together."""
+    if buckets == 1:
+        return None
+    return exp.EQ(this=exp.Mod(this=exp.func("hash", quoted("entity_id")), expression=exp.Literal.number(buckets)),
+                  expression=exp.Literal.number(bucket))
 
 
 def _users_query(project: ResolvedProject, last: dt.date) -> str:

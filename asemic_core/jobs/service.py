@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import traceback
 
+import duckdb
+
 from asemic_core.config.archive import config_files
-from asemic_core.errors import AsemicError
+from asemic_core.errors import AsemicError, JobError
 from asemic_core.jobs.refresh import JobResult, ensure_valid, run_refresh
 from asemic_core.progress import Reporter
 from asemic_core.semantic.resolve import resolve
@@ -48,6 +50,11 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     except AsemicError as err:
         store.jobs.finish(job_id, "failed", error=err.message)
         raise
+    except duckdb.OutOfMemoryException as err:
+        message = (f"the job ran out of memory ({str(err).splitlines()[0]}); the model is unchanged. "
+                   "Close other programs or raise the memory limit")
+        store.jobs.finish(job_id, "failed", error=message)
+        raise JobError(message) from None
     except KeyboardInterrupt:
         store.jobs.finish(job_id, "interrupted", error="interrupted by the user")
         raise

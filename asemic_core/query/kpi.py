@@ -60,6 +60,7 @@ class KpiQueryBuilder:
         self.project = project
         self.dialect = dialect
         self.used: set[str] = set()
+        self.conditions: list[exp.Expression] = []
 
     def _column(self, name: str) -> exp.Expression:
         prop = self.project.get_property(name)
@@ -96,13 +97,21 @@ class KpiQueryBuilder:
             conditions = [self._where_tree(w) for w in wheres]
             conditions.append(self._population(used[index], wheres, axis))
             condition = exp.and_(*conditions)
-            contributing = exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=condition.copy()))
-            restricted = exp.Filter(this=aggregate, expression=exp.Where(this=condition))
-            # A day (or cohort day) without contributing rows gives NULL, also for COUNT.
-            return exp.Case(ifs=[exp.If(this=exp.EQ(this=contributing, expression=exp.Literal.number(0)),
-                                        true=exp.Null())], default=restricted)
+            self.conditions.append(condition.copy())
+            return exp.Filter(this=aggregate, expression=exp.Where(this=condition))
 
         return to_tree(parsed, resolve, dialect=self.dialect, on_aggregate=restrict)
+
+    def value(self, kpi_id: str, axis: str) -> exp.Expression:
+        """The KPI's value per point: NULL where none of its aggregations sees a row."""
+        self.conditions = []
+        formula = self.formula(kpi_id, axis)
+        if not self.conditions:
+            return formula
+        contributing = exp.Filter(this=exp.Count(this=exp.Star()),
+                                  expression=exp.Where(this=exp.or_(*self.conditions)))
+        return exp.Case(ifs=[exp.If(this=exp.EQ(this=contributing, expression=exp.Literal.number(0)), true=exp.Null())],
+                        default=formula)
 
     def _population(self, properties: list[str], wheres: tuple[str, ...], axis: str) -> exp.Expression:
         entity = self.project.entity
@@ -152,12 +161,12 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         prop = project.get_property(name)
         if prop is None or prop.hidden:
             raise AsemicError(f"cannot group by {name!r}: unknown property")
-        if not prop.can_group_by:
+        if not prop.can_group_by and not prop.is_base:
             raise AsemicError(f"cannot group by {name!r}: the property has can_group_by: false")
         by.append(prop.id)
 
     builder = KpiQueryBuilder(project)
-    value = builder.formula(kpi.id, request.x_axis)
+    value = builder.value(kpi.id, request.x_axis)
     for flt in request.filters:
         builder.used.add(flt.property)
     builder.used.update(by)
@@ -171,10 +180,9 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
             plan = source.plan(sorted(builder.used), None if request.x_axis == "cohort_day" else request.date_from,
                                None if request.x_axis == "cohort_day" else request.date_to)
             adhoc[:] = plan.adhoc
-            date_from = max(request.date_from or plan.day_from, plan.day_from) if request.x_axis == "date" else (
-                request.date_from or plan.day_from)
-            date_to = min(request.date_to or plan.day_to, plan.day_to) if request.x_axis == "date" else (
-                request.date_to or plan.day_to)
+            # The requested range is the axis; days the model does not hold give NULL points.
+            date_from = request.date_from or plan.day_from
+            date_to = request.date_to or plan.day_to
             ranges[:] = [date_from, date_to]
             relation = source.relation_sql(plan)
             return render(_points_query(project, relation, value, request, group_by, date_from, date_to, total_function),

@@ -77,7 +77,8 @@ class ModelSource:
                 stored.append(name)
             else:
                 adhoc.append(name)
-        files = [str(self.store.root / p.path) for p in parts if day_from.isoformat() <= p.day <= day_to.isoformat()]
+        files = [str(self.store.root / p.path / "*.parquet") for p in parts
+                 if day_from.isoformat() <= p.day <= day_to.isoformat()]
         return SourcePlan(stored, adhoc, day_from, day_to, files)
 
     def relation_sql(self, plan: SourcePlan, user_filter=None) -> str:

@@ -74,9 +74,11 @@ def dependency_closure(project: ResolvedProject, names: list[str]) -> list[str]:
 
 BASE_DEPS = {
     "date": (), "entity_id": (), "registration_date": (), "cohort_size": (),
-    "cohort_day": ("registration_date",), "last_activity_date": (),
-    "days_since_last_active": ("last_activity_date",),
+    "cohort_day": ("registration_date",), "last_activity_date": (), "days_since_last_active": (),
 }
+# The activity-based last active day. days_since_last_active always derives from it, even
+# when the config redefines last_activity_date: populations must not depend on a user's formula.
+LAST_ACTIVE = "__last_active"
 
 
 def _deps(project: ResolvedProject, prop: ResolvedProperty) -> tuple[str, ...]:
@@ -100,6 +102,7 @@ class ModelQueryBuilder:
         query = exp.select(
             quoted("entity_id"),
             exp.alias_(quoted("date"), "registration_date", quoted=True),
+            exp.alias_(quoted("ts"), "registration_ts", quoted=True),
             *[exp.alias_(quoted(c), f"__reg_{c}", quoted=True) for c in extra],
         ).from_(exp.alias_(registrations_relation(self.project, self.dialect), "reg", table=True))
         query = query.where(exp.LTE(this=quoted("date"), expression=_date(request.day_to)))
@@ -135,14 +138,14 @@ class ModelQueryBuilder:
             name = f"ev{index}"
             query = event_properties_query(project, event_id, event_props, self.dialect)
             query = query.select(exp.alias_(exp.true(), PRESENT.format(index), quoted=True))
-            ctes.append((name, _within(query, lower, upper)))
+            ctes.append((name, _within(query, lower, upper, request.user_filter)))
             event_ctes[event_id] = name
 
-        needs_activity = any(p.id == "last_activity_date" and p.is_base for p in props)
+        needs_activity = any(p.id in ("last_activity_date", "days_since_last_active") and p.is_base for p in props)
         if needs_activity:
             activity = exp.select(quoted("entity_id"), quoted("date")).from_(
                 exp.alias_(activity_relation(project, self.dialect), "a", table=True))
-            ctes.append(("activity", _within(activity, None, upper)))
+            ctes.append(("activity", _within(activity, None, upper, request.user_filter)))
             ctes.append(("prior_activity", self._prior_activity(request)))
 
         columns: list[exp.Expression] = [quoted("entity_id", "s"), quoted("date", "s"),
@@ -163,8 +166,8 @@ class ModelQueryBuilder:
                 column = prop.definition.source_column or prop.id
                 registration = project.events[REGISTRATIONS]
                 column = registration.column(column) or column
-                if column in ("entity_id", "date"):
-                    source = quoted("registration_date" if column == "date" else "entity_id", "u")
+                if column in ("entity_id", "date", "ts"):
+                    source = quoted({"date": "registration_date", "ts": "registration_ts", "entity_id": "entity_id"}[column], "u")
                 else:
                     source = quoted(f"__reg_{column}", "u")
                 columns.append(exp.alias_(cast(source, prop.data_type), prop.id, quoted=True))
@@ -190,6 +193,15 @@ class ModelQueryBuilder:
         pending = [p for p in props if p.id not in available]
         previous = "stage0"
         number = 0
+        if needs_activity:
+            number = 1
+            running = exp.Window(this=exp.Max(this=quoted(ACTIVE)), partition_by=[quoted("entity_id")],
+                                 order=_order_by_date(), spec=_frame(None, 0))
+            last_active = cast(exp.Coalesce(this=running, expressions=[quoted("__prior_activity")]), DataType.DATE)
+            ctes.append(("stage1", exp.select(exp.Star(), exp.alias_(last_active, LAST_ACTIVE, quoted=True))
+                         .from_(exp.to_table("stage0"))))
+            available.add(LAST_ACTIVE)
+            previous = "stage1"
         while pending:
             ready = [p for p in pending if all(d in available for d in self._inputs(p))]
             if not ready:  # pragma: no cover - dependency_closure guarantees progress
@@ -226,8 +238,8 @@ class ModelQueryBuilder:
         ).group_by(quoted("entity_id", "u"))
 
     def _inputs(self, prop: ResolvedProperty) -> tuple[str, ...]:
-        if prop.is_base and prop.id == "last_activity_date":
-            return (ACTIVE, "__prior_activity")
+        if prop.is_base and prop.id in ("last_activity_date", "days_since_last_active"):
+            return (LAST_ACTIVE,)
         return _deps(self.project, prop)
 
     # -- one property ----------------------------------------------------------------
@@ -253,11 +265,9 @@ class ModelQueryBuilder:
             case "cohort_size":
                 return cast(exp.Literal.number(1), DataType.INTEGER)
             case "last_activity_date":
-                running = exp.Window(this=exp.Max(this=quoted(ACTIVE)), partition_by=[quoted("entity_id")],
-                                     order=_order_by_date(), spec=_frame(None, 0))
-                return cast(exp.Coalesce(this=running, expressions=[quoted("__prior_activity")]), DataType.DATE)
+                return quoted(LAST_ACTIVE)
             case "days_since_last_active":
-                return cast(exp.DateDiff(this=quoted("date"), expression=quoted("last_activity_date"), unit=exp.var("DAY")),
+                return cast(exp.DateDiff(this=quoted("date"), expression=quoted(LAST_ACTIVE), unit=exp.var("DAY")),
                             DataType.INTEGER)
         raise AssertionError(prop.id)
 
@@ -377,9 +387,12 @@ def _literal(value) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def _within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expression) -> exp.Select:
-    """Restrict a (entity_id, date) query to a day range."""
+def _within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expression,
+            user_filter: exp.Expression | None = None) -> exp.Select:
+    """Restrict a (entity_id, date) query to a day range (and to some users)."""
     wrapped = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=query), "w", table=True))
+    if user_filter is not None:
+        wrapped = wrapped.where(user_filter.copy())
     wrapped = wrapped.where(exp.LTE(this=quoted("date"), expression=upper.copy()))
     if lower is not None:
         wrapped = wrapped.where(exp.GTE(this=quoted("date"), expression=lower.copy()))

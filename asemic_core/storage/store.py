@@ -38,7 +38,8 @@ class ModelStore:
         return path
 
     def partition_path(self, table: str, day: str, job_id: str) -> Path:
-        return self.tables_dir / table / day / f"{job_id}.parquet"
+        """The directory holding one partition's files, as written by one job."""
+        return self.tables_dir / table / day / job_id
 
     # -- reading -------------------------------------------------------------------
     def snapshot(self, table: str) -> tuple[list[Partition], dict[str, ColumnState]]:
@@ -47,7 +48,7 @@ class ModelStore:
 
     def files(self, table: str, day_from: str | None = None, day_to: str | None = None) -> list[str]:
         parts = self.state.partitions(table)
-        return [str(self.root / p.path) for p in parts
+        return [str(self.root / p.path / "*.parquet") for p in parts
                 if (day_from is None or p.day >= day_from or p.day == ALL_DAYS)
                 and (day_to is None or p.day <= day_to or p.day == ALL_DAYS)]
 
@@ -90,8 +91,8 @@ class ModelStore:
                 referenced.add(str(self.root / path))
         removed = 0
         if self.tables_dir.exists():
-            for path in self.tables_dir.rglob("*"):
-                if path.is_file() and str(path) not in referenced:
+            for path in self.tables_dir.glob("*/*/*"):  # <table>/<day>/<job>
+                if str(path) not in referenced:
                     _remove(path)
                     removed += 1
             for directory in sorted(self.tables_dir.rglob("*"), reverse=True):
@@ -105,6 +106,9 @@ class ModelStore:
 
 
 def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+        return
     try:
         os.unlink(path)
     except FileNotFoundError:

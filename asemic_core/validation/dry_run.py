@@ -14,7 +14,7 @@ from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject
 from asemic_core.semantic.resolve import resolve
 from asemic_core.sql.expressions import ExpressionError, parse_expression, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT, render
-from asemic_core.sql.sources import event_properties_query, table_rows
+from asemic_core.sql.sources import ROW_ALIAS, column_resolver, event_properties_query, table_rows
 from asemic_core.sql.types import typed_null
 from asemic_core.validation.context import issue_at, property_issue
 from asemic_core.validation.expressions import expression_problem
@@ -98,9 +98,27 @@ def _compile_events(project: ResolvedProject, warehouse: Warehouse) -> list[Issu
                 continue
             error = warehouse.explain(sql)
             if error:
-                issues.append(property_issue(prop, f"does not compile against the warehouse: {error}", "select",
-                                             rule="dry-run"))
+                where_error = _where_error(project, event_id, definition.where, warehouse)
+                issues.append(property_issue(prop, f"does not compile against the warehouse: {where_error or error}",
+                                             "where" if where_error else "select", rule="dry-run"))
     return issues
+
+
+def _where_error(project: ResolvedProject, event_id: str, where: str | None, warehouse: Warehouse) -> str | None:
+    """The compile error of an event property's `where` on its own (to place an error on
+    the field at fault), or None."""
+    if not where:
+        return None
+    event = project.events[event_id]
+    date_aliases = frozenset(k for k, v in project.property_aliases.items() if v == "date")
+    try:
+        condition = to_tree(parse_expression(where, allow_aggregates=False),
+                            column_resolver(event, ROW_ALIAS, date_aliases), dialect=ENGINE_DIALECT)
+        rows = exp.alias_(exp.Subquery(this=table_rows(event, project)), ROW_ALIAS, table=True)
+        sql = render(exp.select(exp.Literal.number(1)).from_(rows).where(condition))
+    except (ExpressionError, KeyError):
+        return None
+    return warehouse.explain(sql)
 
 
 def _null_row(project: ResolvedProject) -> exp.Expression:

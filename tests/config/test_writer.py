@@ -914,3 +914,55 @@ def test_round_trip_random_edits(edit, target_file):
             {"property": save_property, "kpi": save_kpi, "event": save_event}.get(
                 kind, lambda r, i, m: save_entity_config(r, m))(root, object_id, model)
         assert {p: p.read_bytes() for p in Path(root).rglob("*.yml")} == snapshot
+
+
+@pytest.mark.parametrize("source", ["asemic_current", "asemic_2024"])
+def test_every_fixture_object_edits_in_place(source, tmp_path):
+    """Relabel, then delete, every property and KPI of the example projects: only the
+    object's own lines change and every other object loads unchanged."""
+    import shutil
+
+    root = tmp_path / source
+    shutil.copytree(FIXTURES / source, root)
+    loaded = load_project(root)
+    for collection, objects, save, delete in (
+        ("properties", loaded.properties, save_property, delete_property),
+        ("kpis", loaded.kpis, save_kpi, delete_kpi),
+    ):
+        kind = "property" if collection == "properties" else "kpi"
+        expected = all_models(root)
+        for object_id, loc in objects.items():
+            before_text = read(root, loc.file)  # earlier edits moved lines: locate again
+            start, end = object_region(before_text, loc.file, loc.path)
+            edited = loc.model.model_copy(update={"label": f"{object_id} (edited: {{x}})"})
+            assert save(root, object_id, edited) == loc.file
+            assert_only_region_changed(before_text, read(root, loc.file), start, end)
+            expected[(kind, object_id)] = edited
+        assert all_models(root) == expected
+        for object_id in list(objects)[::3]:
+            expected = all_models(root)
+            delete(root, object_id)
+            del expected[(kind, object_id)]
+            assert all_models(root) == expected
+    for event_id, loc in load_project(root).events.items():
+        expected = all_models(root)
+        edited = loc.model.model_copy(update={"description": "edited"})
+        save_event(root, event_id, edited)
+        expected[("event", event_id)] = edited
+        assert all_models(root) == expected
+        assert read(root, loc.file).startswith(loc.doc.text.splitlines(keepends=True)[0])
+
+
+def test_document_markers_and_numeric_ids(tmp_path):
+    files = dict(FILES)
+    files["userentity/kpis/main.yml"] = (
+        "---\nkpis:\n  2024:\n    select: SUM({property.dau})\n    x_axis: {date: {}}\n...\n"
+    )
+    root = make_project(tmp_path / "p", files)
+    model = load_project(root).kpis["2024"].model
+    save_kpi(root, "2024", model.model_copy(update={"label": "Year"}))
+    assert read(root, "userentity/kpis/main.yml") == (
+        "---\nkpis:\n  2024:\n    select: SUM({property.dau})\n    x_axis: {date: {}}\n    label: Year\n...\n"
+    )
+    delete_kpi(root, "2024")
+    assert read(root, "userentity/kpis/main.yml") == "---\nkpis:\n...\n"

@@ -8,15 +8,17 @@ against, and it is itself checked against hand-computed golden datasets
 
 API
 ---
-``load_config(project_dir) -> Config``
-    The config of a project (``asemic_core.config.loader.load_project``; raises if the
-    files do not load cleanly).
+``load_config(project_dir_or_files) -> Config``
+    The config of a project directory or of ``ProjectFiles`` from
+    ``asemic_core.config.loader.load_project`` (raises if the files do not load cleanly).
+    ``Config`` is a plain dataclass of the pydantic models (``entity``, ``events``,
+    ``properties``, ``kpis``), so a test can add or change a definition before computing.
 
 ``compute_model(event_rows, config) -> Model``
     ``event_rows``: ``{event_id: [row, ...]}``, each row a dict column -> Python value
     (``str``/``int``/``float``/``bool``/``datetime.date``/``datetime.datetime``/``None``),
-    in table row order (that order breaks timestamp ties). ``config``: a ``Config`` or a
-    project directory. The result holds
+    in table row order (that order breaks timestamp ties). ``config``: a ``Config``,
+    ``ProjectFiles`` or a project directory. The result holds
     ``model.rows: dict[(entity_id, date), dict[property_id, value]]`` for every registered
     user and every day from ``max(registration_date, start_date)`` to ``end_date``, with
     every property (config, base and hidden ``<id>__inner`` ones), plus
@@ -35,9 +37,19 @@ API
     it has none), ``totals: {group_tuple: value}`` and ``total`` (the axis' total function
     over the points of the ungrouped series).
 
-Choices where SEMANTICS.md is silent (see the report / golden README):
-- an aggregation over no rows is SQL's (COUNT 0, others NULL); a point is NULL when none
-  of the KPI's aggregations has a row;
+The expression subset is evaluated by ``reference_expr`` (anything else raises
+``NotImplementedError``); KPI unfolding and populations live in ``reference_kpi``.
+
+Choices where SEMANTICS.md is silent (also listed in ``golden/README.md``):
+- a table's ``where`` applies to every read, including the implicit tables and the
+  end date (the latest activity date among rows that pass it);
+- ``first_value``/``last_value`` ties on the timestamp: the earlier/later row in table
+  order (the golden data avoids such ties);
+- ``days_since_last_active`` comes from the activity days themselves, even when the
+  config redefines ``last_activity_date``; activity before registration counts;
+- a contributing row of an aggregation is one that passes its population, its KPI
+  ``where`` clauses and the query filters; an aggregation over no rows is SQL's (COUNT 0,
+  others NULL); a point is NULL when none of the KPI's aggregations has a row;
 - query filters narrow every aggregation's rows but do not take part in population
   rule 2 (only the KPI ``where`` clauses do);
 - with a coarser grain, buckets are keyed by their first day (Monday, the 1st, ...) and
@@ -45,7 +57,9 @@ Choices where SEMANTICS.md is silent (see the report / golden README):
 - ``start_date`` after a registration: days before it do not exist (lifetime and windows
   start there too);
 - event properties: ``default_value`` only when no row matches; matching rows whose values
-  are all NULL give the aggregate's NULL (``count`` 0).
+  are all NULL give the aggregate's NULL (``count`` 0) (the golden data avoids this case);
+- every value is conformed to its property's data type (NUMBER float, INTEGER int, ...);
+  base properties may be grouped by and filtered on.
 """
 
 from __future__ import annotations
@@ -55,9 +69,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reference_expr import Env, aggregate_values, compare, evaluate, in_list, parse, placeholders, truth
+from reference_expr import Env, aggregate_values, compare, evaluate, parse, placeholders, truth
 
-from asemic_core.config.loader import load_project
+from asemic_core.config.loader import ProjectFiles, load_project
 from asemic_core.config.models import (
     ComputedPropertyDef,
     EntityConfig,
@@ -86,11 +100,12 @@ class Config:
     kpis: dict[str, Kpi]
 
 
-def load_config(project_dir: Path | str) -> Config:
-    files = load_project(project_dir)
+def load_config(project: Path | str | ProjectFiles) -> Config:
+    """The config of a project directory (or of already loaded ``ProjectFiles``)."""
+    files = project if isinstance(project, ProjectFiles) else load_project(project)
     errors = [issue for issue in files.issues if issue.is_error]
     if errors or files.entity is None:
-        raise ValueError(f"project {project_dir} does not load: {errors}")
+        raise ValueError(f"project {files.root} does not load: {errors}")
     return Config(
         entity=files.entity.model,
         events={k: v.model for k, v in files.events.items()},
@@ -241,7 +256,7 @@ def _prop_defs(config: Config) -> tuple[dict[str, PropDef], dict[str, str]]:
     return props, {k: v for k, v in aliases.items() if k not in config.properties}
 
 
-def compute_model(event_rows: dict[str, list[dict[str, Any]]], config: Config | Path | str) -> Model:
+def compute_model(event_rows: dict[str, list[dict[str, Any]]], config: Config | ProjectFiles | Path | str) -> Model:
     if not isinstance(config, Config):
         config = load_config(config)
     entity = config.entity
@@ -377,12 +392,17 @@ class _Columns:
     # -- registration properties
     def _registration_property(self, prop: PropDef, user: Any, day: dt.date) -> Any:
         d: RegistrationPropertyDef = prop.definition
-        row = self.tables[REGISTRATIONS]
-        values = next(r.values for r in row if r.entity == user)
+        values = self._registration_rows()[user]
         column = d.source_column or prop.id
         if column not in values:
             raise KeyError(f"entity_registrations has no column {column!r}")
         return values[column]
+
+    def _registration_rows(self) -> dict[Any, dict[str, Any]]:
+        cache = self.__dict__.setdefault("_registration_cache", {})
+        if not cache:
+            cache.update({row.entity: row.values for row in self.tables[REGISTRATIONS]})
+        return cache
 
     # -- computed properties
     def _computed_property(self, prop: PropDef, user: Any, day: dt.date) -> Any:

@@ -215,23 +215,18 @@ def parse(text: str | int | float) -> tuple:
     return _PARSED[text]
 
 
+def children(node: Any) -> tuple:
+    """Sub-trees of a node (a node is a tuple starting with its kind; other tuples are lists)."""
+    if not isinstance(node, tuple) or not node:
+        return ()
+    return node[1:] if isinstance(node[0], str) else node
+
+
 def placeholders(node: Any) -> list[tuple[str | None, str]]:
     """Every (namespace, name) placeholder in the tree, in order."""
-    out: list[tuple[str | None, str]] = []
-    if isinstance(node, tuple) and node:
-        if node[0] == "ph":
-            return [(node[1], node[2])]
-        for child in node[1:]:
-            out.extend(placeholders(child))
-    return out
-
-
-def contains_aggregate(node: Any) -> bool:
-    if isinstance(node, tuple) and node:
-        if node[0] == "agg":
-            return True
-        return any(contains_aggregate(child) for child in node[1:])
-    return False
+    if isinstance(node, tuple) and node and node[0] == "ph":
+        return [(node[1], node[2])]
+    return [ph for child in children(node) for ph in placeholders(child)]
 
 
 @dataclass

@@ -203,11 +203,15 @@ def compute_kpi(model: Any, kpi_id: str, *, x_axis: str = "date", date_from: dt.
     rows = [row for row in model.rows.values() if all(_passes_filter(row, model, *f) for f in filters)]
     if x_axis == "date":
         points = [date_from + dt.timedelta(days=i) for i in range((date_to - date_from).days + 1)]
-        by_point = {p: [r for r in rows if r["date"] == p] for p in points}
+        position = "date"
     else:
         points = sorted(cohort_days if cohort_days is not None else config.entity.cohorted_daily_kpis_days)
-        chosen = [r for r in rows if date_from <= r["registration_date"] <= date_to]
-        by_point = {p: [r for r in chosen if r["cohort_day"] == p] for p in points}
+        rows = [r for r in rows if date_from <= r["registration_date"] <= date_to]
+        position = "cohort_day"
+    by_point: dict[Any, list[dict[str, Any]]] = {p: [] for p in points}
+    for row in rows:
+        if row[position] in by_point:
+            by_point[row[position]].append(row)
 
     def agg_rows(agg: Aggregation, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [r for r in candidates if _in_population(agg.population, r, model)
