@@ -163,6 +163,13 @@ class Project:
 
         return property_values(source or self.source(), property_id, date_from, date_to)
 
+    def preview(self, draft, sample_users: int = 500, days: int = 28, source=None):
+        """Evaluate an unsaved property/KPI on a sample of users, next to the saved definition."""
+        from asemic_core.query.preview import preview
+
+        files = self.files()
+        return preview(source or self.source(files), files, draft, sample_users, days)
+
     def write_catalog(self, resolved: ResolvedProject | None = None) -> Path:
         from asemic_core.storage.catalog import write_catalog
 
