@@ -142,6 +142,17 @@ class Project:
 
         return run_job(self, "refresh", {}, origin, reporter)
 
+    def update(self, kpis: list[str] | None = None, properties: list[str] | None = None, origin: str = "cli",
+               reporter=None):
+        from asemic_core.jobs.service import run_job
+
+        return run_job(self, "update", {"kpis": list(kpis or []), "properties": list(properties or [])}, origin, reporter)
+
+    def rewind(self, day_from, day_to, origin: str = "cli", reporter=None):
+        from asemic_core.jobs.service import run_job
+
+        return run_job(self, "rewind", {"from": str(day_from), "to": str(day_to)}, origin, reporter)
+
     def source(self, files: ProjectFiles | None = None):
         """A reader of the model (materialized partitions plus on-the-fly columns)."""
         from asemic_core.query.model_source import ModelSource

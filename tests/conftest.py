@@ -126,29 +126,39 @@ class Workspace:
         return issue
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _memoized_yaml_parsing():
-    """Parse each distinct file text once per session.
+_PARSED: dict[tuple[str, str], tuple] = {}
+_MEMOIZED_DIRS = ("config", "validation", "cli")
+
+
+@pytest.fixture(autouse=True)
+def _memoized_yaml_parsing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Parse each distinct file text once per session (tests of config/validation/cli only).
 
     ruamel's round-trip parser is pure Python and dominates the time of a validation;
     nearly every test validates a copy of the same fixture with one file changed.
-    ``parse_yaml`` is a pure function of (text, file name), and every caller gets a deep
-    copy, so this changes nothing but the speed. (Subprocess runs are not affected.)
+    ``parse_yaml`` is a pure function of (text, file name) and every caller gets a deep
+    copy, so this changes nothing but the speed. Subprocess runs are not affected.
     """
+    tests_dir = Path(__file__).parent
+    try:
+        top = Path(request.node.path).relative_to(tests_dir).parts[0]
+    except ValueError:
+        top = ""
+    if top not in _MEMOIZED_DIRS:
+        yield
+        return
     from asemic_core.config import yaml_io
 
     original = yaml_io.parse_yaml
-    cache: dict[tuple[str, str], tuple] = {}
 
     def parse_yaml(text: str, rel_path: str):
         key = (text, rel_path)
-        if key not in cache:
-            cache[key] = original(text, rel_path)
-        return copy.deepcopy(cache[key])
+        if key not in _PARSED:
+            _PARSED[key] = original(text, rel_path)
+        return copy.deepcopy(_PARSED[key])
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(yaml_io, "parse_yaml", parse_yaml)
-        yield
+    monkeypatch.setattr(yaml_io, "parse_yaml", parse_yaml)
+    yield
 
 
 def _copy(source: Path, target: Path) -> Workspace:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import traceback
 
@@ -9,6 +10,8 @@ import duckdb
 
 from asemic_core.config.archive import config_files
 from asemic_core.errors import AsemicError, JobError
+from asemic_core.jobs.incremental import run_partial, run_rewind, run_update
+from asemic_core.jobs.planner import columns_for
 from asemic_core.jobs.refresh import JobResult, ensure_valid, run_refresh
 from asemic_core.progress import Reporter
 from asemic_core.semantic.resolve import resolve
@@ -23,6 +26,21 @@ def config_hash(project) -> str:
     return digest.hexdigest()[:16]
 
 
+def _day(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def check_job_args(resolved, kind: str, args: dict) -> None:
+    """Refuse unknown KPIs/properties before anything is queued."""
+    for kpi in args.get("kpis", []):
+        if kpi not in resolved.kpis:
+            raise JobError(f"unknown KPI {kpi!r}")
+    for prop in args.get("properties", []):
+        found = resolved.get_property(prop)
+        if found is None or found.hidden:
+            raise JobError(f"unknown property {prop!r}")
+
+
 def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
             reporter: Reporter | None = None) -> JobResult:
     """Run ``kind`` now in this process; the job log records it whatever happens."""
@@ -30,6 +48,7 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     ensure_valid(validate_files(files))
     store = project.model_store(files)
     warehouse = project.warehouse_path(files)
+    check_job_args(resolve(files), kind, args or {})
     store.jobs.mark_interrupted()
     job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)
     try:
@@ -40,8 +59,16 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     try:
         store.jobs.start(job_id)
         resolved = resolve(files)
+        args = args or {}
         if kind == "refresh":
             result = run_refresh(resolved, store, warehouse, job_id, reporter)
+        elif kind == "update" and (args.get("kpis") or args.get("properties")):
+            targets = columns_for(resolved, args.get("kpis", []), args.get("properties", []))
+            result = run_partial(resolved, store, warehouse, job_id, targets, reporter)
+        elif kind == "update":
+            result = run_update(resolved, store, warehouse, job_id, reporter)
+        elif kind == "rewind":
+            result = run_rewind(resolved, store, warehouse, job_id, _day(args["from"]), _day(args["to"]), reporter)
         else:  # pragma: no cover - the CLI only offers known kinds
             raise AsemicError(f"unknown job kind {kind!r}")
         store.jobs.finish(job_id, "succeeded", message=f"{result.rows:,} rows over {len(result.days)} days")

@@ -47,6 +47,12 @@ class ModelRequest:
     # knows the requested properties do not look back that far.
     compute_from: dt.date | None = None
     extra_columns: list[str] = field(default_factory=list)
+    # Incremental work: days before ``resume_from`` are already materialized. Windows read
+    # those days' stored values (``stored_sql``: entity_id, date and the stored columns, for
+    # the days from ``compute_from``); lifetime and fixed windows continue from the stored
+    # value of the day before ``resume_from``.
+    resume_from: dt.date | None = None
+    stored_sql: str | None = None
 
 
 def dependency_closure(project: ResolvedProject, names: list[str]) -> list[str]:
@@ -122,6 +128,7 @@ class ModelQueryBuilder:
 
     def build(self, request: ModelRequest) -> exp.Select:
         project = self.project
+        self._resume = request.resume_from
         closure = dependency_closure(project, request.properties + request.extra_columns)
         props = [project.properties[name] for name in closure]
         ctes: list[tuple[str, exp.Expression]] = [("users", self._users(request)), ("spine", self._spine(request))]
@@ -182,6 +189,31 @@ class ModelQueryBuilder:
             columns.append(quoted("__prior_activity", "pa"))
             available |= {ACTIVE, "__prior_activity"}
 
+        resume = request.resume_from
+        self._overlay: set[str] = set()
+        self._prev: set[str] = set()
+        if resume is not None:
+            if request.stored_sql is None:
+                raise ValueError("resume_from needs stored_sql")
+            self._overlay = overlay_columns(props)
+            self._prev = {p.id for p in props if continues_from_state(p)}
+            stored = exp.maybe_parse(request.stored_sql, dialect=self.dialect)
+            ctes.append(("stored", stored))
+            prev_day = resume - dt.timedelta(days=1)
+            ctes.append(("prev_state", exp.select(exp.Star()).from_("stored").where(
+                exp.EQ(this=quoted("date"), expression=_date(prev_day)))))
+            joins.append((exp.to_table("stored").as_("st"), ["entity_id", "date"]))
+            joins.append((exp.to_table("prev_state").as_("ps"), ["entity_id"]))
+            for name in sorted(self._overlay):
+                columns.append(exp.alias_(quoted(name, "st"), f"__stored_{name}", quoted=True))
+            for name in sorted(self._prev):
+                columns.append(exp.alias_(quoted(name, "ps"), f"__prev_{name}", quoted=True))
+            # Event and registration properties are computed in this stage: overlay them here.
+            for index, column in enumerate(columns):
+                alias = column.alias if isinstance(column, exp.Alias) else None
+                if alias in self._overlay and alias in available:
+                    columns[index] = exp.alias_(self._overlaid(alias, column.this, "s"), alias, quoted=True)
+
         stage0 = exp.select(*columns).from_(exp.to_table("spine").as_("s")).join(
             exp.to_table("users").as_("u"), on=exp.EQ(this=quoted("entity_id", "s"), expression=quoted("entity_id", "u")))
         for table, keys in joins:
@@ -210,7 +242,10 @@ class ModelQueryBuilder:
             name = f"stage{number}"
             select = exp.select(exp.Star()).from_(exp.to_table(previous))
             for prop in ready:
-                select = select.select(exp.alias_(self._expression(prop), prop.id, quoted=True))
+                expression = self._expression(prop, request.resume_from)
+                if prop.id in self._overlay:
+                    expression = self._overlaid(prop.id, expression, None)
+                select = select.select(exp.alias_(expression, prop.id, quoted=True))
             ctes.append((name, select))
             available |= {p.id for p in ready}
             pending = [p for p in pending if p.id not in available]
@@ -237,13 +272,23 @@ class ModelQueryBuilder:
                         exp.LT(this=quoted("date", "a"), expression=start)),
         ).group_by(quoted("entity_id", "u"))
 
+    def _overlaid(self, name: str, expression: exp.Expression, spine: str | None) -> exp.Expression:
+        """Before the resume day, a column holds its stored (already correct) value.
+
+        In stage 0 (``spine`` = the spine's alias) the stored row is joined as ``st``;
+        later stages carry it as the column ``__stored_<name>``.
+        """
+        before = exp.LT(this=quoted("date", spine), expression=_date(self._resume))
+        stored = quoted(name, "st") if spine else quoted(f"__stored_{name}")
+        return exp.Case(ifs=[exp.If(this=before, true=stored)], default=expression)
+
     def _inputs(self, prop: ResolvedProperty) -> tuple[str, ...]:
         if prop.is_base and prop.id in ("last_activity_date", "days_since_last_active"):
             return (LAST_ACTIVE,)
         return _deps(self.project, prop)
 
     # -- one property ----------------------------------------------------------------
-    def _expression(self, prop: ResolvedProperty) -> exp.Expression:
+    def _expression(self, prop: ResolvedProperty, resume: dt.date | None = None) -> exp.Expression:
         if prop.is_base:
             return self._base(prop)
         match prop.kind:
@@ -252,9 +297,9 @@ class ModelQueryBuilder:
             case "sliding_window_property":
                 return cast(self._sliding(prop), prop.data_type)
             case "fixed_window_property":
-                return cast(self._fixed(prop), prop.data_type)
+                return cast(self._fixed(prop, resume), prop.data_type)
             case "lifetime_property":
-                return cast(self._lifetime(prop), prop.data_type)
+                return cast(self._lifetime(prop, resume), prop.data_type)
         raise AssertionError(f"{prop.id}: kind {prop.kind} belongs to stage 0")
 
     def _base(self, prop: ResolvedProperty) -> exp.Expression:
@@ -305,19 +350,34 @@ class ModelQueryBuilder:
         return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
                           spec=_frame(definition.relative_days_from, definition.relative_days_to))
 
-    def _fixed(self, prop: ResolvedProperty) -> exp.Expression:
+    def _fixed(self, prop: ResolvedProperty, resume: dt.date | None = None) -> exp.Expression:
         definition = prop.definition
-        inside = exp.Between(this=quoted("date"), low=_date(definition.date_from), high=_date(definition.date_to))
+        low = definition.date_from
+        continuing = resume is not None and continues_from_state(prop)
+        if continuing:
+            low = max(low, resume)
+        inside = exp.Between(this=quoted("date"), low=_date(low), high=_date(definition.date_to))
         value = exp.Case(ifs=[exp.If(this=inside, true=self._source(prop))])
         aggregate = _window_aggregate(definition.window_function, value)
         running = exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
                              spec=_frame(None, 0))
+        if continuing:
+            running = _merge(definition.window_function, quoted(f"__prev_{prop.id}"), running)
         started = exp.GTE(this=quoted("date"), expression=_date(definition.date_from))
         return exp.Case(ifs=[exp.If(this=started, true=running)], default=exp.Null())
 
-    def _lifetime(self, prop: ResolvedProperty) -> exp.Expression:
+    def _lifetime(self, prop: ResolvedProperty, resume: dt.date | None = None) -> exp.Expression:
         function = prop.definition.merge_function
         source = self._source(prop)
+        if resume is not None:
+            # Continue from the stored value of the day before: fold only the new days.
+            source = exp.Case(ifs=[exp.If(this=exp.GTE(this=quoted("date"), expression=_date(resume)), true=source)])
+        window = self._lifetime_window(function, source)
+        if resume is None:
+            return window
+        return _merge(function, quoted(f"__prev_{prop.id}"), window)
+
+    def _lifetime_window(self, function: str, source: exp.Expression) -> exp.Expression:
         match function:
             case "sum":
                 aggregate = exp.Sum(this=source)
@@ -333,6 +393,45 @@ class ModelQueryBuilder:
                 raise AssertionError(other)
         return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
                           spec=_frame(None, 0))
+
+
+MERGEABLE_FIXED = {"sum", "count", "min", "max"}
+
+
+def continues_from_state(prop: ResolvedProperty) -> bool:
+    """Lifetime properties and mergeable fixed windows continue from a stored value."""
+    if prop.kind == "lifetime_property":
+        return True
+    return prop.kind == "fixed_window_property" and prop.definition.window_function in MERGEABLE_FIXED
+
+
+def overlay_columns(props: list[ResolvedProperty]) -> set[str]:
+    """Columns whose values on earlier days are read (window sources): taken from storage."""
+    return {p.source for p in props if p.kind in ("sliding_window_property", "fixed_window_property") and p.source}
+
+
+def _merge(function: str, previous: exp.Expression, current: exp.Expression) -> exp.Expression:
+    """merge(previous, current) with SQL's NULL rules (SEMANTICS 5.6)."""
+    def null(e):
+        return exp.Is(this=e.copy(), expression=exp.Null())
+
+    match function:
+        case "sum" | "count":
+            if function == "count":
+                return exp.Add(this=exp.Coalesce(this=previous, expressions=[exp.Literal.number(0)]), expression=current)
+            combined = exp.Add(this=previous.copy(), expression=current.copy())
+        case "min":
+            combined = exp.func("LEAST", previous.copy(), current.copy())
+        case "max":
+            combined = exp.func("GREATEST", previous.copy(), current.copy())
+        case "first_value":
+            return exp.Coalesce(this=previous, expressions=[current])
+        case "last_value":
+            return exp.Coalesce(this=current, expressions=[previous])
+        case other:  # pragma: no cover
+            raise AssertionError(other)
+    return exp.Case(ifs=[exp.If(this=null(previous), true=current.copy()), exp.If(this=null(current), true=previous.copy())],
+                    default=combined)
 
 
 def _window_aggregate(function: str, value: exp.Expression) -> exp.Expression:
