@@ -66,12 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     model = groups.add_parser("model", help="generate, materialize and inspect the data model").add_subparsers(
         dest="command", required=True)
-    plan = model.add_parser("plan", help="what a job would do; changes nothing")
-    plan.add_argument("job", choices=["refresh"])
+    plan = model.add_parser("plan", help="what a job would do (days, tables, columns, reasons); changes nothing")
+    plan.add_argument("job", choices=["refresh", "update", "rewind"])
+    plan.add_argument("--kpi", action="append", default=[], metavar="ID", help="update: only what this KPI needs")
+    plan.add_argument("--property", action="append", default=[], metavar="ID", help="update: only this property")
+    plan.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="rewind: first day")
+    plan.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="rewind: last day")
     plan.add_argument("--format", choices=["text", "json"], default="text")
     plan.set_defaults(handler=cmd_model_plan)
     refresh = model.add_parser("refresh", help="rebuild the whole model from the start date to the end date")
     refresh.set_defaults(handler=cmd_model_refresh)
+    update = model.add_parser("update", help="incremental update; with --kpi/--property only their columns")
+    update.add_argument("--kpi", action="append", default=[], metavar="ID")
+    update.add_argument("--property", action="append", default=[], metavar="ID")
+    update.set_defaults(handler=cmd_model_update)
+    rewind = model.add_parser("rewind", help="recompute a range of days and every later day that depends on it")
+    rewind.add_argument("--from", dest="date_from", type=_date, required=True, metavar="YYYY-MM-DD")
+    rewind.add_argument("--to", dest="date_to", type=_date, required=True, metavar="YYYY-MM-DD")
+    rewind.set_defaults(handler=cmd_model_rewind)
     status = model.add_parser("status", help="watermark, per-column coverage and stale columns")
     status.add_argument("--format", choices=["text", "json"], default="text")
     status.set_defaults(handler=cmd_model_status)
@@ -95,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--filter", action="append", default=[], metavar="'PROPERTY OP VALUE'")
     query.add_argument("--format", choices=["csv", "json"], default="csv")
     query.set_defaults(handler=cmd_kpi_query)
+
+    jobs = groups.add_parser("jobs", help="the job log").add_subparsers(dest="command", required=True)
+    jobs_list = jobs.add_parser("list", help="recent jobs")
+    jobs_list.add_argument("--limit", type=_positive_int, default=20)
+    jobs_list.add_argument("--format", choices=["text", "json"], default="text")
+    jobs_list.set_defaults(handler=cmd_jobs_list)
+    jobs_show = jobs.add_parser("show", help="one job: arguments, status, per-day rows and durations, error")
+    jobs_show.add_argument("job_id", metavar="JOB_ID")
+    jobs_show.add_argument("--format", choices=["text", "json"], default="text")
+    jobs_show.set_defaults(handler=cmd_jobs_show)
+
+    scheduler = groups.add_parser("scheduler", help="run `model update` every incremental_update_frequency")
+    scheduler.add_argument("--once", action="store_true", help="run one update if one is due, then exit (for cron)")
+    scheduler.set_defaults(handler=cmd_scheduler)
     return parser
 
 
@@ -156,7 +182,15 @@ def cmd_config_import(args, project: Project) -> int:
 
 
 def cmd_model_plan(args, project: Project) -> int:
-    plan = project.plan_refresh()
+    if args.job == "refresh":
+        plan = project.plan_refresh()
+    elif args.job == "update":
+        plan = project.plan_update(args.kpi, args.property)
+    else:
+        if args.date_from is None or args.date_to is None:
+            print("error: model plan rewind needs --from and --to", file=sys.stderr)
+            return EXIT_USAGE
+        plan = project.plan_rewind(args.date_from, args.date_to)
     if args.format == "json":
         print(json.dumps(plan.to_dict(), indent=2, default=str))
     else:
@@ -168,6 +202,78 @@ def cmd_model_refresh(args, project: Project) -> int:
     result = project.refresh(origin="cli", reporter=TerminalReporter())
     print(f"Job {result.job_id} succeeded: {result.rows:,} rows over {len(result.days)} days "
           f"({result.first_day} .. {result.last_day}) in {result.phases.get('total', 0):.1f}s")
+    return EXIT_OK
+
+
+def _job_summary(result) -> str:
+    return (f"Job {result.job_id} succeeded: {result.rows:,} rows over {len(result.days)} days "
+            f"({result.first_day} .. {result.last_day})")
+
+
+def cmd_model_update(args, project: Project) -> int:
+    result = project.update(args.kpi, args.property, origin="cli", reporter=TerminalReporter())
+    print(_job_summary(result))
+    return EXIT_OK
+
+
+def cmd_model_rewind(args, project: Project) -> int:
+    result = project.rewind(args.date_from, args.date_to, origin="cli", reporter=TerminalReporter())
+    print(_job_summary(result))
+    return EXIT_OK
+
+
+def _when(timestamp) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S") if timestamp else "-"
+
+
+def cmd_jobs_list(args, project: Project) -> int:
+    jobs = project.jobs(args.limit)
+    if args.format == "json":
+        print(json.dumps([j.to_dict() for j in jobs], indent=2, default=str))
+        return EXIT_OK
+    if not jobs:
+        print("No jobs yet.")
+    for job in jobs:
+        duration = f"{job.duration:.1f}s" if job.duration is not None else "-"
+        print(f"{job.id:24} {job.kind:8} {job.status:11} {_when(job.created_at)}  {duration:>8}  {job.origin:9} "
+              f"{job.error or job.message or ''}")
+    return EXIT_OK
+
+
+def cmd_jobs_show(args, project: Project) -> int:
+    job, days, phases = project.job(args.job_id)
+    if args.format == "json":
+        print(json.dumps({**job.to_dict(), "days": [{"day": d, "rows": r, "seconds": s} for d, r, s in days],
+                          "phases": dict(phases)}, indent=2, default=str))
+        return EXIT_OK
+    print(f"Job {job.id}: {job.kind} {json.dumps(job.args)} from {job.origin}")
+    print(f"Status: {job.status} ({job.progress * 100:.0f}%)  created {_when(job.created_at)}  "
+          f"started {_when(job.started_at)}  finished {_when(job.finished_at)}")
+    print(f"Config hash: {job.config_hash}")
+    if job.message:
+        print(f"Message: {job.message}")
+    if job.error:
+        print(f"Error: {job.error}")
+    for phase, seconds in phases:
+        print(f"  {phase:20} {seconds:8.2f}s")
+    if days:
+        print("Days:")
+        for day, rows, seconds in days:
+            print(f"  {day}  {rows:>10,} rows  {seconds:7.3f}s")
+    return EXIT_OK
+
+
+def cmd_scheduler(args, project: Project) -> int:
+    from asemic_core.jobs.scheduler import Scheduler
+
+    scheduler = Scheduler(project, reporter=TerminalReporter())
+    if args.once:
+        outcome = scheduler.tick()
+        print(outcome.describe())
+        return EXIT_OK if outcome.status != "failed" else EXIT_USER
+    scheduler.run_forever()
     return EXIT_OK
 
 
@@ -224,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader (e.g. `| head`) went away
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -125,6 +125,38 @@ class Project:
         ensure_valid(validate_files(files))
         return plan_refresh(resolve(files), self._require_warehouse(files))
 
+    def plan_update(self, kpis=None, properties=None):
+        from asemic_core.jobs.plan import plan_update
+        from asemic_core.jobs.refresh import ensure_valid
+        from asemic_core.jobs.service import check_job_args
+
+        files = self.files()
+        ensure_valid(validate_files(files))
+        resolved = resolve(files)
+        check_job_args(resolved, "update", {"kpis": kpis or [], "properties": properties or []})
+        return plan_update(resolved, self.model_store(files), self._require_warehouse(files), kpis, properties)
+
+    def plan_rewind(self, day_from, day_to):
+        from asemic_core.jobs.plan import plan_rewind
+        from asemic_core.jobs.refresh import ensure_valid
+
+        files = self.files()
+        ensure_valid(validate_files(files))
+        return plan_rewind(resolve(files), self.model_store(files), day_from, day_to)
+
+    def jobs(self, limit: int = 50):
+        store = self.model_store()
+        store.jobs.mark_interrupted()
+        return store.jobs.list(limit)
+
+    def job(self, job_id: str):
+        store = self.model_store()
+        store.jobs.mark_interrupted()
+        record = store.jobs.get(job_id)
+        if record is None:
+            raise AsemicError(f"no job {job_id!r} in this project (see `asemic-cli jobs list`)")
+        return record, store.jobs.days(job_id), store.jobs.phases(job_id)
+
     def status(self):
         from asemic_core.storage.status import model_status
 

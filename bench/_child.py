@@ -4,6 +4,7 @@
     python bench/_child.py refresh DIR
     python bench/_child.py floor   DIR temp|parquet OUT_DIR
     python bench/_child.py kpi     DIR REPEATS
+    python bench/_child.py model_sink DIR SINK OUT_DIR   (diagnostics)
 
 Each step does only its work and prints one JSON line (its in-process timings) as the
 last line of stdout. The parent reads the process's peak RSS from the kernel when the
@@ -42,8 +43,24 @@ def step_demo(directory: str, users: str, days: str, seed: str) -> None:
 
 
 # -- full refresh -------------------------------------------------------------------------
+def _override_memory_limit() -> str | None:
+    """Diagnostics only (bench/diagnose_refresh.py): another DuckDB memory_limit."""
+    import os
+
+    limit = os.environ.get("BENCH_MEMORY_LIMIT")
+    if limit:
+        import asemic_core.engine
+        import asemic_core.warehouse
+
+        asemic_core.warehouse.MEMORY_LIMIT = limit
+        asemic_core.engine.MEMORY_LIMIT = limit
+    return limit
+
+
 def step_refresh(directory: str) -> None:
     from asemic_core.project import Project
+
+    memory_limit = _override_memory_limit()
 
     project = Project(directory)
     baseline = _maxrss_kb()
@@ -58,8 +75,63 @@ def step_refresh(directory: str) -> None:
         "first_day": result.first_day,
         "last_day": result.last_day,
         "phases": result.phases,
+        "memory_limit_override": memory_limit,
         "rss_before_work_kb": baseline,
     })
+
+
+# -- diagnostics: the refresh's model query into other sinks -------------------------------
+def step_model_sink(directory: str, sink: str, out_dir: str) -> None:
+    """The refresh's compute-and-write loop (same SQL, same batches of users, same
+    connection settings) with the output going to ``sink``:
+
+    * ``partitioned_parquet``: what the refresh does (one file per day and batch);
+    * ``single_parquet``: one Parquet file per batch;
+    * ``temp_table``: rows kept in a DuckDB temporary table (no Parquet).
+    """
+    from pathlib import Path
+
+    from asemic_core.engine import source_day_range, warehouse_connection
+    from asemic_core.jobs.plan import estimate_rows
+    from asemic_core.jobs.refresh import ROWS_PER_BUCKET, user_bucket, write_batch
+    from asemic_core.project import Project
+    from asemic_core.semantic.resolve import resolve
+    from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
+    from asemic_core.sql.render import render
+    from asemic_core.storage.schema import daily_columns
+
+    project = Project(directory)
+    files = project.files()
+    resolved = resolve(files)
+    scratch = Path(out_dir) / "scratch"
+    con = warehouse_connection(project.warehouse_path(files), scratch)
+    baseline = _maxrss_kb()
+    t0 = time.perf_counter()
+    first, last = source_day_range(con, resolved)
+    columns = daily_columns(resolved)
+    _users, estimated = estimate_rows(con, resolved, first, last)
+    buckets = max(1, -(-estimated // ROWS_PER_BUCKET))
+    builder = ModelQueryBuilder(resolved)
+    plan_seconds = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    for bucket in range(buckets):
+        request = ModelRequest(properties=columns, day_from=first, day_to=last, user_filter=user_bucket(bucket, buckets))
+        sql = render(builder.build(request))
+        if sink == "partitioned_parquet":
+            write_batch(con, sql, Path(out_dir) / f"b{bucket}")
+        elif sink == "single_parquet":
+            con.execute(f"COPY ({sql}) TO '{out_dir}/b{bucket}.parquet' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        elif sink == "temp_table":
+            if bucket == 0:
+                con.execute(f"CREATE TEMP TABLE model_rows AS {sql}")
+            else:
+                con.execute(f"INSERT INTO model_rows {sql}")
+        else:
+            raise SystemExit(f"unknown sink {sink!r}")
+    seconds = time.perf_counter() - t1
+    con.close()
+    _emit({"seconds": seconds, "plan_seconds": plan_seconds, "buckets": buckets, "estimated_rows": estimated,
+           "columns": len(columns), "rss_before_work_kb": baseline})
 
 
 # -- the floor: one grouped pass over every event table --------------------------------
@@ -163,7 +235,8 @@ def step_kpi(directory: str, repeats: str) -> None:
     })
 
 
-STEPS = {"demo": step_demo, "refresh": step_refresh, "floor": step_floor, "kpi": step_kpi}
+STEPS = {"demo": step_demo, "refresh": step_refresh, "floor": step_floor, "kpi": step_kpi,
+         "model_sink": step_model_sink}
 
 if __name__ == "__main__":
     STEPS[sys.argv[1]](*sys.argv[2:])

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,15 +31,43 @@ REPO = HERE.parent
 
 
 # -- running one measured step -------------------------------------------------------------
-def measure(*args: str) -> dict:
+class SpillWatch(threading.Thread):
+    """Polls a directory every 50 ms for DuckDB spill files (``duckdb_temp*``); keeps the
+    largest total size seen. A spill shorter than the interval can be missed."""
+
+    def __init__(self, directory: Path | None) -> None:
+        super().__init__(daemon=True)
+        self.directory = directory
+        self.max_bytes = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while self.directory is not None and not self.stop.wait(0.05):
+            total = 0
+            for root, _dirs, names in os.walk(self.directory):
+                for name in names:
+                    if name.startswith("duckdb_temp"):
+                        try:
+                            total += os.path.getsize(os.path.join(root, name))
+                        except OSError:
+                            pass
+            self.max_bytes = max(self.max_bytes, total)
+
+
+def measure(*args: str, env_extra: dict | None = None, spill_dir: Path | None = None) -> dict:
     """Run ``_child.py args`` in a fresh process; its JSON plus wall time and peak RSS."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(env_extra or {})
+    watch = SpillWatch(spill_dir)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, env=env, cwd=str(REPO))
+    watch.start()
     out = proc.stdout.read()
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    watch.stop.set()
+    watch.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     proc.stdout.close()
     if proc.returncode != 0:
@@ -49,6 +78,8 @@ def measure(*args: str) -> dict:
     payload["peak_rss_kb"] = usage.ru_maxrss  # KiB on Linux
     payload["user_cpu_seconds"] = usage.ru_utime
     payload["system_cpu_seconds"] = usage.ru_stime
+    if spill_dir is not None:
+        payload["max_spill_bytes_seen"] = watch.max_bytes
     return payload
 
 
@@ -93,8 +124,11 @@ def machine() -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                 text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "asemic_core"], cwd=REPO,
+                               capture_output=True, text=True).stdout.split("\n")
+        dirty = [line for line in dirty if line.strip()]
     except OSError:
-        commit = ""
+        commit, dirty = "", []
     versions = {}
     for name in ("duckdb", "polars", "pyarrow", "sqlglot", "asemic"):
         try:
@@ -103,7 +137,7 @@ def machine() -> dict:
             versions[name] = None
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "mem_total_gib": mem_kb / 1024 / 1024 if mem_kb else None,
             "platform": platform.platform(), "python": platform.python_version(), "versions": versions,
-            "git_commit": commit}
+            "git_commit": commit, "package_changes_not_committed": dirty}
 
 
 def tree_size(path: Path, suffix: str = "") -> tuple[int, int]:
@@ -176,7 +210,7 @@ def run(args) -> dict:
         runs = []
         for i in range(args.refresh_runs):
             log(f"refresh run {i + 1}/{args.refresh_runs}")
-            runs.append(measure("refresh", str(project_dir)))
+            runs.append(measure("refresh", str(project_dir), spill_dir=project_dir / ".asemic" / "model" / "tmp"))
             log(f"  {runs[-1]['seconds']:.1f} s, peak RSS {runs[-1]['peak_rss_kb'] / 1024:.0f} MiB, "
                 f"phases {fmt_phases(runs[-1]['phases'])}")
         results["refresh"] = {"runs": runs, **aggregate(runs)}
@@ -237,7 +271,8 @@ def report(r: dict) -> str:
     f = r["facts"]
     rows = [
         ("machine", f"{m['logical_cpus']} CPUs ({m['cpu']}), {m['mem_total_gib']:.1f} GiB RAM"),
-        ("versions", f"python {m['python']}, duckdb {m['versions']['duckdb']}, polars {m['versions']['polars']}"),
+        ("versions", f"python {m['python']}, duckdb {m['versions']['duckdb']}, polars {m['versions']['polars']}, "
+                     f"asemic at {m['git_commit']}{' (+ uncommitted package changes)' if m['package_changes_not_committed'] else ''}"),
         ("spec", f"{r['spec']['users']:,} users x {r['spec']['days']} days (seed {r['spec']['seed']})"),
         ("event rows", ", ".join(f"{k.split('.')[-1]} {v:,}" for k, v in r["demo"]["table_rows"].items())),
         ("demo generation", f"{r['demo']['seconds']:.1f} s (process {r['demo']['process_wall_seconds']:.1f} s), "
@@ -245,6 +280,7 @@ def report(r: dict) -> str:
         ("refresh", f"{r['refresh']['median_seconds']:.1f} s (process {r['refresh']['median_process_wall_seconds']:.1f} s), "
                     f"peak RSS {mib(r['refresh']['max_peak_rss_kb'])}"),
         ("refresh phases", fmt_phases(r["refresh"]["runs"][0]["phases"])),
+        ("refresh spill seen", f"{r['refresh']['runs'][0].get('max_spill_bytes_seen', 0) / 2**20:,.0f} MiB of duckdb_temp files"),
         ("floor (temp table)", f"{r['floor_temp']['median_seconds']:.2f} s (process "
                                f"{r['floor_temp']['median_process_wall_seconds']:.2f} s), "
                                f"peak RSS {mib(r['floor_temp']['max_peak_rss_kb'])}"),

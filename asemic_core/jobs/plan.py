@@ -83,3 +83,72 @@ def estimate_rows(con, project: ResolvedProject, first: dt.date, last: dt.date) 
         exp.alias_(registrations_relation(project), "r", table=True)).where(exp.LTE(this=quoted("date"), expression=last_lit))
     users, rows = con.sql(render(query)).fetchall()[0]
     return int(users), int(rows)
+
+
+def _days(first: dt.date, last: dt.date) -> list[str]:
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def _rows_per_day(store) -> int:
+    parts, _ = store.snapshot(DAILY)
+    return parts[-1].rows if parts else 0
+
+
+def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str] | None = None,
+                properties: list[str] | None = None) -> JobPlan:
+    from asemic_core.jobs.incremental import _model_range
+    from asemic_core.jobs.planner import columns_for, plan_update_days
+    from asemic_core.storage.schema import daily_columns
+    from asemic_core.storage.status import model_status
+
+    model_first, watermark = _model_range(store)
+    status = model_status(project, store)
+    all_days = _days(model_first, watermark)
+    per_day = _rows_per_day(store)
+    if kpis or properties:
+        targets = columns_for(project, kpis or [], properties or [])
+        named = ", ".join([f"KPI {k}" for k in kpis or []] + [f"property {p}" for p in properties or []])
+        plan = JobPlan("update (partial)", model_first, watermark, reasons=[
+            f"recompute the {len(targets)} column(s) that {named} need(s), on every materialized day; "
+            "every other column is copied unchanged"])
+        stale = set(status.stale)
+        for name in targets:
+            why = "definition new or changed" if name in stale else "needed by the request"
+            plan.reasons.append(f"column {name}: {why}")
+        plan.tables.append(PlannedTable(DAILY, all_days, targets, per_day * len(all_days), "rewrite every partition"))
+        return plan
+    con = warehouse_connection(warehouse_path)
+    try:
+        day_range = source_day_range(con, project)
+    finally:
+        con.close()
+    if day_range is None:
+        raise JobError("the event tables hold no registrations or no activity")
+    days = plan_update_days(project, daily_columns(project), model_first, watermark, day_range[1])
+    plan = JobPlan("update", days.first, days.last, reasons=list(days.reasons))
+    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
+    removed = [c.name for c in status.columns if c.state == "removed"]
+    if stale or removed:
+        plan.reasons.insert(0, f"first, on every materialized day: recompute {len(stale)} stale column(s)"
+                            + (f" and drop {len(removed)} removed column(s)" if removed else ""))
+        plan.tables.append(PlannedTable(DAILY, all_days, stale, per_day * len(all_days),
+                                        "stale columns: " + ", ".join(stale + [f"-{r}" for r in removed])))
+    schema = generate_schema(project)
+    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last), [c.name for c in schema.table(DAILY).columns],
+                                    per_day * days.days, "every column on these days"))
+    return plan
+
+
+def plan_rewind(project: ResolvedProject, store, day_from: dt.date, day_to: dt.date) -> JobPlan:
+    from asemic_core.jobs.incremental import _model_range, check_rewind_range
+    from asemic_core.jobs.planner import plan_rewind_days
+    from asemic_core.storage.schema import daily_columns
+
+    model_first, watermark = _model_range(store)
+    check_rewind_range(day_from, day_to, model_first, watermark)
+    days = plan_rewind_days(project, daily_columns(project), model_first, watermark, day_from, day_to)
+    plan = JobPlan("rewind", days.first, days.last, reasons=list(days.reasons))
+    schema = generate_schema(project)
+    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last), [c.name for c in schema.table(DAILY).columns],
+                                    _rows_per_day(store) * days.days, "every column on these days"))
+    return plan
