@@ -1,18 +1,49 @@
 """The asemic studio: a Streamlit router over the engine facade.
 
-Opens the project in $ASEMIC_PROJECT, or creates the demo project on first start.
+Opens the project in $ASEMIC_PROJECT, or creates and opens the demo project on first start.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
-from asemic_core.app_support import open_project
+from asemic_core.app_support import config_version, open_project, validation_report
 
 st.set_page_config(page_title="asemic", page_icon=":material/insights:", layout="wide")
 
 project = open_project()
+
+with st.sidebar:
+    st.markdown("### asemic")
+    st.caption(f"Project `{project.root.name}`  \n{project.root}")
+    report = validation_report(str(project.root), config_version(project))
+    if report.ok:
+        st.markdown(f":green[:material/check_circle: Config valid] ({len(report.warnings)} warning(s))")
+    else:
+        st.markdown(f":red[:material/error: {len(report.errors)} config error(s)]")
+    status = project.status()
+    if status.watermark:
+        st.markdown(f":material/database: Materialized through **{status.watermark}**")
+        if status.stale:
+            st.markdown(f":orange[:material/update: {len(status.stale)} stale column(s)]")
+    else:
+        st.markdown(":orange[:material/database: Not materialized yet]")
+    running = [j for j in project.jobs(5) if j.status == "running"]
+    if running:
+        job = running[0]
+        st.markdown(f":material/sync: Running **{job.kind}** ({job.progress * 100:.0f}%)")
+    st.caption(f"Updated {dt.datetime.now():%H:%M:%S}")
+
 pages = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/events.py", title="Events", icon=":material/table_rows:"),
+    st.Page("pages/properties.py", title="Properties", icon=":material/person:"),
+    st.Page("pages/kpis.py", title="KPIs", icon=":material/monitoring:"),
+    st.Page("pages/schema.py", title="Schema", icon=":material/schema:"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/query_stats:"),
+    st.Page("pages/jobs.py", title="Jobs", icon=":material/play_circle:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]
 st.navigation(pages).run()

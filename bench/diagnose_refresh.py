@@ -57,18 +57,19 @@ def main(argv=None) -> None:
             results["steps"][name] = step()
             r = results["steps"][name]
             log(f"  {r['seconds']:.1f} s, peak RSS {r['peak_rss_kb'] / 1024:,.0f} MiB, "
-                f"spill seen {r.get('max_spill_bytes_seen', 0) / 2**20:,.0f} MiB")
+                f"spill seen {r.get('max_spill_bytes_seen', 0) / 2**20:,.0f} MiB, other CPU {r.get('other_cpu_seconds', 0):.1f} s")
             shutil.rmtree(workdir / f"sink-{name[5:]}", ignore_errors=True) if name.startswith("sink_") else None
     finally:
         if args.keep:
             log(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"{'step':<26} {'seconds':>8} {'process s':>9} {'cpu s':>7} {'peak RSS MiB':>12} {'spill MiB':>9}")
+    print(f"{'step':<26} {'seconds':>8} {'process s':>9} {'cpu s':>7} {'peak RSS MiB':>12} {'spill MiB':>9} {'other cpu s':>11}")
     for name, r in results["steps"].items():
         cpu = r["user_cpu_seconds"] + r["system_cpu_seconds"]
         print(f"{name:<26} {r['seconds']:>8.1f} {r['process_wall_seconds']:>9.1f} {cpu:>7.1f} "
-              f"{r['peak_rss_kb'] / 1024:>12,.0f} {r.get('max_spill_bytes_seen', 0) / 2**20:>9,.0f}")
+              f"{r['peak_rss_kb'] / 1024:>12,.0f} {r.get('max_spill_bytes_seen', 0) / 2**20:>9,.0f} "
+              f"{r.get('other_cpu_seconds', 0):>11.1f}")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
         log(f"wrote {args.out}")

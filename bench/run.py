@@ -54,18 +54,31 @@ class SpillWatch(threading.Thread):
             self.max_bytes = max(self.max_bytes, total)
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU time all processes on the machine have used (``/proc/stat``: user, nice, system,
+    irq, softirq, steal), to show how much of it was not ours during a step."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(*args: str, env_extra: dict | None = None, spill_dir: Path | None = None) -> dict:
     """Run ``_child.py args`` in a fresh process; its JSON plus wall time and peak RSS."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.update(env_extra or {})
     watch = SpillWatch(spill_dir)
+    busy0 = busy_cpu_seconds()
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, env=env, cwd=str(REPO))
     watch.start()
     out = proc.stdout.read()
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    busy1 = busy_cpu_seconds()
     watch.stop.set()
     watch.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -78,6 +91,9 @@ def measure(*args: str, env_extra: dict | None = None, spill_dir: Path | None = 
     payload["peak_rss_kb"] = usage.ru_maxrss  # KiB on Linux
     payload["user_cpu_seconds"] = usage.ru_utime
     payload["system_cpu_seconds"] = usage.ru_stime
+    if busy0 is not None and busy1 is not None:
+        # CPU seconds used by anything else (other processes, this parent) while the step ran.
+        payload["other_cpu_seconds"] = max(0.0, busy1 - busy0 - usage.ru_utime - usage.ru_stime)
     if spill_dir is not None:
         payload["max_spill_bytes_seen"] = watch.max_bytes
     return payload
@@ -203,7 +219,8 @@ def run(args) -> dict:
             for i in range(args.floor_runs):
                 log(f"floor ({mode}) run {i + 1}/{args.floor_runs}")
                 runs.append(measure("floor", str(project_dir), mode, str(floor_dir)))
-                log(f"  {runs[-1]['seconds']:.2f} s, peak RSS {runs[-1]['peak_rss_kb'] / 1024:.0f} MiB")
+                log(f"  {runs[-1]['seconds']:.2f} s, peak RSS {runs[-1]['peak_rss_kb'] / 1024:.0f} MiB, "
+                    f"other CPU {runs[-1].get('other_cpu_seconds', 0):.1f} s")
                 (floor_dir / "floor_groups.parquet").unlink(missing_ok=True)
             results[f"floor_{mode}"] = {"runs": runs, **aggregate(runs)}
 
@@ -212,7 +229,7 @@ def run(args) -> dict:
             log(f"refresh run {i + 1}/{args.refresh_runs}")
             runs.append(measure("refresh", str(project_dir), spill_dir=project_dir / ".asemic" / "model" / "tmp"))
             log(f"  {runs[-1]['seconds']:.1f} s, peak RSS {runs[-1]['peak_rss_kb'] / 1024:.0f} MiB, "
-                f"phases {fmt_phases(runs[-1]['phases'])}")
+                f"phases {fmt_phases(runs[-1]['phases'])}, other CPU {runs[-1].get('other_cpu_seconds', 0):.1f} s")
         results["refresh"] = {"runs": runs, **aggregate(runs)}
 
         log("data facts (not timed)")
@@ -287,6 +304,11 @@ def report(r: dict) -> str:
         ("floor (parquet)", f"{r['floor_parquet']['median_seconds']:.2f} s, peak RSS {mib(r['floor_parquet']['max_peak_rss_kb'])}"),
         ("ratio refresh/floor", f"{r['ratio']['refresh_over_floor_temp']:.1f}x (temp table), "
                                 f"{r['ratio']['refresh_over_floor_parquet']:.1f}x (parquet)"),
+        ("other CPU during steps", ", ".join(
+            f"{name} {sum(x.get('other_cpu_seconds', 0) for x in runs):.1f} s" for name, runs in (
+                ("demo", [r["demo"]]), ("floors", r["floor_temp"]["runs"] + r["floor_parquet"]["runs"]),
+                ("refresh", r["refresh"]["runs"]), ("kpi", [r["kpi"]])))
+            + " (CPU time used by other processes while a step ran; 0 = quiet machine)"),
         ("model rows vs groups", f"{f['model_daily_rows']:,} model rows vs {r['floor_temp']['runs'][0]['groups']:,} "
                                  f"floor groups ({f['distinct_event_user_days']:,} distinct user-days)"),
         ("model on disk", f"{f['model_daily_columns']} columns, {f['model_daily_partitions']} day partitions, "

@@ -1,0 +1,6 @@
+"""Explore: under construction."""
+
+import streamlit as st
+
+st.title("Explore")
+st.info("This page is being built.")

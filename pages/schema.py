@@ -1,0 +1,6 @@
+"""Schema: under construction."""
+
+import streamlit as st
+
+st.title("Schema")
+st.info("This page is being built.")
