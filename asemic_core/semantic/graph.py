@@ -70,7 +70,7 @@ class DependencyGraph:
                     key = frozenset(cycle)
                     if key not in seen_keys:
                         seen_keys.add(key)
-                        found.append(list(reversed(cycle)))
+                        found.append(cycle)  # each element reads the next one
                 elif source not in state:
                     visit(source)
             stack.pop()

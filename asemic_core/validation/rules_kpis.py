@@ -11,7 +11,7 @@ from asemic_core.config.loader import Located
 from asemic_core.issues import Issue
 from asemic_core.semantic.kpi_formula import KPI_AGGREGATES, aggregate_function_name, parse_kpi_expression
 from asemic_core.semantic.placeholders import references
-from asemic_core.semantic.resolve_kpis import expand_templates
+from asemic_core.semantic.resolve_kpis import expand_templates, template_values
 from asemic_core.validation.context import Context, issue_at
 from asemic_core.validation.expressions import expression_problem
 
@@ -31,6 +31,7 @@ def _all(ctx: Context) -> Iterator[Issue]:
     entity = ctx.files.entity.model if ctx.files.entity else None
     for kpi_id, located in ctx.files.kpis.items():
         yield from _template(kpi_id, located)
+    yield from _template_clashes(ctx, entity)
     expanded = expand_templates(ctx.files, entity)
     for item in expanded.values():
         located = item.located
@@ -42,6 +43,22 @@ def _all(ctx: Context) -> Iterator[Issue]:
         if item.where:
             yield from _where(ctx, located, item.where)
     yield from _cycles(ctx)
+
+
+def _template_clashes(ctx: Context, entity) -> Iterator[Issue]:
+    """A templated KPI must not expand to an id another KPI (or template) already has."""
+    owner: dict[str, str] = {kpi_id: kpi_id for kpi_id, located in ctx.files.kpis.items() if located.model.template is None}
+    for kpi_id, located in ctx.files.kpis.items():
+        if located.model.template is None or "{}" not in kpi_id:
+            continue
+        for value in template_values(located.model, entity):
+            new_id = kpi_id.replace("{}", str(value))
+            if new_id in owner:
+                other = ctx.files.kpis[owner[new_id]]
+                yield issue_at(located, f"template value {value!r} makes the id {new_id!r}, which {owner[new_id]!r} "
+                               f"already has ({other.file}:{other.line})", "template", rule="duplicate-id")
+            else:
+                owner[new_id] = kpi_id
 
 
 def _template(kpi_id: str, located: Located) -> Iterator[Issue]:
