@@ -13,6 +13,19 @@ from asemic_core.app_support import config_version, open_project, validation_rep
 
 st.set_page_config(page_title="asemic", page_icon=":material/insights:", layout="wide")
 
+pages = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/events.py", title="Events", icon=":material/table_rows:"),
+    st.Page("pages/properties.py", title="Properties", icon=":material/person:"),
+    st.Page("pages/kpis.py", title="KPIs", icon=":material/monitoring:"),
+    st.Page("pages/schema.py", title="Schema", icon=":material/schema:"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/query_stats:"),
+    st.Page("pages/jobs.py", title="Jobs", icon=":material/play_circle:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
+]
+# Declare the pages first: from then on Streamlit ignores the pages/ directory's own listing.
+navigation = st.navigation(pages)
+
 project = open_project()
 
 with st.sidebar:
@@ -36,14 +49,4 @@ with st.sidebar:
         st.markdown(f":material/sync: Running **{job.kind}** ({job.progress * 100:.0f}%)")
     st.caption(f"Updated {dt.datetime.now():%H:%M:%S}")
 
-pages = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("pages/events.py", title="Events", icon=":material/table_rows:"),
-    st.Page("pages/properties.py", title="Properties", icon=":material/person:"),
-    st.Page("pages/kpis.py", title="KPIs", icon=":material/monitoring:"),
-    st.Page("pages/schema.py", title="Schema", icon=":material/schema:"),
-    st.Page("pages/explore.py", title="Explore", icon=":material/query_stats:"),
-    st.Page("pages/jobs.py", title="Jobs", icon=":material/play_circle:"),
-    st.Page("pages/export.py", title="Export", icon=":material/download:"),
-]
-st.navigation(pages).run()
+navigation.run()
