@@ -57,7 +57,7 @@ from asemic_core.config.loader import (
     _yaml_files,
 )
 from asemic_core.config.models import DeploymentConfig, EntityConfig, EventTable, Kpi, Property
-from asemic_core.config.yaml_io import KeyPath, YamlDocument, _plain, parse_yaml
+from asemic_core.config.yaml_io import KeyPath, YamlDocument, _plain, parse_yaml, plain_scalar
 from asemic_core.errors import ConfigError
 
 __all__ = [
@@ -105,20 +105,7 @@ def _plain_value(value: Any) -> Any:
         return {_plain_value(k): _plain_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain_value(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
-                           value.microsecond, value.tzinfo)
-    if isinstance(value, dt.date):
-        return dt.date(value.year, value.month, value.day)
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
+    return plain_scalar(value)
 
 
 # --------------------------------------------------------------------- equivalence

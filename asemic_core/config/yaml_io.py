@@ -69,7 +69,7 @@ def _plain(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for key, value in node.items():
-            key_plain = _plain_scalar(key)
+            key_plain = plain_scalar(key)
             child = path + (key_plain,)
             try:
                 line, _col = node.lc.key(key)
@@ -89,10 +89,10 @@ def _plain(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
                 lines[child] = lines.get(path, 1)
             items.append(_plain(value, child, lines))
         return items
-    return _plain_scalar(node)
+    return plain_scalar(node)
 
 
-def _plain_scalar(value: Any) -> Any:
+def plain_scalar(value: Any) -> Any:
     # ruamel's round-trip scalars subclass int/float/str; hand out plain types so that
     # pydantic and equality behave as for any Python value.
     if value is None:
@@ -108,7 +108,8 @@ def _plain_scalar(value: Any) -> Any:
     if isinstance(value, str):
         return str(value)
     if isinstance(value, dt.datetime):
-        return dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second)
+        return dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                           value.microsecond, value.tzinfo)
     if isinstance(value, dt.date):
         return dt.date(value.year, value.month, value.day)
     return value

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from asemic_core.sql.literals import literal
 from asemic_core.config.models import DataType
 from asemic_core.errors import AsemicError
 from asemic_core.semantic.model import ResolvedProject
@@ -109,20 +110,6 @@ def typed_value(raw: Any, data_type: DataType, context: str = "") -> Any:
     except ValueError:
         raise AsemicError(f"value {text!r}{where} is not a valid {data_type.value}") from None
     raise AssertionError(data_type)  # pragma: no cover
-
-
-def literal(value: Any) -> exp.Expression:
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, (int, float)):
-        return exp.Literal.number(value)
-    if isinstance(value, dt.datetime):
-        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
-    if isinstance(value, dt.date):
-        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
-    return exp.Literal.string(str(value))
 
 
 def filter_condition(flt: Filter, table: str | None = None) -> exp.Expression:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from asemic_core.sql.literals import literal
 from asemic_core.config.models import DataType
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject, ResolvedProperty
 from asemic_core.sql.expressions import parse_expression, to_tree
@@ -163,7 +164,7 @@ class ModelQueryBuilder:
             joins.append((exp.to_table(name).as_(name), ["entity_id", "date"]))
             present = quoted(PRESENT.format(list(event_ctes).index(event_id)), name)
             for prop in by_event[event_id]:
-                default = _literal(prop.definition.default_value)
+                default = literal(prop.definition.default_value)
                 value = exp.Case(ifs=[exp.If(this=present, true=quoted(prop.id, name))],
                                  default=cast(default, prop.data_type))
                 columns.append(exp.alias_(value, prop.id, quoted=True))
@@ -328,15 +329,15 @@ class ModelQueryBuilder:
             return value
         ifs = []
         for mapping in definition.value_mappings:
-            new_value = cast(_literal(mapping.new_value), prop.data_type)
+            new_value = cast(literal(mapping.new_value), prop.data_type)
             if mapping.range is None:
-                condition = exp.EQ(this=value.copy(), expression=_literal(mapping.constant))
+                condition = exp.EQ(this=value.copy(), expression=literal(mapping.constant))
             else:
                 parts = []
                 if mapping.range.from_ is not None:
-                    parts.append(exp.GTE(this=value.copy(), expression=_literal(mapping.range.from_)))
+                    parts.append(exp.GTE(this=value.copy(), expression=literal(mapping.range.from_)))
                 if mapping.range.to is not None:
-                    parts.append(exp.LTE(this=value.copy(), expression=_literal(mapping.range.to)))
+                    parts.append(exp.LTE(this=value.copy(), expression=literal(mapping.range.to)))
                 condition = exp.and_(*parts) if parts else exp.false()
             ifs.append(exp.If(this=condition, true=new_value))
         return exp.Case(ifs=ifs, default=exp.Null())
@@ -472,18 +473,6 @@ def _frame(start: int | None, end: int) -> exp.WindowSpec:
 
 def _date(day: dt.date) -> exp.Expression:
     return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE"))
-
-
-def _literal(value) -> exp.Expression:
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, (int, float)):
-        return exp.Literal.number(value)
-    if isinstance(value, dt.date):
-        return _date(value)
-    return exp.Literal.string(str(value))
 
 
 def _within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expression,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from asemic_core.sql.literals import literal
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedEvent, ResolvedProject
 from asemic_core.sql.expressions import parse_expression, to_tree
 from asemic_core.sql.types import cast, typed_null
@@ -142,16 +143,6 @@ def _empty_relation(event: ResolvedEvent) -> exp.Expression:
     return exp.Subquery(this=exp.select(*columns).where(exp.false()))
 
 
-def _literal(value) -> exp.Expression:
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, (int, float)):
-        return exp.Literal.number(value)
-    return exp.Literal.string(str(value))
-
-
 def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str] = frozenset(),
                          dialect: str = ENGINE_DIALECT) -> exp.Expression:
     """The aggregate giving ``prop``'s value over one user's rows of one day (SEMANTICS 5.1).
@@ -198,7 +189,7 @@ def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str
         case other:  # pragma: no cover - the model restricts the values
             raise AssertionError(other)
     matched = filtered(exp.Count(this=exp.Star()))
-    default = _literal(definition.default_value)
+    default = literal(definition.default_value)
     return cast(
         exp.Case(ifs=[exp.If(this=exp.GT(this=matched, expression=exp.Literal.number(0)), true=aggregated)], default=default),
         prop.data_type,

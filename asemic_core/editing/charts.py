@@ -1,0 +1,48 @@
+"""Altair charts of draft previews (draft next to the saved definition)."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+DEFINITION_SCALE = alt.Scale(domain=["draft", "saved"], range=["#ff4b4b", "#9aa5b1"])
+
+
+def distribution_chart(dist: pl.DataFrame, title: str = "") -> alt.Chart:
+    """Grouped bars: user-days per value (or bin), draft next to saved."""
+    order = dist.select("bucket", "order").unique().sort("order")["bucket"].to_list()
+    both = dist.select(pl.col("definition").n_unique()).item() > 1
+    bars = alt.Chart(dist.to_pandas() if False else dist).mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2)
+    encoding = dict(
+        x=alt.X("bucket:N", sort=order, title=title or "value",
+                axis=alt.Axis(labelAngle=-40 if len(order) > 8 else 0, labelLimit=120)),
+        y=alt.Y("user_days:Q", title="user-days"),
+        color=alt.Color("definition:N", scale=DEFINITION_SCALE, title=None,
+                        legend=alt.Legend(orient="top", direction="horizontal")),
+        tooltip=[alt.Tooltip("definition:N", title="definition"), alt.Tooltip("bucket:N", title="value"),
+                 alt.Tooltip("user_days:Q", title="user-days", format=","),
+                 alt.Tooltip("share:Q", title="share", format=".1%")],
+    )
+    if both:
+        encoding["xOffset"] = alt.XOffset("definition:N", sort=["draft", "saved"])
+    return bars.encode(**encoding).properties(height=260)
+
+
+def kpi_chart(long: pl.DataFrame, axis: str, unit_symbol: str | None = None, unit_prefix: bool = False) -> alt.Chart:
+    """Lines over the axis: the draft (solid) and the saved definition (dashed)."""
+    axis_type = "T" if axis == "date" else "Q"
+    fmt = ",.4~f"
+    title = "value"
+    if unit_symbol:
+        title = f"value ({unit_symbol})"
+    base = alt.Chart(long).encode(
+        x=alt.X(f"{axis}:{axis_type}", title="date" if axis == "date" else "cohort day"),
+        y=alt.Y("value:Q", title=title),
+        color=alt.Color("definition:N", scale=DEFINITION_SCALE, title=None,
+                        legend=alt.Legend(orient="top", direction="horizontal")),
+        strokeDash=alt.StrokeDash("definition:N", scale=alt.Scale(domain=["draft", "saved"], range=[[1, 0], [5, 4]]),
+                                  legend=None),
+        tooltip=[alt.Tooltip(f"{axis}:{axis_type}", title=axis.replace("_", " ")),
+                 alt.Tooltip("definition:N", title="definition"), alt.Tooltip("value:Q", title="value", format=fmt)],
+    )
+    return (base.mark_line(strokeWidth=2) + base.mark_point(filled=True, size=30)).properties(height=300)

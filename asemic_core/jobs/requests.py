@@ -1,0 +1,116 @@
+"""What the Jobs page asks for and shows: a job request (kind plus arguments) that can
+be planned and launched, and the job log as rows for a table or chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from asemic_core.jobs.log import JobRecord
+
+ACTIVE_STATUSES = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """``model refresh|update|rewind`` with its arguments, as launch_job takes them."""
+
+    kind: str  # refresh, update, rewind
+    kpis: tuple[str, ...] = ()
+    properties: tuple[str, ...] = ()
+    day_from: dt.date | None = None
+    day_to: dt.date | None = None
+
+    @property
+    def args(self) -> dict:
+        if self.kind == "rewind":
+            return {"from": self.day_from.isoformat(), "to": self.day_to.isoformat()}
+        if self.kind == "update" and (self.kpis or self.properties):
+            return {"kpis": list(self.kpis), "properties": list(self.properties)}
+        return {}
+
+    @property
+    def partial(self) -> bool:
+        return self.kind == "update" and bool(self.kpis or self.properties)
+
+    def describe(self) -> str:
+        if self.kind == "rewind":
+            return f"rewind {self.day_from} .. {self.day_to}"
+        if self.partial:
+            named = [f"KPI {k}" for k in self.kpis] + [f"property {p}" for p in self.properties]
+            return "update of " + ", ".join(named)
+        return self.kind
+
+    def plan(self, project):
+        """The JobPlan of this request (changes nothing)."""
+        if self.kind == "refresh":
+            return project.plan_refresh()
+        if self.kind == "update":
+            return project.plan_update(list(self.kpis) or None, list(self.properties) or None)
+        if self.kind == "rewind":
+            return project.plan_rewind(self.day_from, self.day_to)
+        raise ValueError(f"unknown job kind {self.kind!r}")
+
+
+@dataclass
+class JobRow:
+    id: str
+    kind: str
+    args: str
+    origin: str
+    status: str
+    started: str
+    duration_s: float | None
+    progress: float
+    message: str
+    error: str
+    created_at: float = field(repr=False, default=0.0)
+
+
+def describe_args(record: JobRecord) -> str:
+    args = record.args or {}
+    if record.kind == "rewind" and "from" in args:
+        return f"{args['from']} .. {args.get('to')}"
+    named = [f"kpi {k}" for k in args.get("kpis", [])] + [f"property {p}" for p in args.get("properties", [])]
+    return ", ".join(named)
+
+
+def when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return ""
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def job_rows(records: list[JobRecord]) -> list[JobRow]:
+    return [JobRow(r.id, r.kind, describe_args(r), r.origin, r.status, when(r.started_at or r.created_at),
+                   round(r.duration, 2) if r.duration is not None else None, r.progress, r.message or "",
+                   r.error or "", r.created_at) for r in records]
+
+
+def active_job(records: list[JobRecord]) -> JobRecord | None:
+    """The job that is queued or running now (the newest one if the log disagrees)."""
+    return next((r for r in records if r.status in ACTIVE_STATUSES), None)
+
+
+def stale_properties(status, project) -> list[str]:
+    """Stale or new columns of the model as the properties to name in a partial update
+    (an inline source column stands for the property that holds it)."""
+    out: list[str] = []
+    for name in status.stale:
+        prop = project.get_property(name)
+        if prop is None:
+            continue
+        if prop.hidden and prop.parent:
+            prop = project.get_property(prop.parent) or prop
+        if not prop.hidden and prop.id not in out:
+            out.append(prop.id)
+    return out
