@@ -15,13 +15,27 @@ from asemic_core.sql.sources import activity_relation, quoted, registrations_rel
 from asemic_core.warehouse import MEMORY_LIMIT, connect_readonly
 
 
-def warehouse_connection(path: Path, scratch: Path | None = None) -> duckdb.DuckDBPyConnection:
+def warehouse_connection(path: Path, scratch: Path | None = None,
+                         project: ResolvedProject | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only warehouse connection; with ``project``, its event tables' row order is looked up."""
     con = connect_readonly(path)
     if scratch is not None:
         scratch.mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory='{scratch}'")
     con.execute("SET preserve_insertion_order=false")
+    if project is not None:
+        annotate_row_order(con, project)
     return con
+
+
+def annotate_row_order(con: duckdb.DuckDBPyConnection, project: ResolvedProject) -> None:
+    """Mark the event tables that have a row order (DuckDB base tables have ``rowid``)."""
+    rows = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                       "WHERE table_type = 'BASE TABLE' AND table_catalog = current_database()").fetchall()
+    tables = {f"{schema}.{name}" for schema, name in rows} | {name for schema, name in rows if schema == "main"}
+    for event in project.events.values():
+        if event.table_name and event.table_name in tables:
+            event.row_order_column = "rowid"
 
 
 def memory_connection() -> duckdb.DuckDBPyConnection:
@@ -32,6 +46,7 @@ def memory_connection() -> duckdb.DuckDBPyConnection:
 
 def source_day_range(con: duckdb.DuckDBPyConnection, project: ResolvedProject) -> tuple[dt.date, dt.date] | None:
     """(first registration day, latest activity day), with model_settings applied."""
+    annotate_row_order(con, project)
     first_q = exp.select(exp.Min(this=quoted("date"))).from_(
         exp.alias_(registrations_relation(project), "r", table=True))
     last_q = exp.select(exp.Max(this=quoted("date"))).from_(exp.alias_(activity_relation(project), "a", table=True))

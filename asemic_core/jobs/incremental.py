@@ -144,7 +144,7 @@ def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job
     reporter = reporter or NullReporter()
     model_first, watermark = _model_range(store)
     store.collect_garbage()
-    con = warehouse_connection(warehouse_path, store.scratch_dir)
+    con = warehouse_connection(warehouse_path, store.scratch_dir, project)
     try:
         written, stats, phases = recompute_columns(con, project, store, job_id, targets, drop or [], reporter)
     finally:
@@ -172,7 +172,7 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
         result = run_partial(project, store, warehouse_path, job_id, stale, reporter, drop=removed)
         phases.update({f"columns_{k}": v for k, v in result.phases.items()})
     store.collect_garbage()
-    con = warehouse_connection(warehouse_path, store.scratch_dir)
+    con = warehouse_connection(warehouse_path, store.scratch_dir, project)
     try:
         day_range = source_day_range(con, project)
         if day_range is None:
@@ -200,7 +200,7 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
                        "run `asemic-cli model update` first, then rewind")
     plan = plan_rewind_days(project, daily_columns(project), model_first, watermark, day_from, day_to)
     store.collect_garbage()
-    con = warehouse_connection(warehouse_path, store.scratch_dir)
+    con = warehouse_connection(warehouse_path, store.scratch_dir, project)
     try:
         written, stats, phases = recompute_days(con, project, store, job_id, plan, model_first, reporter)
     finally:

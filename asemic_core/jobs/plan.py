@@ -51,7 +51,7 @@ class JobPlan:
 
 
 def plan_refresh(project: ResolvedProject, warehouse_path) -> JobPlan:
-    con = warehouse_connection(warehouse_path)
+    con = warehouse_connection(warehouse_path, project=project)
     try:
         day_range = source_day_range(con, project)
         if day_range is None:
@@ -117,7 +117,7 @@ def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str]
             plan.reasons.append(f"column {name}: {why}")
         plan.tables.append(PlannedTable(DAILY, all_days, targets, per_day * len(all_days), "rewrite every partition"))
         return plan
-    con = warehouse_connection(warehouse_path)
+    con = warehouse_connection(warehouse_path, project=project)
     try:
         day_range = source_day_range(con, project)
     finally:

@@ -89,7 +89,7 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
     phases: dict[str, float] = {}
     started = time.monotonic()
     store.collect_garbage()
-    con = warehouse_connection(warehouse_path, store.scratch_dir)
+    con = warehouse_connection(warehouse_path, store.scratch_dir, project)
     try:
         day_range = source_day_range(con, project)
         if day_range is None:

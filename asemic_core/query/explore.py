@@ -59,6 +59,11 @@ class ExploreSeries:
         return format_value(value, self.unit_symbol, self.unit_is_prefix)
 
     @property
+    def empty(self) -> bool:
+        """No point has a value (no user matches, or nothing is materialized there)."""
+        return self.points.height == 0 or self.points["value"].null_count() == self.points.height
+
+    @property
     def total_caption(self) -> str:
         """What the total is (the axis' total_function over the points), e.g. 'Average per day'."""
         unit = "cohort day" if self.axis == "cohort_day" else self.grain

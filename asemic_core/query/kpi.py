@@ -61,6 +61,7 @@ class KpiQueryBuilder:
         self.dialect = dialect
         self.used: set[str] = set()
         self.conditions: list[exp.Expression] = []
+        self.contributing: exp.Expression = exp.Count(this=exp.Star())  # rows some aggregation sees
 
     def _column(self, name: str) -> exp.Expression:
         prop = self.project.get_property(name)
@@ -107,11 +108,12 @@ class KpiQueryBuilder:
         self.conditions = []
         formula = self.formula(kpi_id, axis)
         if not self.conditions:
+            self.contributing = exp.Count(this=exp.Star())
             return formula
-        contributing = exp.Filter(this=exp.Count(this=exp.Star()),
-                                  expression=exp.Where(this=exp.or_(*self.conditions)))
-        return exp.Case(ifs=[exp.If(this=exp.EQ(this=contributing, expression=exp.Literal.number(0)), true=exp.Null())],
-                        default=formula)
+        self.contributing = exp.Filter(this=exp.Count(this=exp.Star()),
+                                       expression=exp.Where(this=exp.or_(*self.conditions)))
+        return exp.Case(ifs=[exp.If(this=exp.EQ(this=self.contributing.copy(), expression=exp.Literal.number(0)),
+                                    true=exp.Null())], default=formula)
 
     def _population(self, properties: list[str], wheres: tuple[str, ...], axis: str) -> exp.Expression:
         entity = self.project.entity
@@ -185,8 +187,8 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
             date_to = request.date_to or plan.day_to
             ranges[:] = [date_from, date_to]
             relation = source.relation_sql(plan)
-            return render(_points_query(project, relation, value, request, group_by, date_from, date_to, total_function),
-                          ENGINE_DIALECT)
+            return render(_points_query(project, relation, value, request, group_by, date_from, date_to, total_function,
+                                        builder.contributing), ENGINE_DIALECT)
         return sql
 
     ranges: list[dt.date] = []
@@ -211,7 +213,8 @@ def _polars_total(function: str) -> pl.Expr:
 
 
 def _points_query(project: ResolvedProject, relation: str, value: exp.Expression, request: KpiRequest,
-                  by: list[str], date_from: dt.date, date_to: dt.date, total_function: str) -> exp.Expression:
+                  by: list[str], date_from: dt.date, date_to: dt.date, total_function: str,
+                  contributing: exp.Expression) -> exp.Expression:
     m = exp.alias_(exp.Subquery(this=exp.maybe_parse(relation, dialect=ENGINE_DIALECT)), "m", table=True)
     conditions = [filter_condition(f, "m") for f in request.filters]
     groups = [quoted(b, "m") for b in by]
@@ -231,13 +234,16 @@ def _points_query(project: ResolvedProject, relation: str, value: exp.Expression
         axis_name = "date"
     aggregated = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
                             *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
-                            exp.alias_(exp.cast(value, "DOUBLE"), "value", quoted=True)).from_(m)
+                            exp.alias_(exp.cast(value, "DOUBLE"), "value", quoted=True),
+                            exp.alias_(contributing.copy(), "__rows", quoted=True)).from_(m)
     aggregated = aggregated.where(exp.and_(*conditions)) if conditions else aggregated
     aggregated = aggregated.group_by(*[exp.Literal.number(i + 1) for i in range(len(by) + 1)])
 
     grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid_values), "axis", table=True))
     if by:
-        group_values = exp.select(*[quoted(b) for b in by]).distinct().from_("agg")
+        # A group is listed when some row of it contributes somewhere in the range.
+        group_values = exp.select(*[quoted(b) for b in by]).distinct().from_("agg").where(
+            exp.GT(this=quoted("__rows"), expression=exp.Literal.number(0)))
         grid = grid.join(exp.alias_(exp.Subquery(this=group_values), "groups", table=True), join_type="CROSS")
     keys = [axis_name, *by]
     joined = exp.select(*[quoted(k, "grid") for k in keys], quoted("value", "agg")).from_(

@@ -14,7 +14,8 @@ from asemic_core.errors import AsemicError, WarehouseError
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
-from asemic_core.sql.render import render
+from asemic_core.sql.render import ENGINE_DIALECT, render
+from asemic_core.sql.types import sql_type
 from asemic_core.storage.store import DAILY, ModelStore
 
 KEYS = ("entity_id", "date")
@@ -42,7 +43,7 @@ class ModelSource:
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            self._con = warehouse_connection(self.warehouse_path)
+            self._con = warehouse_connection(self.warehouse_path, project=self.resolved)
         return self._con
 
     def close(self) -> None:
@@ -87,8 +88,12 @@ class ModelSource:
         if plan.files or not plan.adhoc:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in plan.files) or None
             cols = ", ".join(f'"{c}"' for c in (*KEYS, *plan.stored))
-            if listed is None:
-                return f"SELECT {cols} FROM (SELECT NULL::VARCHAR AS entity_id, NULL::DATE AS date) WHERE false"
+            if listed is None:  # no materialized day in the range: an empty relation of the same shape
+                nulls = ", ".join([f'CAST(NULL AS {sql_type(self.resolved.properties["entity_id"].data_type).sql(ENGINE_DIALECT)}) AS entity_id',
+                                   "CAST(NULL AS DATE) AS date"] +
+                                  [f'CAST(NULL AS {sql_type(self.resolved.properties[c].data_type).sql(ENGINE_DIALECT)}) AS "{c}"'
+                                   for c in plan.stored])
+                return f"SELECT {nulls} WHERE false"
             stored_sql = f"SELECT {cols} FROM read_parquet([{listed}])"
             parts.append(stored_sql)
         if plan.adhoc:

@@ -15,7 +15,7 @@ from asemic_core.config import writer
 from asemic_core.config.loader import ENTITY_DIR, Located, ProjectFiles
 from asemic_core.config.models import Kpi, Property
 from asemic_core.config.yaml_io import parse_yaml
-from asemic_core.engine import source_day_range
+from asemic_core.engine import annotate_row_order, source_day_range
 from asemic_core.errors import AsemicError
 from asemic_core.issues import Issue
 from asemic_core.query.kpi import KpiRequest, run_kpi_query
@@ -154,6 +154,7 @@ def preview(source: ModelSource, files: ProjectFiles, draft: Draft, sample_users
     day_from, day_to = _window(source, days)
     result.day_from, result.day_to = day_from, day_to
     draft_project = resolve(draft_files(files, draft))
+    annotate_row_order(source.con, draft_project)
     if draft.kind == "property":
         result.values = _property_values(source, draft_project, draft.id, user_filter, day_from, day_to,
                                          saved is not None)

@@ -32,6 +32,9 @@ class ResolvedEvent:
     # Implicit tables also answer to the source tables' own names of their columns
     # (real configs write `{_date}` or `source_column: event_date`).
     column_aliases: dict[str, str] = field(default_factory=dict)
+    # The warehouse's own row order (DuckDB tables: "rowid"; views have none), which breaks
+    # ties between events at the same timestamp. Set from the warehouse by the engine.
+    row_order_column: str | None = None
 
     @property
     def implicit(self) -> bool:

@@ -52,7 +52,7 @@ def resolve_properties(files: ProjectFiles, events: dict[str, ResolvedEvent]) ->
             aliases[event.date_column] = "date"
 
     for prop_id, located in files.properties.items():
-        for resolved in _resolve_one(prop_id, located):
+        for resolved in _resolve_one(prop_id, located, events):
             props[resolved.id] = resolved  # the config wins over a base property
     for alias in list(aliases):
         if alias in props and not props[alias].is_base:
@@ -67,7 +67,7 @@ def _entity_id_type(events: dict[str, ResolvedEvent]) -> DataType:
     return DataType.STRING
 
 
-def _resolve_one(prop_id: str, located: Located[Property]) -> list[ResolvedProperty]:
+def _resolve_one(prop_id: str, located: Located[Property], events: dict[str, ResolvedEvent]) -> list[ResolvedProperty]:
     prop = located.model
     definition = prop.definition
     common = dict(
@@ -83,12 +83,12 @@ def _resolve_one(prop_id: str, located: Located[Property]) -> list[ResolvedPrope
         case ComputedPropertyDef():
             return [ResolvedProperty(id=prop_id, depends_on=_computed_deps(definition), **common)]
         case SlidingWindowDef() | FixedWindowDef() | LifetimeDef():
-            return _sourced(prop_id, prop, definition, common)
+            return _sourced(prop_id, prop, definition, common, events)
         case _:  # pragma: no cover - the model guarantees one of the kinds
             raise AssertionError(f"unhandled property kind {type(definition).__name__}")
 
 
-def _sourced(prop_id, prop, definition, common) -> list[ResolvedProperty]:
+def _sourced(prop_id, prop, definition, common, events) -> list[ResolvedProperty]:
     if definition.source_property is not None:
         source = canonical_property_name(definition.source_property)
         return [ResolvedProperty(id=prop_id, source=source, depends_on=(source,), **common)]
@@ -97,14 +97,15 @@ def _sourced(prop_id, prop, definition, common) -> list[ResolvedProperty]:
     if definition.source_event_property is not None:
         inner_def = definition.source_event_property
         inner = ResolvedProperty(
-            id=inner_id, data_type=_inner_type(prop.data_type, definition), kind="event_property",
+            id=inner_id, data_type=_inner_type(prop.data_type, definition, inner_def, events.get(inner_def.source_event)),
+            kind="event_property",
             label=f"{common['label']} (source)", definition=inner_def, source_event=inner_def.source_event,
             hidden=True, parent=prop_id, located=located, field_prefix=(prop.kind, "source_event_property"),
         )
     else:
         inner_def = definition.source_computed_property
         inner = ResolvedProperty(
-            id=inner_id, data_type=_inner_type(prop.data_type, definition), kind="computed_property",
+            id=inner_id, data_type=_inner_type(prop.data_type, definition, inner_def), kind="computed_property",
             label=f"{common['label']} (source)", definition=inner_def, depends_on=_computed_deps(inner_def),
             hidden=True, parent=prop_id, located=located, field_prefix=(prop.kind, "source_computed_property"),
         )
@@ -112,12 +113,24 @@ def _sourced(prop_id, prop, definition, common) -> list[ResolvedProperty]:
     return [inner, outer]
 
 
-def _inner_type(outer: DataType, definition) -> DataType:
-    # A count over a window counts values of any type; otherwise the source has the
-    # property's own type (sum of NUMBER is NUMBER, max of DATE is DATE, ...).
+def _inner_type(outer: DataType, definition, inner_def=None, event=None) -> DataType:
+    """The type of an inline source: as written inside it, else what it evidently holds."""
+    if inner_def is not None and getattr(inner_def, "data_type", None) is not None:
+        return inner_def.data_type
     function = getattr(definition, "window_function", None)
-    if function in {"count", "count_distinct"}:
-        return DataType.STRING  # counting is unaffected by the text form of a value
-    if function == "avg" and outer is DataType.INTEGER:
-        return DataType.NUMBER
-    return outer
+    if function not in {"count", "count_distinct"}:
+        # sum of NUMBER is NUMBER, max of DATE is DATE: the source has the property's type,
+        # except that an average of whole numbers is not one.
+        return DataType.NUMBER if function == "avg" and outer is DataType.INTEGER else outer
+    # A count counts values of any type: infer the values' own type where it is evident.
+    if isinstance(inner_def, EventPropertyDef):
+        if inner_def.aggregate_function in {"count", "count_distinct"}:
+            return DataType.INTEGER
+        if inner_def.aggregate_function in {"sum", "avg", "none"}:
+            return DataType.NUMBER
+        refs = references(inner_def.select)
+        if event is not None and len(refs) == 1 and refs[0].namespace is None and inner_def.select.strip() == "{" + refs[0].name + "}":
+            column = event.columns.get(refs[0].name)
+            if column is not None:
+                return column
+    return DataType.STRING  # counting is unaffected by the text form of a value

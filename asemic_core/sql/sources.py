@@ -55,10 +55,16 @@ def table_rows(event: ResolvedEvent, project: ResolvedProject, alias: str = ROW_
         source = activity_relation(project, dialect)
     else:
         source = exp.to_table(event.table_name)
-    query = exp.select(exp.Star()).from_(exp.alias_(source, alias, table=True) if not isinstance(source, exp.Table)
-                                         else source.as_(alias))
+    query = exp.select(exp.Star()).from_(exp.alias_(source, alias, table=True) if not isinstance(source, exp.Table) else source.as_(alias))
     where = table_where(event, alias, dialect)
     return query.where(where) if where is not None else query
+
+
+def _row_order(event: ResolvedEvent, alias: str = ROW_ALIAS) -> exp.Expression:
+    """The table's row order where the warehouse has one; a constant otherwise (no tie-break)."""
+    if event.row_order_column and not event.implicit:
+        return exp.column(event.row_order_column, table=alias)
+    return exp.Literal.number(0)
 
 
 def table_where(event: ResolvedEvent, alias: str = ROW_ALIAS, dialect: str = ENGINE_DIALECT) -> exp.Expression | None:
@@ -83,7 +89,7 @@ def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALE
             exp.alias_(cast(quoted(event.timestamp_column, ROW_ALIAS), DataType.DATETIME), "ts", quoted=True),
             exp.alias_(event_date_expression(event), "date", quoted=True),
             exp.alias_(exp.Literal.number(rank), "__table_rank", quoted=True),
-            exp.alias_(exp.column("rowid", table=ROW_ALIAS), "__row", quoted=True),
+            exp.alias_(_row_order(event), "__row", quoted=True),
         ]
         for name in extra:
             value = quoted(name, ROW_ALIAS) if name in event.registration_columns else typed_null(registration.columns[name])
@@ -157,7 +163,6 @@ def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str
         condition = to_tree(parse_expression(definition.where, allow_aggregates=False), resolve, dialect=dialect)
     select = parse_expression(definition.select, allow_aggregates=definition.aggregate_function == "none")
     value = to_tree(select, resolve, dialect=dialect)
-    ts = quoted(event.timestamp_column, ROW_ALIAS)
 
     def filtered(aggregate: exp.Expression) -> exp.Expression:
         return exp.Filter(this=aggregate, expression=exp.Where(this=condition.copy())) if condition is not None else aggregate
@@ -182,10 +187,10 @@ def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str
             aggregated = filtered(exp.Min(this=value))
         case "max":
             aggregated = filtered(exp.Max(this=value))
-        case "first_value":
-            aggregated = filtered(exp.ArgMin(this=value, expression=ts))
-        case "last_value":
-            aggregated = filtered(exp.ArgMax(this=value, expression=ts))
+        case "first_value" | "last_value":
+            # The value at the first/last matching event, NULL included, picked per day by
+            # a window over the rows (see pick_column); every row of the day holds it.
+            aggregated = filtered(exp.Min(this=quoted(pick_column(prop), ROW_ALIAS)))
         case other:  # pragma: no cover - the model restricts the values
             raise AssertionError(other)
     matched = filtered(exp.Count(this=exp.Star()))
@@ -193,6 +198,31 @@ def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str
     return cast(
         exp.Case(ifs=[exp.If(this=exp.GT(this=matched, expression=exp.Literal.number(0)), true=aggregated)], default=default),
         prop.data_type,
+    )
+
+
+def pick_column(prop) -> str:
+    return f"__pick_{prop.id}"
+
+
+def _pick(prop, event: ResolvedEvent, date_aliases: frozenset[str], dialect: str) -> exp.Expression:
+    """FIRST_VALUE over the user's rows of the day: matching rows first, then by time and row order."""
+    definition = prop.definition
+    resolve = column_resolver(event, ROW_ALIAS, date_aliases)
+    value = to_tree(parse_expression(definition.select, allow_aggregates=False), resolve, dialect=dialect)
+    descending = definition.aggregate_function == "last_value"
+    order = []
+    if definition.where:
+        condition = to_tree(parse_expression(definition.where, allow_aggregates=False), resolve, dialect=dialect)
+        order.append(exp.Ordered(this=exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(0))],
+                                               default=exp.Literal.number(1))))
+    order += [exp.Ordered(this=quoted(event.timestamp_column, ROW_ALIAS), desc=descending),
+              exp.Ordered(this=_row_order(event), desc=descending)]
+    return exp.Window(
+        this=exp.FirstValue(this=value),
+        partition_by=[quoted(event.entity_id_column, ROW_ALIAS), event_date_expression(event)],
+        order=exp.Order(expressions=order),
+        spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="UNBOUNDED", end_side="FOLLOWING"),
     )
 
 
@@ -211,5 +241,8 @@ def event_properties_query(project: ResolvedProject, event_id: str, props: list,
     ]
     columns += [exp.alias_(event_property_value(p, event, date_aliases, dialect), p.id, quoted=True) for p in props]
     rows = table_rows(event, project, ROW_ALIAS, dialect)
+    for prop in props:
+        if prop.definition.aggregate_function in ("first_value", "last_value"):
+            rows = rows.select(exp.alias_(_pick(prop, event, date_aliases, dialect), pick_column(prop), quoted=True))
     query = exp.select(*columns).from_(exp.alias_(exp.Subquery(this=rows), ROW_ALIAS, table=True))
     return query.group_by(exp.Literal.number(1), exp.Literal.number(2))

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from asemic_core.config.loader import ProjectFiles
+from asemic_core.engine import annotate_row_order
 from asemic_core.errors import WarehouseError
 from asemic_core.issues import Issue, Severity
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject
@@ -26,6 +27,7 @@ def dry_run_issues(files: ProjectFiles, warehouse_path: Path) -> list[Issue]:
     try:
         with Warehouse(warehouse_path) as warehouse:
             issues = list(_check_tables(project, warehouse))
+            annotate_row_order(warehouse.con, project)
             if any(i.is_error for i in issues):
                 return issues  # compiling against missing tables only repeats the same problem
             issues += _compile_events(project, warehouse)
