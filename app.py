@@ -9,7 +9,7 @@ import datetime as dt
 
 import streamlit as st
 
-from asemic_core.app_support import config_version, open_project, validation_report
+from asemic_core.app_support import config_version, enter_router, open_project, validation_report
 
 st.set_page_config(page_title="asemic", page_icon=":material/insights:", layout="wide")
 
@@ -25,6 +25,7 @@ pages = [
 ]
 # Declare the pages first: from then on Streamlit ignores the pages/ directory's own listing.
 navigation = st.navigation(pages)
+enter_router()
 
 project = open_project()
 

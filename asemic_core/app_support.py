@@ -30,10 +30,41 @@ def _ensure_project(root: str) -> str:
     return str(path.resolve())
 
 
+ROUTER_FLAG = "_asemic_router"
+START_PAGE = "_asemic_start_page"
+
+
+def enter_router() -> None:
+    """Called by app.py: pages run inside the router from now on (see ``open_project``)."""
+    st.session_state[ROUTER_FLAG] = True
+    start = st.session_state.pop(START_PAGE, None)
+    if start:
+        st.switch_page(start)
+
+
 def open_project() -> Project:
-    """The project in $ASEMIC_PROJECT, else the demo project (created and materialized on first start)."""
+    """The project in $ASEMIC_PROJECT, else the demo project (created and materialized on first start).
+
+    A page opened by its URL before any session ran the router (Streamlit then runs the
+    page file alone, without app.py's navigation and sidebar) is sent through the router.
+    """
+    if not st.session_state.get(ROUTER_FLAG):
+        page = _calling_page()
+        if page is not None:
+            st.session_state[START_PAGE] = page
+            st.switch_page("app.py")
     root = os.environ.get("ASEMIC_PROJECT") or DEFAULT_DEMO_DIR
     return Project(_ensure_project(root))
+
+
+def _calling_page() -> str | None:
+    import inspect
+
+    for frame in inspect.stack()[1:]:
+        path = Path(frame.filename)
+        if path.parent.name == "pages" and path.suffix == ".py":
+            return f"pages/{path.name}"
+    return None
 
 
 def config_version(project: Project) -> str:

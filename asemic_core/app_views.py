@@ -209,7 +209,7 @@ def coverage_chart(status, order: list[str]):
     states = list(STATE_COLORS)
     color = alt.Color("state:N", scale=alt.Scale(domain=states, range=[STATE_COLORS[s] for s in states]),
                       legend=alt.Legend(orient="top", title=None))
-    y = alt.Y("column:N", sort=names, title=None, axis=alt.Axis(labelLimit=260))
+    y = alt.Y("column:N", sort=names, title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
     tooltip = [alt.Tooltip("column:N"), alt.Tooltip("state:N"), alt.Tooltip("days:N", title="materialized")]
     base = alt.Chart(data)
     bars = base.transform_filter(alt.datum.note == "").mark_bar(cornerRadius=2, height=12).encode(
@@ -217,4 +217,4 @@ def coverage_chart(status, order: list[str]):
         tooltip=tooltip)
     labels = base.transform_filter(alt.datum.note != "").mark_text(align="left", dx=4, color=STATE_COLORS["new"]).encode(
         x="from:T", y=y, text="note:N", tooltip=tooltip)
-    return alt.layer(bars, labels).properties(height=max(120, 20 * len(rows)))
+    return alt.layer(bars, labels).properties(height=max(120, 22 * len(rows)))

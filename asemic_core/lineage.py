@@ -107,6 +107,20 @@ def _tooltip(key: str, attrs: dict) -> str:
     return f"{name_of(key)} ({detail.replace('_', ' ')})" + (f": {label}" if label != name_of(key) else "")
 
 
+def _band_order(graph: DependencyGraph, keep: set[str]) -> list[str]:
+    """Invisible anchors between the bands, so that every event sits left of every
+    property and every property left of every KPI (three columns, not a staircase)."""
+    present = [kind for kind in KINDS if any(kind_of(k) == kind and k in keep for k in graph.nodes)]
+    lines = []
+    for before, after in zip(present, present[1:]):
+        anchor = _quote(f"after:{before}")
+        lines.append(f"  {anchor} [style=invis, shape=point, width=0, height=0, label=\"\"];")
+        for key in sorted(k for k in graph.nodes if k in keep and kind_of(k) in (before, after)):
+            edge = f"{_quote(key)} -> {anchor}" if kind_of(key) == before else f"{anchor} -> {_quote(key)}"
+            lines.append(f"  {edge} [style=invis, weight=0];")
+    return lines
+
+
 def to_dot(graph: DependencyGraph, focus: str | None = None) -> str:
     """DOT of ``graph`` (as returned by :func:`lineage_graph`), left to right, one band
     per kind; with ``focus``, only that node, its upstream and its downstream."""
@@ -123,18 +137,18 @@ def to_dot(graph: DependencyGraph, focus: str | None = None) -> str:
         if not members:
             continue
         style = STYLE[kind]
-        lines.append(f"  subgraph cluster_{kind} {{")
-        lines.append(f'    label={_quote(style["title"])}; style="rounded,filled"; color={_quote(style["cluster"])}; '
-                     f'fillcolor={_quote(style["cluster"])}; fontcolor={_quote(style["border"])};')
         for key in members:
             attrs = graph.nodes[key]
             node_style = "rounded,filled,dashed" if attrs.get("implicit") else "rounded,filled"
             extra = ", penwidth=2.5, fontname=\"Helvetica-Bold\"" if key == focus else ""
             lines.append(
-                f"    {_quote(key)} [label={_quote(name_of(key))}, tooltip={_quote(_tooltip(key, attrs))}, "
+                f"  {_quote(key)} [label={_quote(name_of(key))}, tooltip={_quote(_tooltip(key, attrs))}, "
                 f'style={_quote(node_style)}, fillcolor={_quote(style["fill"])}, color={_quote(style["border"])}{extra}];'
             )
-        lines.append("  }")
+    tables = [k for k in sorted(keep) if kind_of(k) == "event" and not graph.nodes[k].get("implicit")]
+    if len(tables) > 1:  # the warehouse tables in the first column
+        lines.append("  { rank=same; " + " ".join(_quote(k) + ";" for k in tables) + " }")
+    lines += _band_order(graph, keep)
     for target in sorted(graph.upstream):
         if target not in keep:
             continue

@@ -56,18 +56,26 @@ class ModelRequest:
     stored_sql: str | None = None
 
 
-def dependency_closure(project: ResolvedProject, names: list[str]) -> list[str]:
-    """The properties ``names`` need, dependencies first (base properties included)."""
+def dependency_closure(project: ResolvedProject, names: list[str], strict: bool = True) -> list[str]:
+    """The properties ``names`` need, dependencies first (base properties included).
+
+    With ``strict=False`` (describing a config that does not validate), unknown
+    references and cycles are skipped instead of raising.
+    """
     order: list[str] = []
     seen: set[str] = set()
 
     def visit(name: str, stack: tuple[str, ...]) -> None:
         prop = project.get_property(name)
         if prop is None:
+            if not strict:
+                return
             raise KeyError(name)
         if prop.id in seen:
             return
         if prop.id in stack:
+            if not strict:
+                return
             raise ValueError(f"circular dependency: {' -> '.join(stack + (prop.id,))}")
         for dep in _deps(project, prop):
             visit(dep, stack + (prop.id,))

@@ -48,7 +48,8 @@ class ModelSchema:
 
 def daily_columns(project: ResolvedProject) -> list[str]:
     """Every property the daily table stores, dependencies first."""
-    return [p for p in dependency_closure(project, list(project.properties)) if p not in ("entity_id", "date")]
+    return [p for p in dependency_closure(project, list(project.properties), strict=False)
+            if p not in ("entity_id", "date")]
 
 
 def generate_schema(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> ModelSchema:

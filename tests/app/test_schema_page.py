@@ -1,0 +1,77 @@
+"""Schema: generated tables and DDL, what the next job changes, coverage per column."""
+
+from __future__ import annotations
+
+import json
+
+SCHEMA = "pages/schema.py"
+
+NEW_PROPERTY = """\
+properties:
+  ad_views_on_day:
+    data_type: INTEGER
+    event_property:
+      source_event: ad_view
+      select: '1'
+      aggregate_function: count
+      default_value: 0
+"""
+
+
+def test_tables_columns_and_ddl(app, studio_project):
+    app.switch_page(SCHEMA).run()
+    assert not app.exception
+    schema = studio_project.schema()
+    subheaders = [h.value for h in app.subheader]
+    assert subheaders == [f"{schema.schema}.{t.name}" for t in schema.tables]
+    daily = app.dataframe[0].value
+    expected = [c.name for c in schema.table("daily").columns if not c.hidden]
+    assert list(daily["column"]) == expected
+    row = daily[daily["column"] == "revenue_on_day"].iloc[0]
+    assert (row["data type"], row["SQL type"], row["kind"]) == ("NUMBER", "DOUBLE", "event property")
+    assert any("partitioned by `date`" in m.value and "sorted by `entity_id`" in m.value for m in app.markdown)
+    ddl = [c.value for c in app.code if c.language == "sql"]
+    assert any(d == schema.table("daily").ddl for d in ddl)
+    assert any('CREATE TABLE "asemic_model"."users"' in d or "CREATE TABLE" in d and "users" in d for d in ddl)
+
+
+def test_hidden_columns_on_request(app, studio_project):
+    app.switch_page(SCHEMA).run()
+    hidden = [c.name for c in studio_project.schema().table("daily").columns if c.hidden]
+    assert hidden and not set(hidden) & set(app.dataframe[0].value["column"])
+    app.toggle(key="schema_show_hidden").set_value(True).run()
+    assert set(hidden) <= set(app.dataframe[0].value["column"])
+
+
+def test_coverage_chart_has_one_bar_per_column(app, studio_project):
+    app.switch_page(SCHEMA).run()
+    charts = app.get("vega_lite_chart")
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    status = studio_project.status()
+    assert {c.state for c in status.columns} == {"fresh"}
+    text = charts[0].proto.spec
+    for column in status.columns:
+        assert f'"{column.name}"' in text
+    assert spec["layer"][0]["mark"]["type"] == "bar"
+
+
+def test_next_job_lists_added_and_stale_columns_and_the_plan(app, studio_project):
+    (studio_project.root / "userentity/properties/ads.yml").write_text(NEW_PROPERTY)
+    revenue = studio_project.root / "userentity/properties/revenue.yml"
+    text = revenue.read_text()
+    assert text.index("select: '{amount_usd}'") < text.index("purchases_on_day:")  # revenue_on_day's select
+    revenue.write_text(text.replace("select: '{amount_usd}'", "select: '{amount_usd} * 1.0'", 1))
+    app.switch_page(SCHEMA).run()
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Added columns"] == "1"
+    assert int(metrics["Stale columns"]) >= 1
+    assert metrics["Removed columns"] == "0"
+    listed = " ".join(m.value for m in app.markdown)
+    assert "**Added:** `ad_views_on_day`" in listed
+    assert "`revenue_on_day`" in listed
+    plan = [c.value for c in app.code if c.language == "text"]
+    assert len(plan) == 1 and plan[0].startswith("update:") and "ad_views_on_day" in plan[0]
+    # never-materialized columns are labelled in the coverage chart
+    assert "not materialized yet" in str(app.get("vega_lite_chart")[0].proto)
