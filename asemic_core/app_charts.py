@@ -43,6 +43,17 @@ def explore_series(root: str, config: str, data: str, kpi: str, date_from: dt.da
     return ExploreSeries.of(result)
 
 
+def drop_stale_choices(key: str, options: list) -> None:
+    """Forget chosen values a config edit removed, before the widget under ``key`` is drawn."""
+    value = st.session_state.get(key)
+    if isinstance(value, list):
+        kept = [v for v in value if v in options]
+        if kept != value:
+            st.session_state[key] = kept
+    elif value is not None and value not in options:
+        del st.session_state[key]
+
+
 def _unit_label_expr(symbol: str | None, is_prefix: bool) -> str | None:
     if not symbol:
         return None
@@ -53,9 +64,8 @@ def _unit_label_expr(symbol: str | None, is_prefix: bool) -> str | None:
 def kpi_chart(series: ExploreSeries, brush: str | None = None, height: int = 280) -> alt.Chart:
     """A line per group over the date or cohort_day axis; ``brush`` names an x interval selection."""
     frame = series_frame(series).to_pandas()
-    unit = f" ({series.unit_symbol})" if series.unit_symbol else ""
     label_expr = _unit_label_expr(series.unit_symbol, series.unit_is_prefix)
-    y = alt.Y("value:Q", title=f"{series.label}{unit}",
+    y = alt.Y("value:Q", title=series.label,
               axis=alt.Axis(labelExpr=label_expr) if label_expr else alt.Axis())
     if series.axis == "date":
         x = alt.X("day:T", title=AXIS_TITLES[series.grain], scale=alt.Scale(type="utc"),
@@ -69,7 +79,8 @@ def kpi_chart(series: ExploreSeries, brush: str | None = None, height: int = 280
     if series.by:
         tooltips += [alt.Tooltip(f"{b}:N", title=b) for b in series.by]
     tooltips.append(alt.Tooltip("value_label:N", title=series.label))
-    color = (alt.Color("series:N", title=" · ".join(series.by), legend=alt.Legend(orient="bottom"))
+    color = (alt.Color("series:N", title=" · ".join(series.by), scale=alt.Scale(scheme="tableau10"),
+                       legend=alt.Legend(orient="bottom", columns=6))
              if series.by else alt.value("#4c78a8"))
     chart = (alt.Chart(frame).mark_line(point=bool(per_series <= 62), interpolate="linear")
              .encode(x=x, y=y, color=color, tooltip=tooltips)
@@ -85,14 +96,15 @@ def job_durations_chart(rows: list[JobRow]) -> alt.Chart:
                            "seconds": r.duration_s or 0.0, "duration": duration_text(r.duration_s),
                            "message": r.error or r.message, "order": r.created_at} for r in rows]).to_pandas()
     order = frame.sort_values("order")["id"].tolist()
-    return (alt.Chart(frame).mark_bar()
-            .encode(x=alt.X("id:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40, labelLimit=160)),
+    return (alt.Chart(frame).mark_bar(size=min(32, max(4, 600 // max(len(order), 1))))
+            .encode(x=alt.X("id:N", sort=order, title="Jobs, oldest first (hover a bar for details)",
+                            axis=alt.Axis(labels=False, ticks=False)),
                     y=alt.Y("seconds:Q", title="Duration (s)"),
                     color=alt.Color("status:N", scale=alt.Scale(domain=list(STATUS_COLORS),
                                                                 range=list(STATUS_COLORS.values())),
-                                    legend=alt.Legend(orient="bottom")),
+                                    legend=alt.Legend(orient="right")),
                     tooltip=["id", "kind", "status", "started", "duration", "message"])
-            .properties(height=240))
+            .properties(height=200))
 
 
 def job_days_chart(days: list[tuple[str, int, float]]) -> alt.Chart:

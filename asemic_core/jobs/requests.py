@@ -101,6 +101,26 @@ def active_job(records: list[JobRecord]) -> JobRecord | None:
     return next((r for r in records if r.status in ACTIVE_STATUSES), None)
 
 
+def expected_duration(records: list[JobRecord], job: JobRecord) -> float | None:
+    """How long the last successful job of the same kind and scope took (None if none)."""
+    scope = bool(job.args.get("kpis") or job.args.get("properties"))
+    for record in records:
+        if (record.id != job.id and record.kind == job.kind and record.status == "succeeded" and record.duration
+                and bool(record.args.get("kpis") or record.args.get("properties")) == scope):
+            return record.duration
+    return None
+
+
+def shown_progress(job: JobRecord, expected: float | None) -> tuple[float, bool]:
+    """The fraction to draw and whether it is estimated. The job reports progress per batch
+    of users (a one-batch job sits at 0 until its end), so elapsed time over the last
+    comparable job's duration (capped below 1) stands in when it is further along."""
+    if not expected or job.duration is None:
+        return job.progress, False
+    estimate = max(0.0, min(job.duration / expected, 0.95))
+    return (estimate, True) if estimate > job.progress else (job.progress, False)
+
+
 def stale_properties(status, project) -> list[str]:
     """Stale or new columns of the model as the properties to name in a partial update
     (an inline source column stands for the property that holds it)."""

@@ -67,8 +67,8 @@ class ExploreSeries:
     def total_caption(self) -> str:
         """What the total is (the axis' total_function over the points), e.g. 'Average per day'."""
         unit = "cohort day" if self.axis == "cohort_day" else self.grain
-        words = {"sum": f"Total over the {unit}s", "avg": f"Average per {unit}", "min": f"Lowest {unit}",
-                 "max": f"Highest {unit}", "count": f"{unit.capitalize()}s with a value"}
+        words = {"sum": f"Total over the {unit}s", "avg": f"Average per {unit}", "min": f"Lowest per {unit}",
+                 "max": f"Highest per {unit}", "count": f"{unit.capitalize()}s with a value"}
         return f"{words.get(self.total_function, self.total_function)}, {self.date_from} .. {self.date_to}"
 
 
@@ -82,8 +82,12 @@ def shared_axes(kpis: list[ResolvedKpi]) -> list[str]:
 
 
 def axes_conflict(kpis: list[ResolvedKpi]) -> str:
-    """Why the chosen KPIs share no axis (one clause per KPI)."""
-    return "; ".join(f"{k.label} ({k.id}) has {' and '.join(k.x_axes)}" for k in kpis)
+    """Which chosen KPIs keep the others from sharing an axis, grouped by the only axis they have."""
+    only: dict[str, list[str]] = {}
+    for kpi in kpis:
+        if len(kpi.x_axes) == 1:
+            only.setdefault(next(iter(kpi.x_axes)), []).append(kpi.label)
+    return "; ".join(f"only {axis}: {', '.join(labels)}" for axis, labels in only.items())
 
 
 def group_by_choices(project: ResolvedProject) -> list[str]:

@@ -1,0 +1,215 @@
+"""The Jobs page (AppTest): history, plans, launching a detached job, the writer lock."""
+
+from __future__ import annotations
+
+import time
+
+from asemic_core.jobs import children
+from asemic_core.jobs.requests import (JobRequest, active_job, describe_args, duration_text, expected_duration,
+                                      shown_progress, stale_properties)
+
+PAGE = "pages/jobs.py"
+TIMEOUT = 60.0
+
+
+def _open(app):
+    app.switch_page(PAGE).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def _history(app):
+    return next(d.value for d in app.dataframe if "origin" in d.value.columns)
+
+
+def _texts(app) -> str:
+    return "\n".join([m.value for m in app.markdown] + [c.value for c in app.code] + [c.value for c in app.caption])
+
+
+def _wait_for_jobs(project, count: int):
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        jobs = project.jobs()
+        if len(jobs) >= count and active_job(jobs) is None and not children.running():
+            return jobs
+        time.sleep(0.25)
+    raise AssertionError(f"no finished job after {TIMEOUT:.0f} s: {project.jobs()}")
+
+
+def test_history_shows_the_refresh(app, studio_project):
+    _open(app)
+    history = _history(app)
+    refresh = studio_project.jobs()[0]
+    assert history["id"].tolist() == [refresh.id]
+    assert history["kind"].tolist() == ["refresh"]
+    assert history["status"].tolist() == ["succeeded"]
+    assert app.selectbox(key="jobs_detail").value == refresh.id
+    assert app.metric[0].value == "succeeded"
+    assert int(app.metric[2].value) > 0  # days written
+    assert len(app.get("vega_lite_chart")) == 2  # durations, per-day rows and seconds
+    assert "scheduler has not run" in _texts(app)
+
+
+def test_planning_an_update_shows_the_plan(app, studio_project):
+    _open(app)
+    assert app.radio(key="jobs_kind").value == "update"
+    app.button(key="jobs_plan_btn").click().run()
+    assert not app.exception and not app.error
+    text = _texts(app)
+    assert "update: 3 day(s) from" in text  # the CLI's plan text (lookback_days: 3)
+    assert "lookback_days" in text
+    assert app.button(key="jobs_run_btn")
+    assert studio_project.jobs()[0].kind == "refresh"  # planning changes nothing
+
+
+def test_planning_a_rewind_names_the_extra_days(app, studio_project):
+    watermark = studio_project.status().watermark
+    _open(app)
+    app.radio(key="jobs_kind").set_value("rewind").run()
+    app.button(key="jobs_plan_btn").click().run()
+    assert not app.exception and not app.error
+    text = _texts(app)
+    assert "rewind:" in text and watermark in text
+
+
+def test_changing_the_request_drops_the_plan(app):
+    _open(app)
+    app.button(key="jobs_plan_btn").click().run()
+    app.radio(key="jobs_kind").set_value("refresh").run()
+    assert not app.exception
+    assert not [b for b in app.button if b.key == "jobs_run_btn"]
+
+
+def _change_wau_window(project) -> None:
+    path = project.root / "userentity" / "properties" / "activity.yml"
+    text = path.read_text()
+    old = "window_function: max\n      relative_days_from: -6"
+    assert old in text
+    path.write_text(text.replace(old, "window_function: max\n      relative_days_from: -5", 1))
+
+
+def test_partial_update_suggests_the_stale_columns(app, studio_project):
+    _open(app)
+    app.radio(key="jobs_kind").set_value("partial update").run()
+    assert "No stale columns" in _texts(app)
+    _change_wau_window(studio_project)
+    app.run()
+    assert not app.exception
+    assert "`wau_active`" in _texts(app)
+    app.button(key="jobs_use_stale").click().run()
+    assert app.multiselect(key="jobs_partial_properties").value == ["wau_active"]
+    app.button(key="jobs_plan_btn").click().run()
+    assert not app.exception and not app.error
+    text = _texts(app)
+    assert "update (partial)" in text and "column wau_active: definition new or changed" in text
+
+
+def test_partial_update_preselects_the_stale_columns(app, studio_project):
+    _change_wau_window(studio_project)
+    _open(app)
+    app.radio(key="jobs_kind").set_value("partial update").run()
+    assert app.multiselect(key="jobs_partial_properties").value == ["wau_active"]
+
+
+def test_partial_update_of_a_kpi(app):
+    _open(app)
+    app.radio(key="jobs_kind").set_value("partial update").run()
+    app.multiselect(key="jobs_partial_kpis").set_value(["dau"]).run()
+    app.button(key="jobs_plan_btn").click().run()
+    assert not app.exception and not app.error
+    assert "column dau_active: needed by the request" in _texts(app)
+
+
+def test_launching_a_job_shows_it_in_history_as_succeeded(app, studio_project):
+    _open(app)
+    app.radio(key="jobs_kind").set_value("rewind").run()
+    app.button(key="jobs_plan_btn").click().run()
+    app.button(key="jobs_run_btn").click().run()
+    assert not app.exception and not app.error
+    assert any("Started rewind" in s.value for s in app.success)
+    jobs = _wait_for_jobs(studio_project, 2)
+    app.run()
+    assert not app.exception
+    history = _history(app)
+    latest = jobs[0]
+    assert (latest.kind, latest.origin, latest.status) == ("rewind", "app", "succeeded"), latest.error
+    row = history[history["id"] == latest.id].iloc[0]
+    assert row["status"] == "succeeded" and row["origin"] == "app"
+    assert not app.error
+    assert app.selectbox(key="jobs_detail").value == latest.id  # the detail follows the newest job
+    assert app.metric[0].value == "succeeded"
+
+
+def test_a_second_job_while_the_lock_is_held_names_the_running_job(app, studio_project):
+    _open(app)
+    app.button(key="jobs_plan_btn").click().run()
+    lock = studio_project.model_store().lock
+    lock.acquire("test-job")
+    try:
+        app.run()
+        assert any("test-job" in i.value for i in app.info)  # the live panel names the holder
+        app.button(key="jobs_run_btn").click().run()
+        assert not app.exception
+        assert any("test-job" in e.value for e in app.error), [e.value for e in app.error]
+    finally:
+        lock.release()
+    assert len(studio_project.jobs()) == 1  # nothing was queued
+
+
+def test_a_failed_job_is_shown_as_an_error(app, studio_project):
+    store = studio_project.model_store()
+    job_id = store.jobs.create("update", {}, "x", "cli")
+    store.jobs.start(job_id)
+    store.jobs.finish(job_id, "failed", error="the warehouse went away")
+    _open(app)
+    assert any("the warehouse went away" in e.value for e in app.error)
+    assert "failed" in _history(app)["status"].tolist()
+
+
+# -- helpers --------------------------------------------------------------------------------
+def test_job_request_args():
+    import datetime as dt
+
+    assert JobRequest("update").args == {}
+    assert JobRequest("update", ("dau",)).args == {"kpis": ["dau"], "properties": []}
+    assert JobRequest("update", ("dau",)).describe() == "update of KPI dau"
+    rewind = JobRequest("rewind", day_from=dt.date(2026, 1, 2), day_to=dt.date(2026, 1, 3))
+    assert rewind.args == {"from": "2026-01-02", "to": "2026-01-03"}
+    assert rewind.describe() == "rewind 2026-01-02 .. 2026-01-03"
+
+
+def test_duration_text():
+    assert duration_text(None) == ""
+    assert duration_text(1.234) == "1.2 s"
+    assert duration_text(125) == "2 min 05 s"
+
+
+def test_describe_args(studio_project):
+    record = studio_project.jobs()[0]
+    assert describe_args(record) == ""
+    record.kind, record.args = "update", {"kpis": ["dau"], "properties": ["platform"]}
+    assert describe_args(record) == "kpi dau, property platform"
+
+
+def test_stale_properties_map_inline_sources_to_their_property(studio_project):
+    class Status:
+        stale = ["first_purchase_date__inner", "platform", "gone"]
+
+    assert stale_properties(Status(), studio_project.resolved()) == ["first_purchase_date", "platform"]
+
+
+def test_progress_is_estimated_from_the_last_comparable_job(studio_project):
+    import dataclasses
+
+    refresh = studio_project.jobs()[0]
+    running = dataclasses.replace(refresh, id="refresh-new", status="running", started_at=time.time() - 0.1,
+                                  finished_at=None, progress=0.0)
+    expected = expected_duration([running, refresh], running)
+    assert expected == refresh.duration
+    fraction, estimated = shown_progress(dataclasses.replace(running, progress=0.5), expected)
+    assert (fraction, estimated) == (0.5, False)
+    fraction, estimated = shown_progress(running, expected)
+    assert estimated and 0 < fraction <= 0.95
+    assert shown_progress(running, None) == (0.0, False)
+    partial = dataclasses.replace(running, kind="update", args={"kpis": ["dau"]})
+    assert expected_duration([partial, refresh], partial) is None
