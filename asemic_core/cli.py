@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asemic-cli", description="asemic: product-analytics semantic layer studio")
     parser.add_argument("--project", metavar="DIR", help="project directory (default: $ASEMIC_PROJECT, else the current directory)")
     parser.add_argument("--origin", default="cli", help=argparse.SUPPRESS)  # who started a job: cli, app, scheduler
+    parser.add_argument("--job-id", default=None, help=argparse.SUPPRESS)  # a job queued by the launcher
     groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
 
     demo = groups.add_parser("demo", help="the demo game project").add_subparsers(dest="command", required=True)
@@ -200,7 +201,7 @@ def cmd_model_plan(args, project: Project) -> int:
 
 
 def cmd_model_refresh(args, project: Project) -> int:
-    result = project.refresh(origin=args.origin, reporter=TerminalReporter())
+    result = project.refresh(origin=args.origin, reporter=TerminalReporter(), job_id=args.job_id)
     print(f"Job {result.job_id} succeeded: {result.rows:,} rows over {len(result.days)} days "
           f"({result.first_day} .. {result.last_day}) in {result.phases.get('total', 0):.1f}s")
     return EXIT_OK
@@ -212,13 +213,14 @@ def _job_summary(result) -> str:
 
 
 def cmd_model_update(args, project: Project) -> int:
-    result = project.update(args.kpi, args.property, origin=args.origin, reporter=TerminalReporter())
+    result = project.update(args.kpi, args.property, origin=args.origin, reporter=TerminalReporter(), job_id=args.job_id)
     print(_job_summary(result))
     return EXIT_OK
 
 
 def cmd_model_rewind(args, project: Project) -> int:
-    result = project.rewind(args.date_from, args.date_to, origin=args.origin, reporter=TerminalReporter())
+    result = project.rewind(args.date_from, args.date_to, origin=args.origin, reporter=TerminalReporter(),
+                            job_id=args.job_id)
     print(_job_summary(result))
     return EXIT_OK
 

@@ -169,21 +169,22 @@ class Project:
             raise AsemicError(f"the warehouse {warehouse} is not reachable")
         return warehouse
 
-    def refresh(self, origin: str = "cli", reporter=None):
+    def refresh(self, origin: str = "cli", reporter=None, job_id: str | None = None):
         from asemic_core.jobs.service import run_job
 
-        return run_job(self, "refresh", {}, origin, reporter)
+        return run_job(self, "refresh", {}, origin, reporter, job_id)
 
     def update(self, kpis: list[str] | None = None, properties: list[str] | None = None, origin: str = "cli",
-               reporter=None):
+               reporter=None, job_id: str | None = None):
         from asemic_core.jobs.service import run_job
 
-        return run_job(self, "update", {"kpis": list(kpis or []), "properties": list(properties or [])}, origin, reporter)
+        return run_job(self, "update", {"kpis": list(kpis or []), "properties": list(properties or [])}, origin,
+                       reporter, job_id)
 
-    def rewind(self, day_from, day_to, origin: str = "cli", reporter=None):
+    def rewind(self, day_from, day_to, origin: str = "cli", reporter=None, job_id: str | None = None):
         from asemic_core.jobs.service import run_job
 
-        return run_job(self, "rewind", {"from": str(day_from), "to": str(day_to)}, origin, reporter)
+        return run_job(self, "rewind", {"from": str(day_from), "to": str(day_to)}, origin, reporter, job_id)
 
     def source(self, files: ProjectFiles | None = None):
         """A reader of the model (materialized partitions plus on-the-fly columns)."""

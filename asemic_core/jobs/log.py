@@ -95,11 +95,21 @@ class JobLog:
         with self.state.reading() as con:
             return con.execute("SELECT phase, seconds FROM job_phases WHERE job_id = ?", (job_id,)).fetchall()
 
-    def mark_interrupted(self) -> list[str]:
-        """Jobs marked running whose process is gone are interrupted."""
+    def mark_interrupted(self, queued_timeout: float = 300.0) -> list[str]:
+        """Jobs marked running whose process is gone are interrupted, and so are jobs that
+        stayed queued (their process never started) longer than ``queued_timeout`` seconds."""
+        with self.state.reading() as con:
+            rows = con.execute("SELECT id, pid, status, created_at FROM jobs WHERE status IN ('running', 'queued')").fetchall()
+        stale = [job_id for job_id, pid, status, created in rows
+                 if (status == "running" and (pid is None or not _alive(pid)))
+                 or (status == "queued" and now() - created > queued_timeout)]
+        if not stale:
+            return []
         with self.state.transaction() as con:
             rows = con.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall()
             gone = [job_id for job_id, pid in rows if pid is None or not _alive(pid)]
+            gone += [job_id for job_id in stale if job_id not in gone and con.execute(
+                "SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0] == "queued"]
             for job_id in gone:
                 con.execute("UPDATE jobs SET status = 'interrupted', finished_at = ?, "
                             "error = COALESCE(error, 'the job process stopped before finishing') WHERE id = ?",

@@ -42,15 +42,24 @@ def check_job_args(resolved, kind: str, args: dict) -> None:
 
 
 def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
-            reporter: Reporter | None = None) -> JobResult:
-    """Run ``kind`` now in this process; the job log records it whatever happens."""
+            reporter: Reporter | None = None, job_id: str | None = None) -> JobResult:
+    """Run ``kind`` now in this process; the job log records it whatever happens.
+
+    ``job_id`` names a record queued beforehand (by the launcher); otherwise one is created.
+    """
     files = project.files()
-    ensure_valid(validate_files(files))
     store = project.model_store(files)
+    try:
+        ensure_valid(validate_files(files))
+        check_job_args(resolve(files), kind, args or {})
+    except AsemicError as err:
+        if job_id is not None:
+            store.jobs.finish(job_id, "failed", error=err.message)
+        raise
     warehouse = project.warehouse_path(files)
-    check_job_args(resolve(files), kind, args or {})
     store.jobs.mark_interrupted()
-    job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)
+    if job_id is None:
+        job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)
     try:
         store.lock.acquire(job_id)
     except AsemicError as err:
