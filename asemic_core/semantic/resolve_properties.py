@@ -133,4 +133,12 @@ def _inner_type(outer: DataType, definition, inner_def=None, event=None) -> Data
             column = event.columns.get(refs[0].name)
             if column is not None:
                 return column
+    if isinstance(inner_def, ComputedPropertyDef) and inner_def.value_mappings:
+        values = [m.new_value for m in inner_def.value_mappings if m.new_value is not None]
+        if values and all(isinstance(v, bool) for v in values):
+            return DataType.BOOLEAN
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return DataType.INTEGER
+        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            return DataType.NUMBER
     return DataType.STRING  # counting is unaffected by the text form of a value

@@ -103,9 +103,15 @@ EVENT_WHERES: dict[str, list[str]] = {
 DEFAULTS = {INTEGER: [None, 0, -1], NUMBER: [None, 0, 0.5], STRING: [None, "none"], DATE: [None],
             DATETIME: [None], BOOLEAN: [None]}
 AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max", "first_value", "last_value", "none")
-WINDOW_FUNCTIONS = ("sum", "avg", "count", "count_distinct", "min", "max")
-MERGE_FUNCTIONS = ("sum", "min", "max", "first_value", "last_value")
+# (Hypothesis draws early elements a little more often: the rarer cases come first.)
+WINDOW_FUNCTIONS = ("min", "max", "count_distinct", "avg", "count", "sum")
+MERGE_FUNCTIONS = ("first_value", "last_value", "min", "max", "sum")
 ORDERED = (NUMBER, INTEGER, STRING, DATE)  # types min/max are drawn over
+# Open engine bug, shown by a minimal failing test in test_engine_known_bugs.py. While the flag
+# is True the generator avoids the bug's trigger (the inline computed source of a count window
+# with numeric value_mappings then always states its data_type), so the property tests keep
+# checking everything else; set it to False once the bug is fixed.
+AVOID_UNTYPED_COUNTED_MAPPINGS = True  # test_count_window_over_an_inline_computed_source_with_numeric_mappings_is_valid
 
 
 @dataclass
@@ -162,6 +168,8 @@ def _event_data(draw) -> dict[str, Any]:
     start = draw(st.sampled_from(STARTS))
     n_days = draw(st.integers(5, 15))
     n_users = draw(st.integers(2, 6))
+    # Coarse timestamps in some examples: ties inside a table (first_value/last_value break
+    # them by row order) and across tables (registration: by event id, then row order).
     ties = draw(st.booleans())
     minutes = st.sampled_from([9 * 60, 9 * 60 + 30, 10 * 60]) if ties else st.integers(0, 24 * 60 - 1)
     options = {
@@ -172,12 +180,12 @@ def _event_data(draw) -> dict[str, Any]:
         "registration_where": draw(st.sampled_from([None, None, None, "{platform} IS NOT NULL"])),
         "session_where": draw(st.sampled_from([None, None, "{length_s} IS NULL OR {length_s} > 0"])),
     }
-    used: set[tuple] = set()
+    used: set[dt.datetime] = set()
 
     def stamp(table: str, user: str, day: dt.date) -> dt.datetime:
         ts = _timestamp(day, draw(minutes))
         if not ties:  # distinct timestamps everywhere
-            while (ts in used):
+            while ts in used:
                 ts += dt.timedelta(seconds=1)
             used.add(ts)
         return ts
@@ -437,11 +445,13 @@ def sourced(draw, pool: list[Prop], function: str, type_of) -> tuple[dict[str, A
         key = "source_event_property"
     data_type = type_of(function, inner_type)
     counted = function in ("count", "count_distinct")
-    # Without an inner data_type the inline source takes the property's type (counted: text).
-    if counted or inner_type == data_type or (inner_type == INTEGER and data_type == NUMBER):
-        if draw(st.booleans()):
-            inner = {**inner, "data_type": inner_type}
-    else:
+    # Without its own data_type an inline source takes the property's type (count windows:
+    # a type inferred from an inline event source, else text; docs/semantics.md).
+    optional = counted or inner_type == data_type or (inner_type == INTEGER and data_type == NUMBER)
+    if AVOID_UNTYPED_COUNTED_MAPPINGS and counted and any(
+            not isinstance(m["new_value"], str) for m in inner.get("value_mappings", ())):
+        optional = False
+    if not optional or draw(st.booleans()):
         inner = {**inner, "data_type": inner_type}
     return {key: inner}, data_type
 
