@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import polars as pl
 import streamlit as st
 
 from asemic_core.app_support import field_errors, model_source, render_field_errors
@@ -98,11 +99,16 @@ class DraftForm:
         """Change a field from a callback (the widget shows the new value)."""
         _set(self.form, path, value)
         st.session_state[self.key(path)] = value
+        touched = self.form.setdefault("touched", [])
+        if path not in touched:
+            touched.append(path)
 
     def append(self, path: str, text: str) -> None:
-        """Insert ``text`` at the end of a text field (the helpers' "insert")."""
+        """Insert ``text`` at the end of a text field (the helpers' "insert"), spaced
+        like a person would type it: ``SAFE_DIVIDE(SUM(a), SUM(b)) * 100``."""
         current = (self.get(path) or "").rstrip()
-        joiner = "" if not current or current.endswith(("(", " ")) or text.startswith((",", ")")) else " "
+        text = text.strip()
+        joiner = "" if not current or current.endswith("(") or text.startswith((",", ")")) else " "
         self.set(path, f"{current}{joiner}{text}")
 
     # -- bound widgets ---------------------------------------------------------------
@@ -113,6 +119,9 @@ class DraftForm:
 
         def changed() -> None:
             _set(self.form, path, st.session_state[key])
+            touched = self.form.setdefault("touched", [])
+            if path not in touched:
+                touched.append(path)
             if on_change is not None:
                 on_change()
 
@@ -187,7 +196,8 @@ class DraftForm:
         def changed() -> None:
             _set(self.form, path, apply_editor_delta(base, st.session_state.get(key), columns))
 
-        data = {column: [str(row.get(column) or "") for row in base] for column in columns}
+        data = pl.DataFrame({column: [str(row.get(column) or "") for row in base] for column in columns},
+                            schema={column: pl.String for column in columns})
         st.data_editor(data, key=key, on_change=changed, num_rows="dynamic", hide_index=True, **kwargs)
 
 
@@ -224,6 +234,13 @@ class FieldIssues:
         for message in self._matching(self.warnings, prefixes, exact):
             st.warning(message, icon=":material/warning:")
 
+    @staticmethod
+    def pending_text(pending: list[Issue]) -> str:
+        """ "the source event and the select": the fields still to fill in."""
+        names = [n for n in dict.fromkeys((i.field or "").rsplit(".", 1)[-1].replace("_", " ") for i in pending) if n]
+        names = [f"the {n}" for n in names]
+        return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
     def has_errors(self) -> bool:
         return bool(self.errors)
 
@@ -241,6 +258,51 @@ class FieldIssues:
                     st.error(text, icon=":material/error:")
                 else:
                     st.warning(text, icon=":material/warning:")
+
+
+# ---------------------------------------------------------------- shared editor parts
+
+
+def editor_title(title: str, badges: list[str]) -> None:
+    """The editor's heading with its badges (``:orange-badge[Unsaved changes]``...)."""
+    st.subheader(f"{title} &nbsp;{' '.join(badges)}", anchor=False)
+
+
+def used_by_text(users: list[str], limit: int = 8) -> str:
+    """"`a`, `b` …" of graph nodes ``property:a``, ``kpi:b``."""
+    names = [f"`{u.split(':', 1)[1]}`" for u in users]
+    return ", ".join(names[:limit]) + (" …" if len(names) > limit else "")
+
+
+def action_bar(editor: DraftForm, noun: str, *, saved_id: str | None, saved_file: str | None, users: list[str],
+               valid: bool, dirty: bool, to_fill: str, on_save, on_revert, on_delete) -> None:
+    """Save (Ctrl+Enter), Revert and Delete-with-confirmation of one editor. Keys:
+    ``<name>_save``, ``<name>_revert``, ``<name>_delete``, ``<name>_confirm_delete``."""
+    name = editor.name
+    problem = st.session_state.get(f"{name}#save_problem")
+    if problem:
+        st.error(problem, icon=":material/block:")
+    if to_fill:
+        st.caption(f":material/edit_note: Still to fill in: {to_fill}.")
+    confirm = f"{name}#confirm_delete"
+    with st.container(horizontal=True):
+        st.button("Save", icon=":material/save:", type="primary", on_click=on_save, disabled=not (valid and dirty),
+                  key=f"{name}_save", shortcut="Ctrl+Enter",
+                  help=f"Write the {noun} to its YAML file (Ctrl+Enter)." if valid else "Fix the errors first.")
+        if saved_id is not None:
+            st.button("Revert", icon=":material/undo:", on_click=on_revert, disabled=not dirty, key=f"{name}_revert",
+                      help="Back to the saved definition.")
+            st.button("Delete", icon=":material/delete:", key=f"{name}_delete",
+                      on_click=lambda: st.session_state.update({confirm: True}))
+    if saved_id is not None and st.session_state.get(confirm):
+        warning = f"Delete **{saved_id}** from `{saved_file}`?"
+        if users:
+            warning += f" It is used by {used_by_text(users, limit=len(users))}, which will stop validating."
+        with st.container(border=True):
+            st.warning(warning, icon=":material/warning:")
+            with st.container(horizontal=True):
+                st.button("Delete permanently", type="primary", on_click=on_delete, key=f"{name}_confirm_delete")
+                st.button("Cancel", key=f"{name}_cancel_delete", on_click=lambda: st.session_state.pop(confirm, None))
 
 
 # ------------------------------------------------------------------------- toasts

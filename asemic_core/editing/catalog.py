@@ -10,6 +10,7 @@ from asemic_core.editing.wording import describe_property
 from asemic_core.issues import Issue
 from asemic_core.semantic.graph import build_graph, node
 from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
+from asemic_core.semantic.placeholders import references
 from asemic_core.semantic.resolve_kpis import template_values
 from asemic_core.semantic.resolve_properties import default_label
 
@@ -111,7 +112,7 @@ def kpi_rows(files: ProjectFiles, issues: list[Issue] = ()) -> list[KpiRow]:
                          for name, axis in kpi.x_axis.items())
         unit = ""
         if kpi.unit is not None:
-            unit = f"{kpi.unit.symbol} (prefix)" if kpi.unit.is_prefix else kpi.unit.symbol
+            unit = f"{kpi.unit.symbol}…" if kpi.unit.is_prefix else f"…{kpi.unit.symbol}"
         rows.append(KpiRow(kpi_id, kpi.label or default_label(kpi_id), kpi.select, kpi.where or "", axes, unit,
                            _template_text(kpi, files), kpi.description or "", located.file, located.line,
                            errors.get(kpi_id, 0)))
@@ -155,6 +156,18 @@ def users_of(resolved: ResolvedProject, kind: str, object_id: str) -> list[str]:
                 target = node("property", prop.parent)
             found.add(target)
     return sorted(found)
+
+
+def kpi_users(resolved: ResolvedProject, kpi_id: str) -> list[str]:
+    """The KPIs that read ``kpi_id`` (any of its template values), besides itself."""
+    ids = [k.id for k in resolved.kpis.values() if k.template_id == kpi_id] or [kpi_id]
+    found = {u for i in ids for u in users_of(resolved, "kpi", i)}
+    return sorted(u for u in found if u.split(":", 1)[1] not in ids)
+
+
+def property_refs(expression: str | None) -> list[str]:
+    """The properties a KPI expression names as ``{property.x}`` (sorted, once each)."""
+    return sorted({r.name for r in references(expression) if r.namespace == "property"})
 
 
 def source_property_options(resolved: ResolvedProject, prop_id: str, broken: set[str] = frozenset()) -> list[str]:

@@ -5,19 +5,25 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-DEFINITION_SCALE = alt.Scale(domain=["draft", "saved"], range=["#ff4b4b", "#9aa5b1"])
+COLORS = {"draft": "#ff4b4b", "saved": "#9aa5b1"}
+DASHES = {"draft": [1, 0], "saved": [5, 4]}
+
+
+def _scale(frame: pl.DataFrame) -> alt.Scale:
+    present = [d for d in COLORS if d in set(frame["definition"].to_list())]
+    return alt.Scale(domain=present, range=[COLORS[d] for d in present])
 
 
 def distribution_chart(dist: pl.DataFrame, title: str = "") -> alt.Chart:
     """Grouped bars: user-days per value (or bin), draft next to saved."""
     order = dist.select("bucket", "order").unique().sort("order")["bucket"].to_list()
     both = dist.select(pl.col("definition").n_unique()).item() > 1
-    bars = alt.Chart(dist.to_pandas() if False else dist).mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2)
+    bars = alt.Chart(dist).mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2)
     encoding = dict(
         x=alt.X("bucket:N", sort=order, title=title or "value",
                 axis=alt.Axis(labelAngle=-40 if len(order) > 8 else 0, labelLimit=120)),
         y=alt.Y("user_days:Q", title="user-days"),
-        color=alt.Color("definition:N", scale=DEFINITION_SCALE, title=None,
+        color=alt.Color("definition:N", scale=_scale(dist), title=None,
                         legend=alt.Legend(orient="top", direction="horizontal")),
         tooltip=[alt.Tooltip("definition:N", title="definition"), alt.Tooltip("bucket:N", title="value"),
                  alt.Tooltip("user_days:Q", title="user-days", format=","),
@@ -25,23 +31,22 @@ def distribution_chart(dist: pl.DataFrame, title: str = "") -> alt.Chart:
     )
     if both:
         encoding["xOffset"] = alt.XOffset("definition:N", sort=["draft", "saved"])
-    return bars.encode(**encoding).properties(height=260)
+    return bars.encode(**encoding).properties(height=300)
 
 
-def kpi_chart(long: pl.DataFrame, axis: str, unit_symbol: str | None = None, unit_prefix: bool = False) -> alt.Chart:
+def kpi_chart(long: pl.DataFrame, axis: str, unit_symbol: str | None = None) -> alt.Chart:
     """Lines over the axis: the draft (solid) and the saved definition (dashed)."""
     axis_type = "T" if axis == "date" else "Q"
+    present = [d for d in COLORS if d in set(long["definition"].to_list())]
     fmt = ",.4~f"
-    title = "value"
-    if unit_symbol:
-        title = f"value ({unit_symbol})"
+    title = f"value ({unit_symbol.strip()})" if unit_symbol and unit_symbol.strip() else "value"
     base = alt.Chart(long).encode(
         x=alt.X(f"{axis}:{axis_type}", title="date" if axis == "date" else "cohort day"),
         y=alt.Y("value:Q", title=title),
-        color=alt.Color("definition:N", scale=DEFINITION_SCALE, title=None,
+        color=alt.Color("definition:N", scale=_scale(long), title=None,
                         legend=alt.Legend(orient="top", direction="horizontal")),
-        strokeDash=alt.StrokeDash("definition:N", scale=alt.Scale(domain=["draft", "saved"], range=[[1, 0], [5, 4]]),
-                                  legend=None),
+        strokeDash=alt.StrokeDash("definition:N", legend=None,
+                                  scale=alt.Scale(domain=present, range=[DASHES[d] for d in present])),
         tooltip=[alt.Tooltip(f"{axis}:{axis_type}", title=axis.replace("_", " ")),
                  alt.Tooltip("definition:N", title="definition"), alt.Tooltip("value:Q", title="value", format=fmt)],
     )

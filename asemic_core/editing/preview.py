@@ -89,8 +89,14 @@ def _binned(present: pl.DataFrame, bins: int) -> pl.DataFrame:
     return counted.with_columns(pl.col("order").map_elements(label, return_dtype=pl.String).alias("bucket"))
 
 
+def _label(column: str, dtype) -> pl.Expr:
+    if dtype in (pl.Float32, pl.Float64):  # 24.98, not 24.979999999997
+        return pl.col(column).map_elements(lambda v: f"{v:.6g}", return_dtype=pl.String)
+    return pl.col(column).cast(pl.String)
+
+
 def _categories(present: pl.DataFrame) -> pl.DataFrame:
-    labelled = present.with_columns(pl.col("value").cast(pl.String).alias("bucket"))
+    labelled = present.with_columns(_label("value", present.schema["value"]).alias("bucket"))
     order = {b: i for i, b in enumerate(labelled.select("value", "bucket").unique().sort("value")["bucket"])}
     counted = labelled.group_by("definition", "bucket").len("user_days")
     top = set(counted.group_by("bucket").agg(pl.col("user_days").sum())
@@ -206,9 +212,9 @@ def kpi_long(points: pl.DataFrame, with_saved: bool) -> pl.DataFrame:
     """Points as axis, definition, value (for a chart)."""
     axis = kpi_axis(points)
     parts = [points.select(pl.col(axis), pl.lit("draft").alias("definition"), pl.col("value"))]
-    if with_saved:
-        parts.append(points.select(pl.col(axis), pl.lit("saved").alias("definition"),
-                                   pl.col("saved_value").alias("value")))
+    if with_saved:  # first, so that the draft is drawn over it
+        parts.insert(0, points.select(pl.col(axis), pl.lit("saved").alias("definition"),
+                                      pl.col("saved_value").alias("value")))
     return pl.concat(parts, how="vertical_relaxed")
 
 

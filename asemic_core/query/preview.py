@@ -35,6 +35,7 @@ class Draft:
     id: str
     model: Property | Kpi
     file: str | None = None  # where it will be saved (relative); default: its current file or <id>.yml
+    template_value: object = None  # a templated KPI (`retention_d{}`): which value to preview (default: the first)
 
 
 @dataclass
@@ -181,16 +182,28 @@ def _property_values(source, draft_project, prop_id, user_filter, day_from, day_
     return new.join(old, on=["entity_id", "date"], how="left")
 
 
+def expanded_kpi_id(project, draft: Draft) -> str:
+    """The id to query for a draft: itself, or one expansion of a templated KPI."""
+    if draft.id in project.kpis:
+        return draft.id
+    expansions = [k for k in project.kpis.values() if k.template_id == draft.id]
+    if not expansions:
+        raise AsemicError(f"KPI {draft.id!r} has no template values to preview")
+    chosen = [k for k in expansions if str(k.template_value) == str(draft.template_value)]
+    return (chosen or expansions)[0].id
+
+
 def _kpi_points(source, draft_project, draft: Draft, user_filter, day_from, day_to, has_saved) -> pl.DataFrame:
-    axis = "date" if "date" in draft_project.kpis[draft.id].x_axes else "cohort_day"
-    request = KpiRequest(draft.id, day_from, day_to, axis)
+    kpi_id = expanded_kpi_id(draft_project, draft)
+    axis = "date" if "date" in draft_project.kpis[kpi_id].x_axes else "cohort_day"
+    request = KpiRequest(kpi_id, day_from, day_to, axis)
 
     def points(project) -> pl.DataFrame:
         sample = SampleSource(source, project, user_filter, day_from, day_to)
         return run_kpi_query(sample, request).points
 
     new = points(draft_project)
-    if not has_saved:
+    if not has_saved or kpi_id not in source.resolved.kpis:
         return new.with_columns(pl.lit(None, dtype=pl.Float64).alias("saved_value"))
     old = points(source.resolved).rename({"value": "saved_value"})
     return new.join(old, on=[axis], how="left")
