@@ -14,9 +14,11 @@ from asemic_core.jobs.planner import DayPlan, plan_rewind_days, plan_update_days
 from asemic_core.jobs.refresh import (
     ROWS_PER_BUCKET,
     JobResult,
+    catalog_writer,
     place_partitions,
     user_bucket,
     write_batch,
+    write_users,
 )
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.hashing import definition_hashes
@@ -26,7 +28,7 @@ from asemic_core.sql.render import render
 from asemic_core.storage.schema import daily_columns, generate_schema
 from asemic_core.storage.state import ColumnState, Partition
 from asemic_core.storage.status import model_status
-from asemic_core.storage.store import DAILY, ModelStore
+from asemic_core.storage.store import DAILY, USERS, ModelStore
 
 
 def _listed(files: list[str]) -> str:
@@ -154,7 +156,7 @@ def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job
             tx.execute("DELETE FROM columns WHERE tbl = ? AND name = ?", (DAILY, name))
     store.commit(job_id, DAILY, written, replace_all=False,
                  columns=_column_states(project, store, job_id, targets, model_first, watermark),
-                 days=stats, phases=phases)
+                 days=stats, phases=phases, after_swap=catalog_writer(store, project))
     return JobResult(job_id, "succeeded", stats, phases, model_first, watermark)
 
 
@@ -180,12 +182,15 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
         plan = plan_update_days(project, daily_columns(project), model_first, watermark, day_range[1])
         written, stats, more = recompute_days(con, project, store, job_id, plan, model_first, reporter)
         phases.update(more)
+        users = write_users(con, project, store, job_id, plan.last)
     finally:
         con.close()
     columns = [c.name for c in generate_schema(project).table(DAILY).columns]
+    catalog = catalog_writer(store, project)
     store.commit(job_id, DAILY, written, replace_all=False,
                  columns=_column_states(project, store, job_id, columns, model_first, plan.last),
-                 meta={"watermark": plan.last.isoformat()}, days=stats, phases=phases)
+                 meta={"watermark": plan.last.isoformat()}, days=stats, phases=phases, after_swap=catalog)
+    store.commit(job_id, USERS, [users], replace_all=True, after_swap=catalog)
     return JobResult(job_id, "succeeded", stats, phases, plan.first, plan.last)
 
 
@@ -203,9 +208,12 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     con = warehouse_connection(warehouse_path, store.scratch_dir, project)
     try:
         written, stats, phases = recompute_days(con, project, store, job_id, plan, model_first, reporter)
+        users = write_users(con, project, store, job_id, watermark)
     finally:
         con.close()
-    store.commit(job_id, DAILY, written, replace_all=False, days=stats, phases=phases)
+    catalog = catalog_writer(store, project)
+    store.commit(job_id, DAILY, written, replace_all=False, days=stats, phases=phases, after_swap=catalog)
+    store.commit(job_id, USERS, [users], replace_all=True, after_swap=catalog)
     return JobResult(job_id, "succeeded", stats, phases, plan.first, plan.last)
 
 

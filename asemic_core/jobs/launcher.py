@@ -51,6 +51,7 @@ def launch_job(project, kind: str, args: dict | None = None, origin: str = "app"
         stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=str(project.root),
     )
     log.close()
+    store.jobs.set_pid(job_id, process.pid)
     process.job_id = job_id
     process.log_path = log_path
     return process

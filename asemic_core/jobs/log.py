@@ -46,12 +46,20 @@ class JobLog:
     def __init__(self, state: StateStore) -> None:
         self.state = state
 
-    def create(self, kind: str, args: dict, config_hash: str, origin: str, status: str = "queued") -> str:
+    def create(self, kind: str, args: dict, config_hash: str, origin: str, status: str = "queued",
+               pid: int | None = None) -> str:
+        """Queue a job; ``pid`` is the process that will run it (default: this one)."""
         job_id = new_job_id(kind)
         with self.state.transaction() as con:
-            con.execute("INSERT INTO jobs(id, kind, args, config_hash, origin, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (job_id, kind, json.dumps(args, default=str), config_hash, origin, status, now()))
+            con.execute("INSERT INTO jobs(id, kind, args, config_hash, origin, status, created_at, pid) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (job_id, kind, json.dumps(args, default=str), config_hash, origin, status, now(),
+                         os.getpid() if pid is None else pid))
         return job_id
+
+    def set_pid(self, job_id: str, pid: int) -> None:
+        with self.state.transaction() as con:
+            con.execute("UPDATE jobs SET pid = ? WHERE id = ?", (pid, job_id))
 
     def start(self, job_id: str) -> None:
         with self.state.transaction() as con:
@@ -95,25 +103,27 @@ class JobLog:
         with self.state.reading() as con:
             return con.execute("SELECT phase, seconds FROM job_phases WHERE job_id = ?", (job_id,)).fetchall()
 
-    def mark_interrupted(self, queued_timeout: float = 300.0) -> list[str]:
-        """Jobs marked running whose process is gone are interrupted, and so are jobs that
-        stayed queued (their process never started) longer than ``queued_timeout`` seconds."""
+    def mark_interrupted(self, lock_holder: str | None, queued_timeout: float = 300.0) -> list[str]:
+        """Jobs whose process is gone are interrupted.
+
+        A running job holds the writer lock for its whole run, so a 'running' job that is
+        not the lock's holder has died (its pid alone could belong to another process
+        after a reboot). A queued job died when its process is gone, or when it never
+        started within ``queued_timeout`` seconds.
+        """
         with self.state.reading() as con:
             rows = con.execute("SELECT id, pid, status, created_at FROM jobs WHERE status IN ('running', 'queued')").fetchall()
-        stale = [job_id for job_id, pid, status, created in rows
-                 if (status == "running" and (pid is None or not _alive(pid)))
-                 or (status == "queued" and now() - created > queued_timeout)]
-        if not stale:
+        gone = [job_id for job_id, pid, status, created in rows if job_id != lock_holder and (
+            status == "running"
+            or (pid is not None and not _alive(pid))
+            or now() - created > queued_timeout)]
+        if not gone:
             return []
         with self.state.transaction() as con:
-            rows = con.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall()
-            gone = [job_id for job_id, pid in rows if pid is None or not _alive(pid)]
-            gone += [job_id for job_id in stale if job_id not in gone and con.execute(
-                "SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0] == "queued"]
             for job_id in gone:
                 con.execute("UPDATE jobs SET status = 'interrupted', finished_at = ?, "
-                            "error = COALESCE(error, 'the job process stopped before finishing') WHERE id = ?",
-                            (now(), job_id))
+                            "error = COALESCE(error, 'the job process stopped before finishing') "
+                            "WHERE id = ? AND status IN ('running', 'queued')", (now(), job_id))
         return gone
 
 

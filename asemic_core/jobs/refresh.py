@@ -117,10 +117,7 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
         reporter.finish()
         phases["compute_and_write"] = time.monotonic() - mark
         written, day_stats = place_partitions(con, store, job_id, staging, phases["compute_and_write"])
-        users_query = _users_query(project, last)
-        target = store.partition_path(USERS, ALL_DAYS, job_id)
-        users_rows = _copy(con, users_query, target / "b0.parquet")
-        written.append(Partition(USERS, ALL_DAYS, store.relative(target), users_rows, job_id))
+        written.append(write_users(con, project, store, job_id, last))
 
         schema = generate_schema(project)
         column_states = [
@@ -128,16 +125,31 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
             for c in schema.table(DAILY).columns
         ]
         phases["total"] = time.monotonic() - started
+        catalog = catalog_writer(store, project)
+        store.commit(job_id, USERS, [p for p in written if p.table == USERS], replace_all=True, after_swap=catalog)
         store.commit(job_id, DAILY, [p for p in written if p.table == DAILY], replace_all=True,
                      columns=column_states, meta={"watermark": last.isoformat(), "first_day": first.isoformat()},
-                     days=day_stats, phases=phases)
-        store.commit(job_id, USERS, [p for p in written if p.table == USERS], replace_all=True)
+                     days=day_stats, phases=phases, after_swap=catalog)
         return JobResult(job_id, "succeeded", day_stats, phases, first, last)
     finally:
         con.close()
 
 
 ROWS_PER_BUCKET = 5_000_000
+
+
+def write_users(con, project: ResolvedProject, store: ModelStore, job_id: str, last: dt.date) -> Partition:
+    """The users table: one row per user registered by ``last``."""
+    target = store.partition_path(USERS, ALL_DAYS, job_id)
+    rows = _copy(con, _users_query(project, last), target / "b0.parquet")
+    return Partition(USERS, ALL_DAYS, store.relative(target), rows, job_id)
+
+
+def catalog_writer(store: ModelStore, project: ResolvedProject):
+    """Rewrites the catalog's views over the current files (run inside each commit)."""
+    from asemic_core.storage.catalog import write_catalog
+
+    return lambda: write_catalog(store, project)
 
 
 def user_bucket(bucket: int, buckets: int) -> exp.Expression | None:

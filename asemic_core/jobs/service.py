@@ -57,7 +57,7 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
             store.jobs.finish(job_id, "failed", error=err.message)
         raise
     warehouse = project.warehouse_path(files)
-    store.jobs.mark_interrupted()
+    store.jobs.mark_interrupted(store.lock.holder())
     if job_id is None:
         job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)
     try:
@@ -81,7 +81,6 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
         else:  # pragma: no cover - the CLI only offers known kinds
             raise AsemicError(f"unknown job kind {kind!r}")
         store.jobs.finish(job_id, "succeeded", message=f"{result.rows:,} rows over {len(result.days)} days")
-        project.write_catalog(resolved)
         return result
     except AsemicError as err:
         store.jobs.finish(job_id, "failed", error=err.message)

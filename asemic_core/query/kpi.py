@@ -177,29 +177,30 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
     total_function = kpi.x_axes[request.x_axis]
     adhoc: list[str] = []
 
-    def build(group_by: list[str]):
-        def sql() -> str:
-            plan = source.plan(sorted(builder.used), None if request.x_axis == "cohort_day" else request.date_from,
-                               None if request.x_axis == "cohort_day" else request.date_to)
-            adhoc[:] = plan.adhoc
-            # The requested range is the axis; days the model does not hold give NULL points.
-            date_from = request.date_from or plan.day_from
-            date_to = request.date_to or plan.day_to
-            ranges[:] = [date_from, date_to]
-            relation = source.relation_sql(plan)
-            return render(_points_query(project, relation, value, request, group_by, date_from, date_to, total_function,
-                                        builder.contributing), ENGINE_DIALECT)
-        return sql
-
     ranges: list[dt.date] = []
-    points, sql = source.run(build(by))
+
+    def statements() -> list[str]:
+        """Points (grouped as asked) and, for a grouped query, the ungrouped series: one plan."""
+        plan = source.plan(sorted(builder.used), None if request.x_axis == "cohort_day" else request.date_from,
+                           None if request.x_axis == "cohort_day" else request.date_to)
+        adhoc[:] = plan.adhoc
+        # The requested range is the axis; days the model does not hold give NULL points.
+        date_from = request.date_from or plan.day_from
+        date_to = request.date_to or plan.day_to
+        ranges[:] = [date_from, date_to]
+        relation = source.relation_sql(plan)
+        groupings = [by, []] if by else [by]
+        return [render(_points_query(project, relation, value, request, grouping, date_from, date_to, total_function,
+                                     builder.contributing), ENGINE_DIALECT) for grouping in groupings]
+
+    frames, sqls = source.run_many(statements)
+    points, sql = frames[0], sqls[0]
     date_from, date_to = ranges
     axis = request.x_axis
     points = points.sort([axis, *by], nulls_last=True)
     if by:
         totals = points.group_by(by, maintain_order=True).agg(_polars_total(total_function).alias("total"))
-        ungrouped, _ = source.run(build([]))
-        total = ungrouped.select(_polars_total(total_function)).item()
+        total = frames[1].select(_polars_total(total_function)).item()
     else:
         totals = points.select(_polars_total(total_function).alias("total"))
         total = totals.item() if totals.height else None

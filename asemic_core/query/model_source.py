@@ -107,6 +107,23 @@ class ModelSource:
                     f"ON s.entity_id = a.entity_id AND s.date = a.date")
         return parts[0]
 
+    def run_many(self, build_sqls):
+        """Run the SQL statements ``build_sqls()`` returns, all on one snapshot of the model.
+
+        They are planned together, so they read the same partition files; if a job swaps
+        partitions in between and a file is gone, all of them are planned and run again.
+        """
+        for attempt in (1, 2):
+            statements = build_sqls()
+            try:
+                return [self.con.sql(sql).pl() for sql in statements], statements
+            except duckdb.IOException:
+                if attempt == 2:
+                    raise
+            except duckdb.Error as err:
+                raise WarehouseError(f"query failed: {str(err).splitlines()[0]}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def run(self, build_sql):
         """Run the SQL ``build_sql()`` returns, as a polars frame.
 

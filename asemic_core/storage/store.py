@@ -62,8 +62,13 @@ class ModelStore:
     # -- writing (only while holding the writer lock) --------------------------------
     def commit(self, job_id: str, table: str, partitions: list[Partition], *, replace_all: bool,
                columns: list[ColumnState] | None = None, meta: dict | None = None,
-               days: list[tuple[str, int, float]] | None = None, phases: dict[str, float] | None = None) -> None:
-        """Swap the new partitions in, atomically, then remove the files they replace."""
+               days: list[tuple[str, int, float]] | None = None, phases: dict[str, float] | None = None,
+               after_swap=None) -> None:
+        """Swap the new partitions in, atomically, then remove the files they replace.
+
+        ``after_swap()`` runs between the two (e.g. rewriting the catalog's views), so
+        nothing that lists files points at removed ones once this returns.
+        """
         superseded: list[str] = []
         with self.state.transaction() as con:
             if replace_all:
@@ -80,6 +85,8 @@ class ModelStore:
                 self.jobs.add_day(con, job_id, day, rows, seconds)
             for phase, seconds in (phases or {}).items():
                 self.jobs.add_phase(con, job_id, phase, seconds)
+        if after_swap is not None:
+            after_swap()
         for rel in superseded:
             _remove(self.root / rel)
 
