@@ -128,6 +128,13 @@ def _inner_type(outer: DataType, definition, inner_def=None, event=None) -> Data
             return DataType.INTEGER
         if inner_def.aggregate_function in {"sum", "avg", "none"}:
             return DataType.NUMBER
+        default = inner_def.default_value
+        if isinstance(default, bool):
+            return DataType.BOOLEAN
+        if isinstance(default, int):
+            return DataType.INTEGER
+        if isinstance(default, float):
+            return DataType.NUMBER
         refs = references(inner_def.select)
         if event is not None and len(refs) == 1 and refs[0].namespace is None and inner_def.select.strip() == "{" + refs[0].name + "}":
             column = event.columns.get(refs[0].name)

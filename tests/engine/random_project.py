@@ -37,12 +37,26 @@ past and future offsets), fixed windows, lifetime properties (every merge functi
 window and lifetime sources are ``source_property`` or inline event/computed
 definitions, with or without an inner ``data_type``. Properties are drawn in sequence
 and may use any earlier one, so chains such as window(computed(event)) and
-lifetime(window(...)) arise; one such chain is always present.
+lifetime(window(...)) arise; one such chain is always present. ``active_days`` and
+``cohorted_daily_kpis_days`` are random; sometimes ``model_settings.end_date`` cuts the data.
+
+KPIs and queries (``scenarios(with_kpis=True)``)
+------------------------------------------------
+2-4 single-aggregate KPIs (``SUM``/``AVG``/``MIN``/``MAX`` over numeric properties,
+``COUNT``/``COUNTD`` over any), on both axes with random total functions (per axis or per
+KPI) and a random ``where`` (population rule 2 forms ``{property.cohort_day} = N`` and
+``N = {property.days_since_last_active}``, comparisons, booleans); a KPI referencing two
+of them (``SAFE_DIVIDE({kpi.a} * 100, {kpi.b})``, ``{kpi.a} - {kpi.b}``, ...) with its own
+``where``; a template over ``cohort_day`` (or a list). One query per expanded KPI: random
+axis, grain (day/week/month), range (it may reach past the model), group-by (registration
+properties, a STRING computed property, ``cohort_day``) and at most one filter with any
+operator.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,11 +121,13 @@ AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max", "first_valu
 WINDOW_FUNCTIONS = ("min", "max", "count_distinct", "avg", "count", "sum")
 MERGE_FUNCTIONS = ("first_value", "last_value", "min", "max", "sum")
 ORDERED = (NUMBER, INTEGER, STRING, DATE)  # types min/max are drawn over
-# Open engine bug, shown by a minimal failing test in test_engine_known_bugs.py. While the flag
-# is True the generator avoids the bug's trigger (the inline computed source of a count window
-# with numeric value_mappings then always states its data_type), so the property tests keep
-# checking everything else; set it to False once the bug is fixed.
-AVOID_UNTYPED_COUNTED_MAPPINGS = True  # test_count_window_over_an_inline_computed_source_with_numeric_mappings_is_valid
+
+# A fixed engine bug, kept as a regression test in test_engine_regressions.py. While the flag
+# is True the generator avoids its trigger (an inline event source of a count window whose
+# select is an expression under min/max/first_value/last_value, with a numeric default_value,
+# then always states its data_type), so the property tests keep checking everything else;
+# set it to False once the bug is fixed.
+AVOID_UNTYPED_COUNTED_DEFAULTS = False  # test_count_window_over_an_inline_expression_source_with_a_numeric_default_is_valid
 
 
 @dataclass
@@ -446,10 +462,11 @@ def sourced(draw, pool: list[Prop], function: str, type_of) -> tuple[dict[str, A
     data_type = type_of(function, inner_type)
     counted = function in ("count", "count_distinct")
     # Without its own data_type an inline source takes the property's type (count windows:
-    # a type inferred from an inline event source, else text; docs/semantics.md).
+    # a type inferred from the source, else text; docs/semantics.md).
     optional = counted or inner_type == data_type or (inner_type == INTEGER and data_type == NUMBER)
-    if AVOID_UNTYPED_COUNTED_MAPPINGS and counted and any(
-            not isinstance(m["new_value"], str) for m in inner.get("value_mappings", ())):
+    if AVOID_UNTYPED_COUNTED_DEFAULTS and counted and key == "source_event_property" and isinstance(
+            inner.get("default_value"), (int, float)) and inner["aggregate_function"] in (
+            "min", "max", "first_value", "last_value") and not re.fullmatch(r"\{\w+\}", inner["select"]):
         optional = False
     if not optional or draw(st.booleans()):
         inner = {**inner, "data_type": inner_type}

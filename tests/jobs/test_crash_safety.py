@@ -56,7 +56,7 @@ REWIND = (day(20), day(24))
 # A job killed after it was logged but before it was marked running stays "queued" in the
 # job log forever (JobLog.mark_interrupted only looks at running jobs). Reproduced by
 # test_kill_before_the_job_starts (strict xfail); the random kills tolerate it meanwhile.
-KNOWN_BUG_QUEUED_FOREVER = True
+KNOWN_BUG_QUEUED_FOREVER = False
 KINDS = ("refresh", "update", "rewind")
 
 

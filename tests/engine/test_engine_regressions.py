@@ -2,14 +2,13 @@
 
 Each test is the smallest project that showed one bug: one event table (registration and
 activity), a user or two, a property or KPI, with the expected values computed by hand
-from SEMANTICS.md and docs/semantics.md. All but one failed on 1e2570f and were fixed in
-582dca2 (the comments say what the engine used to return); the random generators of
-``random_project.py`` cover the same cases (NULLs at the first/last event, timestamp
-ties, inline sources of count windows, ranges and groups without contributing rows).
+from SEMANTICS.md and docs/semantics.md. They failed on 1e2570f; all but one were fixed
+in 582dca2 and 2c5ce63 (the comments say what the engine used to return), and the random
+generators of ``random_project.py`` cover those cases (NULLs at the first/last event,
+timestamp ties, inline sources of count windows, ranges and groups without contributing
+rows).
 
-Still open: ``test_count_window_over_an_inline_computed_source_with_numeric_mappings_is_valid``
-(the generators avoid its trigger while ``random_project.AVOID_UNTYPED_COUNTED_MAPPINGS``
-is True; switch it off once the bug is fixed).
+All of them are fixed now, and the generators no longer avoid any trigger.
 """
 
 from __future__ import annotations
@@ -125,11 +124,25 @@ def test_count_window_over_an_inline_numeric_source_without_data_type_is_valid(t
     assert values(project, "paid_days_7") == [1, 2]
 
 
+def test_count_window_over_an_inline_expression_source_with_a_numeric_default_is_valid(tmp_path: Path) -> None:
+    """Fixed; was: The inner type of a count window's inline event
+    source is inferred only for count/count_distinct/sum/avg/none and for a select that is
+    one column; an expression under min/max/first_value/last_value stays STRING, and a
+    numeric default_value is then rejected: "default_value 0 (int) is not a STRING".
+    max({v} * 2) is 2 on day 1 and 8 on day 2: the window counts 1, then 2 values."""
+    project = tiny_project(tmp_path, ROWS, {"valued_days_7": _counted_window(
+        {"select": "{v} * 2", "aggregate_function": "max", "default_value": 0})})
+    report = project.validate(dry_run=False)
+    assert [issue.message for issue in report.errors] == []
+    project.refresh(origin="test")
+    assert values(project, "valued_days_7") == [1, 2]
+
+
 def test_count_window_over_an_inline_computed_source_with_numeric_mappings_is_valid(tmp_path: Path) -> None:
-    """Open (still failing after 582dca2): the same bug as above for an inline computed source: its
-    type is inferred for event sources only, a computed one is still typed STRING, so an
-    integer ``new_value`` is rejected: "new_value 0 (int) is not a STRING". cohort_day is 0
-    then 1, both mapped to 0 (range to 1): the window counts 1, then 2 values."""
+    """The same bug for an inline computed source (still failing after 582dca2, fixed in
+    2c5ce63): its type was inferred for event sources only, a computed one stayed STRING, so
+    an integer ``new_value`` was rejected: "new_value 0 (int) is not a STRING". cohort_day
+    is 0 then 1, both mapped to 0 (range to 1): the window counts 1, then 2 values."""
     project = tiny_project(tmp_path, ROWS, {"early_days_7": {"data_type": "INTEGER", "sliding_window_property": {
         "window_function": "count", "relative_days_from": -6, "relative_days_to": 0,
         "source_computed_property": {"select": "{cohort_day}",
