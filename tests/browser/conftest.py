@@ -5,6 +5,7 @@ Screenshots of every test land in ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -58,12 +59,13 @@ def browser_project(tmp_path_factory) -> Project:
     return project
 
 
-@pytest.fixture(scope="session")
-def studio_url(browser_project) -> str:
+@contextlib.contextmanager
+def serve_studio(root: Path):
+    """A Streamlit server of the studio on ``root`` (its URL); stopped on exit."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(browser_project.root / "streamlit.log", "wb")  # noqa: SIM115 - closed below
-    env = dict(os.environ, ASEMIC_PROJECT=str(browser_project.root), PYTHONUNBUFFERED="1")
+    log = open(root / "streamlit.log", "wb")  # noqa: SIM115 - closed below
+    env = dict(os.environ, ASEMIC_PROJECT=str(root), PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -79,6 +81,28 @@ def studio_url(browser_project) -> str:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def studio_url(browser_project) -> str:
+    with serve_studio(browser_project.root) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def writable_project(browser_project, tmp_path_factory) -> Project:
+    """A copy of the demo project for the flows that write (config files, jobs): one per
+    test module, so the shared session project stays as the other tests expect it."""
+    root = tmp_path_factory.mktemp("writable") / "project"
+    shutil.copytree(browser_project.root, root, ignore=shutil.ignore_patterns("streamlit.log"))
+    return Project(root)
+
+
+@pytest.fixture(scope="module")
+def writable_url(writable_project) -> str:
+    """The studio served on :func:`writable_project` (one server per test module)."""
+    with serve_studio(writable_project.root) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
