@@ -56,7 +56,6 @@ operator.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,13 +120,6 @@ AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max", "first_valu
 WINDOW_FUNCTIONS = ("min", "max", "count_distinct", "avg", "count", "sum")
 MERGE_FUNCTIONS = ("first_value", "last_value", "min", "max", "sum")
 ORDERED = (NUMBER, INTEGER, STRING, DATE)  # types min/max are drawn over
-
-# A fixed engine bug, kept as a regression test in test_engine_regressions.py. While the flag
-# is True the generator avoids its trigger (an inline event source of a count window whose
-# select is an expression under min/max/first_value/last_value, with a numeric default_value,
-# then always states its data_type), so the property tests keep checking everything else;
-# set it to False once the bug is fixed.
-AVOID_UNTYPED_COUNTED_DEFAULTS = False  # test_count_window_over_an_inline_expression_source_with_a_numeric_default_is_valid
 
 
 @dataclass
@@ -464,10 +456,6 @@ def sourced(draw, pool: list[Prop], function: str, type_of) -> tuple[dict[str, A
     # Without its own data_type an inline source takes the property's type (count windows:
     # a type inferred from the source, else text; docs/semantics.md).
     optional = counted or inner_type == data_type or (inner_type == INTEGER and data_type == NUMBER)
-    if AVOID_UNTYPED_COUNTED_DEFAULTS and counted and key == "source_event_property" and isinstance(
-            inner.get("default_value"), (int, float)) and inner["aggregate_function"] in (
-            "min", "max", "first_value", "last_value") and not re.fullmatch(r"\{\w+\}", inner["select"]):
-        optional = False
     if not optional or draw(st.booleans()):
         inner = {**inner, "data_type": inner_type}
     return {key: inner}, data_type

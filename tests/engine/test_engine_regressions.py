@@ -2,13 +2,11 @@
 
 Each test is the smallest project that showed one bug: one event table (registration and
 activity), a user or two, a property or KPI, with the expected values computed by hand
-from SEMANTICS.md and docs/semantics.md. They failed on 1e2570f; all but one were fixed
-in 582dca2 and 2c5ce63 (the comments say what the engine used to return), and the random
-generators of ``random_project.py`` cover those cases (NULLs at the first/last event,
+from SEMANTICS.md and docs/semantics.md. They failed on 1e2570f and were fixed in 582dca2,
+2c5ce63 and 4d1745f (the comments say what the engine used to return); the random
+generators of ``random_project.py`` cover the same cases (NULLs at the first/last event,
 timestamp ties, inline sources of count windows, ranges and groups without contributing
-rows).
-
-All of them are fixed now, and the generators no longer avoid any trigger.
+rows) and no longer avoid any trigger.
 """
 
 from __future__ import annotations
@@ -125,11 +123,11 @@ def test_count_window_over_an_inline_numeric_source_without_data_type_is_valid(t
 
 
 def test_count_window_over_an_inline_expression_source_with_a_numeric_default_is_valid(tmp_path: Path) -> None:
-    """Fixed; was: The inner type of a count window's inline event
-    source is inferred only for count/count_distinct/sum/avg/none and for a select that is
-    one column; an expression under min/max/first_value/last_value stays STRING, and a
-    numeric default_value is then rejected: "default_value 0 (int) is not a STRING".
-    max({v} * 2) is 2 on day 1 and 8 on day 2: the window counts 1, then 2 values."""
+    """Still failing after 2c5ce63, fixed in 4d1745f: the inner type of a count window's
+    inline event source was inferred only for count/count_distinct/sum/avg/none and for a
+    select that is one column; an expression under min/max/first_value/last_value stayed
+    STRING, and a numeric default_value was rejected: "default_value 0 (int) is not a
+    STRING". max({v} * 2) is 2 on day 1 and 8 on day 2: the window counts 1, then 2 values."""
     project = tiny_project(tmp_path, ROWS, {"valued_days_7": _counted_window(
         {"select": "{v} * 2", "aggregate_function": "max", "default_value": 0})})
     report = project.validate(dry_run=False)
