@@ -81,6 +81,17 @@ def save(page) -> None:
     page.get_by_text("Saved", exact=False).first.wait_for(timeout=15_000)  # the toast
 
 
+def saved_object(root, collection: str, object_id: str, timeout: float = 30):
+    """The object as written on disk, once the save has reached the file."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = getattr(Project(root).files(), collection).get(object_id)
+        if found is not None or time.monotonic() > deadline:
+            assert found is not None, f"{object_id} was not written to userentity/{collection}/ within {timeout}s"
+            return found
+        time.sleep(0.5)
+
+
 @pytest.mark.browser
 def test_create_property(page, writable_url, writable_project) -> None:
     open_new(page, writable_url, "properties", "New property", PROPERTY_ID, "Sliding window")
@@ -100,7 +111,7 @@ def test_create_property(page, writable_url, writable_project) -> None:
         page.get_by_text(f"{PROPERTY_ID} · userentity/properties/")).first.wait_for(timeout=15_000)
     shot(page, "flow-property-saved")
 
-    located = Project(writable_project.root).files().properties[PROPERTY_ID]
+    located = saved_object(writable_project.root, "properties", PROPERTY_ID)
     definition = located.model.sliding_window_property
     assert definition is not None
     assert definition.source_property == "purchases_on_day"
@@ -128,7 +139,7 @@ def test_create_kpi(page, writable_url, writable_project) -> None:
     save(page)
     shot(page, "flow-kpi-saved")
 
-    located = Project(writable_project.root).files().kpis[KPI_ID]
+    located = saved_object(writable_project.root, "kpis", KPI_ID)
     assert located.model.select == "SUM({property.revenue_on_day})"
     assert located.model.label == "Revenue (flow test)"
     assert KPI_ID in yaml.safe_load((writable_project.root / located.file).read_text())["kpis"]
