@@ -125,18 +125,6 @@ class ModelSource:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def run(self, build_sql):
-        """Run the SQL ``build_sql()`` returns, as a polars frame.
-
-        A job may swap partitions between planning and reading; the old files are then
-        gone, so the query is planned and run once more on the new snapshot.
-        """
-        for attempt in (1, 2):
-            sql = build_sql()
-            try:
-                return self.con.sql(sql).pl(), sql
-            except duckdb.IOException:
-                if attempt == 2:
-                    raise
-            except duckdb.Error as err:
-                raise WarehouseError(f"query failed: {str(err).splitlines()[0]}") from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Run the SQL ``build_sql()`` returns, as a polars frame (see ``run_many``)."""
+        frames, statements = self.run_many(lambda: [build_sql()])
+        return frames[0], statements[0]
