@@ -146,12 +146,12 @@ class Project:
 
     def jobs(self, limit: int = 50):
         store = self.model_store()
-        store.jobs.mark_interrupted(store.lock.holder())
+        store.jobs.mark_interrupted(store.lock.holder)
         return store.jobs.list(limit)
 
     def job(self, job_id: str):
         store = self.model_store()
-        store.jobs.mark_interrupted(store.lock.holder())
+        store.jobs.mark_interrupted(store.lock.holder)
         record = store.jobs.get(job_id)
         if record is None:
             raise AsemicError(f"no job {job_id!r} in this project (see `asemic-cli jobs list`)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from asemic_core.errors import JobError
@@ -34,15 +35,26 @@ class WriterLock:
         finally:
             os.close(fd)
 
-    def acquire(self, job_id: str, wait: bool = False) -> None:
+    def acquire(self, job_id: str, wait: bool = False, patience: float = 1.0) -> None:
+        """Take the lock, or refuse naming the running job.
+
+        ``holder()`` probes by taking the lock for an instant; retrying for ``patience``
+        seconds keeps such a probe from refusing a job when no job runs.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise JobError(f"another job is running ({holder}); wait for it to finish or check `asemic-cli jobs list`") from None
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+                if holder or time.monotonic() > deadline:  # a job's id is written: a job runs
+                    os.close(fd)
+                    raise JobError(f"another job is running ({holder or 'unknown'}); wait for it to finish "
+                                   "or check `asemic-cli jobs list`") from None
+                time.sleep(0.02)
         os.ftruncate(fd, 0)
         os.pwrite(fd, job_id.encode(), 0)
         self._fd = fd

@@ -103,7 +103,7 @@ class JobLog:
         with self.state.reading() as con:
             return con.execute("SELECT phase, seconds FROM job_phases WHERE job_id = ?", (job_id,)).fetchall()
 
-    def mark_interrupted(self, lock_holder: str | None, queued_timeout: float = 300.0) -> list[str]:
+    def mark_interrupted(self, lock_holder, queued_timeout: float = 300.0) -> list[str]:
         """Jobs whose process is gone are interrupted.
 
         A running job holds the writer lock for its whole run, so a 'running' job that is
@@ -113,6 +113,10 @@ class JobLog:
         """
         with self.state.reading() as con:
             rows = con.execute("SELECT id, pid, status, created_at FROM jobs WHERE status IN ('running', 'queued')").fetchall()
+        # Ask who holds the lock only after reading the rows: a job that starts in between is
+        # not among them, and every running job read above holds the lock while it lives.
+        if callable(lock_holder):
+            lock_holder = lock_holder()
         gone = [job_id for job_id, pid, status, created in rows if job_id != lock_holder and (
             status == "running"
             or (pid is not None and not _alive(pid))

@@ -57,7 +57,7 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
             store.jobs.finish(job_id, "failed", error=err.message)
         raise
     warehouse = project.warehouse_path(files)
-    store.jobs.mark_interrupted(store.lock.holder())
+    store.jobs.mark_interrupted(store.lock.holder)
     if job_id is None:
         job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)
     try:

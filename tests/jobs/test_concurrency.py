@@ -314,3 +314,54 @@ def test_a_grouped_kpi_result_comes_from_one_snapshot(demo_states, tmp_path: Pat
                   and math.isclose(mixed.total, result.total, rel_tol=1e-9)]
     assert consistent, (f"points and totals of one model version, overall total of another: "
                         f"total {mixed.total} (before {before.total}, after {after.total})")
+
+
+# ------------------------------------------------------------------- probing the lock
+
+PROBE = r"""
+import sys, time
+from pathlib import Path
+from asemic_core.jobs.lock import WriterLock
+lock, seconds, ready = WriterLock(Path(sys.argv[1])), float(sys.argv[2]), Path(sys.argv[3])
+ready.touch()
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    lock.holder()  # what status(), jobs(), the scheduler's tick and every job start do
+"""
+
+
+def test_probing_the_lock_never_refuses_a_job(tmp_path: Path) -> None:
+    from asemic_core.jobs.lock import WriterLock
+
+    path, ready = tmp_path / "writer.lock", tmp_path / "ready"
+    probe = subprocess.Popen([sys.executable, "-c", PROBE, str(path), "3", str(ready)], env=env(), cwd=REPO)
+    refused, attempts = [], 0
+    try:
+        wait_for(ready.exists, timeout=60)
+        lock = WriterLock(path)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline and probe.poll() is None:
+            attempts += 1
+            try:
+                lock.acquire(f"job-{attempts}")
+            except JobError as err:
+                refused.append(err.message)
+                continue
+            lock.release()
+    finally:
+        assert probe.wait(timeout=60) == 0
+    assert refused == [], f"{len(refused)} of {attempts} job starts refused while no job ran: {refused[0]}"
+
+
+def test_a_job_starting_while_the_log_is_read_is_not_marked_interrupted(demo_states, tmp_path: Path) -> None:
+    root = copy_project(demo_states.behind, tmp_path / "project")
+    store = Project(root).model_store()
+    assert store.lock.holder() is None  # no job runs yet ...
+    job, gate, running = hold_a_job(root, tmp_path, ["model", "update"])  # ... a job starts ...
+    try:
+        # ... the log is read: the holder is asked for only after the rows (a function, not a value)
+        store.jobs.mark_interrupted(store.lock.holder)
+        assert store.jobs.get(running).status == "running"
+    finally:
+        gate.touch()
+        job.wait(timeout=300)

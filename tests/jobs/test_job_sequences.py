@@ -20,7 +20,8 @@ then a random sequence of steps, each ending with a job:
 
 After every step, for every column (base and hidden properties included), ``property_values`` equals
 the values of a fresh project (config and warehouse copied, refreshed), NUMBER values
-within a relative 1e-9; the watermark and the first day agree; a full ``update`` or a
+within a relative 1e-9; the watermark and the first day agree; the users table is the
+fresh one's and the catalog's views count the rows the registry holds; a full ``update`` or a
 ``rewind`` leaves no stale column, a partial update leaves none of the columns it was
 asked for stale.
 
@@ -47,12 +48,14 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from jobs_support import partitions
 from polars.testing import assert_frame_equal
 
 from asemic_core.config.writer import delete_property, save_property
 from asemic_core.errors import JobError
 from asemic_core.jobs.planner import columns_for
 from asemic_core.project import Project
+from asemic_core.storage.store import USERS
 
 START = dt.date(2024, 3, 4)  # a Monday
 DAY = dt.timedelta(days=1)
@@ -339,6 +342,12 @@ def check_against_fresh(project: Project, scratch: Path, label: str) -> None:
                                      coalesce=True, nulls_equal=True)
             diff = diff.filter(~pl.col("value").eq_missing(pl.col("value_fresh")))
             raise AssertionError(f"after {label}: property {prop!r} differs from a fresh refresh\n{diff}\n{err}") from None
+    # The users table follows every job, and the catalog's views list the current partitions.
+    actual_users, expected_users = partitions(project.root, USERS)["all"], partitions(fresh.root, USERS)["all"]
+    assert_frame_equal(actual_users, expected_users, check_column_order=False), f"after {label}: the users table"
+    with duckdb.connect(str(project.model_dir() / "catalog.duckdb"), read_only=True) as con:
+        counts = con.sql("SELECT (SELECT count(*) FROM model.daily), (SELECT count(*) FROM model.users)").fetchall()[0]
+    assert counts == (actual_status.rows, actual_users.height), f"after {label}: the catalog is stale"
     shutil.rmtree(fresh.root)
 
 
