@@ -106,10 +106,11 @@ class Project:
         path = Path(relative)
         return path if path.is_absolute() else self.root / path
 
-    def model_store(self, files: ProjectFiles | None = None):
+    def model_store(self, files: ProjectFiles | None = None, readonly: bool = False):
+        """The model's files and state; ``readonly`` (plans, status, queries) writes nothing."""
         from asemic_core.storage.store import ModelStore
 
-        return ModelStore(self.model_dir(files))
+        return ModelStore(self.model_dir(files), readonly=readonly)
 
     def schema(self):
         from asemic_core.storage.schema import generate_schema
@@ -134,7 +135,7 @@ class Project:
         ensure_valid(validate_files(files))
         resolved = resolve(files)
         check_job_args(resolved, "update", {"kpis": kpis or [], "properties": properties or []})
-        return plan_update(resolved, self.model_store(files), self._require_warehouse(files), kpis, properties)
+        return plan_update(resolved, self.model_store(files, readonly=True), self._require_warehouse(files), kpis, properties)
 
     def plan_rewind(self, day_from, day_to):
         from asemic_core.jobs.plan import plan_rewind
@@ -142,7 +143,7 @@ class Project:
 
         files = self.files()
         ensure_valid(validate_files(files))
-        return plan_rewind(resolve(files), self.model_store(files), day_from, day_to)
+        return plan_rewind(resolve(files), self.model_store(files, readonly=True), day_from, day_to)
 
     def jobs(self, limit: int = 50):
         store = self.model_store()
@@ -161,7 +162,7 @@ class Project:
         from asemic_core.storage.status import model_status
 
         files = self.files()
-        return model_status(resolve(files), self.model_store(files))
+        return model_status(resolve(files), self.model_store(files, readonly=True))
 
     def _require_warehouse(self, files: ProjectFiles) -> Path:
         warehouse = self.warehouse_path(files)
@@ -195,7 +196,7 @@ class Project:
             from asemic_core.errors import ConfigError
 
             raise ConfigError("the config has errors; fix them before querying", [i for i in files.issues if i.is_error])
-        return ModelSource(resolve(files), self.model_store(files), self._require_warehouse(files))
+        return ModelSource(resolve(files), self.model_store(files, readonly=True), self._require_warehouse(files))
 
     def kpi_query(self, request, source=None):
         from asemic_core.query.kpi import run_kpi_query
