@@ -159,8 +159,7 @@ def cmd_config_validate(args, project: Project) -> int:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         _print_issues(report.issues)
-        summary = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s); dry run: {report.dry_run}"
-        print(("OK: " if report.ok else "FAILED: ") + summary)
+        print(report.summary())
     return EXIT_OK if report.ok else EXIT_USER
 
 

@@ -24,7 +24,10 @@ from asemic_core.validation import validate_files
 @dataclass
 class ValidationReport:
     issues: list[Issue] = field(default_factory=list)
-    dry_run: str = "skipped"  # "passed", "failed", "skipped: <why>"
+    # "passed" (every check ran clean, no static error), "failed (...)", "not passed: ...",
+    # "skipped: <why>"
+    dry_run: str = "skipped"
+    not_checked: list[str] = field(default_factory=list)  # "property:x", "kpi:y": blocked by an error
 
     @property
     def errors(self) -> list[Issue]:
@@ -38,14 +41,24 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.errors
 
+    def summary(self) -> str:
+        """``OK: 0 errors, 2 warnings; dry run: passed``."""
+        return (("OK: " if self.ok else "FAILED: ") + f"{_count(len(self.errors), 'error')}, "
+                f"{_count(len(self.warnings), 'warning')}; dry run: {self.dry_run}")
+
     def to_dict(self) -> dict:
         return {
             "ok": self.ok,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "dry_run": self.dry_run,
+            "not_checked": self.not_checked,
             "issues": [i.to_dict() for i in self.issues],
         }
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def project_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -92,11 +105,12 @@ class Project:
             where = f" ({warehouse})" if warehouse else ""
             report.dry_run = f"skipped: warehouse not reachable{where}"
             return report
-        from asemic_core.validation.dry_run import dry_run_issues
+        from asemic_core.validation.dry_run import run_dry_run
 
-        found = dry_run_issues(files, warehouse)
-        report.issues = sort_issues(issues + found)
-        report.dry_run = "failed" if any(i.is_error for i in found) else "passed"
+        result = run_dry_run(files, warehouse, issues)
+        report.issues = sort_issues(list(dict.fromkeys(issues + result.issues)))
+        report.dry_run = result.summary(sum(1 for i in issues if i.is_error))
+        report.not_checked = result.not_run
         return report
 
     # -- the generated model ---------------------------------------------------------

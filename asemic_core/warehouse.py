@@ -115,6 +115,15 @@ class Warehouse:
             return str(err).split("\n")[0]
         return None
 
+    def describe(self, sql: str) -> dict[str, str]:
+        """Column name -> DuckDB type of a query's result, without running it ({} if it does
+        not compile)."""
+        try:
+            rows = self.con.execute(f"DESCRIBE {sql}").fetchall()
+        except duckdb.Error:
+            return {}
+        return {row[0]: row[1] for row in rows}
+
     def sample(self, table_name: str, limit: int = 20):
         from sqlglot import exp
 

@@ -150,11 +150,12 @@ def _empty_relation(event: ResolvedEvent) -> exp.Expression:
 
 
 def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str] = frozenset(),
-                         dialect: str = ENGINE_DIALECT) -> exp.Expression:
+                         dialect: str = ENGINE_DIALECT, typed: bool = True) -> exp.Expression:
     """The aggregate giving ``prop``'s value over one user's rows of one day (SEMANTICS 5.1).
 
     Days with rows but none matching the property's ``where`` give ``default_value``,
-    as do days without rows (filled in by the caller).
+    as do days without rows (filled in by the caller). ``typed=False``: the aggregate
+    alone, in the type it produces (the dry run compares that with ``data_type``).
     """
     definition = prop.definition
     resolve = column_resolver(event, ROW_ALIAS, date_aliases)
@@ -193,6 +194,8 @@ def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str
             aggregated = filtered(exp.Min(this=quoted(pick_column(prop), ROW_ALIAS)))
         case other:  # pragma: no cover - the model restricts the values
             raise AssertionError(other)
+    if not typed:
+        return aggregated
     matched = filtered(exp.Count(this=exp.Star()))
     default = literal(definition.default_value)
     return cast(
@@ -231,15 +234,17 @@ def find_aggregates_in(tree: exp.Expression) -> bool:
 
 
 def event_properties_query(project: ResolvedProject, event_id: str, props: list,
-                           dialect: str = ENGINE_DIALECT) -> exp.Select:
-    """One GROUP BY over an event table: (entity_id, date, one column per property)."""
+                           dialect: str = ENGINE_DIALECT, typed: bool = True) -> exp.Select:
+    """One GROUP BY over an event table: (entity_id, date, one column per property);
+    ``typed=False`` leaves each value in the type its expression produces."""
     event = project.events[event_id]
     date_aliases = frozenset(k for k, v in project.property_aliases.items() if v == "date")
     columns = [
         exp.alias_(quoted(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
         exp.alias_(event_date_expression(event), "date", quoted=True),
     ]
-    columns += [exp.alias_(event_property_value(p, event, date_aliases, dialect), p.id, quoted=True) for p in props]
+    columns += [exp.alias_(event_property_value(p, event, date_aliases, dialect, typed), p.id, quoted=True)
+                for p in props]
     rows = table_rows(event, project, ROW_ALIAS, dialect)
     for prop in props:
         if prop.definition.aggregate_function in ("first_value", "last_value"):
