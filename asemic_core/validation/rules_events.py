@@ -61,9 +61,11 @@ def check_events(ctx: Context) -> Iterator[Issue]:
             if problem:
                 yield issue_at(located, f"invalid where: {problem}", "where", rule="expression")
             for ref in references(table.where):
-                if ref.namespace is not None or ref.name not in table.columns:
-                    yield issue_at(located, f"where references {{{ref.name if ref.namespace is None else ref.namespace + '.' + ref.name}}}, "
-                                   f"which is not a column of {event_id}", "where", rule="unknown-reference")
+                # `{level_started.level}` names a field of a STRUCT column, declared by its path.
+                written = ref.name if ref.namespace is None else f"{ref.namespace}.{ref.name}"
+                if written not in table.columns:
+                    yield issue_at(located, f"where references {{{written}}}, which is not a column of {event_id}",
+                                   "where", rule="unknown-reference")
         for index, enrichment in enumerate(table.enrichments):
             for join_index, join in enumerate(enrichment.on):
                 if join.source not in table.columns:
