@@ -213,7 +213,10 @@ def _job_summary(result) -> str:
 
 def cmd_model_update(args, project: Project) -> int:
     result = project.update(args.kpi, args.property, origin=args.origin, reporter=TerminalReporter(), job_id=args.job_id)
-    print(_job_summary(result))
+    if result.status == "up to date":
+        print(f"{result.message[0].upper()}{result.message[1:]}; nothing was written.")
+    else:
+        print(_job_summary(result))
     return EXIT_OK
 
 

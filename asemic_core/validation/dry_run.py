@@ -154,8 +154,9 @@ class _DryRun:
                                       rule="dry-run"))
                 else:
                     error = self.explain(sql)
-                    if error:
-                        self.add(issue_at(event.located, f"does not compile: {error}", "where", rule="dry-run"))
+                    if error:  # the table exists (checked above): the fault is in its where
+                        self.add(issue_at(event.located, f"does not compile: {error}",
+                                          "where" if event.where else "table_name", rule="dry-run"))
             if event.id in self.erroneous and tagged & set(event.tags):
                 self.erroneous |= {REGISTRATIONS, ACTIVITY}  # the implicit tables read it too
         for prop in self.project.properties.values():

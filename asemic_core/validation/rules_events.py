@@ -76,7 +76,8 @@ def check_events(ctx: Context) -> Iterator[Issue]:
         tag: [eid for eid, loc in ctx.files.events.items() if tag in loc.model.tags]
         for tag in ("registration_event", "activity_event")
     }
-    if ctx.files.events or ctx.files.entity:
+    # An event table that failed to load (its own issue says why) may be the tagged one.
+    if (ctx.files.events or ctx.files.entity) and not ctx.files.failed["events"]:
         for tag, ids in tagged_tables.items():
             if not ids:
                 yield Issue(_events_location(ctx), None, f"no event table is tagged {tag}; at least one is required",
