@@ -4,6 +4,8 @@ first job. Compared on the tree, not by making it read-only: root ignores permis
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from asemic_core.cli import EXIT_OK, EXIT_USER, main
@@ -76,3 +78,35 @@ def test_validate_of_a_broken_config_changes_nothing(project_dw, capsys):
     code, out = _run(capsys, project_dw.root, ["config", "validate"])
     assert code == EXIT_USER and "sessionz" in out
     assert project_dw.snapshot() == before
+
+
+def test_an_update_with_nothing_to_do_says_so_and_writes_nothing(refreshed, capsys):
+    refreshed.replace("userentity/config.yml", "lookback_days: 2", "lookback_days: 0")
+    before = refreshed.snapshot()
+    code, out = _run(capsys, refreshed.root, ["model", "plan", "update"])
+    assert (code, out) == (EXIT_OK, "update: nothing to do: the model is up to date: materialized through 2026-01-10, "
+                                    "and the sources hold no later day (latest: 2026-01-10)\n")
+    code, out = _run(capsys, refreshed.root, ["model", "update"])
+    assert (code, out) == (EXIT_OK, "The model is up to date: materialized through 2026-01-10, and the sources hold "
+                                    "no later day (latest: 2026-01-10); nothing was written.\n")
+    assert refreshed.snapshot() == before
+    code, out = _run(capsys, refreshed.root, ["jobs", "list", "--format", "json"])
+    assert [job["kind"] for job in json.loads(out)] == ["refresh"]  # no job logged
+
+
+def test_an_update_with_lookback_days_rewrites_them(refreshed, capsys):
+    """lookback_days: 2 re-materializes 01-09 .. 01-10 even without new data, and with them the
+    7 days before (playtime_next_7_days looks 7 days ahead): 01-02 .. 01-10."""
+    code, out = _run(capsys, refreshed.root, ["model", "update"])
+    assert code == EXIT_OK
+    first = out.splitlines()[0]
+    assert first.startswith("Job update-") and first.endswith("over 9 days (2026-01-02 .. 2026-01-10)")
+
+
+def test_an_update_after_a_changed_definition_is_not_up_to_date(refreshed, capsys):
+    refreshed.replace("userentity/config.yml", "lookback_days: 2", "lookback_days: 0")
+    refreshed.replace("userentity/properties/revenue.yml", "select: '{amount_usd}', aggregate_function: max}",
+                      "select: '{amount_usd} * 2', aggregate_function: max}")
+    code, out = _run(capsys, refreshed.root, ["model", "plan", "update"])
+    assert code == EXIT_OK
+    assert "first, on every materialized day: recompute 1 stale column(s)" in out
