@@ -10,6 +10,7 @@ import duckdb
 
 from asemic_core.config.models import DataType
 from asemic_core.errors import WarehouseError
+from asemic_core.names import quoted_table, sql_string
 
 MEMORY_LIMIT = "4GB"
 
@@ -59,7 +60,7 @@ def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as err:
         raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
-    con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = {sql_string(MEMORY_LIMIT)}")
     return con
 
 
@@ -118,6 +119,5 @@ class Warehouse:
     def sample(self, table_name: str, limit: int = 20):
         from sqlglot import exp
 
-        table = exp.to_table(table_name, dialect="duckdb")
-        query = exp.select("*").from_(table).limit(limit).sql(dialect="duckdb")
+        query = exp.select("*").from_(quoted_table(table_name)).limit(limit).sql(dialect="duckdb")
         return self.con.sql(query).pl()
