@@ -180,7 +180,7 @@ def test_hostile_input(case: dict, tmp_path: Path, warehouse_template: Path) -> 
     for step in case.get("steps", []):
         apply_step(step, root, outside)
     before = tree(root)
-    result = cli(root, case["run"], tmp_path, outside)
+    result = cli(root, case["run"], root, outside)  # run inside the project: a stray file would show
     if "error" in case:
         check_error(case["error"], result, root)
         assert tree(root) == before, "the project changed"
