@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,9 @@ class Column:
 def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.is_file():
         raise WarehouseError(f"warehouse file {path} does not exist")
+    if "\\" in str(path) and os.sep == "/":
+        raise WarehouseError(f"cannot open warehouse {path}: DuckDB reads a backslash in a path as a directory "
+                             "separator; move the project (or the warehouse) to a path without '\\'")
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as err:
