@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import duckdb
 
 from asemic_core.config.models import DataType
 from asemic_core.errors import WarehouseError
+from asemic_core.names import quoted_table, sql_string
 
 MEMORY_LIMIT = "4GB"
 
@@ -65,11 +67,14 @@ class Column:
 def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.is_file():
         raise WarehouseError(f"warehouse file {path} does not exist")
+    if "\\" in str(path) and os.sep == "/":
+        raise WarehouseError(f"cannot open warehouse {path}: DuckDB reads a backslash in a path as a directory "
+                             "separator; move the project (or the warehouse) to a path without '\\'")
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as err:
         raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
-    con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = {sql_string(MEMORY_LIMIT)}")
     return con
 
 
@@ -108,9 +113,8 @@ class Warehouse:
         """Columns of ``table``, ``schema.table`` or ``catalog.schema.table``, None if it does
         not exist. A STRUCT column is listed by its leaf paths (``level_started.level``),
         the way wide event tables are declared."""
-        from asemic_core.sql.sources import warehouse_table
 
-        query = f"SELECT * FROM {warehouse_table(table_name).sql(dialect='duckdb')} LIMIT 0"
+        query = f"SELECT * FROM {quoted_table(table_name).sql(dialect='duckdb')} LIMIT 0"
         try:
             relation = self.con.sql(query)
             names, types = relation.columns, relation.types
@@ -142,6 +146,5 @@ class Warehouse:
     def sample(self, table_name: str, limit: int = 20):
         from sqlglot import exp
 
-        table = exp.to_table(table_name, dialect="duckdb")
-        query = exp.select("*").from_(table).limit(limit).sql(dialect="duckdb")
+        query = exp.select("*").from_(quoted_table(table_name)).limit(limit).sql(dialect="duckdb")
         return self.con.sql(query).pl()
