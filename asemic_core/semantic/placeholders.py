@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-PLACEHOLDER_RE = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?\s*\}")
+# `{name}`, `{namespace.name}`, or a nested STRUCT path `{level_started.timing.secs}`
+# (namespace `level_started`, name `timing.secs`).
+PLACEHOLDER_RE = re.compile(
+    r"\{\s*([A-Za-z_][A-Za-z0-9_]*)((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*\}")
 
 # Names that older Asemic configs use for the same base property.
 PROPERTY_NAME_ALIASES = {"first_appearance_date": "registration_date", "asemic_date": "date"}
@@ -23,7 +26,8 @@ def references(text: str | None) -> list[Reference]:
         return []
     out = []
     for match in PLACEHOLDER_RE.finditer(text):
-        first, second = match.group(1), match.group(2)
+        first, rest = match.group(1), match.group(2)
+        second = ".".join(part.strip() for part in rest.split(".")[1:]) if rest else None
         if second is None:
             out.append(Reference(None, first, match.start()))
         else:

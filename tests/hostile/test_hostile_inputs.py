@@ -79,6 +79,14 @@ def apply_step(step: dict, root: Path, outside: Path) -> None:
         (outside / step["write_outside"]).write_text(expand(step["text"]), encoding="utf-8")
     elif "zip" in step:
         make_zip(step, root, outside / step["zip"])
+    elif "sql" in step:  # change the project's warehouse (e.g. a table with STRUCT columns)
+        con = duckdb.connect(str(root / "warehouse.duckdb"))
+        try:
+            con.execute(step["sql"])
+        finally:
+            con.close()
+    elif "copy" in step:
+        shutil.copy2(root / step["copy"], root / step["to"])
     else:
         raise AssertionError(f"unknown step {step}")
 
