@@ -21,13 +21,18 @@ class Reference:
     start: int  # character offset of "{" in the expression
 
 
+def match_parts(match: re.Match) -> tuple[str, str | None]:
+    """(first name, the rest of the dotted path or None) of a PLACEHOLDER_RE match."""
+    rest = match.group(2)
+    return match.group(1), (".".join(part.strip() for part in rest.split(".")[1:]) if rest else None)
+
+
 def references(text: str | None) -> list[Reference]:
     if not text:
         return []
     out = []
     for match in PLACEHOLDER_RE.finditer(text):
-        first, rest = match.group(1), match.group(2)
-        second = ".".join(part.strip() for part in rest.split(".")[1:]) if rest else None
+        first, second = match_parts(match)
         if second is None:
             out.append(Reference(None, first, match.start()))
         else:
