@@ -6,9 +6,9 @@ import hashlib
 
 import streamlit as st
 
-from asemic_core.app_support import config_version, field_errors, open_project, render_field_errors, \
+from studio.session import config_version, field_errors, open_project, render_field_errors, \
     show_error, show_issues, validation_report
-from asemic_core.app_views import project_files, warehouse_key, warehouse_sample, warehouse_tables
+from studio.views import project_files, warehouse_key, warehouse_sample, warehouse_tables
 from asemic_core.config.draft import check_event_draft
 from asemic_core.config.event_form import ColumnForm, EventForm, event_data, form_for_event, form_for_suggestion
 from asemic_core.config.models import COLUMN_TAGS, TABLE_TAGS, DataType, EventTable

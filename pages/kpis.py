@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from asemic_core.app_forms import (
+from studio.forms import (
     DraftForm,
     FieldIssues,
     action_bar,
@@ -17,15 +17,15 @@ from asemic_core.app_forms import (
     show_toasts,
     used_by_text,
 )
-from asemic_core.app_support import config_version, open_project, show_error, show_issues, validation_report
+from studio.session import config_version, open_project, show_error, show_issues, validation_report
 from asemic_core.config import writer
 from asemic_core.editing import catalog, forms
 from asemic_core.editing import preview as shaping
-from asemic_core.editing.charts import kpi_chart
+from studio.preview_charts import kpi_chart
 from asemic_core.errors import AsemicError
 
 EDITOR = DraftForm("kpi_editor")
-CONFIRM_DELETE = "kpi_editor#confirm_delete"  # keys of app_forms.action_bar
+CONFIRM_DELETE = "kpi_editor#confirm_delete"  # keys of studio.forms.action_bar
 SAVE_PROBLEM = "kpi_editor#save_problem"
 TOTALS = ["", "sum", "avg", "count", "min", "max"]  # "": the default
 AGGREGATIONS = ["SUM", "AVG", "COUNT", "COUNTD", "MIN", "MAX"]

@@ -7,7 +7,7 @@ import zlib
 
 import streamlit as st
 
-from asemic_core.app_forms import (
+from studio.forms import (
     DraftForm,
     FieldIssues,
     action_bar,
@@ -19,17 +19,17 @@ from asemic_core.app_forms import (
     show_toasts,
     used_by_text,
 )
-from asemic_core.app_support import config_version, open_project, show_error, show_issues, validation_report
+from studio.session import config_version, open_project, show_error, show_issues, validation_report
 from asemic_core.config import writer
 from asemic_core.config.models import PROPERTY_KINDS, DataType
 from asemic_core.editing import catalog, forms
 from asemic_core.editing import preview as shaping
-from asemic_core.editing.charts import distribution_chart
+from studio.preview_charts import distribution_chart
 from asemic_core.editing.wording import KIND_HELP, KIND_NAMES, KIND_TITLES, describe_relative_days
 from asemic_core.errors import AsemicError
 
 EDITOR = DraftForm("prop_editor")
-CONFIRM_DELETE = "prop_editor#confirm_delete"  # keys of app_forms.action_bar
+CONFIRM_DELETE = "prop_editor#confirm_delete"  # keys of studio.forms.action_bar
 SAVE_PROBLEM = "prop_editor#save_problem"
 DATA_TYPES = [t.value for t in DataType]
 AGGREGATES = ["count", "count_distinct", "sum", "avg", "min", "max", "first_value", "last_value", "none"]

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from asemic_core.app_support import field_errors, model_source, render_field_errors
+from studio.session import field_errors, model_source, render_field_errors
 from asemic_core.config.models import Kpi, Property
 from asemic_core.issues import Issue
 from asemic_core.project import Project
