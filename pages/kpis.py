@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from asemic_core.config import writer
-from asemic_core.editing import catalog, forms
-from asemic_core.editing import preview as shaping
+from asemic_core.editing import forms, listing
+from asemic_core.editing import preview_shaping as shaping
 from studio.editor import EditorSpec, ObjectEditor, impact_note
 from studio.forms import FieldIssues
 from studio.preview_charts import kpi_chart
@@ -27,8 +27,8 @@ def kpi_spec() -> EditorSpec:
         form_of=lambda kpi_id, model, file: forms.kpi_form(kpi_id, model, file, DATE_ALIASES),
         new_form=forms.new_kpi_form,
         from_form=forms.kpi_from_form,
-        default_file=lambda form: forms.default_kpi_file(files, set(catalog.property_refs(form["select"]))),
-        users=lambda kpi_id: catalog.kpi_users(resolved, kpi_id),
+        default_file=lambda form: forms.default_kpi_file(files, set(listing.property_refs(form["select"]))),
+        users=lambda kpi_id: listing.kpi_users(resolved, kpi_id),
         save=lambda root, kpi_id, model, file: writer.save_kpi(root, kpi_id, model, file=file),
         delete=writer.delete_kpi,
         fields=kpi_fields,
@@ -45,7 +45,7 @@ def kpi_spec() -> EditorSpec:
 
 
 def render_list() -> None:
-    rows = catalog.kpi_rows(files, report.issues)
+    rows = listing.kpi_rows(files, report.issues)
     broken = sum(1 for r in rows if r.errors)
     templated = sum(1 for r in rows if r.template)
     summary = f"{len(rows)} KPIs in {len({r.file for r in rows})} file(s)"
@@ -57,7 +57,7 @@ def render_list() -> None:
         st.selectbox("Open", [r.id for r in rows], index=None, key="kpi_list.jump", on_change=editor.jump_to,
                      placeholder="Type an id to open it", width=240)
         new_kpi_popover()
-    shown = catalog.filter_rows(rows, query or "")
+    shown = listing.filter_rows(rows, query or "")
     if not rows:
         st.info("This project has no KPIs yet. Create the first one with **New KPI**.", icon=":material/info:")
         return
@@ -83,7 +83,8 @@ def render_list() -> None:
               "Template values": 150, "File": 120}
     config = {name: st.column_config.TextColumn(width=width) for name, width in widths.items() if name in table}
     config["File"] = st.column_config.TextColumn(width=120, help="Under userentity/kpis/ (file:line)")
-    st.dataframe(table, key="kpi_list.table", on_select=lambda: editor.open_selected("kpi_list.table", "kpi_list.ids"), selection_mode="single-row",
+    st.dataframe(table, key="kpi_list.table", on_select=lambda: editor.open_selected("kpi_list.table", "kpi_list.ids"),
+                 selection_mode="single-row",
                  hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 720), column_config=config)
     st.caption("Click a row to open the KPI. A templated KPI (`{}` in its id) is listed once, with the values "
                "it expands to.")
@@ -114,7 +115,7 @@ def kpi_fields(form: dict, fi: FieldIssues) -> None:
     EDITOR.text_input("Where", "where", placeholder="optional, e.g. {property.platform} = 'ios'",
                       help="A filter over {property.x} applied to every aggregation.")
     fi.show("where")
-    EDITOR.inserter("Insert a filter property", "where", catalog.filterable_properties(resolved),
+    EDITOR.inserter("Insert a filter property", "where", listing.filterable_properties(resolved),
                     lambda p: f"{{property.{p}}}", placeholder="Pick a property to add {property.x} to the where")
 
     with st.container(border=True):
@@ -159,11 +160,11 @@ def formula_helper(form: dict) -> None:
             aggregation = st.selectbox("Aggregation", AGGREGATIONS, key="kpi_helper.aggregation")
         with c2:
             EDITOR.inserter("Insert an aggregated property", "select",
-                            catalog.aggregatable_properties(resolved, aggregation),
+                            listing.aggregatable_properties(resolved, aggregation),
                             lambda p: f"{aggregation}({{property.{p}}})", name="property",
                             placeholder=f"Pick a property to add {aggregation}({{property.x}})")
         axes = [a for a in forms.AXES if form["axes"].get(a)]
-        EDITOR.inserter("Insert a KPI", "select", catalog.kpi_reference_options(resolved, form["id"].strip(), axes),
+        EDITOR.inserter("Insert a KPI", "select", listing.kpi_reference_options(resolved, form["id"].strip(), axes),
                         lambda k: f"{{kpi.{k}}}", name="kpi",
                         placeholder="Pick a KPI (with the same x axis) to add {kpi.k}")
         EDITOR.snippets("Operators and functions", "select", SNIPPETS)
@@ -200,7 +201,7 @@ def preview(result, object_id: str, model_json: str, form: dict) -> None:
     notes = list(result.notes)
     if "date" in form["axes"] and form["axes"]["date"] and form["axes"]["cohort_day"]:
         notes.append("the preview shows the date axis")
-    refs = catalog.property_refs(form["select"])
+    refs = listing.property_refs(form["select"])
     if refs:
         notes.append("reads " + ", ".join(f"`{r}`" for r in refs))
     if notes:

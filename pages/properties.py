@@ -9,8 +9,8 @@ import streamlit as st
 
 from asemic_core.config import writer
 from asemic_core.config.models import PROPERTY_KINDS, DataType
-from asemic_core.editing import catalog, forms
-from asemic_core.editing import preview as shaping
+from asemic_core.editing import forms, listing
+from asemic_core.editing import preview_shaping as shaping
 from asemic_core.editing.wording import KIND_HELP, KIND_NAMES, KIND_TITLES, describe_relative_days
 from studio.editor import EditorSpec, ObjectEditor, impact_note
 from studio.forms import FieldIssues
@@ -32,7 +32,7 @@ def property_spec() -> EditorSpec:
         new_form=lambda: forms.new_property_form(st.session_state.get("prop_new.kind") or "event_property"),
         from_form=forms.property_from_form,
         default_file=default_file,
-        users=lambda prop_id: catalog.users_of(resolved, "property", prop_id),
+        users=lambda prop_id: listing.users_of(resolved, "property", prop_id),
         save=lambda root, prop_id, model, file: writer.save_property(root, prop_id, model, file=file),
         delete=writer.delete_property,
         fields=property_fields,
@@ -56,7 +56,7 @@ def default_file(form: dict) -> str:
 
 
 def render_list() -> None:
-    rows = catalog.property_rows(files, resolved, report.issues)
+    rows = listing.property_rows(files, resolved, report.issues)
     own = [r for r in rows if r.kind != "base"]
     file_count = len({r.file for r in own})
     broken = sum(1 for r in own if r.errors)
@@ -70,7 +70,7 @@ def render_list() -> None:
         new_property_popover()
     kinds = st.pills("Kind", list(PROPERTY_KINDS), selection_mode="multi", key="prop_list.kinds",
                      format_func=KIND_NAMES.get, label_visibility="collapsed")
-    shown = catalog.filter_rows(rows, query or "", list(kinds) if kinds else None)
+    shown = listing.filter_rows(rows, query or "", list(kinds) if kinds else None)
     if not own:
         st.info("This project has no properties yet. Create the first one with **New property**.",
                 icon=":material/info:")
@@ -103,7 +103,8 @@ def property_group(kind: str, group: list) -> None:
     if not any(table["Status"]):
         del table["Status"]
     st.dataframe(
-        table, key=f"prop_list.table.{kind}", on_select=lambda: editor.open_selected(f"prop_list.table.{kind}", f"prop_list.ids.{kind}"), selection_mode="single-row",
+        table, key=f"prop_list.table.{kind}", selection_mode="single-row",
+        on_select=lambda: editor.open_selected(f"prop_list.table.{kind}", f"prop_list.ids.{kind}"),
         hide_index=True, width="stretch",
         column_config={
             "Id": st.column_config.TextColumn(width=180),
@@ -158,7 +159,7 @@ def property_fields(form: dict, fi: FieldIssues) -> None:
 def event_fields(base: str, prefix: str, fi: FieldIssues, with_default: bool) -> None:
     c1, c2 = st.columns(2)
     with c1:
-        EDITOR.selectbox("Source event", f"{base}.source_event", catalog.event_ids(resolved),
+        EDITOR.selectbox("Source event", f"{base}.source_event", listing.event_ids(resolved),
                          placeholder="Choose an event table",
                          help="entity_activity: one row per active day; entity_registrations: one row per user.")
         fi.show(f"{prefix}.source_event")
@@ -169,7 +170,7 @@ def event_fields(base: str, prefix: str, fi: FieldIssues, with_default: bool) ->
     EDITOR.text_input("Select", f"{base}.select", placeholder="{amount_usd}",
                       help="An expression over the event's columns, written as {column}.")
     fi.show(f"{prefix}.select")
-    columns = catalog.event_columns(resolved, EDITOR.get(f"{base}.source_event"))
+    columns = listing.event_columns(resolved, EDITOR.get(f"{base}.source_event"))
     if columns:
         EDITOR.inserter("Insert a column", f"{base}.select", columns, lambda c: f"{{{c}}}",
                         placeholder="Pick a column to add {column} to the select")
@@ -182,7 +183,7 @@ def event_fields(base: str, prefix: str, fi: FieldIssues, with_default: bool) ->
 
 
 def registration_fields(form: dict, fi: FieldIssues) -> None:
-    EDITOR.selectbox("Source column", "registration.source_column", catalog.registration_columns(resolved),
+    EDITOR.selectbox("Source column", "registration.source_column", listing.registration_columns(resolved),
                      placeholder=f"Same as the id ({form['id'] or 'id'})",
                      help="A column of entity_registrations: the registration tables' columns tagged "
                           "registration_property.")
@@ -194,7 +195,7 @@ def computed_fields(base: str, prefix: str, form: dict, fi: FieldIssues) -> None
                      help="An expression over other properties of the same user and day, written as {property}.")
     fi.show(f"{prefix}.select")
     EDITOR.inserter("Insert a property", f"{base}.select",
-                    catalog.reference_properties(resolved, form["original_id"] or form["id"]), lambda p: f"{{{p}}}",
+                    listing.reference_properties(resolved, form["original_id"] or form["id"]), lambda p: f"{{{p}}}",
                     placeholder="Pick a property to add {property} to the select")
     st.markdown("**Value mappings** (optional)")
     st.caption("Rows are tried in order, the first match wins; no match gives NULL. "
@@ -244,7 +245,7 @@ def window_fields(kind: str, form: dict, fi: FieldIssues) -> None:
     match form["window"]["source"]:
         case "property":
             broken = {i.object_id for i in report.errors if i.object_id}
-            options = catalog.source_property_options(resolved, form["original_id"] or form["id"], broken)
+            options = listing.source_property_options(resolved, form["original_id"] or form["id"], broken)
             EDITOR.selectbox("Source property", "window.source_property", options, placeholder="Choose a property",
                              help="Not itself, not a property that already reads it, not one with errors.")
             fi.show(f"{kind}.source_property")
