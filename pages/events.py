@@ -9,9 +9,9 @@ import streamlit as st
 from studio.session import config_version, field_errors, open_project, render_field_errors, \
     show_error, show_issues, validation_report
 from studio.views import project_files, warehouse_key, warehouse_sample, warehouse_tables
-from asemic_core.config.event_form import ColumnForm, EventForm, event_data, form_for_event, form_for_suggestion
+from asemic_core.editing.event_form import ColumnForm, EventForm, event_data, form_for_event, form_for_suggestion
 from asemic_core.config.models import COLUMN_TAGS, TABLE_TAGS, DataType, EventTable
-from asemic_core.config.suggest import suggest_event
+from asemic_core.editing.event_suggestion import suggest_event
 from asemic_core.config.writer import save_event
 from asemic_core.errors import AsemicError
 from asemic_core.issues import Issue
