@@ -18,7 +18,7 @@ from pathlib import Path
 from asemic_core.config.archive import config_files
 from asemic_core.config.loader import ENTITY_DIR, EVENT_DIRS, load_project
 from asemic_core.config.models import ACTIVITY, REGISTRATIONS
-from asemic_core.config.writer import edit_yaml_text
+from asemic_core.config.yaml_edit import edit_yaml_text
 from asemic_core.issues import Issue
 
 EVENT_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -12,7 +12,7 @@ from typing import Any
 
 from asemic_core.config.models import EventTable
 from asemic_core.editing.event_suggestion import EventSuggestion
-from asemic_core.config.writer import to_yaml_data
+from asemic_core.config.model_data import to_yaml_data
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from asemic_core.config.draft import introduced_errors
-from asemic_core.config.writer import to_yaml_data
+from asemic_core.config.model_data import to_yaml_data
 from asemic_core.issues import Issue
 from asemic_core.project import Project
 
