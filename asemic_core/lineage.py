@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from asemic_core.semantic.graph import DependencyGraph, node
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject
-from asemic_core.semantic.names import (
+from asemic_core.semantic.base_properties import (
     COHORT_DAY,
     COHORT_SIZE,
     DAYS_SINCE_LAST_ACTIVE,

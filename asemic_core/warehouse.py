@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import duckdb
 
 from asemic_core.config.models import DataType
 from asemic_core.errors import WarehouseError
+from asemic_core.names import quoted_table, sql_string
 
 MEMORY_LIMIT = "4GB"
 
@@ -55,11 +57,14 @@ class Column:
 def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.is_file():
         raise WarehouseError(f"warehouse file {path} does not exist")
+    if "\\" in str(path) and os.sep == "/":
+        raise WarehouseError(f"cannot open warehouse {path}: DuckDB reads a backslash in a path as a directory "
+                             "separator; move the project (or the warehouse) to a path without '\\'")
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as err:
         raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
-    con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = {sql_string(MEMORY_LIMIT)}")
     return con
 
 
@@ -118,6 +123,5 @@ class Warehouse:
     def sample(self, table_name: str, limit: int = 20):
         from sqlglot import exp
 
-        table = exp.to_table(table_name, dialect="duckdb")
-        query = exp.select("*").from_(table).limit(limit).sql(dialect="duckdb")
+        query = exp.select("*").from_(quoted_table(table_name)).limit(limit).sql(dialect="duckdb")
         return self.con.sql(query).pl()

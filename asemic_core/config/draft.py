@@ -9,7 +9,6 @@ project itself is never touched.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,8 +19,7 @@ from asemic_core.config.loader import ENTITY_DIR, EVENT_DIRS, load_project
 from asemic_core.config.models import ACTIVITY, REGISTRATIONS
 from asemic_core.config.yaml_edit import edit_yaml_text
 from asemic_core.issues import Issue
-
-EVENT_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from asemic_core.names import identifier_problem
 
 
 @dataclass
@@ -60,7 +58,7 @@ def event_file(root: Path, event_id: str) -> str:
 
 def id_issues(root: Path, event_id: str, rel: str) -> list[Issue]:
     """Problems of a new event table's id: its spelling, a reserved name, an existing file."""
-    if not EVENT_ID.match(event_id or ""):
+    if identifier_problem(event_id or ""):
         return [Issue(rel, None, f"invalid event id {event_id!r}: use letters, digits and _ (not starting with a digit)",
                       object_id=event_id, field="id", rule="event-id")]
     if event_id in (REGISTRATIONS, ACTIVITY):
@@ -86,7 +84,9 @@ def _scratch_copy(root: Path, target: Path) -> None:
 
 def draft_target(root: Path, event_id: str) -> str:
     """The file an event draft is checked (and would be saved) in, relative to ``root``."""
-    return event_file(root, event_id) if EVENT_ID.match(event_id or "") else f"{ENTITY_DIR}/events/{event_id}.yml"
+    if identifier_problem(event_id or "") is None:
+        return event_file(root, event_id)
+    return f"{ENTITY_DIR}/events/{event_id}.yml"
 
 
 def write_draft_copy(root: Path, scratch: Path, rel: str, data: dict) -> Path:

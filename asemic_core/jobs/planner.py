@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from asemic_core.semantic.graph import dependency_closure
 from asemic_core.semantic.kpi_formula import referenced_names
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.semantic.names import ACTIVITY_BASED, COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, KEYS
+from asemic_core.semantic.base_properties import ACTIVITY_BASED, COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, KEYS
 
 DAY = dt.timedelta(days=1)
 

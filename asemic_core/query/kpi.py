@@ -13,7 +13,7 @@ from asemic_core.query.filters import Filter, filter_condition, literal
 from asemic_core.query.model_source import ModelSource
 from asemic_core.semantic.kpi_formula import parse_kpi_expression
 from asemic_core.semantic.model import ResolvedKpi, ResolvedProject
-from asemic_core.semantic.names import DAYS_SINCE_LAST_ACTIVE
+from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE
 from asemic_core.semantic.resolve_kpis import population_of
 from asemic_core.sql.expressions import find_aggregates, parse_expression, placeholders_in, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT, render

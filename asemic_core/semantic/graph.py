@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from asemic_core.semantic.model import ResolvedProject, ResolvedProperty
-from asemic_core.semantic.names import BASE_DEPENDENCIES, DATE
+from asemic_core.semantic.base_properties import BASE_DEPENDENCIES, DATE
 from asemic_core.semantic.placeholders import canonical_property_name, references
 
 

@@ -8,7 +8,7 @@ import json
 
 from asemic_core.semantic.graph import dependency_closure
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.semantic.names import ACTIVITY_BASED, REGISTRATION_BASED
+from asemic_core.semantic.base_properties import ACTIVITY_BASED, REGISTRATION_BASED
 
 
 def _digest(payload) -> str:

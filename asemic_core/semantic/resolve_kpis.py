@@ -19,7 +19,7 @@ from asemic_core.semantic.kpi_formula import (
     referenced_names,
 )
 from asemic_core.semantic.model import Aggregation, ResolvedKpi, ResolvedProperty
-from asemic_core.semantic.names import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE
+from asemic_core.semantic.base_properties import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE
 from asemic_core.semantic.placeholders import substitute_template
 from asemic_core.semantic.resolve_properties import default_label
 

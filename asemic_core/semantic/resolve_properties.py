@@ -14,7 +14,7 @@ from asemic_core.config.models import (
     SlidingWindowDef,
 )
 from asemic_core.semantic.model import ResolvedEvent, ResolvedProperty
-from asemic_core.semantic.names import (
+from asemic_core.semantic.base_properties import (
     COHORT_DAY,
     COHORT_SIZE,
     DATE,

@@ -20,8 +20,8 @@ from asemic_core.sql.literals import literal
 from asemic_core.config.models import DataType
 from asemic_core.semantic.graph import dependency_closure, property_inputs
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject, ResolvedProperty
-from asemic_core.semantic import names
-from asemic_core.semantic.names import ACTIVITY_BASED
+from asemic_core.semantic import base_properties
+from asemic_core.semantic.base_properties import ACTIVITY_BASED
 from asemic_core.sql.expressions import parse_expression, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import (
@@ -277,9 +277,9 @@ class ModelQueryBuilder:
                             DataType.INTEGER)
             case "cohort_size":
                 return cast(exp.Literal.number(1), DataType.INTEGER)
-            case names.LAST_ACTIVITY_DATE:
+            case base_properties.LAST_ACTIVITY_DATE:
                 return quoted(LAST_ACTIVE)
-            case names.DAYS_SINCE_LAST_ACTIVE:
+            case base_properties.DAYS_SINCE_LAST_ACTIVE:
                 return cast(exp.DateDiff(this=quoted("date"), expression=quoted(LAST_ACTIVE), unit=exp.var("DAY")),
                             DataType.INTEGER)
         raise AssertionError(prop.id)
