@@ -160,6 +160,26 @@ def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job
     return JobResult(job_id, "succeeded", stats, phases, model_first, watermark)
 
 
+def update_is_up_to_date(project: ResolvedProject, store: ModelStore, warehouse_path) -> str | None:
+    """Why an update would change nothing (no day after the watermark in the sources, no
+    lookback_days, no stale or removed column), or None when there is work to do."""
+    settings = project.entity.model_settings if project.entity else None
+    if store.watermark() is None or (settings and settings.lookback_days):
+        return None
+    if any(c.state != "fresh" for c in model_status(project, store).columns):
+        return None
+    _first, watermark = _model_range(store)
+    con = warehouse_connection(warehouse_path, project=project)
+    try:
+        day_range = source_day_range(con, project)
+    finally:
+        con.close()
+    if day_range is None or day_range[1] > watermark:
+        return None
+    return (f"the model is up to date: materialized through {watermark}, and the sources hold no later day "
+            f"(latest: {day_range[1]})")
+
+
 def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str,
                reporter: Reporter | None = None) -> JobResult:
     """New days, the lookback days, and earlier days that depend on them; stale columns first."""

@@ -31,6 +31,7 @@ class JobResult:
     phases: dict[str, float] = field(default_factory=dict)
     first_day: dt.date | None = None
     last_day: dt.date | None = None
+    message: str | None = None  # "up to date": why nothing ran
 
     @property
     def rows(self) -> int:
