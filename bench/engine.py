@@ -454,9 +454,9 @@ def run(args) -> dict:
         steps["floor"] = {"median_seconds": percentile(ok, 50), "max_peak_rss_kb": max(r["peak_rss_kb"] for r in runs),
                           "runs": runs}
 
-        set_model_settings(project, end_date=(last - dt.timedelta(days=1)).isoformat(), lookback_days=3)
+        set_model_settings(project, end_date=last - dt.timedelta(days=1), lookback_days=3)
         steps["refresh"] = job(logs, project, f"refresh to {last - dt.timedelta(days=1)}", kind="refresh")
-        set_model_settings(project, end_date=last.isoformat())
+        set_model_settings(project, end_date=last)
         steps["update_one_day"] = job(logs, project, f"update (end date {last}, lookback 3)", kind="update")
         steps["update_kpi_dau"] = job(logs, project, "update --kpi dau", kind="update", kpis=["dau"])
         first7 = last - dt.timedelta(days=6)
@@ -490,8 +490,12 @@ def job(logs: Path, project: Path, title: str, **kw) -> dict:
     log(f"{title}")
     rec = measure("job", {"project": str(project), **kw}, logs)
     rec["model_size"] = model_size(project)
-    log(f"  {describe(rec)}; model {rec['model_size']['bytes'] / 2**20:,.0f} MiB")
+    log(f"  {describe(rec)}; model {size(rec['model_size']['bytes'])}")
     return rec
+
+
+def size(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB" if n < 2**30 else f"{n / 2**30:,.2f} GiB"
 
 
 def describe(rec: dict) -> str:
@@ -545,7 +549,7 @@ def table(r: dict) -> str:
             rel = (f"{ra['refresh_over_floor']:.1f}x the floor" if key == "refresh" and ra.get("refresh_over_floor")
                    else f"{ra.get(key + '_pct_of_refresh') or float('nan'):.1f} % of refresh")
             rows.append((name, f"{rec['seconds']:.2f} s = {rel}; peak RSS {mib(rec['peak_rss_kb'])}; "
-                               f"model {rec['model_size']['bytes'] / 2**20:,.0f} MiB; rows {rec.get('rows')}; "
+                               f"model {size(rec['model_size']['bytes'])}; rows {rec.get('rows')}; "
                                f"load {rec['load_before'][0]:.1f}"))
         k = s["kpi"]
         if k["ok"]:
