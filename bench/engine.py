@@ -110,9 +110,11 @@ def child_floor(a: dict) -> dict:
     con.execute(f"CREATE TEMP TABLE floor_groups AS {select}")
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     groups = con.execute("SELECT count(*) FROM floor_groups").fetchall()[0][0]
-    user_days = con.execute("SELECT count(*) FROM (SELECT DISTINCT user_id, event_date FROM floor_groups)").fetchall()[0][0]
+    user_days = con.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT user_id, event_date FROM floor_groups)").fetchall()[0][0]
     con.close()
-    return {"seconds": seconds, "step_cpu_seconds": cpu, "groups": groups, "distinct_user_days": user_days, "threads": threads,
+    return {"seconds": seconds, "step_cpu_seconds": cpu, "groups": groups, "distinct_user_days": user_days,
+            "threads": threads,
             "memory_limit": limit, "rss_before_work_kb": baseline}
 
 
@@ -131,7 +133,8 @@ def child_job(a: dict) -> dict:
         result = project.rewind(dt.date.fromisoformat(a["from"]), dt.date.fromisoformat(a["to"]), origin="bench")
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     days = getattr(result, "days", None)
-    return {"seconds": seconds, "step_cpu_seconds": cpu, "status": getattr(result, "status", None), "rows": getattr(result, "rows", None),
+    return {"seconds": seconds, "step_cpu_seconds": cpu, "status": getattr(result, "status", None),
+            "rows": getattr(result, "rows", None),
             "days": len(days) if days is not None else None, "first_day": getattr(result, "first_day", None),
             "last_day": getattr(result, "last_day", None), "phases": getattr(result, "phases", None),
             "rss_before_work_kb": baseline}
@@ -365,13 +368,15 @@ def prepare_data(data_dir: Path, spec: dict, log_file: Path) -> dict:
         made = json.loads(marker.read_text())
         if made["spec"] != spec:
             raise SystemExit(f"{data_dir} holds demo data for {made['spec']}, not {spec}; choose another --data")
-        log(f"data: reusing {data_dir} (generated {made['generated']} in {made['generation']['process_wall_seconds']:.0f} s)")
+        took = made["generation"]["process_wall_seconds"]
+        log(f"data: reusing {data_dir} (generated {made['generated']} in {took:.0f} s)")
         return {**made, "reused": True}
     if data_dir.exists() and any(data_dir.iterdir()):
         raise SystemExit(f"{data_dir} is not empty and has no {DATA_MARKER}; pass a new or empty directory to --data")
     log(f"data: generating {spec['users']:,} users x {spec['days']} days into {data_dir} (asemic-cli demo init)")
     rec = run_process([sys.executable, "-m", "asemic_core.cli", "demo", "init", str(data_dir),
-                       "--users", str(spec["users"]), "--days", str(spec["days"]), "--seed", str(spec["seed"])], log_file)
+                       "--users", str(spec["users"]), "--days", str(spec["days"]), "--seed", str(spec["seed"])],
+                      log_file)
     rec.pop("stdout")
     if rec["exit_code"] != 0:
         raise SystemExit(f"demo generation failed (exit {rec['exit_code']}); see {log_file}")
@@ -422,8 +427,9 @@ def run(args) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     logs = workdir / "bench.log"
     data_dir = Path(args.data).resolve() if args.data else workdir / "data"
-    results: dict = {"label": args.label, "spec": spec, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                     "load_start": loadavg(), "machine": machine(), "versions": versions(),
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    results: dict = {"label": args.label, "spec": spec, "started": started, "load_start": loadavg(),
+                     "machine": machine(), "versions": versions(),
                      "settings": {"kpi_repeats": args.kpi_repeats, "floor_runs": args.floor_runs}}
     try:
         data = prepare_data(data_dir, spec, logs)
@@ -442,7 +448,8 @@ def run(args) -> dict:
         runs = [run_process([sys.executable, "-m", "asemic_core.cli", "--help"]) for _ in range(3)]
         for r in runs:
             r.pop("stdout")
-        steps["cli_startup"] = {"median_seconds": percentile([r["process_wall_seconds"] for r in runs], 50), "runs": runs}
+        startup = percentile([r["process_wall_seconds"] for r in runs], 50)
+        steps["cli_startup"] = {"median_seconds": startup, "runs": runs}
 
         limit, source = (args.memory_limit, "--memory-limit") if args.memory_limit else engine_memory_limit()
         results["settings"].update({"memory_limit": limit, "memory_limit_source": source})
@@ -460,6 +467,9 @@ def run(args) -> dict:
             return results
         set_model_settings(project, end_date=last - dt.timedelta(days=1), lookback_days=3)
         steps["refresh"] = job(logs, project, f"refresh to {last - dt.timedelta(days=1)}", kind="refresh")
+        if not steps["refresh"]["ok"]:
+            log("the refresh failed: no further jobs or queries")
+            return results
         set_model_settings(project, end_date=last)
         steps["update_one_day"] = job(logs, project, f"update (end date {last}, lookback 3)", kind="update")
         steps["update_kpi_dau"] = job(logs, project, "update --kpi dau", kind="update", kpis=["dau"])
@@ -479,8 +489,9 @@ def run(args) -> dict:
             kpi["warmup"] = summary_ms([q["warmup_seconds"] for q in kpi["queries"]])
         log(f"  {describe(kpi)}")
         steps["kpi"] = kpi
-        results["ratios"] = ratios(steps)
     finally:
+        if "refresh" in results.get("steps", {}):
+            results["ratios"] = ratios(results["steps"])
         results["load_end"] = loadavg()
         results["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         if args.keep:
@@ -515,19 +526,21 @@ def describe(rec: dict) -> str:
     else:
         text = f"{rec['seconds']:.2f} s"
     return (f"{text} (process {rec['process_wall_seconds']:.1f} s), peak RSS {rec['peak_rss_kb'] / 1024:,.0f} MiB, "
-            f"other CPU {rec.get('other_cpu_seconds', 0):.1f} s, load {rec['load_before'][0]:.1f}->{rec['load_after'][0]:.1f}")
+            f"other CPU {rec.get('other_cpu_seconds', 0):.1f} s, "
+            f"load {rec['load_before'][0]:.1f}->{rec['load_after'][0]:.1f}")
 
 
 def ratios(steps: dict) -> dict:
     """Wall-time ratios (what the targets name) and the same ratios of CPU seconds, which a
     shared machine distorts less (CPU seconds of all threads: not a wall time on an idle machine)."""
     out = {}
-    for unit, floor_key, job_key in (("", "median_seconds", "seconds"), ("cpu_", "median_cpu_seconds", "step_cpu_seconds")):
+    for unit, floor_key, job_key in (("", "median_seconds", "seconds"),
+                                     ("cpu_", "median_cpu_seconds", "step_cpu_seconds")):
         floor = steps["floor"][floor_key]
         refresh = steps["refresh"][job_key] if steps["refresh"]["ok"] else None
         out[f"{unit}refresh_over_floor"] = refresh / floor if refresh and floor else None
         for key in ("update_one_day", "update_kpi_dau", "rewind_7_days"):
-            done = refresh and steps[key]["ok"]
+            done = refresh and key in steps and steps[key]["ok"]
             out[f"{unit}{key}_pct_of_refresh"] = steps[key][job_key] / refresh * 100 if done else None
     return out
 
@@ -544,7 +557,8 @@ def table(r: dict) -> str:
             ("versions", f"python {v['python']}, duckdb {v['duckdb']}, polars {v['polars']}, pyarrow {v['pyarrow']}, "
                          f"deltalake {v['deltalake']}, asemic {v['asemic_commit']} ({v['asemic_branch']})"),
             ("data", f"{f['event_rows_total']:,} event rows, {f['registered_users']:,} users, {f['first_day']} .. "
-                     f"{f['last_day']}; generation {gen['process_wall_seconds']:.1f} s, peak RSS {mib(gen['peak_rss_kb'])}"
+                     f"{f['last_day']}; generation {gen['process_wall_seconds']:.1f} s, "
+                     f"peak RSS {mib(gen['peak_rss_kb'])}"
                      f"{' (earlier run, reused)' if r['data']['reused'] else ''}")]
     if s:
         fl = s["floor"]
@@ -567,7 +581,8 @@ def table(r: dict) -> str:
             else:
                 rel = (f"{num(ra.get(key + '_pct_of_refresh'))} % of refresh "
                        f"(CPU {num(ra.get('cpu_' + key + '_pct_of_refresh'))} %)")
-            rows.append((name, f"{rec['seconds']:.2f} s, CPU {rec['step_cpu_seconds']:.1f} s = {rel}; peak RSS {mib(rec['peak_rss_kb'])}; "
+            rows.append((name, f"{rec['seconds']:.2f} s, CPU {rec['step_cpu_seconds']:.1f} s = {rel}; "
+                               f"peak RSS {mib(rec['peak_rss_kb'])}; "
                                f"model {size(rec['model_size']['bytes'])}; rows {rec.get('rows')}; "
                                f"load {rec['load_before'][0]:.1f}"))
         k = s.get("kpi", {"ok": None})
