@@ -10,6 +10,7 @@ import datetime as dt
 import streamlit as st
 
 from asemic_core.app_support import config_version, enter_router, open_project, validation_report
+from asemic_core.git_repo import git_summary
 
 st.set_page_config(page_title="asemic", page_icon=":material/insights:", layout="wide")
 
@@ -21,6 +22,7 @@ pages = [
     st.Page("pages/schema.py", title="Schema", icon=":material/schema:"),
     st.Page("pages/explore.py", title="Explore", icon=":material/query_stats:"),
     st.Page("pages/jobs.py", title="Jobs", icon=":material/play_circle:"),
+    st.Page("pages/git.py", title="Git", icon=":material/commit:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]
 # Declare the pages first: from then on Streamlit ignores the pages/ directory's own listing.
@@ -44,6 +46,9 @@ with st.sidebar:
             st.markdown(f":orange[:material/update: {len(status.stale)} stale column(s)]")
     else:
         st.markdown(":orange[:material/database: Not materialized yet]")
+    git_line = git_summary(project.root)
+    if git_line:
+        st.markdown(git_line)
     running = [j for j in project.jobs(5) if j.status == "running"]
     if running:
         job = running[0]
