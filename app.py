@@ -9,6 +9,7 @@ import datetime as dt
 
 import streamlit as st
 
+from asemic_core.app_jobs import progress_line
 from asemic_core.app_support import config_version, enter_router, open_project, validation_report
 from asemic_core.git_repo import git_summary
 
@@ -49,10 +50,11 @@ with st.sidebar:
     git_line = git_summary(project.root)
     if git_line:
         st.markdown(git_line)
-    running = [j for j in project.jobs(5) if j.status == "running"]
+    running = [j for j in project.jobs(5) if j.status in ("queued", "running")]
     if running:
         job = running[0]
-        st.markdown(f":material/sync: Running **{job.kind}** ({job.progress * 100:.0f}%)")
+        fraction, _words = progress_line(project, job)
+        st.markdown(f":material/sync: {job.status.capitalize()} **{job.kind}** ({fraction * 100:.0f}%)")
     st.caption(f"Updated {dt.datetime.now():%H:%M:%S}")
 
 navigation.run()

@@ -101,7 +101,7 @@ def test_partial_update_suggests_the_stale_columns(app, studio_project):
     app.button(key="jobs_plan_btn").click().run()
     assert not app.exception and not app.error
     text = _texts(app)
-    assert "update (partial)" in text and "column wau_active: definition new or changed" in text
+    assert "update (partial)" in text and "property wau_active: definition new or changed" in text
 
 
 def test_partial_update_preselects_the_stale_columns(app, studio_project):
@@ -117,7 +117,7 @@ def test_partial_update_of_a_kpi(app):
     app.multiselect(key="jobs_partial_kpis").set_value(["dau"]).run()
     app.button(key="jobs_plan_btn").click().run()
     assert not app.exception and not app.error
-    assert "column dau_active: needed by the request" in _texts(app)
+    assert "property dau_active: needed by the request" in _texts(app)
 
 
 def test_launching_a_job_shows_it_in_history_as_succeeded(app, studio_project):
