@@ -9,6 +9,7 @@ import duckdb
 from sqlglot import exp
 
 from asemic_core.errors import WarehouseError
+from asemic_core.names import sql_string
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import activity_relation, quoted, registrations_relation
@@ -21,7 +22,7 @@ def warehouse_connection(path: Path, scratch: Path | None = None,
     con = connect_readonly(path)
     if scratch is not None:
         scratch.mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory='{scratch}'")
+        con.execute(f"SET temp_directory = {sql_string(scratch)}")
     con.execute("SET preserve_insertion_order=false")
     if project is not None:
         annotate_row_order(con, project)
@@ -40,7 +41,7 @@ def annotate_row_order(con: duckdb.DuckDBPyConnection, project: ResolvedProject)
 
 def memory_connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = {sql_string(MEMORY_LIMIT)}")
     return con
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from asemic_core.config.models import DeploymentConfig, EntityConfig, EventTable, Kpi, Property
 from asemic_core.config.yaml_io import KeyPath, YamlDocument, read_yaml_file
 from asemic_core.issues import Issue, sort_issues
+from asemic_core.names import name_issues
 
 ASEMIC_FILE = "asemic.yml"
 ENTITY_DIR = "userentity"
@@ -96,6 +97,9 @@ class ProjectFiles:
     kpis: dict[str, Located[Kpi]] = field(default_factory=dict)
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    # Ids of objects that are written but failed to load ("events", "properties", "kpis"):
+    # their own issues are reported; a reference to one is not "unknown" a second time.
+    failed: dict[str, set[str]] = field(default_factory=lambda: {"events": set(), "properties": set(), "kpis": set()})
 
     @property
     def ok(self) -> bool:
@@ -224,6 +228,7 @@ def load_project(root: Path | str) -> ProjectFiles:
     _load_events(project, root, read)
     _load_collection(project, root, read, "properties", Property, project.properties)
     _load_collection(project, root, read, "kpis", Kpi, project.kpis)
+    project.issues.extend(name_issues(project))
     project.issues = sort_issues(project.issues)
     return project
 
@@ -251,6 +256,8 @@ def _load_events(project: ProjectFiles, root: Path, read) -> None:
             project.issues.extend(issues)
             if obj is not None:
                 project.events[event_id] = Located(event_id, obj, doc, ())
+            else:
+                project.failed["events"].add(event_id)
 
 
 def _load_collection(project: ProjectFiles, root: Path, read, top_key: str, model, target: dict) -> None:
@@ -292,8 +299,11 @@ def _load_collection(project: ProjectFiles, root: Path, read, top_key: str, mode
             origin[object_id_str] = f"{rel}:{line}"
             if not isinstance(body, dict):
                 project.issues.append(Issue(rel, line, "expected a mapping of fields", object_id=object_id_str, rule="schema"))
+                project.failed[top_key].add(object_id_str)
                 continue
             obj, issues = _validate(model, body, doc, base, object_id_str)
             project.issues.extend(issues)
             if obj is not None:
                 target[object_id_str] = Located(object_id_str, obj, doc, base)
+            else:
+                project.failed[top_key].add(object_id_str)

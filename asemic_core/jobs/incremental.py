@@ -20,6 +20,7 @@ from asemic_core.jobs.refresh import (
     write_batch,
     write_users,
 )
+from asemic_core.names import quote_names, sql_string, sql_string_list
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
@@ -31,8 +32,7 @@ from asemic_core.storage.status import model_status
 from asemic_core.storage.store import DAILY, USERS, ModelStore
 
 
-def _listed(files: list[str]) -> str:
-    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+_listed = sql_string_list  # paths as SQL string literals
 
 
 def _model_range(store: ModelStore) -> tuple[dt.date, dt.date]:
@@ -66,7 +66,7 @@ def recompute_days(con, project: ResolvedProject, store: ModelStore, job_id: str
         compute_from = max(compute_from, model_first)
         needed = sorted(overlay_columns(props) | {p.id for p in props if continues_from_state(p)})
         files = store.files(DAILY, compute_from.isoformat(), (resume - dt.timedelta(days=1)).isoformat())
-        select = ", ".join(["entity_id", "date"] + [f'"{c}"' for c in needed])
+        select = quote_names(["entity_id", "date", *needed])
         stored_sql = f"SELECT {select} FROM read_parquet({_listed(files)}, union_by_name = true)"
     users = con.sql("SELECT count(*) FROM read_parquet(" + _listed(store.files(DAILY, plan.last.isoformat(),
                     plan.last.isoformat()) or store.files(DAILY)[-1:]) + ")").fetchall()[0][0]
@@ -102,7 +102,7 @@ def recompute_columns(con, project: ResolvedProject, store: ModelStore, job_id: 
     days = (watermark - model_first).days + 1
     buckets = max(1, -(-(users * days) // ROWS_PER_BUCKET))
     reporter.start(buckets + len(parts), f"Recomputing {len(targets)} column(s)")
-    target_list = ", ".join(f'"{c}"' for c in targets)
+    target_list = quote_names(targets)
     for bucket in range(buckets):
         request = ModelRequest(properties=targets, day_from=model_first, day_to=watermark,
                                user_filter=user_bucket(bucket, buckets))
@@ -126,14 +126,14 @@ def recompute_columns(con, project: ResolvedProject, store: ModelStore, job_id: 
         old_columns = [r[0] for r in con.sql(f"DESCRIBE SELECT * FROM read_parquet({old_files}, union_by_name = true)").fetchall()]
         keep = [c for c in old_columns if c not in targets and c not in drop]
         final = [c for c in order if c in keep or c in targets] + [c for c in keep if c not in order]
-        projection = ", ".join(f'n."{c}"' if c in targets else f'o."{c}"' for c in final)
+        projection = ", ".join(quote_names([c], "n" if c in targets else "o") for c in final)
         query = (f"SELECT {projection} FROM read_parquet({old_files}, union_by_name = true) AS o "
-                 f"LEFT JOIN (SELECT * FROM __columns_by_day WHERE date = DATE '{part.day}') AS n "
+                 f"LEFT JOIN (SELECT * FROM __columns_by_day WHERE date = CAST({sql_string(part.day)} AS DATE)) AS n "
                  f"ON o.entity_id = n.entity_id AND o.date = n.date ORDER BY o.entity_id")
         # Its own directory name: the same job may write the day again after this pass.
         target = store.partition_path(DAILY, part.day, f"{job_id}-columns")
         target.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY ({query}) TO '{target / 'b0.parquet'}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        con.execute(f"COPY ({query}) TO {sql_string(target / 'b0.parquet')} (FORMAT PARQUET, COMPRESSION ZSTD)")
         written.append(Partition(DAILY, part.day, store.relative(target), part.rows, job_id))
         stats.append((part.day, part.rows, time.monotonic() - tick + compute / max(len(parts), 1)))
         reporter.advance()
@@ -193,6 +193,26 @@ def _stale_first(project: ResolvedProject, store: ModelStore, warehouse_path, jo
 def _merged_days(first: list, later: list) -> list:
     """Day stats of a job that wrote some days twice: the later write is what the model holds."""
     return sorted({day: (day, rows, seconds) for day, rows, seconds in [*first, *later]}.values())
+
+
+def update_is_up_to_date(project: ResolvedProject, store: ModelStore, warehouse_path) -> str | None:
+    """Why an update would change nothing (no day after the watermark in the sources, no
+    lookback_days, no stale or removed column), or None when there is work to do."""
+    settings = project.entity.model_settings if project.entity else None
+    if store.watermark() is None or (settings and settings.lookback_days):
+        return None
+    if any(c.state != "fresh" for c in model_status(project, store).columns):
+        return None
+    _first, watermark = _model_range(store)
+    con = warehouse_connection(warehouse_path, project=project)
+    try:
+        day_range = source_day_range(con, project)
+    finally:
+        con.close()
+    if day_range is None or day_range[1] > watermark:
+        return None
+    return (f"the model is up to date: materialized through {watermark}, and the sources hold no later day "
+            f"(latest: {day_range[1]})")
 
 
 def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str,

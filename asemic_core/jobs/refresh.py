@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from asemic_core.engine import days_between, source_day_range, warehouse_connection
 from asemic_core.jobs.plan import estimate_rows
 from asemic_core.errors import ConfigError, JobError
+from asemic_core.names import sql_string
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
@@ -30,6 +31,7 @@ class JobResult:
     phases: dict[str, float] = field(default_factory=dict)
     first_day: dt.date | None = None
     last_day: dt.date | None = None
+    message: str | None = None  # "up to date": why nothing ran
 
     @property
     def rows(self) -> int:
@@ -38,7 +40,7 @@ class JobResult:
 
 def write_batch(con, query: str, directory) -> None:
     """Write one batch of model rows as one file per day under ``directory``."""
-    con.execute(f"COPY ({query}) TO '{directory}' (FORMAT PARQUET, PARTITION_BY (date), "
+    con.execute(f"COPY ({query}) TO {sql_string(directory)} (FORMAT PARQUET, PARTITION_BY (date), "
                 "WRITE_PARTITION_COLUMNS true, COMPRESSION ZSTD)")
 
 
@@ -48,7 +50,8 @@ def place_partitions(con, store: ModelStore, job_id: str, staging, seconds: floa
     A day's time is the job's compute-and-write time apportioned by its rows: the days
     of a batch are computed together, in one pass.
     """
-    counts = dict(con.sql(f"SELECT date, count(*) FROM read_parquet('{staging}/*/*/*.parquet') GROUP BY 1").fetchall())
+    pattern = sql_string(f"{staging}/*/*/*.parquet")
+    counts = dict(con.sql(f"SELECT date, count(*) FROM read_parquet({pattern}) GROUP BY 1").fetchall())
     total = sum(counts.values()) or 1
     partitions, stats = [], []
     for day in sorted(counts):
@@ -76,10 +79,10 @@ def _fsync(path) -> None:
 def _copy(con, query: str, target) -> int:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     target.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY ({query}) TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+    con.execute(f"COPY ({query}) TO {sql_string(tmp)} (FORMAT PARQUET, COMPRESSION ZSTD)")
     _fsync(tmp)
     os.replace(tmp, target)
-    return con.sql(f"SELECT count(*) FROM read_parquet('{target}')").fetchall()[0][0]
+    return con.sql(f"SELECT count(*) FROM read_parquet({sql_string(target)})").fetchall()[0][0]
 
 
 def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str,

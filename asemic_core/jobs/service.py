@@ -10,7 +10,7 @@ import duckdb
 
 from asemic_core.config.archive import config_files
 from asemic_core.errors import AsemicError, JobError
-from asemic_core.jobs.incremental import run_partial, run_rewind, run_update
+from asemic_core.jobs.incremental import run_partial, run_rewind, run_update, update_is_up_to_date
 from asemic_core.jobs.planner import columns_for
 from asemic_core.jobs.refresh import JobResult, ensure_valid, run_refresh
 from asemic_core.progress import Reporter
@@ -48,15 +48,21 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     ``job_id`` names a record queued beforehand (by the launcher); otherwise one is created.
     """
     files = project.files()
-    store = project.model_store(files)
     try:
         ensure_valid(validate_files(files))
         check_job_args(resolve(files), kind, args or {})
     except AsemicError as err:
         if job_id is not None:
-            store.jobs.finish(job_id, "failed", error=err.message)
-        raise
+            project.model_store(files).jobs.finish(job_id, "failed", error=err.message)
+        raise  # refused before the model directory is opened: nothing is written
+    store = project.model_store(files)
     warehouse = project.warehouse_path(files)
+    if kind == "update" and not (args or {}).get("kpis") and not (args or {}).get("properties"):
+        reason = update_is_up_to_date(resolve(files), project.model_store(files, readonly=True), warehouse)
+        if reason is not None:  # nothing to do: no job is logged, nothing is written
+            if job_id is not None:  # queued by the app: its record says what happened
+                store.jobs.finish(job_id, "succeeded", message=reason)
+            return JobResult(job_id or "", "up to date", message=reason)
     store.jobs.mark_interrupted(store.lock.holder)
     if job_id is None:
         job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)

@@ -11,6 +11,7 @@ import duckdb
 
 from asemic_core.engine import source_day_range, warehouse_connection
 from asemic_core.errors import AsemicError, WarehouseError
+from asemic_core.names import quote_name, quote_names, sql_string_list
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
@@ -86,15 +87,15 @@ class ModelSource:
         """SQL of a relation with entity_id, date and the planned columns."""
         parts = []
         if plan.files or not plan.adhoc:
-            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in plan.files) or None
-            cols = ", ".join(f'"{c}"' for c in (*KEYS, *plan.stored))
+            listed = sql_string_list(plan.files) if plan.files else None
+            cols = quote_names([*KEYS, *plan.stored])
             if listed is None:  # no materialized day in the range: an empty relation of the same shape
                 nulls = ", ".join([f'CAST(NULL AS {sql_type(self.resolved.properties["entity_id"].data_type).sql(ENGINE_DIALECT)}) AS entity_id',
                                    "CAST(NULL AS DATE) AS date"] +
-                                  [f'CAST(NULL AS {sql_type(self.resolved.properties[c].data_type).sql(ENGINE_DIALECT)}) AS "{c}"'
+                                  [f'CAST(NULL AS {sql_type(self.resolved.properties[c].data_type).sql(ENGINE_DIALECT)}) AS {quote_name(c)}'
                                    for c in plan.stored])
                 return f"SELECT {nulls} WHERE false"
-            stored_sql = f"SELECT {cols} FROM read_parquet([{listed}])"
+            stored_sql = f"SELECT {cols} FROM read_parquet({listed})"
             parts.append(stored_sql)
         if plan.adhoc:
             request = ModelRequest(properties=plan.adhoc, day_from=plan.day_from, day_to=plan.day_to,
@@ -102,7 +103,7 @@ class ModelSource:
             adhoc_sql = render(ModelQueryBuilder(self.resolved).build(request))
             if not parts:
                 return adhoc_sql
-            extra = ", ".join(f'a."{c}"' for c in plan.adhoc)
+            extra = quote_names(plan.adhoc, "a")
             return (f"SELECT s.*, {extra} FROM ({parts[0]}) AS s JOIN ({adhoc_sql}) AS a "
                     f"ON s.entity_id = a.entity_id AND s.date = a.date")
         return parts[0]

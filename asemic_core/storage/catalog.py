@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from asemic_core.names import quote_name, sql_string_list
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.storage.store import DAILY, USERS, ModelStore
 
@@ -22,13 +23,13 @@ def write_catalog(store: ModelStore, project: ResolvedProject) -> Path:
         tmp.unlink()
     con = duckdb.connect(str(tmp))
     try:
-        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_name(schema)}")
         for table in (DAILY, USERS):
             files = store.files(table)
             if not files:
                 continue
-            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(f'CREATE VIEW "{schema}"."{table}" AS SELECT * FROM read_parquet([{listed}])')
+            con.execute(f"CREATE VIEW {quote_name(schema)}.{quote_name(table)} AS "
+                        f"SELECT * FROM read_parquet({sql_string_list(files)})")
     finally:
         con.close()
     os.replace(tmp, target)

@@ -20,10 +20,13 @@ ALL_DAYS = "all"  # the partition key of unpartitioned tables
 
 
 class ModelStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, readonly: bool = False) -> None:
+        """``readonly``: for plans, status and queries; creates and changes no file."""
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.state = StateStore(self.root / "state.sqlite")
+        self.readonly = readonly
+        if not readonly:
+            self.root.mkdir(parents=True, exist_ok=True)
+        self.state = StateStore(self.root / "state.sqlite", readonly=readonly)
         self.lock = WriterLock(self.root / "writer.lock")
         self.jobs = JobLog(self.state)
 

@@ -98,7 +98,8 @@ def check_after_kill(case: Case, work: Path, jobs_before: set[str], killed: bool
         allowed = ("interrupted", "succeeded") if killed else ("succeeded",)
         assert job.status in allowed, f"the killed job {job.id} is {job.status!r} in the job log"
         if job.status == "interrupted":
-            assert job.error and job.finished_at is not None
+            assert job.error == "the job process stopped before finishing"
+            assert job.created_at <= job.finished_at
     assert project.model_store().lock.holder() is None, "the writer lock is still held"
 
     now = partitions(work)
