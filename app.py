@@ -43,8 +43,10 @@ with st.sidebar:
     status = project.status()
     if status.watermark:
         st.markdown(f":material/database: Materialized through **{status.watermark}**")
-        if status.stale:
-            st.markdown(f":orange[:material/update: {len(status.stale)} stale column(s)]")
+        states = [c.state for c in status.columns]
+        if status.stale:  # the words and counts of the Schema page
+            counts = [f"{states.count(s)} {w}" for s, w in (("new", "added"), ("stale", "stale")) if states.count(s)]
+            st.markdown(f":orange[:material/update: {' and '.join(counts)} column(s) to update]")
     else:
         st.markdown(":orange[:material/database: Not materialized yet]")
     git_line = git_summary(project.root)

@@ -38,7 +38,7 @@ class ModelStatus:
 
     def describe(self) -> str:
         if self.watermark is None:
-            head = "The model has not been materialized yet: run a refresh."
+            head = "The model has not been materialized yet: run `asemic-cli model refresh`."
         else:
             head = (f"Materialized {self.first_day} .. {self.watermark}: {self.partitions} day partition(s), "
                     f"{self.rows:,} rows")

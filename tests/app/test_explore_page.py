@@ -370,3 +370,13 @@ def test_a_ratio_summed_over_weeks_warns(app, studio_project):
     app.multiselect(key="explore_kpis").set_value(["arpdau_summed"]).run()
     app.selectbox(key="explore_grain").set_value("week").run()
     assert any(w.value.startswith("ARPDAU summed is a ratio, but its total function is `sum`") for w in app.warning)
+
+
+def test_a_comma_after_equals_suggests_in(studio_project):
+    resolved = studio_project.resolved()
+    with pytest.raises(AsemicError, match="choose the operator 'in'"):
+        explore.make_filter(resolved, "country", "=", "US, DE")
+    with pytest.raises(AsemicError, match="choose the operator 'not in'"):
+        explore.make_filter(resolved, "country", "!=", "US, DE")
+    assert explore.make_filter(resolved, "country", "=", "'US, DE'") == Filter("country", "=", "US, DE")
+    assert explore.make_filter(resolved, "country", "in", "US, DE") == Filter("country", "in", ("US", "DE"))
