@@ -13,8 +13,8 @@ then a random sequence of steps, each ending with a job:
 - ``edit``: a property definition is rewritten with ``save_property``, then
   ``update(properties=[p])`` or ``update(kpis=[k])`` for a KPI that uses it;
 - ``rewind``: events on days A..B are added, removed or changed (registrations too),
-  then ``rewind(A, B)`` (after an ``update`` if an edit left stale columns: rewind refuses
-  to run over stale columns, which is checked too);
+  then ``rewind(A, B)`` (when an edit left stale columns, the rewind recomputes them on
+  every day first, in the same job);
 - ``toggle`` (slow variant only): a property nothing else uses is removed from the config
   (then ``update`` drops its column) or added back (then ``update(properties=[p])``).
 
