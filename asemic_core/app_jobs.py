@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from asemic_core.errors import AsemicError
 from asemic_core.jobs.requests import duration_text, job_progress as progress_of
 from asemic_core.project import Project
 
@@ -27,7 +28,7 @@ def job_progress(project: Project, job_id: str, what: str, state_key: str = "exp
     def follow() -> None:
         try:
             record, _days, _phases = project.job(job_id)
-        except Exception:  # noqa: BLE001 - the log row appears a moment after the launch
+        except AsemicError:  # the log row appears a moment after the launch
             st.progress(0.0, text=f"Starting {what} ...")
             return
         if record.status in ("queued", "running"):

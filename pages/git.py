@@ -12,6 +12,7 @@ STATUS_ICONS = {"added": ":green[added]", "untracked": ":green[new]", "modified"
                 "deleted": ":red[deleted]", "renamed": ":blue[renamed]", "copied": ":blue[copied]",
                 "conflict": ":red[conflict]"}
 RESULT = "git_result"
+MAX_DIFFS = 40  # one git call each
 
 project = open_project()
 repo = GitRepo(project.root)
@@ -93,9 +94,12 @@ with left:
     if not changes:
         st.success("Nothing to commit: every file matches HEAD.", icon=":material/check_circle:")
     else:
-        for change in changes:
+        for index, change in enumerate(changes):
             with st.expander(f"{STATUS_ICONS.get(change.status, change.status)}  `{change.label}`",
                              expanded=len(changes) <= 3):
+                if index >= MAX_DIFFS:
+                    st.caption(f"Diff not shown: the page shows the diffs of the first {MAX_DIFFS} files.")
+                    continue
                 diff = repo.diff(change)
                 if diff:
                     st.code(diff, language="diff")
