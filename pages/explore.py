@@ -1,4 +1,5 @@
-"""Explore: KPI charts over dates or cohort days, grouped and filtered; brush days to rewind them."""
+"""Explore: KPI charts over dates or cohort days, grouped and filtered; drag to zoom into days,
+then rewind the days zoomed into."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from asemic_core.app_charts import drop_stale_choices, explore_series, kpi_chart, model_version, render_plan
+from asemic_core.app_charts import drop_stale_choices, explore_series, model_version, render_plan
 from asemic_core.app_explore import group_changes, group_warning, marked_chart, marks_caption, point_marks, \
     series_sql
 from asemic_core.app_jobs import job_outcome, job_progress
