@@ -38,12 +38,19 @@ _listed = sql_string_list  # paths as SQL string literals
 def _model_range(store: ModelStore) -> tuple[dt.date, dt.date]:
     parts, _ = store.snapshot(DAILY)
     if not parts:
-        raise JobError("the model has not been materialized yet: run `asemic-cli model refresh` first")
+        raise JobError("the model has not been materialized yet: run a refresh first")
     return dt.date.fromisoformat(parts[0].day), dt.date.fromisoformat(parts[-1].day)
 
 
+def _share(span: tuple[float, float], done: int, total: int) -> float:
+    """``done`` of ``total`` steps as a fraction of the whole job (this step owns ``span``)."""
+    low, high = span
+    return low + (high - low) * done / max(total, 1)
+
+
 def recompute_days(con, project: ResolvedProject, store: ModelStore, job_id: str, plan: DayPlan,
-                   model_first: dt.date, reporter: Reporter) -> tuple[list[Partition], list, dict]:
+                   model_first: dt.date, reporter: Reporter,
+                   span: tuple[float, float] = (0.0, 1.0)) -> tuple[list[Partition], list, dict]:
     """Compute every column on plan.first .. plan.last from the events and the stored days before."""
     columns = daily_columns(project)
     props = [project.properties[c] for c in columns]
@@ -74,7 +81,8 @@ def recompute_days(con, project: ResolvedProject, store: ModelStore, job_id: str
                                resume_from=resume, stored_sql=stored_sql)
         write_batch(con, render(builder.build(request)), staging / f"b{bucket}")
         reporter.advance()
-        store.jobs.progress(job_id, (bucket + 1) / (buckets + 1), f"batch {bucket + 1} of {buckets} written")
+        store.jobs.progress(job_id, _share(span, bucket + 1, buckets + 1),
+                            f"{plan.days} day(s): batch {bucket + 1} of {buckets} written")
     reporter.finish()
     seconds = time.monotonic() - mark
     partitions, stats = place_partitions(con, store, job_id, staging, seconds)
@@ -82,7 +90,8 @@ def recompute_days(con, project: ResolvedProject, store: ModelStore, job_id: str
 
 
 def recompute_columns(con, project: ResolvedProject, store: ModelStore, job_id: str, targets: list[str],
-                      drop: list[str], reporter: Reporter) -> tuple[list[Partition], list, dict]:
+                      drop: list[str], reporter: Reporter,
+                      span: tuple[float, float] = (0.0, 1.0)) -> tuple[list[Partition], list, dict]:
     """Recompute ``targets`` (and drop ``drop``) on every materialized day; other columns are copied as they are."""
     model_first, watermark = _model_range(store)
     parts, _ = store.snapshot(DAILY)
@@ -103,6 +112,8 @@ def recompute_columns(con, project: ResolvedProject, store: ModelStore, job_id: 
         else:
             con.execute(f"INSERT INTO __columns {select}")
         reporter.advance()
+        store.jobs.progress(job_id, _share(span, bucket + 1, buckets + len(parts)),
+                            f"{len(targets)} column(s): batch {bucket + 1} of {buckets} computed")
     con.execute("CREATE OR REPLACE TEMP TABLE __columns_by_day AS SELECT * FROM __columns ORDER BY date, entity_id")
     con.execute("DROP TABLE __columns")
     compute = time.monotonic() - mark
@@ -126,11 +137,12 @@ def recompute_columns(con, project: ResolvedProject, store: ModelStore, job_id: 
         written.append(Partition(DAILY, part.day, store.relative(target), part.rows, job_id))
         stats.append((part.day, part.rows, time.monotonic() - tick + compute / max(len(parts), 1)))
         reporter.advance()
-        if index % 10 == 0:
-            store.jobs.progress(job_id, (index + 1) / len(parts), f"rewrote {part.day}")
+        if index % 10 == 0 or index == len(parts) - 1:
+            store.jobs.progress(job_id, _share(span, buckets + index + 1, buckets + len(parts)),
+                                f"{len(targets)} column(s): rewrote {part.day}")
     reporter.finish()
     con.execute("DROP TABLE __columns_by_day")
-    return written, stats, {"compute": compute, "rewrite": time.monotonic() - mark - compute}
+    return written, stats, {"columns_compute": compute, "columns_rewrite": time.monotonic() - mark - compute}
 
 
 def _column_states(project: ResolvedProject, store: ModelStore, job_id: str, names: list[str],
@@ -142,13 +154,14 @@ def _column_states(project: ResolvedProject, store: ModelStore, job_id: str, nam
 
 
 def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str, targets: list[str],
-                reporter: Reporter | None = None, drop: list[str] | None = None) -> JobResult:
+                reporter: Reporter | None = None, drop: list[str] | None = None,
+                span: tuple[float, float] = (0.0, 1.0)) -> JobResult:
     reporter = reporter or NullReporter()
     model_first, watermark = _model_range(store)
     store.collect_garbage()
     con = warehouse_connection(warehouse_path, store.scratch_dir, project)
     try:
-        written, stats, phases = recompute_columns(con, project, store, job_id, targets, drop or [], reporter)
+        written, stats, phases = recompute_columns(con, project, store, job_id, targets, drop or [], reporter, span)
     finally:
         con.close()
     with store.state.transaction() as tx:
@@ -158,6 +171,28 @@ def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job
                  columns=_column_states(project, store, job_id, targets, model_first, watermark),
                  days=stats, phases=phases, after_swap=catalog_writer(store, project))
     return JobResult(job_id, "succeeded", stats, phases, model_first, watermark)
+
+
+def _stale_first(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str, reporter: Reporter,
+                 later_days: int) -> tuple[list, dict, float]:
+    """Recompute stale and new columns (and drop removed ones) on every materialized day,
+    before a job computes ``later_days`` days of every column. Returns the day stats, the
+    phases and the share of the job's progress this first step took."""
+    status = model_status(project, store)
+    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
+    removed = [c.name for c in status.columns if c.state == "removed"]
+    if not stale and not removed:
+        return [], {}, 0.0
+    model_first, watermark = _model_range(store)
+    work = max(len(stale), 1) * ((watermark - model_first).days + 1)
+    share = min(0.9, max(0.1, work / (work + len(daily_columns(project)) * max(later_days, 1))))
+    result = run_partial(project, store, warehouse_path, job_id, stale, reporter, drop=removed, span=(0.0, share))
+    return result.days, result.phases, share
+
+
+def _merged_days(first: list, later: list) -> list:
+    """Day stats of a job that wrote some days twice: the later write is what the model holds."""
+    return sorted({day: (day, rows, seconds) for day, rows, seconds in [*first, *later]}.values())
 
 
 def update_is_up_to_date(project: ResolvedProject, store: ModelStore, warehouse_path) -> str | None:
@@ -185,22 +220,19 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     """New days, the lookback days, and earlier days that depend on them; stale columns first."""
     reporter = reporter or NullReporter()
     model_first, watermark = _model_range(store)
-    status = model_status(project, store)
-    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
-    removed = [c.name for c in status.columns if c.state == "removed"]
-    phases: dict[str, float] = {}
-    stats: list = []
-    if stale or removed:
-        result = run_partial(project, store, warehouse_path, job_id, stale, reporter, drop=removed)
-        phases.update({f"columns_{k}": v for k, v in result.phases.items()})
-    store.collect_garbage()
     con = warehouse_connection(warehouse_path, store.scratch_dir, project)
     try:
         day_range = source_day_range(con, project)
-        if day_range is None:
-            raise JobError("the event tables hold no registrations or no activity")
-        plan = plan_update_days(project, daily_columns(project), model_first, watermark, day_range[1])
-        written, stats, more = recompute_days(con, project, store, job_id, plan, model_first, reporter)
+    finally:
+        con.close()
+    if day_range is None:
+        raise JobError("the event tables hold no registrations or no activity")
+    plan = plan_update_days(project, daily_columns(project), model_first, watermark, day_range[1])
+    first_stats, phases, share = _stale_first(project, store, warehouse_path, job_id, reporter, plan.days)
+    store.collect_garbage()
+    con = warehouse_connection(warehouse_path, store.scratch_dir, project)
+    try:
+        written, stats, more = recompute_days(con, project, store, job_id, plan, model_first, reporter, (share, 1.0))
         phases.update(more)
         users = write_users(con, project, store, job_id, plan.last)
     finally:
@@ -209,32 +241,33 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     catalog = catalog_writer(store, project)
     store.commit(job_id, DAILY, written, replace_all=False,
                  columns=_column_states(project, store, job_id, columns, model_first, plan.last),
-                 meta={"watermark": plan.last.isoformat()}, days=stats, phases=phases, after_swap=catalog)
+                 meta={"watermark": plan.last.isoformat()}, days=stats, phases=more, after_swap=catalog)
     store.commit(job_id, USERS, [users], replace_all=True, after_swap=catalog)
-    return JobResult(job_id, "succeeded", stats, phases, plan.first, plan.last)
+    return JobResult(job_id, "succeeded", _merged_days(first_stats, stats), phases,
+                     model_first if first_stats else plan.first, plan.last)
 
 
 def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str, day_from: dt.date,
                day_to: dt.date, reporter: Reporter | None = None) -> JobResult:
+    """The days from ``day_from`` on that depend on the range; stale columns first, in the same job."""
     reporter = reporter or NullReporter()
     model_first, watermark = _model_range(store)
     check_rewind_range(day_from, day_to, model_first, watermark)
-    status = model_status(project, store)
-    if status.stale:
-        raise JobError(f"columns {', '.join(status.stale[:5])}{'...' if len(status.stale) > 5 else ''} are stale: "
-                       "run `asemic-cli model update` first, then rewind")
     plan = plan_rewind_days(project, daily_columns(project), model_first, watermark, day_from, day_to)
+    first_stats, phases, share = _stale_first(project, store, warehouse_path, job_id, reporter, plan.days)
     store.collect_garbage()
     con = warehouse_connection(warehouse_path, store.scratch_dir, project)
     try:
-        written, stats, phases = recompute_days(con, project, store, job_id, plan, model_first, reporter)
+        written, stats, more = recompute_days(con, project, store, job_id, plan, model_first, reporter, (share, 1.0))
+        phases.update(more)
         users = write_users(con, project, store, job_id, watermark)
     finally:
         con.close()
     catalog = catalog_writer(store, project)
-    store.commit(job_id, DAILY, written, replace_all=False, days=stats, phases=phases, after_swap=catalog)
+    store.commit(job_id, DAILY, written, replace_all=False, days=stats, phases=more, after_swap=catalog)
     store.commit(job_id, USERS, [users], replace_all=True, after_swap=catalog)
-    return JobResult(job_id, "succeeded", stats, phases, plan.first, plan.last)
+    return JobResult(job_id, "succeeded", _merged_days(first_stats, stats), phases,
+                     model_first if first_stats else plan.first, plan.last)
 
 
 def check_rewind_range(day_from: dt.date, day_to: dt.date, model_first: dt.date, watermark: dt.date) -> None:
