@@ -7,17 +7,16 @@ import datetime as dt
 
 import streamlit as st
 
-from asemic_core.app_charts import drop_stale_choices, explore_series, model_version, render_plan
-from asemic_core.app_explore import group_changes, group_warning, marked_chart, marks_caption, point_marks, \
-    series_sql
-from asemic_core.app_jobs import job_outcome, job_progress
-from asemic_core.app_support import config_version, open_project, show_error
+from studio.charts import drop_stale_choices, explore_series, model_version, render_plan
+from studio.explore_view import group_changes, group_warning, marked_chart, marks_caption, point_marks, \
+    ratio_warning, series_sql
+from studio.job_status import job_outcome, job_progress
+from studio.session import config_version, open_project, show_error
 from asemic_core.errors import AsemicError, JobError
 from asemic_core.jobs import children
 from asemic_core.jobs.launcher import launch_job
 from asemic_core.query import explore
 from asemic_core.query.kpi import GRAINS
-from asemic_core.semantic.kpi_totals import ratio_kpi_ids, sums_a_ratio
 
 project = open_project()
 st.title("Explore")
@@ -87,7 +86,6 @@ if not chosen:
     st.info("Choose one or more KPIs to chart.")
     st.stop()
 kpis = [resolved.kpis[k] for k in chosen]
-ratios = ratio_kpi_ids(resolved.kpis)
 axes = explore.shared_axes(kpis)
 if not axes:
     st.error("These KPIs share no x axis, so they cannot be charted together (" + explore.axes_conflict(kpis)
@@ -244,11 +242,8 @@ for index, series in enumerate(results):
         if series.adhoc_columns:
             st.info(f"{', '.join(series.adhoc_columns)}: computed on the fly; run an update to materialize.",
                     icon=":material/bolt:")
-        if sums_a_ratio(resolved.kpis[series.kpi], series.axis, series.grain, ratios):
-            st.warning(f"{series.label} is a ratio, but its total function is `sum`: "
-                       + (f"each {series.grain} adds up its daily ratios, and " if series.grain != "day" else "")
-                       + "the total adds up the points. Set `total_function: avg` on the KPI to average them.",
-                       icon=":material/functions:")
+        if warning := ratio_warning(resolved, series):
+            st.warning(warning, icon=":material/functions:")
         marks = point_marks(series, first_day, last_day)
         brush = f"brush_{series.kpi}" if series.axis == "date" else None
         chart_key = f"explore_chart_{series.kpi}_{series.grain}_{series.date_from}_{series.date_to}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from asemic_core.app_support import config_version, open_project, show_error, validation_report
+from studio.session import config_version, open_project, show_error, validation_report
 from asemic_core.git_repo import GitError, GitRepo
 
 STATUS_ICONS = {"added": ":green[added]", "untracked": ":green[new]", "modified": ":orange[changed]",

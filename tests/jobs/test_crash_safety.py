@@ -11,7 +11,7 @@ model is the "old" state and whose warehouse holds the data the job should bring
 
 "new" is a clean refresh of the current warehouse. The job runs as
 ``python -m asemic_core.cli --project DIR model ...`` and is killed with SIGKILL either
-at a random moment (a few per job kind by default, many under ``-m slow``) or exactly at
+at a random moment (one per job kind, then 6 more, 30 with ASEMIC_TEST_PROFILE=thorough) or exactly at
 a chosen point of the write path (a wrapper in the child kills its own process there).
 After the kill: the model is readable (a KPI, property values, every registered file),
 every partition is the old or the new version, the job log shows the killed job as
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from budget import budget
 from jobs_support import (
     change_warehouse,
     check_readable,
@@ -168,7 +169,8 @@ def test_kill_at_a_random_moment(kind: str, cases: dict[str, Case], tmp_path: Pa
 @pytest.mark.parametrize("kind", KINDS)
 def test_kill_at_many_random_moments(kind: str, cases: dict[str, Case], tmp_path: Path) -> None:
     rng = _rng(kind)
-    outcomes = Counter(kill_at_random(cases[kind], tmp_path / f"run{index}", rng) for index in range(30))
+    kills = budget(ci=6, thorough=30)
+    outcomes = Counter(kill_at_random(cases[kind], tmp_path / f"run{index}", rng) for index in range(kills))
     print(dict(outcomes))  # shown with -rP: how the kills fell
 
 

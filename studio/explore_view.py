@@ -1,7 +1,7 @@
 """Explore's chart marks, group warnings and readable SQL (Streamlit and Altair side).
 
 The facts come from ``asemic_core.query.explore_marks`` and ``readable_sql``; this module
-caches them on plain values and draws them over the KPI chart of ``app_charts``.
+caches them on plain values and draws them over the KPI chart of ``studio.charts``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from asemic_core.app_charts import kpi_chart
-from asemic_core.app_support import model_source
 from asemic_core.project import Project
 from asemic_core.query.explore import ExploreSeries, series_frame
 from asemic_core.query.explore_marks import PointMark, changing_groups, immature_cohort_days, incomplete_buckets
 from asemic_core.query.readable_sql import readable_sql
+from asemic_core.semantic.kpi_totals import ratio_kpi_ids, sums_a_ratio
+from studio.charts import kpi_chart
+from studio.session import model_source
 
 MARK_COLOR = "#e8590c"
 
@@ -99,3 +100,12 @@ def series_sql(project: Project, series: ExploreSeries) -> str:
     if series.adhoc_columns:
         header.append(f"Computed from the warehouse on the fly: {', '.join(series.adhoc_columns)}.")
     return readable_sql(series.sql, schema, model_dir, header)
+
+
+def ratio_warning(resolved, series: ExploreSeries) -> str | None:
+    """A ratio-like KPI whose weeks, months or total add its daily ratios up (total_function: sum)."""
+    if not sums_a_ratio(resolved.kpis[series.kpi], series.axis, series.grain, ratio_kpi_ids(resolved.kpis)):
+        return None
+    return (f"{series.label} is a ratio, but its total function is `sum`: "
+            + (f"each {series.grain} adds up its daily ratios, and " if series.grain != "day" else "")
+            + "the total adds up the points. Set `total_function: avg` on the KPI to average them.")
