@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,12 +56,10 @@ class Column:
 def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.is_file():
         raise WarehouseError(f"warehouse file {path} does not exist")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as err:
-        raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
-    con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
-    return con
+    from asemic_core.backend.duckdb_executor import connect
+    from asemic_core.backend.settings import EngineSettings
+
+    return connect(path, EngineSettings(os.environ.get("ASEMIC_MEMORY_LIMIT") or MEMORY_LIMIT))
 
 
 class Warehouse:

@@ -49,11 +49,7 @@ def _override_memory_limit() -> str | None:
 
     limit = os.environ.get("BENCH_MEMORY_LIMIT")
     if limit:
-        import asemic_core.engine
-        import asemic_core.warehouse
-
-        asemic_core.warehouse.MEMORY_LIMIT = limit
-        asemic_core.engine.MEMORY_LIMIT = limit
+        os.environ["ASEMIC_MEMORY_LIMIT"] = limit  # the engine's documented override
     return limit
 
 
@@ -92,8 +88,7 @@ def step_model_sink(directory: str, sink: str, out_dir: str) -> None:
     from pathlib import Path
 
     from asemic_core.engine import source_day_range, warehouse_connection
-    from asemic_core.jobs.plan import estimate_rows
-    from asemic_core.jobs.refresh import ROWS_PER_BUCKET, user_bucket, write_batch
+    from asemic_core.jobs.writing import ROWS_PER_BUCKET, estimate_rows, user_bucket
     from asemic_core.project import Project
     from asemic_core.semantic.resolve import resolve
     from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
@@ -109,7 +104,9 @@ def step_model_sink(directory: str, sink: str, out_dir: str) -> None:
     t0 = time.perf_counter()
     first, last = source_day_range(con, resolved)
     columns = daily_columns(resolved)
-    _users, estimated = estimate_rows(con, resolved, first, last)
+    from asemic_core.backend.duckdb_executor import DuckDBExecutor
+
+    _users, estimated = estimate_rows(DuckDBExecutor(con), resolved, first, last)
     buckets = max(1, -(-estimated // ROWS_PER_BUCKET))
     builder = ModelQueryBuilder(resolved)
     plan_seconds = time.perf_counter() - t0
@@ -118,7 +115,8 @@ def step_model_sink(directory: str, sink: str, out_dir: str) -> None:
         request = ModelRequest(properties=columns, day_from=first, day_to=last, user_filter=user_bucket(bucket, buckets))
         sql = render(builder.build(request))
         if sink == "partitioned_parquet":
-            write_batch(con, sql, Path(out_dir) / f"b{bucket}")
+            con.execute(f"COPY ({sql}) TO '{Path(out_dir) / f'b{bucket}'}' (FORMAT PARQUET, PARTITION_BY (date), "
+                        "WRITE_PARTITION_COLUMNS true, COMPRESSION ZSTD)")
         elif sink == "single_parquet":
             con.execute(f"COPY ({sql}) TO '{out_dir}/b{bucket}.parquet' (FORMAT PARQUET, COMPRESSION ZSTD)")
         elif sink == "temp_table":
