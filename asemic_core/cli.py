@@ -183,6 +183,8 @@ def cmd_config_import(args, project: Project) -> int:
     issues = project.import_zip(args.archive)
     _print_issues(issues)
     print(f"Imported {args.archive} into {project.root}")
+    for name in getattr(issues, "kept", []):
+        print(f"Kept the project's {name}: the archive has none (an Asemic CLI export holds only userentity/)")
     return EXIT_OK
 
 

@@ -35,7 +35,9 @@ class Issue:
     def format(self) -> str:
         subject = ""
         if self.object_id:
-            subject = f" [{self.object_id}" + (f".{self.field}" if self.field else "") + "]"
+            # An id with a line break or a control character is shown escaped: one issue, one line.
+            shown = self.object_id if self.object_id.isprintable() else repr(self.object_id)
+            subject = f" [{shown}" + (f".{self.field}" if self.field else "") + "]"
         elif self.field:
             subject = f" [{self.field}]"
         return f"{self.location()}: {self.severity.value}{subject}: {self.message}"

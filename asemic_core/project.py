@@ -251,7 +251,7 @@ class Project:
             raise AsemicError(f"{self.root} is not an asemic project (no asemic.yml or userentity/config.yml)")
         return archive.export_zip(self.root, Path(out))
 
-    def import_zip(self, path: str | os.PathLike) -> list[Issue]:
+    def import_zip(self, path: str | os.PathLike) -> archive.ImportedIssues:
         self.root.mkdir(parents=True, exist_ok=True)
         return archive.import_zip(self.root, Path(path), lambda staged: Project(staged).validate().issues)
 

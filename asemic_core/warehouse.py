@@ -11,6 +11,7 @@ import duckdb
 
 from asemic_core.config.models import DataType
 from asemic_core.errors import WarehouseError
+from asemic_core.names import quoted_table
 
 MEMORY_LIMIT = "4GB"
 
@@ -56,6 +57,9 @@ class Column:
 def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.is_file():
         raise WarehouseError(f"warehouse file {path} does not exist")
+    if "\\" in str(path) and os.sep == "/":
+        raise WarehouseError(f"cannot open warehouse {path}: DuckDB reads a backslash in a path as a directory "
+                             "separator; move the project (or the warehouse) to a path without '\\'")
     from asemic_core.backend.duckdb_executor import connect
     from asemic_core.backend.settings import EngineSettings
 
@@ -117,6 +121,5 @@ class Warehouse:
     def sample(self, table_name: str, limit: int = 20):
         from sqlglot import exp
 
-        table = exp.to_table(table_name, dialect="duckdb")
-        query = exp.select("*").from_(table).limit(limit).sql(dialect="duckdb")
+        query = exp.select("*").from_(quoted_table(table_name)).limit(limit).sql(dialect="duckdb")
         return self.con.sql(query).pl()

@@ -20,6 +20,7 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake import PostCommitHookProperties, WriterProperties
 
 from asemic_core.backend.seam import TableFile, TableSnapshot
+from asemic_core.names import quote_name, sql_string
 
 _WRITER = WriterProperties(compression="ZSTD")
 # Keep every commit file: the store decides which versions stay (see remove_unreferenced).
@@ -83,7 +84,9 @@ class DeltaTableStore:
         options = dict(mode="overwrite", writer_properties=_WRITER, post_commithook_properties=_HOOKS)
         if replace_days is not None and self.exists(table):
             first, last = replace_days
-            options["predicate"] = f"{partition_by} >= '{first.isoformat()}' AND {partition_by} <= '{last.isoformat()}'"
+            column = quote_name(partition_by)
+            options["predicate"] = (f"{column} >= {sql_string(first.isoformat())} AND "
+                                    f"{column} <= {sql_string(last.isoformat())}")
         else:
             options["partition_by"] = [partition_by] if partition_by else None
             options["schema_mode"] = "overwrite" if replace_schema or self.exists(table) else None

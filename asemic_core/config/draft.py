@@ -8,7 +8,6 @@ the project would hold after the save, and the project itself is never touched.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -20,9 +19,9 @@ from asemic_core.config.loader import ENTITY_DIR, EVENT_DIRS, load_project
 from asemic_core.config.writer import edit_yaml_text
 from asemic_core.errors import ConfigError
 from asemic_core.issues import Issue
+from asemic_core.names import identifier_problem
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS
 
-EVENT_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -60,7 +59,7 @@ def event_file(root: Path, event_id: str) -> str:
 
 
 def _id_issues(root: Path, event_id: str, rel: str) -> list[Issue]:
-    if not EVENT_ID.match(event_id or ""):
+    if identifier_problem(event_id or ""):
         return [Issue(rel, None, f"invalid event id {event_id!r}: use letters, digits and _ (not starting with a digit)",
                       object_id=event_id, field="id", rule="event-id")]
     if event_id in (REGISTRATIONS, ACTIVITY):
@@ -95,7 +94,7 @@ def check_event_draft(root: str | os.PathLike, event_id: str, data: dict, *, new
     from asemic_core.project import Project
 
     root = Path(root).resolve()
-    rel = event_file(root, event_id) if EVENT_ID.match(event_id or "") else f"{ENTITY_DIR}/events/{event_id}.yml"
+    rel = event_file(root, event_id) if identifier_problem(event_id or "") is None else f"{ENTITY_DIR}/events/{event_id}.yml"
     if new:
         problems = _id_issues(root, event_id, rel)
         if problems:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from asemic_core.config.models import DeploymentConfig, EntityConfig, EventTable, Kpi, Property
 from asemic_core.config.yaml_io import KeyPath, YamlDocument, read_yaml_file
 from asemic_core.issues import Issue, sort_issues
+from asemic_core.names import name_issues
 
 ASEMIC_FILE = "asemic.yml"
 ENTITY_DIR = "userentity"
@@ -224,6 +225,7 @@ def load_project(root: Path | str) -> ProjectFiles:
     _load_events(project, root, read)
     _load_collection(project, root, read, "properties", Property, project.properties)
     _load_collection(project, root, read, "kpis", Kpi, project.kpis)
+    project.issues.extend(name_issues(project))
     project.issues = sort_issues(project.issues)
     return project
 

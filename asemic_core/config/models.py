@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
@@ -21,6 +22,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from asemic_core.names import check_dotted_name, check_name
 
 
 class StrictModel(BaseModel):
@@ -51,9 +54,13 @@ def _expression_text(value: Any) -> Any:
 Expression = Annotated[
     str, BeforeValidator(_expression_text, json_schema_input_type=str | int | float | bool), Field(min_length=1)
 ]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+# Names that reach SQL follow the one rule of asemic_core.names (the error suggests a fix);
+# the pattern is repeated in the JSON Schema for editors.
+Identifier = Annotated[str, AfterValidator(check_name),
+                       Field(json_schema_extra={"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"})]
 # Column ids of wide event tables may carry a dotted sub-schema: `level_started.level`.
-ColumnId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+ColumnId = Annotated[str, AfterValidator(check_dotted_name),
+                     Field(json_schema_extra={"pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"})]
 
 
 class DataType(str, enum.Enum):
@@ -157,7 +164,8 @@ class EntityConfig(StrictModel):
     """``userentity/config.yml``."""
 
     data_model_schema: Identifier | None = None
-    base_table_prefix: str | None = Field(default=None, description="2024 Asemic name: `schema.prefix`")
+    base_table_prefix: Annotated[str, AfterValidator(lambda v: check_dotted_name(v, max_parts=2))] | None = Field(
+        default=None, description="2024 Asemic name: `schema.prefix`")
     cohorted_daily_kpis_days: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
     active_days: int = Field(gt=0)
     data_model_version: Any = None
@@ -286,7 +294,7 @@ class EventPropertyDef(StrictModel):
 
 
 class RegistrationPropertyDef(StrictModel):
-    source_column: str | None = None
+    source_column: ColumnId | None = None
 
 
 class ValueRange(StrictModel):

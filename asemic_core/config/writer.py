@@ -59,6 +59,7 @@ from asemic_core.config.loader import (
 from asemic_core.config.models import DeploymentConfig, EntityConfig, EventTable, Kpi, Property
 from asemic_core.config.yaml_io import KeyPath, YamlDocument, _plain, parse_yaml, plain_scalar
 from asemic_core.errors import ConfigError
+from asemic_core.names import identifier_problem
 
 __all__ = [
     "to_yaml_data",
@@ -960,7 +961,7 @@ def save_event(root: Path | str, event_id: str, model: EventTable | dict) -> str
     """Save an event table into its file (``events/`` or ``actions/``), creating
     ``userentity/events/<id>.yml`` for a new one."""
     root = Path(root).resolve()
-    if not isinstance(event_id, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", event_id):
+    if not isinstance(event_id, str) or identifier_problem(event_id):
         raise ConfigError(f"invalid event id {event_id!r}: use letters, digits and _")
     model = _coerce(model, EventTable)
     rel = f"{ENTITY_DIR}/events/{event_id}.yml"

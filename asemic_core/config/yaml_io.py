@@ -65,7 +65,78 @@ def _rt_yaml() -> YAML:
     return yaml
 
 
-def _plain(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
+# Bounds on one config file: a 20-line file of nested aliases ("billion laughs") would
+# otherwise expand into billions of values; each limit is far above any real config.
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 100_000  # values after aliases are expanded
+MAX_DEPTH = 64  # nesting of mappings and sequences
+
+
+class YamlTooLarge(ValueError):
+    def __init__(self, message: str, path: KeyPath) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.active: set[int] = set()  # containers being expanded: an alias to one of them is a cycle
+
+    def enter(self, node: Any, path: KeyPath) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlTooLarge(f"the file expands to more than {MAX_NODES:,} values (anchors and aliases "
+                               "repeat their content): write the values out or split the file", path)
+        if len(path) > MAX_DEPTH:
+            raise YamlTooLarge(f"values are nested more than {MAX_DEPTH} levels deep", path)
+        if id(node) in self.active:
+            raise YamlTooLarge("an alias refers to a value that contains it (a cycle)", path)
+
+
+def _expanded_size(node: Any, memo: dict[int, int]) -> int:
+    """How many values ``node`` becomes once aliases are expanded (each shared value sized once)."""
+    if not isinstance(node, (CommentedMap, CommentedSeq)):
+        return 1
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a value that contains itself counts once (ruamel reads such an alias as null)
+    children = node.values() if isinstance(node, CommentedMap) else node
+    memo[id(node)] = 1 + sum(_expanded_size(child, memo) for child in children)
+    return memo[id(node)]
+
+
+def _check_size(node: Any) -> None:
+    """Refuse a document that aliases expand beyond MAX_NODES, naming its top-level key."""
+    memo: dict[int, int] = {}
+    if _expanded_size(node, memo) <= MAX_NODES:
+        return
+    path: KeyPath = ()
+    while isinstance(node, (CommentedMap, CommentedSeq)):
+        items = list(node.items()) if isinstance(node, CommentedMap) else list(enumerate(node))
+        biggest = max(items, key=lambda item: _expanded_size(item[1], memo))
+        if _expanded_size(biggest[1], memo) <= MAX_NODES:
+            break
+        path += (plain_scalar(biggest[0]),)
+        node = biggest[1]
+    where = f"{path[0]!r}" if path else "the file"
+    raise YamlTooLarge(f"{where} expands to more than {MAX_NODES:,} values (anchors and aliases repeat "
+                       "their content): write the values out or split the file", path[:1])
+
+
+def _plain(node: Any, path: KeyPath, lines: dict[KeyPath, int], budget: _Budget | None = None) -> Any:
+    budget = budget or _Budget()
+    budget.enter(node, path)
+    if isinstance(node, (CommentedMap, CommentedSeq)):
+        budget.active.add(id(node))
+        try:
+            return _plain_container(node, path, lines, budget)
+        finally:
+            budget.active.discard(id(node))
+    return plain_scalar(node)
+
+
+def _plain_container(node: Any, path: KeyPath, lines: dict[KeyPath, int], budget: _Budget) -> Any:
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for key, value in node.items():
@@ -76,20 +147,18 @@ def _plain(node: Any, path: KeyPath, lines: dict[KeyPath, int]) -> Any:
                 lines[child] = line + 1
             except (KeyError, TypeError, AttributeError):
                 lines[child] = lines.get(path, 1)
-            out[key_plain] = _plain(value, child, lines)
+            out[key_plain] = _plain(value, child, lines, budget)
         return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for index, value in enumerate(node):
-            child = path + (index,)
-            try:
-                line, _col = node.lc.item(index)
-                lines[child] = line + 1
-            except (KeyError, TypeError, AttributeError):
-                lines[child] = lines.get(path, 1)
-            items.append(_plain(value, child, lines))
-        return items
-    return plain_scalar(node)
+    items = []
+    for index, value in enumerate(node):
+        child = path + (index,)
+        try:
+            line, _col = node.lc.item(index)
+            lines[child] = line + 1
+        except (KeyError, TypeError, AttributeError):
+            lines[child] = lines.get(path, 1)
+        items.append(_plain(value, child, lines, budget))
+    return items
 
 
 def plain_scalar(value: Any) -> Any:
@@ -117,8 +186,14 @@ def plain_scalar(value: Any) -> Any:
 
 def parse_yaml(text: str, rel_path: str) -> tuple[YamlDocument | None, list[Issue]]:
     """Parse ``text``; on failure return no document and one issue naming the line."""
+    if len(text) > MAX_FILE_BYTES:
+        return None, [Issue(rel_path, None, f"the file is {len(text):,} characters long; a config file may hold at most "
+                            f"{MAX_FILE_BYTES:,}: split it", rule="yaml-limits")]
     try:
         node = _rt_yaml().load(io.StringIO(text))
+    except RecursionError:
+        return None, [Issue(rel_path, None, f"values are nested too deeply (more than {MAX_DEPTH} levels)",
+                            rule="yaml-limits")]
     except DuplicateKeyError as err:
         # ruamel's context mark is the start of the mapping, not the first definition.
         first = _first_definition(text, err.problem_mark)
@@ -142,8 +217,24 @@ def parse_yaml(text: str, rel_path: str) -> tuple[YamlDocument | None, list[Issu
     except YAMLError as err:
         return None, [Issue(rel_path, None, f"invalid YAML: {err}", rule="yaml-syntax")]
     lines: dict[KeyPath, int] = {(): 1}
-    data = _plain(node, (), lines)
+    try:
+        _check_size(node)
+        data = _plain(node, (), lines)
+    except YamlTooLarge as err:
+        line = _top_line(node, err.path) or lines.get(err.path) or 1
+        return None, [Issue(rel_path, line, str(err), rule="yaml-limits")]
     return YamlDocument(rel_path=rel_path, text=text, data=data, lines=lines), []
+
+
+def _top_line(node: Any, path: KeyPath) -> int | None:
+    if len(path) == 1 and isinstance(node, CommentedMap):
+        for key in node:
+            if plain_scalar(key) == path[0]:
+                try:
+                    return node.lc.key(key)[0] + 1
+                except (KeyError, TypeError, AttributeError):
+                    return None
+    return None
 
 
 def _first_definition(text: str, second: Any) -> int | None:
@@ -183,6 +274,10 @@ def _duplicate_key_name(err: DuplicateKeyError) -> str | None:
 
 def read_yaml_file(path: Path, rel_path: str) -> tuple[YamlDocument | None, list[Issue]]:
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:  # refused before it is read
+            return None, [Issue(rel_path, None, f"the file is {size:,} bytes long; a config file may hold at most "
+                                f"{MAX_FILE_BYTES:,}: split it", rule="yaml-limits")]
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         return None, [Issue(rel_path, None, f"file is not UTF-8 text: {err.reason}", rule="yaml-syntax")]

@@ -4,14 +4,12 @@ field."""
 
 from __future__ import annotations
 
-import re
 
 from pydantic import ValidationError
 
 from asemic_core.issues import Issue
+from asemic_core.names import MAX_NAME_LENGTH, identifier_problem, suggest_name
 
-IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-KPI_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\{\}[A-Za-z0-9_]*)?$")
 REQUIRED = "required"  # the rule of "fill in this field" issues
 
 
@@ -74,13 +72,13 @@ def id_issues(kind: str, form: dict, existing: set[str]) -> list[Issue]:
     new_id = (form.get("id") or "").strip()
     if form.get("original_id"):
         return []
-    pattern = KPI_ID_RE if kind == "kpi" else IDENTIFIER_RE
     if not new_id:
         return [form_issue(new_id, "id", "give the new object an id")]
-    if not pattern.match(new_id):
+    if identifier_problem(new_id, template_slot=kind == "kpi"):
         extra = " (a templated KPI has one '{}' slot)" if kind == "kpi" else ""
         return [form_issue(new_id, "id", f"{new_id!r} is not a valid id: use letters, digits and _, "
-                           f"not starting with a digit{extra}")]
+                           f"not starting with a digit, at most {MAX_NAME_LENGTH} characters{extra}; "
+                           f"for example {suggest_name(new_id, kind == 'kpi')!r}")]
     if new_id in existing:
         return [form_issue(new_id, "id", f"{new_id!r} already exists: open it from the list to edit it")]
     return []

@@ -79,16 +79,16 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     ``job_id`` names a record queued beforehand (by the launcher); otherwise one is created.
     """
     files = project.files()
-    store = project.model_store(files)
-    settings = engine_settings(files, project.root, store.root)
     try:
         if kind in MODEL_JOBS:
             ensure_valid(validate_files(files))
             check_job_args(resolve(files), kind, args or {})
     except AsemicError as err:
         if job_id is not None:
-            store.jobs.finish(job_id, "failed", error=err.message)
-        raise
+            project.model_store(files).jobs.finish(job_id, "failed", error=err.message)
+        raise  # refused before the model directory is opened: nothing is written
+    store = project.model_store(files)
+    settings = engine_settings(files, project.root, store.root)
     warehouse = project.warehouse_path(files) if kind in MODEL_JOBS else None
     store.jobs.mark_interrupted(store.lock.holder)
     if job_id is None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from asemic_core.backend.seam import SnapshotGone, TableSnapshot
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.errors import AsemicError
+from asemic_core.names import quote_names
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
@@ -119,7 +120,7 @@ class ModelSource:
             adhoc_sql = render(ModelQueryBuilder(self.resolved).build(request))
             if not parts:
                 return adhoc_sql
-            extra = ", ".join(f'a."{c}"' for c in plan.adhoc)
+            extra = quote_names(plan.adhoc, "a")
             return (f"SELECT s.*, {extra} FROM ({parts[0]}) AS s JOIN ({adhoc_sql}) AS a "
                     f"ON s.entity_id = a.entity_id AND s.date = a.date")
         return parts[0]

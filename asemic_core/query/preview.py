@@ -18,6 +18,7 @@ from asemic_core.config.yaml_io import parse_yaml
 from asemic_core.engine import annotate_row_order, source_day_range
 from asemic_core.errors import AsemicError
 from asemic_core.issues import Issue
+from asemic_core.names import quote_name
 from asemic_core.query.kpi import KpiRequest, run_kpi_query
 from asemic_core.query.model_source import ModelSource, SourcePlan
 from asemic_core.semantic.resolve import resolve
@@ -173,7 +174,8 @@ def _property_values(source, draft_project, prop_id, user_filter, day_from, day_
     def values(project) -> pl.DataFrame:
         request = ModelRequest(properties=[prop_id], day_from=day_from, day_to=day_to, user_filter=user_filter)
         sql = render(ModelQueryBuilder(project).build(request))
-        return source.con.sql(f'SELECT entity_id, date, "{prop_id}" AS value FROM ({sql}) ORDER BY entity_id, date').pl()
+        return source.con.sql(f"SELECT entity_id, date, {quote_name(prop_id)} AS value FROM ({sql}) "
+                              "ORDER BY entity_id, date").pl()
 
     new = values(draft_project)
     if not has_saved:

@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 
 from asemic_core.errors import AsemicError
+from asemic_core.names import quote_name, sql_string
 from asemic_core.query.model_source import ModelSource
 
 
@@ -23,9 +24,9 @@ def property_values(source: ModelSource, property_id: str, date_from: dt.date | 
     def sql() -> str:
         plan = source.plan([column], date_from, date_to)
         relation = source.relation_sql(plan)
-        value = f'"{column}"' if column not in ("entity_id", "date") else column
-        return (f"SELECT entity_id, date, {value} AS value FROM ({relation}) "
-                f"WHERE date BETWEEN DATE '{plan.day_from}' AND DATE '{plan.day_to}' ORDER BY entity_id, date")
+        day_from, day_to = (f"CAST({sql_string(day)} AS DATE)" for day in (plan.day_from, plan.day_to))
+        return (f"SELECT entity_id, date, {quote_name(column)} AS value FROM ({relation}) "
+                f"WHERE date BETWEEN {day_from} AND {day_to} ORDER BY entity_id, date")
 
     frame, _sql = source.run(sql)
     return frame

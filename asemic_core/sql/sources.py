@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from asemic_core.names import quoted_table
 from asemic_core.sql.literals import literal
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedEvent, ResolvedProject
 from asemic_core.sql.expressions import parse_expression, to_tree
@@ -54,7 +55,7 @@ def table_rows(event: ResolvedEvent, project: ResolvedProject, alias: str = ROW_
     elif event.id == ACTIVITY and event.implicit:
         source = activity_relation(project, dialect)
     else:
-        source = exp.to_table(event.table_name)
+        source = quoted_table(event.table_name)
     query = exp.select(exp.Star()).from_(exp.alias_(source, alias, table=True) if not isinstance(source, exp.Table) else source.as_(alias))
     where = table_where(event, alias, dialect)
     return query.where(where) if where is not None else query
@@ -94,7 +95,7 @@ def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALE
         for name in extra:
             value = quoted(name, ROW_ALIAS) if name in event.registration_columns else typed_null(registration.columns[name])
             projections.append(exp.alias_(cast(value, registration.columns[name]), name, quoted=True))
-        branch = exp.select(*projections).from_(exp.to_table(event.table_name).as_(ROW_ALIAS))
+        branch = exp.select(*projections).from_(quoted_table(event.table_name).as_(ROW_ALIAS))
         where = table_where(event, ROW_ALIAS, dialect)
         branches.append(branch.where(where) if where is not None else branch)
     if not branches:
@@ -125,7 +126,7 @@ def activity_relation(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -
             exp.alias_(quoted(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
             exp.alias_(cast(quoted(event.timestamp_column, ROW_ALIAS), DataType.DATETIME), "ts", quoted=True),
             exp.alias_(event_date_expression(event), "date", quoted=True),
-        ).from_(exp.to_table(event.table_name).as_(ROW_ALIAS))
+        ).from_(quoted_table(event.table_name).as_(ROW_ALIAS))
         where = table_where(event, ROW_ALIAS, dialect)
         branches.append(branch.where(where) if where is not None else branch)
     if not branches:

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from asemic_core.backend.duckdb_executor import DuckDBExecutor
+from asemic_core.names import quote_name
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.storage.store import ModelStore
 
@@ -25,15 +26,14 @@ def write_views(store: ModelStore, project: ResolvedProject) -> Path:
     con = duckdb.connect(str(tmp))
     try:
         executor = DuckDBExecutor(con)
-        quoted_schema = '"' + schema.replace('"', '""') + '"'
+        quoted_schema = quote_name(schema)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted_schema}")
         current = store.current()
         for table in (current.tables if current else {}):
             snapshot = store.snapshot(table, current)
             if snapshot is None or not snapshot.files:
                 continue
-            name = '"' + table.replace('"', '""') + '"'
-            con.execute(f"CREATE VIEW {quoted_schema}.{name} AS {executor.relation(snapshot).sql(executor.dialect)}")
+            con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table)} AS {executor.relation(snapshot).sql(executor.dialect)}")
     finally:
         con.close()
     os.replace(tmp, target)

@@ -128,7 +128,7 @@ def test_base_table_prefix_is_the_2024_name_of_the_schema():
     "change, loc, message",
     [
         ({"data_model_schema": None}, (), "data_model_schema"),
-        ({"data_model_schema": "bad-name"}, ("data_model_schema",), "pattern"),
+        ({"data_model_schema": "bad-name"}, ("data_model_schema",), "is not a valid name: use letters, digits and _ only"),
         ({"cohorted_daily_kpis_days": []}, ("cohorted_daily_kpis_days",), "at least 1"),
         ({"cohorted_daily_kpis_days": [0, -1]}, ("cohorted_daily_kpis_days", 1), "greater than or equal to 0"),
         ({"active_days": 0}, ("active_days",), "greater than 0"),
