@@ -20,16 +20,16 @@ class EngineSettings:
     temp_directory: Path | None = None  # None: a directory under the system's temp dir
 
     def spill_directory(self) -> Path:
-        path = self.temp_directory or Path(tempfile.gettempdir()) / "asemic-spill"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """Where DuckDB spills (it creates the directory when it first spills)."""
+        return self.temp_directory or Path(tempfile.gettempdir()) / "asemic-spill"
 
     def with_temp_directory(self, path: Path) -> EngineSettings:
         return EngineSettings(self.memory_limit, self.temp_directory or path)
 
 
 def engine_settings(files=None, root: Path | None = None, model_dir: Path | None = None) -> EngineSettings:
-    """The settings of a project (``files``: its loaded config); defaults without one."""
+    """The settings of a project (``files``: its loaded config); defaults without one.
+    With ``model_dir`` (jobs), spilling goes to ``<model>/tmp`` unless the config says otherwise."""
     engine = files.deployment.model.engine if files is not None and files.deployment is not None else None
     limit = (engine.memory_limit if engine and engine.memory_limit else DEFAULT_MEMORY_LIMIT).replace(" ", "")
     limit = os.environ.get("ASEMIC_MEMORY_LIMIT") or limit

@@ -26,6 +26,7 @@ class JobResult:
     first_day: dt.date | None = None
     last_day: dt.date | None = None
     version: int | None = None  # the model version the job published
+    message: str | None = None  # "up to date": why nothing ran
 
     @property
     def rows(self) -> int:
@@ -99,7 +100,7 @@ def job_executor(warehouse_path, project: ResolvedProject, store, settings=None)
     from asemic_core.engine import warehouse_executor
 
     settings = (settings or EngineSettings()).with_temp_directory(store.scratch_dir)
-    settings.spill_directory()
+    settings.spill_directory().mkdir(parents=True, exist_ok=True)
     return warehouse_executor(warehouse_path, project, settings)
 
 
