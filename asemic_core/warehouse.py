@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,16 +65,22 @@ class Column:
         return data_type_of(self.warehouse_type)
 
 
-def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
+def connect_readonly(path: Path, memory_limit: str | None = None,
+                     temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """The warehouse, read-only, with a memory limit (default 4GB or $ASEMIC_MEMORY_LIMIT)
+    and a spill directory (default: under the system's temp dir)."""
     if not path.is_file():
         raise WarehouseError(f"warehouse file {path} does not exist")
     if "\\" in str(path) and os.sep == "/":
         raise WarehouseError(f"cannot open warehouse {path}: DuckDB reads a backslash in a path as a directory "
                              "separator; move the project (or the warehouse) to a path without '\\'")
-    from asemic_core.backend.duckdb_executor import connect
-    from asemic_core.backend.settings import EngineSettings
-
-    return connect(path, EngineSettings(os.environ.get("ASEMIC_MEMORY_LIMIT") or MEMORY_LIMIT))
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as err:
+        raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
+    con.execute("SET memory_limit = ?", [memory_limit or os.environ.get("ASEMIC_MEMORY_LIMIT") or MEMORY_LIMIT])
+    con.execute("SET temp_directory = ?", [str(temp_directory or Path(tempfile.gettempdir()) / "asemic-spill")])
+    return con
 
 
 class Warehouse:

@@ -13,6 +13,7 @@ from sqlglot import exp
 from asemic_core.backend.seam import SnapshotGone, TableSnapshot
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
+from asemic_core.warehouse import connect_readonly
 from asemic_core.sql.render import ENGINE_DIALECT
 
 BATCH_ROWS = 256_000
@@ -34,13 +35,7 @@ def connect(path: Path | None, settings: EngineSettings | None = None) -> duckdb
     settings = settings or EngineSettings()
     if path is None:
         return configure(duckdb.connect(), settings)
-    if not Path(path).is_file():
-        raise WarehouseError(f"warehouse file {path} does not exist")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as err:
-        raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
-    return configure(con, settings)
+    return configure(connect_readonly(Path(path), settings.memory_limit, settings.spill_directory()), settings)
 
 
 class DuckDBExecutor:

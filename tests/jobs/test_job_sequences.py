@@ -46,6 +46,7 @@ import duckdb
 import polars as pl
 import pytest
 import yaml
+from budget import budget
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jobs_support import partitions
@@ -542,7 +543,7 @@ def test_job_sequences_match_a_fresh_refresh(data: st.DataObject) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=200, **COMMON)
+@settings(max_examples=budget(ci=6, thorough=200), **COMMON)
 @given(data=st.data())
 def test_job_sequences_match_a_fresh_refresh_many(data: st.DataObject) -> None:
     """Random sequences of 1..8 steps (also removing and adding back properties), lookback 0..3."""
