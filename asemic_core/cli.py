@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = model.add_parser("status", help="watermark, per-column coverage and stale columns")
     status.add_argument("--format", choices=["text", "json"], default="text")
     status.set_defaults(handler=cmd_model_status)
+    from asemic_core.cli_versions import add_version_commands
+
+    add_version_commands(model)
 
     prop = groups.add_parser("property", help="property values").add_subparsers(dest="command", required=True)
     values = prop.add_parser("values", help="logical-model values: entity_id, date, value")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from asemic_core.jobs.log import JobRecord
+from asemic_core.storage.job_log import JobRecord
 
 ACTIVE_STATUSES = ("queued", "running")
 

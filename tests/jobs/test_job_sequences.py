@@ -53,7 +53,7 @@ from jobs_support import partitions
 from polars.testing import assert_frame_equal
 
 from asemic_core.config.writer import delete_property, save_property
-from asemic_core.jobs.planner import columns_for
+from asemic_core.jobs.days import columns_for
 from asemic_core.project import Project
 from asemic_core.storage.store import USERS
 
