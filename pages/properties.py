@@ -135,6 +135,10 @@ def property_fields(form: dict, fi: FieldIssues) -> None:
         EDITOR.selectbox("Data type", "data_type", DATA_TYPES)
     fi.show(kind, exact=True)
     fi.show("data_type")
+    if editor.inferred:
+        same = editor.inferred == form["data_type"]
+        st.caption(f":material/auto_awesome: The definition produces **{editor.inferred}**"
+                   + (" (the type is inferred from it)." if same and not form["original_id"] else "."))
     editor.label_field(form, fi)
     editor.description_field(fi)
     with st.container(horizontal=True):

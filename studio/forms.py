@@ -344,6 +344,33 @@ def draft_issues(root: str, version: str, kind: str, object_id: str, model_json:
     return issues_of(files, Draft(kind, object_id, _model(kind, model_json), file))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def draft_compile_issues(root: str, version: str, kind: str, object_id: str, model_json: str,
+                         file: str | None) -> list[Issue]:
+    """A draft's static issues and what the dry run finds with it in the project (compile
+    errors, a data_type that does not hold the values): all of them at once."""
+    from asemic_core.query.draft_check import draft_dry_run
+    from asemic_core.query.draft_preview import Draft
+
+    static = draft_issues(root, version, kind, object_id, model_json, file)
+    files, _ = project_state(root, version)
+    draft = Draft(kind, object_id, _model(kind, model_json), file)
+    found = draft_dry_run(files, Project(root).warehouse_path(files), draft, static)
+    return list(dict.fromkeys(static + found))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def draft_data_type(root: str, version: str, object_id: str, model_json: str, file: str | None) -> str | None:
+    """The data type a property draft's definition produces (None when unknown)."""
+    from asemic_core.query.draft_check import produced_data_type
+    from asemic_core.query.draft_preview import Draft
+
+    files, _ = project_state(root, version)
+    produced = produced_data_type(files, Project(root).warehouse_path(files),
+                                  Draft("property", object_id, _model("property", model_json), file))
+    return produced.value if produced is not None else None
+
+
 @st.cache_data(show_spinner="Computing the preview on a sample of users...", max_entries=32)
 def draft_preview(root: str, version: str, kind: str, object_id: str, model_json: str, file: str | None,
                   sample_users: int, days: int, template_value: str | None = None):
