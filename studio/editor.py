@@ -59,7 +59,7 @@ class EditorSpec:
     default_file: Callable[[dict], str]  # where a new object goes unless the analyst picks a file
     users: Callable[[str], list[str]]  # graph nodes that read a saved object
     save: Callable[[str, str, Any, str | None], str]  # writer: (root, id, model, file) -> file written
-    delete: Callable[[str, str], str]  # writer: (root, id) -> file written
+    delete: Callable[[str, str], str] | None  # writer: (root, id) -> file written; None: no Delete
     fields: Callable[[dict, FieldIssues], None]  # the form's own widgets
     preview: Callable[[Any, str, str, dict], None]  # renders a PreviewResult: (result, id, model_json, draft)
     preview_inputs: Callable[[str, dict], tuple] = lambda object_id, form: ()  # extra preview arguments
@@ -68,6 +68,10 @@ class EditorSpec:
     id_placeholder: str = ""
     file_help: str = ""
     unused_note: str = ""  # caption when nothing reads the saved object
+    # The draft's issues in the project, when not the property/KPI checks: (check id, form, model JSON) -> issues
+    check: Callable[[str, dict, str], list] | None = None
+    # The preview panel's body, when not the property/KPI sample preview: (id, model JSON, form)
+    preview_body: Callable[[str, str, dict], None] | None = None
 
 
 class ObjectEditor:
@@ -178,7 +182,7 @@ class ObjectEditor:
         if not force and not self.guarded(("create", st.session_state.get(self.key("new.id")) or "")):
             return
         form = self.spec.new_form()
-        form["id"] = (st.session_state.get(self.key("new.id")) or "").strip()
+        form["id"] = (st.session_state.get(self.key("new.id")) or "").strip() or form["id"]
         self.draft.open(form)
         st.session_state.pop(self.confirm_delete, None)
         st.session_state.pop(self.save_problem, None)
@@ -221,7 +225,10 @@ class ObjectEditor:
                 model, issues = spec.from_form(form)
         model_json = forms.model_json(model) if model is not None else None
         if model_json is not None:
-            found = draft_compile_issues(self.root, self.version, spec.kind, check_id, model_json, file)
+            if spec.check is not None:
+                found = spec.check(check_id, form, model_json)
+            else:
+                found = draft_compile_issues(self.root, self.version, spec.kind, check_id, model_json, file)
             issues += [dataclasses.replace(i, object_id=object_id) if i.object_id == check_id else i for i in found]
         return model, id_problems + issues, model_json
 
@@ -319,7 +326,7 @@ class ObjectEditor:
             action_bar(self.draft, spec.noun, saved_id=saved.id if saved else None,
                        saved_file=saved.file if saved else None, users=spec.users(saved.id) if saved else [],
                        valid=valid, dirty=dirty, to_fill=FieldIssues.pending_text(pending), on_save=self.save,
-                       on_revert=self.revert, on_delete=self.delete)
+                       on_revert=self.revert, on_delete=self.delete if spec.delete is not None else None)
         with right:
             why_not = "Fix the errors in the form to see a preview."
             if pending and not field_issues.has_errors() and not elsewhere:
@@ -411,6 +418,9 @@ def preview_panel(editor: ObjectEditor, object_id: str, model_json: str | None, 
     st.subheader("Preview", anchor=False)
     if model_json is None:
         st.info(why_not, icon=":material/preview_off:")
+        return
+    if editor.spec.preview_body is not None:
+        editor.spec.preview_body(object_id, model_json, form)
         return
     c1, c2 = st.columns(2)
     sample = c1.selectbox("Sample", [200, 500, 2000], index=1, key=editor.key("preview.sample"),

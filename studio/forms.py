@@ -149,6 +149,11 @@ class DraftForm:
     def date_input(self, label: str, path: str, *, on_change=None, **kwargs) -> dt.date | None:
         return st.date_input(label, **self._bind(path, on_change), **kwargs)
 
+    def multiselect(self, label: str, path: str, options: list, *, on_change=None, **kwargs) -> list:
+        current = list(self.get(path) or [])
+        options = list(options) + [v for v in current if v not in options]
+        return st.multiselect(label, options, **self._bind(path, on_change), **kwargs)
+
     def toggle(self, label: str, path: str, *, on_change=None, **kwargs) -> bool:
         return st.toggle(label, **self._bind(path, on_change), **kwargs)
 
@@ -292,8 +297,9 @@ def action_bar(editor: DraftForm, noun: str, *, saved_id: str | None, saved_file
         if saved_id is not None:
             st.button("Revert", icon=":material/undo:", on_click=on_revert, disabled=not dirty, key=f"{name}_revert",
                       help="Back to the saved definition.")
-            st.button("Delete", icon=":material/delete:", key=f"{name}_delete",
-                      on_click=lambda: st.session_state.update({confirm: True}))
+            if on_delete is not None:
+                st.button("Delete", icon=":material/delete:", key=f"{name}_delete",
+                          on_click=lambda: st.session_state.update({confirm: True}))
     if saved_id is not None and st.session_state.get(confirm):
         warning = f"Delete **{saved_id}** from `{saved_file}`?"
         if users:
