@@ -270,6 +270,9 @@ def preview(result, object_id: str, model_json: str, form: dict) -> None:
     if values is None or values.height == 0:
         st.caption("The sample has no user-days in this window.")
         return
+    summary = shaping.value_summary(values)
+    if summary:
+        st.caption(f":material/functions: {summary}")
     empty = shaping.empty_share(values)
     hide = empty > 0 and st.toggle(f"Hide NULL / 0 values ({empty:.0%} of user-days)", value=empty > 0.8,
                                    key=f"prop_preview.hide.{object_id}")

@@ -25,3 +25,4 @@ def test_an_unreadable_draft_counts_as_none(tmp_path) -> None:
     (tmp_path / DRAFTS_DIR).mkdir(parents=True)
     (tmp_path / DRAFTS_DIR / "prop.json").write_text("{not json", encoding="utf-8")
     assert load_draft(tmp_path, "prop") is None
+
