@@ -21,7 +21,7 @@ from studio.session import open_project
 from studio.views import project_files, warehouse_key, warehouse_tables
 
 DATA_TYPES = [t.value for t in DataType]
-COLUMN_WIDTHS = [0.7, 2.2, 1.6, 3.4, 2.1]
+COLUMN_WIDTHS = [0.5, 2.4, 1.6, 3.6, 2.1]
 
 
 def event_spec() -> EditorSpec:
@@ -41,6 +41,7 @@ def event_spec() -> EditorSpec:
         check=lambda check_id, form, model_json: event_draft_issues(editor.root, editor.version, check_id,
                                                                     model_json, form["original_id"] is None),
         preview_body=sample_preview,
+        stacked=True,
         badges=lambda form: [f":blue-badge[{tag}]" for tag in form["tags"]],
         id_help="Also the file name: userentity/events/<id>.yml. The id of a saved table cannot change here.",
         id_placeholder="letters, digits and _",

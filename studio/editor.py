@@ -72,6 +72,7 @@ class EditorSpec:
     check: Callable[[str, dict, str], list] | None = None
     # The preview panel's body, when not the property/KPI sample preview: (id, model JSON, form)
     preview_body: Callable[[str, str, dict], None] | None = None
+    stacked: bool = False  # the preview under the form (wide forms), not beside it
 
 
 class ObjectEditor:
@@ -315,7 +316,7 @@ class ObjectEditor:
 
         self.header(form, saved, dirty, field_issues.has_errors() or bool(elsewhere))
         self.discard_prompt(form, dirty)
-        left, right = st.columns([11, 9], gap="large")
+        left, right = (st.container(), st.container()) if spec.stacked else st.columns([11, 9], gap="large")
         with left:
             general = st.container()
             spec.fields(form, field_issues)
