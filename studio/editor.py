@@ -339,8 +339,8 @@ class ObjectEditor:
         question before an action that would discard the changes."""
         name = form["id"].strip() or f"the new {self.spec.noun}"
         if st.session_state.pop(self.restored, False) and dirty:
-            st.info(f"Restored your unsaved changes to **{name}**: save them, or revert to the saved definition.",
-                    icon=":material/restore_page:")
+            then = "or revert to the saved definition" if form["original_id"] else "or go back to discard them"
+            st.info(f"Restored your unsaved changes to **{name}**: save them, {then}.", icon=":material/restore_page:")
         action = st.session_state.get(self.pending)
         if action is None:
             return
