@@ -122,7 +122,7 @@ def event_fields(form: dict, fi: FieldIssues) -> None:
     editor.id_field(form, fi)
     left, right = st.columns(2)
     with left:
-        st.text_input("Warehouse table", value=form["table_name"], disabled=True, key="ev_editor_table_ro",
+        st.text_input("Warehouse table", value=form["table_name"], disabled=True, key=f"ev_editor_table_ro.{form['table_name']}",
                       help="schema.table in the warehouse")
         fi.show("table_name")
         editor.label_field(form, fi)

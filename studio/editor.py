@@ -384,7 +384,8 @@ class ObjectEditor:
     # -- fields every object has ---------------------------------------------------------
     def id_field(self, form: dict, fi: FieldIssues) -> None:
         if form["original_id"]:
-            st.text_input("Id", value=form["id"], disabled=True, key=f"{self.draft.name}_id_ro", help=self.spec.id_help)
+            st.text_input("Id", value=form["id"], disabled=True, key=f"{self.draft.name}_id_ro.{form['id']}",
+                          help=self.spec.id_help)
         else:
             self.draft.text_input("Id", "id", placeholder=self.spec.id_placeholder)
         fi.show("id")

@@ -85,7 +85,7 @@ def test_edit_shows_columns_with_types_tags_and_sample_rows(app, studio_project)
     app.switch_page(EVENTS).run()
     open_event(app, "registration")
     assert app.query_params["event"] == "registration"
-    assert app.text_input(key="ev_editor_table_ro").value == "game.registrations"
+    assert app.text_input(key="ev_editor_table_ro.game.registrations").value == "game.registrations"
     assert app.multiselect(key="ev_editor.tags").value == ["registration_event"]
     assert app.selectbox(key=col(app, "event_ts", "data_type")).value == "DATETIME"
     assert app.multiselect(key=col(app, "platform", "tags")).value == ["registration_property"]
