@@ -184,7 +184,9 @@ def sample_preview(object_id: str, model_json: str, form: dict) -> None:
         st.info(f"Every one of the {sample.total:,} rows of `{form['table_name']}` is read (no where).",
                 icon=":material/table_rows:")
     st.markdown(f"**Sample rows** (first {sample.rows.height}, declared columns)")
-    st.dataframe(sample.rows, hide_index=True, width="stretch")
+    dates = {name: st.column_config.DateColumn(format="YYYY-MM-DD") for name, dtype in sample.rows.schema.items()
+             if str(dtype) == "Date"}
+    st.dataframe(sample.rows, hide_index=True, width="stretch", column_config=dates)
 
 
 # --------------------------------------------------------------------------- page
