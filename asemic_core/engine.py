@@ -1,4 +1,5 @@
-"""Connections and day-range facts the jobs and queries share."""
+"""The engine's entry points for jobs and queries: an executor over the warehouse (the
+one place that picks the implementation: DuckDB) and day-range facts they share."""
 
 from __future__ import annotations
 
@@ -8,25 +9,29 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
+from asemic_core.backend.duckdb_executor import DuckDBExecutor, connect
+from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
-from asemic_core.names import sql_string
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import activity_relation, quoted, registrations_relation
-from asemic_core.warehouse import MEMORY_LIMIT, connect_readonly
 
 
-def warehouse_connection(path: Path, scratch: Path | None = None,
-                         project: ResolvedProject | None = None) -> duckdb.DuckDBPyConnection:
+def warehouse_connection(path: Path, scratch: Path | None = None, project: ResolvedProject | None = None,
+                         settings: EngineSettings | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only warehouse connection; with ``project``, its event tables' row order is looked up."""
-    con = connect_readonly(path)
+    settings = settings or EngineSettings()
     if scratch is not None:
-        scratch.mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = {sql_string(scratch)}")
-    con.execute("SET preserve_insertion_order=false")
+        settings = settings.with_temp_directory(scratch)
+    con = connect(path, settings)
     if project is not None:
         annotate_row_order(con, project)
     return con
+
+
+def warehouse_executor(path: Path, project: ResolvedProject, settings: EngineSettings | None = None) -> DuckDBExecutor:
+    """The executor jobs and queries run on: the warehouse's events plus the model's tables."""
+    return DuckDBExecutor(warehouse_connection(path, project=project, settings=settings))
 
 
 def annotate_row_order(con: duckdb.DuckDBPyConnection, project: ResolvedProject) -> None:
@@ -39,21 +44,21 @@ def annotate_row_order(con: duckdb.DuckDBPyConnection, project: ResolvedProject)
             event.row_order_column = "rowid"
 
 
-def memory_connection() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = {sql_string(MEMORY_LIMIT)}")
-    return con
+def memory_connection(settings: EngineSettings | None = None) -> duckdb.DuckDBPyConnection:
+    return connect(None, settings)
 
 
-def source_day_range(con: duckdb.DuckDBPyConnection, project: ResolvedProject) -> tuple[dt.date, dt.date] | None:
+def source_day_range(executor, project: ResolvedProject) -> tuple[dt.date, dt.date] | None:
     """(first registration day, latest activity day), with model_settings applied."""
-    annotate_row_order(con, project)
+    if isinstance(executor, duckdb.DuckDBPyConnection):
+        executor = DuckDBExecutor(executor)
+    annotate_row_order(executor.con, project)
     first_q = exp.select(exp.Min(this=quoted("date"))).from_(
         exp.alias_(registrations_relation(project), "r", table=True))
     last_q = exp.select(exp.Max(this=quoted("date"))).from_(exp.alias_(activity_relation(project), "a", table=True))
     try:
-        first = con.sql(render(first_q)).fetchall()[0][0]
-        last = con.sql(render(last_q)).fetchall()[0][0]
+        first = executor.rows(render(first_q))[0][0]
+        last = executor.rows(render(last_q))[0][0]
     except duckdb.Error as err:
         raise WarehouseError(f"cannot read the event tables: {str(err).splitlines()[0]}") from None
     if first is None or last is None:

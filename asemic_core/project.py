@@ -155,16 +155,15 @@ class Project:
 
     def plan_refresh(self):
         from asemic_core.jobs.plan import plan_refresh
+        from asemic_core.jobs.writing import ensure_valid
 
         files = self.files()
-        from asemic_core.jobs.refresh import ensure_valid
-
         ensure_valid(validate_files(files))
         return plan_refresh(resolve(files), self._require_warehouse(files))
 
     def plan_update(self, kpis=None, properties=None):
         from asemic_core.jobs.plan import plan_update
-        from asemic_core.jobs.refresh import ensure_valid
+        from asemic_core.jobs.writing import ensure_valid
         from asemic_core.jobs.service import check_job_args
 
         files = self.files()
@@ -175,7 +174,7 @@ class Project:
 
     def plan_rewind(self, day_from, day_to):
         from asemic_core.jobs.plan import plan_rewind
-        from asemic_core.jobs.refresh import ensure_valid
+        from asemic_core.jobs.writing import ensure_valid
 
         files = self.files()
         ensure_valid(validate_files(files))
@@ -191,7 +190,7 @@ class Project:
         store.jobs.mark_interrupted(store.lock.holder)
         record = store.jobs.get(job_id)
         if record is None:
-            raise AsemicError(f"no job {job_id!r} in this project (see `asemic-cli jobs list`)")
+            raise AsemicError(f"no job {job_id!r} in this project (see the list of jobs)")
         return record, store.jobs.days(job_id), store.jobs.phases(job_id)
 
     def status(self):
@@ -223,8 +222,32 @@ class Project:
 
         return run_job(self, "rewind", {"from": str(day_from), "to": str(day_to)}, origin, reporter, job_id)
 
+    # -- model versions ------------------------------------------------------------
+    def history(self, limit: int | None = None):
+        """Published model versions, newest first (``ModelVersion``: the job that made each)."""
+        return self.model_store(readonly=True).history(limit)
+
+    def restore(self, version: int, origin: str = "cli", job_id: str | None = None):
+        """Publish model version ``version`` again, as a new version (itself undoable)."""
+        from asemic_core.jobs.service import run_job
+
+        return run_job(self, "restore", {"version": int(version)}, origin, None, job_id)
+
+    def vacuum(self, keep_days: float = 7, origin: str = "cli", job_id: str | None = None):
+        """Forget versions older than ``keep_days`` (never the published one) and delete the
+        files no kept version references."""
+        from asemic_core.jobs.service import run_job
+
+        return run_job(self, "vacuum", {"keep_days": keep_days}, origin, None, job_id)
+
+    def engine_settings(self, files: ProjectFiles | None = None):
+        from asemic_core.backend.settings import engine_settings
+
+        files = files or self.files()
+        return engine_settings(files, self.root, self.model_dir(files))
+
     def source(self, files: ProjectFiles | None = None):
-        """A reader of the model (materialized partitions plus on-the-fly columns)."""
+        """A reader of the model (the published version plus on-the-fly columns)."""
         from asemic_core.query.model_source import ModelSource
 
         files = files or self.files()
@@ -232,7 +255,10 @@ class Project:
             from asemic_core.errors import ConfigError
 
             raise ConfigError("the config has errors; fix them before querying", [i for i in files.issues if i.is_error])
-        return ModelSource(resolve(files), self.model_store(files, readonly=True), self._require_warehouse(files))
+        from asemic_core.backend.settings import engine_settings
+
+        return ModelSource(resolve(files), self.model_store(files, readonly=True), self._require_warehouse(files),
+                           engine_settings(files, self.root))  # readers spill outside the model directory
 
     def kpi_query(self, request, source=None):
         from asemic_core.query.kpi import run_kpi_query
@@ -252,9 +278,10 @@ class Project:
         return preview(source or self.source(files), files, draft, sample_users, days)
 
     def write_catalog(self, resolved: ResolvedProject | None = None) -> Path:
-        from asemic_core.storage.catalog import write_catalog
+        """Rewrite ``catalog.duckdb``: DuckDB views over the published model version."""
+        from asemic_core.storage.duckdb_views import write_views
 
-        return write_catalog(self.model_store(), resolved or self.resolved())
+        return write_views(self.model_store(), resolved or self.resolved())
 
     # -- archives and schemas ------------------------------------------------------
     def export_zip(self, out: str | os.PathLike) -> list[str]:

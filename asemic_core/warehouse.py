@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import duckdb
 
 from asemic_core.config.models import DataType
 from asemic_core.errors import WarehouseError
-from asemic_core.names import quoted_table, sql_string
+from asemic_core.names import quoted_table
 
 MEMORY_LIMIT = "4GB"
 
@@ -64,7 +65,10 @@ class Column:
         return data_type_of(self.warehouse_type)
 
 
-def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
+def connect_readonly(path: Path, memory_limit: str | None = None,
+                     temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """The warehouse, read-only, with a memory limit (default 4GB or $ASEMIC_MEMORY_LIMIT)
+    and a spill directory (default: under the system's temp dir)."""
     if not path.is_file():
         raise WarehouseError(f"warehouse file {path} does not exist")
     if "\\" in str(path) and os.sep == "/":
@@ -74,7 +78,8 @@ def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as err:
         raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
-    con.execute(f"SET memory_limit = {sql_string(MEMORY_LIMIT)}")
+    con.execute("SET memory_limit = ?", [memory_limit or os.environ.get("ASEMIC_MEMORY_LIMIT") or MEMORY_LIMIT])
+    con.execute("SET temp_directory = ?", [str(temp_directory or Path(tempfile.gettempdir()) / "asemic-spill")])
     return con
 
 

@@ -88,12 +88,25 @@ class ModelStorageConfig(StrictModel):
     )
 
 
+class EngineConfig(StrictModel):
+    memory_limit: str | None = Field(
+        default=None, pattern=r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
+        description="Memory limit of every DuckDB connection (e.g. 4GB); beyond it the engine spills to disk. "
+                    "Default 4GB, or $ASEMIC_MEMORY_LIMIT",
+    )
+    temp_directory: str | None = Field(
+        default=None, min_length=1,
+        description="Where DuckDB spills, relative to the project (default: <model path>/tmp)",
+    )
+
+
 class DeploymentConfig(StrictModel):
     """``asemic.yml``: where the warehouse is and where the generated model lives."""
 
     name: str | None = None
     warehouse: WarehouseConfig
     model: ModelStorageConfig = Field(default_factory=ModelStorageConfig)
+    engine: EngineConfig | None = None
 
 
 # ------------------------------------------------------------------ userentity/config.yml

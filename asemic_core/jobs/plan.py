@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlglot import exp
 
-from asemic_core.engine import source_day_range, warehouse_connection
+
+from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.errors import JobError
+from asemic_core.jobs.days import check_rewind_range, columns_for, model_range, plan_rewind_days, plan_update_days
+from asemic_core.jobs.writing import estimate_rows
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.render import render
-from asemic_core.sql.sources import quoted, registrations_relation
-from asemic_core.storage.schema import generate_schema
+from asemic_core.storage.schema import daily_columns, generate_schema
+from asemic_core.storage.status import model_status
 from asemic_core.storage.store import DAILY, USERS
 
 
@@ -56,15 +57,15 @@ class JobPlan:
 
 
 def plan_refresh(project: ResolvedProject, warehouse_path) -> JobPlan:
-    con = warehouse_connection(warehouse_path, project=project)
+    executor = warehouse_executor(warehouse_path, project)
     try:
-        day_range = source_day_range(con, project)
+        day_range = source_day_range(executor, project)
         if day_range is None:
             raise JobError("the event tables hold no registrations or no activity: nothing to materialize")
         first, last = day_range
-        users, rows = estimate_rows(con, project, first, last)
+        users, rows = estimate_rows(executor, project, first, last)
     finally:
-        con.close()
+        executor.close()
     schema = generate_schema(project)
     days = [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
     plan = JobPlan("refresh", first, last, reasons=[
@@ -79,34 +80,56 @@ def plan_refresh(project: ResolvedProject, warehouse_path) -> JobPlan:
     return plan
 
 
-def estimate_rows(con, project: ResolvedProject, first: dt.date, last: dt.date) -> tuple[int, int]:
-    last_lit = exp.cast(exp.Literal.string(last.isoformat()), "DATE")
-    first_lit = exp.cast(exp.Literal.string(first.isoformat()), "DATE")
-    days = exp.Add(this=exp.DateDiff(this=last_lit, expression=exp.func("GREATEST", quoted("date"), first_lit),
-                                     unit=exp.var("DAY")), expression=exp.Literal.number(1))
-    query = exp.select(exp.Count(this=exp.Star()), exp.func("COALESCE", exp.Sum(this=days), exp.Literal.number(0))).from_(
-        exp.alias_(registrations_relation(project), "r", table=True)).where(exp.LTE(this=quoted("date"), expression=last_lit))
-    users, rows = con.sql(render(query)).fetchall()[0]
-    return int(users), int(rows)
-
-
 def _days(first: dt.date, last: dt.date) -> list[str]:
     return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
+def user_terms(project: ResolvedProject, columns: list[str]) -> list[str]:
+    """Columns as the user knows them: a hidden inline-source column is its property."""
+    out: list[str] = []
+    for name in columns:
+        prop = project.properties.get(name)
+        while prop is not None and prop.hidden and prop.parent and prop.parent in project.properties:
+            prop = project.properties[prop.parent]
+        shown = prop.id if prop is not None else name
+        if shown not in out:
+            out.append(shown)
+    return out
+
+
+def stale_step(project: ResolvedProject, store, all_days: list[str], per_day: int) -> tuple[str | None, PlannedTable | None]:
+    """The first step of an update or rewind when the config changed since the model was
+    written: the changed and new properties recomputed (removed ones dropped) on every day."""
+    status = model_status(project, store)
+    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
+    removed = [c.name for c in status.columns if c.state == "removed"]
+    if not stale and not removed:
+        return None, None
+    named = user_terms(project, stale)
+    changed = set(user_terms(project, [c.name for c in status.columns if c.state == "stale"]))
+    parts = []
+    if named:
+        words = [f"{p} ({'changed' if p in changed else 'new'})" for p in named]
+        parts.append(f"recompute the propert{'y' if len(named) == 1 else 'ies'} {', '.join(words)}")
+    if removed:
+        parts.append(f"drop the removed column(s) {', '.join(removed)}")
+    reason = (f"first, on every materialized day ({all_days[0]} .. {all_days[-1]}): " + " and ".join(parts)
+              + ", because the config changed since they were materialized")
+    why = "changed config: " + ", ".join(named + [f"-{r}" for r in removed])
+    return reason, PlannedTable(DAILY, all_days, named or removed, per_day * len(all_days), why)
+
+
 def _rows_per_day(store) -> int:
-    parts, _ = store.snapshot(DAILY)
-    return parts[-1].rows if parts else 0
+    daily = store.snapshot(DAILY)
+    counts = list(daily.rows_by_day().values()) if daily else []
+    return counts[-1] if counts else 0
 
 
 def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str] | None = None,
                 properties: list[str] | None = None) -> JobPlan:
-    from asemic_core.jobs.incremental import _model_range, update_is_up_to_date
-    from asemic_core.jobs.planner import columns_for, plan_update_days
-    from asemic_core.storage.schema import daily_columns
-    from asemic_core.storage.status import model_status
+    from asemic_core.jobs.incremental import update_is_up_to_date
 
-    model_first, watermark = _model_range(store)
+    model_first, watermark = model_range(store)
     status = model_status(project, store)
     all_days = _days(model_first, watermark)
     per_day = _rows_per_day(store)
@@ -116,47 +139,50 @@ def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str]
         plan = JobPlan("update (partial)", model_first, watermark, reasons=[
             f"recompute the {len(targets)} column(s) that {named} need(s), on every materialized day; "
             "every other column is copied unchanged"])
-        stale = set(status.stale)
-        for name in targets:
+        stale = set(user_terms(project, status.stale))
+        for name in user_terms(project, targets):
             why = "definition new or changed" if name in stale else "needed by the request"
-            plan.reasons.append(f"column {name}: {why}")
+            plan.reasons.append(f"property {name}: {why}")
         plan.tables.append(PlannedTable(DAILY, all_days, targets, per_day * len(all_days), "rewrite every partition"))
         return plan
     up_to_date = update_is_up_to_date(project, store, warehouse_path)
     if up_to_date:
         return JobPlan("update", watermark, watermark, reasons=[up_to_date], up_to_date=True)
-    con = warehouse_connection(warehouse_path, project=project)
+    executor = warehouse_executor(warehouse_path, project)
     try:
-        day_range = source_day_range(con, project)
+        day_range = source_day_range(executor, project)
     finally:
-        con.close()
+        executor.close()
     if day_range is None:
         raise JobError("the event tables hold no registrations or no activity")
     days = plan_update_days(project, daily_columns(project), model_first, watermark, day_range[1])
     plan = JobPlan("update", days.first, days.last, reasons=list(days.reasons))
-    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
-    removed = [c.name for c in status.columns if c.state == "removed"]
-    if stale or removed:
-        plan.reasons.insert(0, f"first, on every materialized day: recompute {len(stale)} stale column(s)"
-                            + (f" and drop {len(removed)} removed column(s)" if removed else ""))
-        plan.tables.append(PlannedTable(DAILY, all_days, stale, per_day * len(all_days),
-                                        "stale columns: " + ", ".join(stale + [f"-{r}" for r in removed])))
+    _with_stale_step(plan, project, store, all_days, per_day)
     schema = generate_schema(project)
-    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last), [c.name for c in schema.table(DAILY).columns],
+    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last),
+                                    user_terms(project, [c.name for c in schema.table(DAILY).columns]),
                                     per_day * days.days, "every column on these days"))
     return plan
 
 
-def plan_rewind(project: ResolvedProject, store, day_from: dt.date, day_to: dt.date) -> JobPlan:
-    from asemic_core.jobs.incremental import _model_range, check_rewind_range
-    from asemic_core.jobs.planner import plan_rewind_days
-    from asemic_core.storage.schema import daily_columns
+def _with_stale_step(plan: JobPlan, project: ResolvedProject, store, all_days: list[str], per_day: int) -> None:
+    """Put the stale-columns step first; the job then spans every materialized day."""
+    reason, table = stale_step(project, store, all_days, per_day)
+    if table is None:
+        return
+    plan.reasons.insert(0, reason)
+    plan.tables.append(table)
 
-    model_first, watermark = _model_range(store)
+
+def plan_rewind(project: ResolvedProject, store, day_from: dt.date, day_to: dt.date) -> JobPlan:
+    model_first, watermark = model_range(store)
     check_rewind_range(day_from, day_to, model_first, watermark)
     days = plan_rewind_days(project, daily_columns(project), model_first, watermark, day_from, day_to)
     plan = JobPlan("rewind", days.first, days.last, reasons=list(days.reasons))
+    per_day = _rows_per_day(store)
+    _with_stale_step(plan, project, store, _days(model_first, watermark), per_day)
     schema = generate_schema(project)
-    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last), [c.name for c in schema.table(DAILY).columns],
-                                    _rows_per_day(store) * days.days, "every column on these days"))
+    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last),
+                                    user_terms(project, [c.name for c in schema.table(DAILY).columns]),
+                                    per_day * days.days, "every column on these days"))
     return plan

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from asemic_core.jobs.log import JobRecord
+from asemic_core.storage.job_log import JobRecord
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -119,6 +119,19 @@ def shown_progress(job: JobRecord, expected: float | None) -> tuple[float, bool]
         return job.progress, False
     estimate = max(0.0, min(job.duration / expected, 0.95))
     return (estimate, True) if estimate > job.progress else (job.progress, False)
+
+
+def job_progress(job: JobRecord, history: list[JobRecord]) -> tuple[float, bool]:
+    """The one progress measure every page shows: 1 once succeeded, the log's fraction once
+    ended otherwise, and while active the larger of the log's fraction and the time estimate
+    (both only grow, so the measure never goes back)."""
+    if job.status == "succeeded":
+        return 1.0, False
+    if job.status not in ACTIVE_STATUSES:
+        return job.progress, False
+    if job.status == "queued":
+        return 0.0, False
+    return shown_progress(job, expected_duration(history, job))
 
 
 def stale_properties(status, project) -> list[str]:

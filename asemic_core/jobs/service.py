@@ -6,13 +6,14 @@ import datetime as dt
 import hashlib
 import traceback
 
-import duckdb
-
+from asemic_core.backend.duckdb_executor import is_out_of_memory
+from asemic_core.backend.settings import engine_settings
 from asemic_core.config.archive import config_files
 from asemic_core.errors import AsemicError, JobError
+from asemic_core.jobs.days import columns_for
 from asemic_core.jobs.incremental import run_partial, run_rewind, run_update, update_is_up_to_date
-from asemic_core.jobs.planner import columns_for
-from asemic_core.jobs.refresh import JobResult, ensure_valid, run_refresh
+from asemic_core.jobs.refresh import run_refresh
+from asemic_core.jobs.writing import JobResult, ensure_valid
 from asemic_core.progress import Reporter
 from asemic_core.semantic.resolve import resolve
 from asemic_core.validation import validate_files
@@ -41,6 +42,36 @@ def check_job_args(resolved, kind: str, args: dict) -> None:
             raise JobError(f"unknown property {prop!r}")
 
 
+MODEL_JOBS = ("refresh", "update", "rewind")
+DEFAULT_KEEP_DAYS = 7.0
+
+
+def result_message(kind: str, result: JobResult) -> str:
+    if kind == "restore":
+        return f"model version {result.version} restores version {result.phases.get('restored_from', 0):.0f}"
+    if kind == "vacuum":
+        return f"{result.phases.get('files_removed', 0):.0f} file(s) removed"
+    return f"{result.rows:,} rows over {len(result.days)} days"
+
+
+def run_restore(project, files, store, job_id: str, number: int) -> JobResult:
+    from asemic_core.storage.duckdb_views import write_views
+
+    version = store.restore(job_id, number)
+    if files.ok:
+        write_views(store, resolve(files))
+    return JobResult(job_id, "succeeded", [], {"restored_from": float(number)}, version=version.version)
+
+
+def run_vacuum(store, job_id: str, keep_days: float) -> JobResult:
+    if keep_days < 0:
+        raise JobError("--keep-days must be 0 or more")
+    removed, dropped = store.vacuum(keep_days)
+    current = store.current()
+    return JobResult(job_id, "succeeded", [], {"files_removed": float(removed), "versions_dropped": float(len(dropped))},
+                     version=current.version if current else None)
+
+
 def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
             reporter: Reporter | None = None, job_id: str | None = None) -> JobResult:
     """Run ``kind`` now in this process; the job log records it whatever happens.
@@ -49,14 +80,16 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     """
     files = project.files()
     try:
-        ensure_valid(validate_files(files))
-        check_job_args(resolve(files), kind, args or {})
+        if kind in MODEL_JOBS:
+            ensure_valid(validate_files(files))
+            check_job_args(resolve(files), kind, args or {})
     except AsemicError as err:
         if job_id is not None:
             project.model_store(files).jobs.finish(job_id, "failed", error=err.message)
         raise  # refused before the model directory is opened: nothing is written
     store = project.model_store(files)
-    warehouse = project.warehouse_path(files)
+    settings = engine_settings(files, project.root, store.root)
+    warehouse = project.warehouse_path(files) if kind in MODEL_JOBS else None
     if kind == "update" and not (args or {}).get("kpis") and not (args or {}).get("properties"):
         reason = update_is_up_to_date(resolve(files), project.model_store(files, readonly=True), warehouse)
         if reason is not None:  # nothing to do: no job is logged, nothing is written
@@ -73,33 +106,38 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
         raise
     try:
         store.jobs.start(job_id)
-        resolved = resolve(files)
         args = args or {}
+        resolved = resolve(files) if kind in MODEL_JOBS else None
         if kind == "refresh":
-            result = run_refresh(resolved, store, warehouse, job_id, reporter)
+            result = run_refresh(resolved, store, warehouse, job_id, reporter, settings)
         elif kind == "update" and (args.get("kpis") or args.get("properties")):
             targets = columns_for(resolved, args.get("kpis", []), args.get("properties", []))
-            result = run_partial(resolved, store, warehouse, job_id, targets, reporter)
+            result = run_partial(resolved, store, warehouse, job_id, targets, reporter, settings)
         elif kind == "update":
-            result = run_update(resolved, store, warehouse, job_id, reporter)
+            result = run_update(resolved, store, warehouse, job_id, reporter, settings)
         elif kind == "rewind":
-            result = run_rewind(resolved, store, warehouse, job_id, _day(args["from"]), _day(args["to"]), reporter)
+            result = run_rewind(resolved, store, warehouse, job_id, _day(args["from"]), _day(args["to"]), reporter,
+                                settings)
+        elif kind == "restore":
+            result = run_restore(project, files, store, job_id, int(args["version"]))
+        elif kind == "vacuum":
+            result = run_vacuum(store, job_id, float(args.get("keep_days", DEFAULT_KEEP_DAYS)))
         else:  # pragma: no cover - the CLI only offers known kinds
             raise AsemicError(f"unknown job kind {kind!r}")
-        store.jobs.finish(job_id, "succeeded", message=f"{result.rows:,} rows over {len(result.days)} days")
+        store.jobs.finish(job_id, "succeeded", message=result_message(kind, result))
         return result
     except AsemicError as err:
         store.jobs.finish(job_id, "failed", error=err.message)
         raise
-    except duckdb.OutOfMemoryException as err:
-        message = (f"the job ran out of memory ({str(err).splitlines()[0]}); the model is unchanged. "
-                   "Close other programs or raise the memory limit")
-        store.jobs.finish(job_id, "failed", error=message)
-        raise JobError(message) from None
     except KeyboardInterrupt:
         store.jobs.finish(job_id, "interrupted", error="interrupted by the user")
         raise
     except BaseException as err:
+        if isinstance(err, Exception) and is_out_of_memory(err):
+            message = (f"the job ran out of memory ({str(err).splitlines()[0]}); the model is unchanged. "
+                       f"Close other programs or raise engine.memory_limit (now {settings.memory_limit})")
+            store.jobs.finish(job_id, "failed", error=message)
+            raise JobError(message) from None
         store.jobs.finish(job_id, "failed", error="".join(traceback.format_exception_only(err)).strip())
         raise
     finally:

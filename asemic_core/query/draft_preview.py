@@ -102,15 +102,15 @@ class SampleSource(ModelSource):
     """Everything computed from the events, for a sample of users, over a window."""
 
     def __init__(self, base: ModelSource, resolved, user_filter, day_from, day_to) -> None:
-        super().__init__(resolved, base.store, base.warehouse_path)
-        self._con = base.con
+        super().__init__(resolved, base.store, base.warehouse_path, base.settings)
+        self._executor = base.executor
         self.user_filter = user_filter
         self.window = (day_from, day_to)
 
-    def close(self) -> None:  # the connection belongs to the base source
-        self._con = None
+    def close(self) -> None:  # the executor belongs to the base source
+        self._executor = None
 
-    def available_range(self):
+    def available_range(self, current=None):
         return self.window
 
     def plan(self, columns, day_from, day_to) -> SourcePlan:
@@ -123,9 +123,9 @@ class SampleSource(ModelSource):
 
 
 def _window(source: ModelSource, days: int) -> tuple[dt.date, dt.date]:
-    parts, _ = source.store.snapshot("daily")
-    if parts:
-        last = dt.date.fromisoformat(parts[-1].day)
+    watermark = source.store.watermark()
+    if watermark:
+        last = dt.date.fromisoformat(watermark)
     else:
         day_range = source_day_range(source.con, source.resolved)
         if day_range is None:

@@ -135,6 +135,48 @@ class KpiQueryBuilder:
                 return exp.true()
 
 
+# Parsed and resolved KPI formulas, keyed by the config they were built from: a query
+# only copies the tree (formulas and filters are not parsed again on every call).
+_COMPILED: dict[tuple, tuple[exp.Expression, frozenset[str], exp.Expression]] = {}
+_COMPILED_MAX = 512
+
+
+def config_key(project: ResolvedProject) -> str:
+    """A digest of what KPI trees depend on: KPIs, property definitions, aliases, entity."""
+    key = getattr(project, "_kpi_config_key", None)
+    if key is None:
+        import hashlib
+        import json
+
+        from asemic_core.semantic.hashing import definition_hashes
+
+        entity = project.entity
+        payload = {
+            "kpis": {k.id: [k.select_text, k.where, sorted(k.x_axes.items())] for k in project.kpis.values()},
+            "properties": definition_hashes(project),
+            "flags": {p.id: [p.kind, p.hidden, p.data_type.value] for p in project.properties.values()},
+            "aliases": sorted(project.property_aliases.items()),
+            "entity": [entity.active_days, list(entity.cohorted_daily_kpis_days)] if entity else None,
+        }
+        key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+        project._kpi_config_key = key
+    return key
+
+
+def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[exp.Expression, set[str], exp.Expression]:
+    """(value per point, properties used, contributing-rows count) of a KPI: built once per config."""
+    key = (config_key(project), kpi_id, axis)
+    found = _COMPILED.get(key)
+    if found is None:
+        builder = KpiQueryBuilder(project)
+        value = builder.value(kpi_id, axis)
+        found = (value, frozenset(builder.used), builder.contributing)
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = found
+    return found[0].copy(), set(found[1]), found[2].copy()
+
+
 def _grain_bucket(grain: str) -> exp.Expression:
     return exp.cast(exp.func("date_trunc", exp.Literal.string(grain), quoted("date")), "DATE")
 
@@ -168,13 +210,12 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
             raise AsemicError(f"cannot group by {name!r}: the property has can_group_by: false")
         by.append(prop.id)
 
-    builder = KpiQueryBuilder(project)
-    value = builder.value(kpi.id, request.x_axis)
+    value, used, contributing = compiled_value(project, kpi.id, request.x_axis)
     for flt in request.filters:
-        builder.used.add(flt.property)
-    builder.used.update(by)
+        used.add(flt.property)
+    used.update(by)
     if request.x_axis == "cohort_day":
-        builder.used.update({"cohort_day", "registration_date"})
+        used.update({"cohort_day", "registration_date"})
     total_function = kpi.x_axes[request.x_axis]
     adhoc: list[str] = []
 
@@ -182,7 +223,7 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
 
     def statements() -> list[str]:
         """Points (grouped as asked) and, for a grouped query, the ungrouped series: one plan."""
-        plan = source.plan(sorted(builder.used), None if request.x_axis == "cohort_day" else request.date_from,
+        plan = source.plan(sorted(used), None if request.x_axis == "cohort_day" else request.date_from,
                            None if request.x_axis == "cohort_day" else request.date_to)
         adhoc[:] = plan.adhoc
         # The requested range is the axis; days the model does not hold give NULL points.
@@ -192,7 +233,7 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         relation = source.relation_sql(plan)
         groupings = [by, []] if by else [by]
         return [render(_points_query(project, relation, value, request, grouping, date_from, date_to, total_function,
-                                     builder.contributing), ENGINE_DIALECT) for grouping in groupings]
+                                     contributing), source.executor.dialect) for grouping in groupings]
 
     frames, sqls = source.run_many(statements)
     frames = [numeric_values(frame) for frame in frames]

@@ -83,7 +83,7 @@ def generate_schema(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> 
     model = ModelSchema(schema=schema_name, tables=tables)
     for table in tables:
         model.views[table.name] = (f"CREATE VIEW {quote_name(schema_name)}.{quote_name(table.name)} AS SELECT * FROM "
-                                   f"read_parquet(<the {table.name} partitions>)")
+                                   f"read_parquet(<the files of the published {table.name} version>)")
     return model
 
 
@@ -99,6 +99,6 @@ def _ddl(schema: str, table: TableSpec, dialect: str) -> str:
     text = create.sql(dialect=dialect, pretty=True)
     notes = []
     if table.partitioned_by:
-        notes.append(f"-- partitioned by {table.partitioned_by}: one Parquet file per day")
+        notes.append(f"-- a Delta Lake table partitioned by {table.partitioned_by}: a directory per day")
     notes.append(f"-- sorted by {', '.join(table.sorted_by)}")
     return "\n".join(notes + [text + ";"])

@@ -1,6 +1,7 @@
-"""The model's state: which file holds which partition, which column was computed under
-which definition, and the job log. SQLite in WAL mode, so the app, the CLI and the
-scheduler can read and write it from several processes at once.
+"""The model's state: the published model versions (which version of each table, which
+column was computed under which definition), the job log and small settings. SQLite in
+WAL mode, so the app, the CLI and the scheduler can read and write it from several
+processes at once; publishing a version is one insert, so it is atomic.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS partitions (
-    tbl TEXT NOT NULL, day TEXT NOT NULL, path TEXT NOT NULL, rows INTEGER NOT NULL,
-    job_id TEXT NOT NULL, PRIMARY KEY (tbl, day)
-);
-CREATE TABLE IF NOT EXISTS columns (
-    tbl TEXT NOT NULL, name TEXT NOT NULL, data_type TEXT NOT NULL, def_hash TEXT NOT NULL,
-    first_day TEXT, last_day TEXT, job_id TEXT NOT NULL, PRIMARY KEY (tbl, name)
+CREATE TABLE IF NOT EXISTS model_versions (
+    version INTEGER PRIMARY KEY, job_id TEXT NOT NULL, kind TEXT NOT NULL, created_at REAL NOT NULL,
+    tables TEXT NOT NULL, columns TEXT NOT NULL, first_day TEXT, watermark TEXT,
+    day_from TEXT, day_to TEXT, written TEXT NOT NULL, rows INTEGER NOT NULL, seconds REAL NOT NULL,
+    restored_from INTEGER, vacuumed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -38,16 +37,9 @@ CREATE TABLE IF NOT EXISTS job_phases (
 
 
 @dataclass(frozen=True)
-class Partition:
-    table: str
-    day: str
-    path: str
-    rows: int
-    job_id: str
-
-
-@dataclass(frozen=True)
 class ColumnState:
+    """Which definition (hash) a stored column was computed with, over which days."""
+
     table: str
     name: str
     data_type: str
@@ -55,6 +47,46 @@ class ColumnState:
     first_day: str | None
     last_day: str | None
     job_id: str
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One published model version: the table versions it names and the job that made it."""
+
+    version: int
+    job_id: str
+    kind: str  # refresh, update, partial, rewind, restore
+    created_at: float
+    tables: dict[str, int]
+    columns: dict[str, ColumnState]
+    first_day: str | None
+    watermark: str | None
+    day_from: str | None  # the days the job wrote
+    day_to: str | None
+    written: tuple[str, ...]  # the columns the job wrote
+    rows: int  # rows the job wrote
+    seconds: float
+    restored_from: int | None = None
+    vacuumed: bool = False
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "job_id": self.job_id, "kind": self.kind, "created_at": self.created_at,
+                "range": [self.day_from, self.day_to] if self.day_from else None, "columns": list(self.written),
+                "rows": self.rows, "duration": round(self.seconds, 3), "first_day": self.first_day,
+                "watermark": self.watermark, "tables": dict(self.tables), "restored_from": self.restored_from,
+                "restorable": not self.vacuumed}
+
+
+_VERSION_COLUMNS = ("version, job_id, kind, created_at, tables, columns, first_day, watermark, day_from, day_to, "
+                    "written, rows, seconds, restored_from, vacuumed")
+
+
+def _version(row) -> ModelVersion:
+    (version, job_id, kind, created, tables, columns, first, watermark, day_from, day_to, written, rows, seconds,
+     restored, vacuumed) = row
+    states = {name: ColumnState(*values) for name, values in json.loads(columns).items()}
+    return ModelVersion(version, job_id, kind, created, json.loads(tables), states, first, watermark, day_from, day_to,
+                        tuple(json.loads(written)), rows, seconds, restored, bool(vacuumed))
 
 
 class StateStore:
@@ -117,69 +149,57 @@ class StateStore:
         finally:
             con.close()
 
-    # -- reads ---------------------------------------------------------------------
-    def partitions(self, table: str, con: sqlite3.Connection | None = None) -> list[Partition]:
-        def run(c):
-            rows = c.execute("SELECT tbl, day, path, rows, job_id FROM partitions WHERE tbl = ? ORDER BY day",
-                             (table,)).fetchall()
-            return [Partition(*row) for row in rows]
+    # -- model versions ------------------------------------------------------------
+    def current(self, con: sqlite3.Connection | None = None) -> ModelVersion | None:
+        """The published model version (the newest)."""
+        return self._one(f"SELECT {_VERSION_COLUMNS} FROM model_versions ORDER BY version DESC LIMIT 1", (), con)
 
-        if con is not None:
-            return run(con)
-        with self.reading() as c:
-            return run(c)
+    def version(self, number: int, con: sqlite3.Connection | None = None) -> ModelVersion | None:
+        return self._one(f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE version = ?", (number,), con)
 
-    def columns(self, table: str, con: sqlite3.Connection | None = None) -> dict[str, ColumnState]:
-        def run(c):
-            rows = c.execute("SELECT tbl, name, data_type, def_hash, first_day, last_day, job_id FROM columns "
-                             "WHERE tbl = ?", (table,)).fetchall()
-            return {row[1]: ColumnState(*row) for row in rows}
+    def versions(self, limit: int | None = None) -> list[ModelVersion]:
+        with self.reading() as con:
+            if not _has_versions(con):
+                return []
+            rows = con.execute(f"SELECT {_VERSION_COLUMNS} FROM model_versions ORDER BY version DESC LIMIT ?",
+                               (-1 if limit is None else limit,)).fetchall()
+        return [_version(r) for r in rows]
 
-        if con is not None:
-            return run(con)
-        with self.reading() as c:
-            return run(c)
+    def _one(self, sql: str, args: tuple, con: sqlite3.Connection | None) -> ModelVersion | None:
+        if con is None:
+            with self.reading() as own:
+                row = own.execute(sql, args).fetchone() if _has_versions(own) else None
+        else:
+            row = con.execute(sql, args).fetchone()
+        return _version(row) if row else None
+
+    @staticmethod
+    def insert_version(con: sqlite3.Connection, version: ModelVersion) -> int:
+        """Publish: the next version number, inside the caller's transaction."""
+        number = con.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions").fetchone()[0]
+        columns = {name: [c.table, c.name, c.data_type, c.def_hash, c.first_day, c.last_day, c.job_id]
+                   for name, c in version.columns.items()}
+        con.execute(f"INSERT INTO model_versions({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (number, version.job_id, version.kind, version.created_at, json.dumps(version.tables),
+                     json.dumps(columns), version.first_day, version.watermark, version.day_from, version.day_to,
+                     json.dumps(list(version.written)), version.rows, version.seconds, version.restored_from, 0))
+        return number
 
     def meta(self, key: str, default=None):
         with self.reading() as con:
             row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
-    # -- writes (inside a transaction) ---------------------------------------------
     @staticmethod
     def set_meta(con: sqlite3.Connection, key: str, value) -> None:
         con.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (key, json.dumps(value, default=str)))
 
-    @staticmethod
-    def put_partition(con: sqlite3.Connection, part: Partition) -> str | None:
-        """Register a partition file; returns the path it replaces, if any."""
-        old = con.execute("SELECT path FROM partitions WHERE tbl = ? AND day = ?", (part.table, part.day)).fetchone()
-        con.execute("INSERT INTO partitions(tbl, day, path, rows, job_id) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT(tbl, day) DO UPDATE SET path = excluded.path, rows = excluded.rows, "
-                    "job_id = excluded.job_id", (part.table, part.day, part.path, part.rows, part.job_id))
-        return old[0] if old and old[0] != part.path else None
 
-    @staticmethod
-    def drop_partitions(con: sqlite3.Connection, table: str, keep_days: set[str]) -> list[str]:
-        rows = con.execute("SELECT day, path FROM partitions WHERE tbl = ?", (table,)).fetchall()
-        dropped = [path for day, path in rows if day not in keep_days]
-        for day, _path in rows:
-            if day not in keep_days:
-                con.execute("DELETE FROM partitions WHERE tbl = ? AND day = ?", (table, day))
-        return dropped
-
-    @staticmethod
-    def put_columns(con: sqlite3.Connection, columns: list[ColumnState], replace_all_of: str | None = None) -> None:
-        if replace_all_of is not None:
-            con.execute("DELETE FROM columns WHERE tbl = ?", (replace_all_of,))
-        for column in columns:
-            con.execute("INSERT INTO columns(tbl, name, data_type, def_hash, first_day, last_day, job_id) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(tbl, name) DO UPDATE SET "
-                        "data_type = excluded.data_type, def_hash = excluded.def_hash, first_day = excluded.first_day, "
-                        "last_day = excluded.last_day, job_id = excluded.job_id",
-                        (column.table, column.name, column.data_type, column.def_hash, column.first_day,
-                         column.last_day, column.job_id))
+def _has_versions(con: sqlite3.Connection) -> bool:
+    """False for a model directory written before model versions (read-only readers do not
+    create tables): it reads as never materialized until the next refresh."""
+    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'model_versions'").fetchone() is not None
 
 
 def now() -> float:

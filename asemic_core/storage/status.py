@@ -26,6 +26,8 @@ class ModelStatus:
     rows: int
     columns: list[ColumnStatus] = field(default_factory=list)
     running_job: str | None = None
+    version: int | None = None  # the published model version
+    size_bytes: int = 0  # the files of that version
 
     @property
     def stale(self) -> list[str]:
@@ -33,7 +35,7 @@ class ModelStatus:
 
     def to_dict(self) -> dict:
         return {"watermark": self.watermark, "first_day": self.first_day, "partitions": self.partitions,
-                "rows": self.rows, "running_job": self.running_job, "stale_columns": self.stale,
+                "rows": self.rows, "version": self.version, "size_bytes": self.size_bytes, "running_job": self.running_job, "stale_columns": self.stale,
                 "columns": [c.__dict__ for c in self.columns]}
 
     def describe(self) -> str:
@@ -43,6 +45,9 @@ class ModelStatus:
             head = (f"Materialized {self.first_day} .. {self.watermark}: {self.partitions} day partition(s), "
                     f"{self.rows:,} rows")
         lines = [head]
+        if self.version is not None:
+            lines.append(f"Model version {self.version} ({self.size_bytes / 1e6:,.1f} MB of files; "
+                         "see `asemic-cli model history`)")
         if self.running_job:
             lines.append(f"Running job: {self.running_job}")
         counts: dict[str, int] = {}
@@ -56,11 +61,13 @@ class ModelStatus:
 
 
 def model_status(project: ResolvedProject, store: ModelStore) -> ModelStatus:
-    parts, states = store.snapshot(DAILY)
+    current = store.current()
+    daily = store.snapshot(DAILY, current) if current else None
+    states = current.columns if current else {}
     schema = generate_schema(project)
     columns = []
-    current = {c.name: c for c in schema.table(DAILY).columns if c.kind != "key"}
-    for name, spec in current.items():
+    current_specs = {c.name: c for c in schema.table(DAILY).columns if c.kind != "key"}
+    for name, spec in current_specs.items():
         state = states.get(name)
         if state is None:
             columns.append(ColumnStatus(name, "new", None, None, None))
@@ -69,9 +76,11 @@ def model_status(project: ResolvedProject, store: ModelStore) -> ModelStatus:
             columns.append(ColumnStatus(name, "fresh" if fresh else "stale", state.first_day, state.last_day,
                                         state.job_id))
     for name, state in states.items():
-        if name not in current and name not in ("entity_id", "date"):
+        if name not in current_specs and name not in ("entity_id", "date"):
             columns.append(ColumnStatus(name, "removed", state.first_day, state.last_day, state.job_id))
+    size = sum(s.size for s in (store.snapshot(t, current) for t in (current.tables if current else {})) if s)
     return ModelStatus(
-        watermark=parts[-1].day if parts else None, first_day=parts[0].day if parts else None,
-        partitions=len(parts), rows=sum(p.rows for p in parts), columns=columns, running_job=store.lock.holder(),
+        watermark=current.watermark if current else None, first_day=current.first_day if current else None,
+        partitions=len(daily.rows_by_day()) if daily else 0, rows=daily.rows if daily else 0, columns=columns,
+        running_job=store.lock.holder(), version=current.version if current else None, size_bytes=size,
     )

@@ -1,26 +1,36 @@
-"""The generated model on disk: immutable Parquet files per (table, day), registered in
-the state store. A job writes new files, then swaps them in with one transaction; a
-reader takes a snapshot of the registry and reads exactly those files, so it sees the
-old or the new partition, never a mix or a half-written file.
+"""The generated model on disk: versioned tables (Delta Lake, under ``tables/``) and the
+model versions that name one version of each table (``state.sqlite``).
+
+A job works on its own unpublished table versions (``Work``), then publishes them with
+one insert: readers pin the newest model version and read exactly the files of its table
+versions, so they see the old model or the new one, never a mix. Written table versions
+are never changed; a job killed at any point leaves the published version whole, and the
+next job first resets each table to the published version. Old versions stay readable
+(``restore``) until ``vacuum`` removes the files no kept version references.
 """
 
 from __future__ import annotations
 
-import os
+import datetime as dt
 import shutil
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from asemic_core.jobs.lock import WriterLock
-from asemic_core.jobs.log import JobLog
-from asemic_core.storage.state import ColumnState, Partition, StateStore
+from asemic_core.backend.delta_store import DeltaTableStore
+from asemic_core.backend.seam import TableSnapshot, TableStore
+from asemic_core.errors import JobError
+from asemic_core.storage.job_log import JobLog
+from asemic_core.storage.lock import WriterLock
+from asemic_core.storage.state import ColumnState, ModelVersion, StateStore, now
 
 DAILY = "daily"
 USERS = "users"
-ALL_DAYS = "all"  # the partition key of unpartitioned tables
+PARTITION_BY = {DAILY: "date", USERS: None}  # the layout: which table is partitioned by day
 
 
 class ModelStore:
-    def __init__(self, root: Path, readonly: bool = False) -> None:
+    def __init__(self, root: Path, readonly: bool = False, tables: TableStore | None = None) -> None:
         """``readonly``: for plans, status and queries; creates and changes no file."""
         self.root = Path(root)
         self.readonly = readonly
@@ -29,10 +39,7 @@ class ModelStore:
         self.state = StateStore(self.root / "state.sqlite", readonly=readonly)
         self.lock = WriterLock(self.root / "writer.lock")
         self.jobs = JobLog(self.state)
-
-    @property
-    def tables_dir(self) -> Path:
-        return self.root / "tables"
+        self.tables = tables or DeltaTableStore(self.root / "tables")
 
     @property
     def scratch_dir(self) -> Path:
@@ -40,86 +47,124 @@ class ModelStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def partition_path(self, table: str, day: str, job_id: str) -> Path:
-        """The directory holding one partition's files, as written by one job."""
-        return self.tables_dir / table / day / job_id
-
     # -- reading -------------------------------------------------------------------
-    def snapshot(self, table: str) -> tuple[list[Partition], dict[str, ColumnState]]:
-        with self.state.reading() as con:
-            return self.state.partitions(table, con), self.state.columns(table, con)
+    def current(self) -> ModelVersion | None:
+        return self.state.current()
 
-    def files(self, table: str, day_from: str | None = None, day_to: str | None = None) -> list[str]:
-        parts = self.state.partitions(table)
-        return [str(self.root / p.path / "*.parquet") for p in parts
-                if (day_from is None or p.day >= day_from or p.day == ALL_DAYS)
-                and (day_to is None or p.day <= day_to or p.day == ALL_DAYS)]
+    def snapshot(self, table: str, version: ModelVersion | None = None) -> TableSnapshot | None:
+        """``table`` as of ``version`` (default: the published one); None if it holds no such table."""
+        version = version if version is not None else self.current()
+        if version is None or table not in version.tables:
+            return None
+        return self.tables.snapshot(table, version.tables[table])
 
     def watermark(self) -> str | None:
         """The last materialized day."""
-        return self.state.meta("watermark")
+        current = self.current()
+        return current.watermark if current else None
 
     def first_day(self) -> str | None:
-        return self.state.meta("first_day")
+        current = self.current()
+        return current.first_day if current else None
+
+    def history(self, limit: int | None = None) -> list[ModelVersion]:
+        return self.state.versions(limit)
 
     # -- writing (only while holding the writer lock) --------------------------------
-    def commit(self, job_id: str, table: str, partitions: list[Partition], *, replace_all: bool,
-               columns: list[ColumnState] | None = None, meta: dict | None = None,
-               days: list[tuple[str, int, float]] | None = None, phases: dict[str, float] | None = None,
-               after_swap=None) -> None:
-        """Swap the new partitions in, atomically, then remove the files they replace.
+    def begin(self, job_id: str) -> Work:
+        """A job's working copy of the published version: each table is reset to the
+        version published (a killed job or a restore may have left another one latest)."""
+        base = self.current()
+        tables: dict[str, int] = {}
+        if base is not None:
+            for table, version in base.tables.items():
+                tables[table] = self.tables.reset(table, version)
+        return Work(self, job_id, base, tables, dict(base.columns) if base else {},
+                    base.first_day if base else None, base.watermark if base else None)
 
-        ``after_swap()`` runs between the two (e.g. rewriting the catalog's views), so
-        nothing that lists files points at removed ones once this returns.
-        """
-        superseded: list[str] = []
+    def publish(self, work: Work, kind: str, *, day_from: dt.date | None = None, day_to: dt.date | None = None,
+                rows: int = 0, days: list[tuple[str, int, float]] | None = None,
+                phases: dict[str, float] | None = None, restored_from: int | None = None) -> ModelVersion:
+        """Make the job's table versions the model, in one commit."""
+        version = ModelVersion(0, work.job_id, kind, now(), dict(work.tables), dict(work.columns), work.first_day,
+                               work.watermark, day_from.isoformat() if day_from else None,
+                               day_to.isoformat() if day_to else None, tuple(dict.fromkeys(work.written)), rows,
+                               time.monotonic() - work.started, restored_from)
         with self.state.transaction() as con:
-            if replace_all:
-                superseded += self.state.drop_partitions(con, table, {p.day for p in partitions})
-            for part in partitions:
-                old = self.state.put_partition(con, part)
-                if old:
-                    superseded.append(old)
-            if columns is not None:
-                self.state.put_columns(con, columns, replace_all_of=table if replace_all else None)
-            for key, value in (meta or {}).items():
-                self.state.set_meta(con, key, value)
-            for day, rows, seconds in days or []:
-                self.jobs.add_day(con, job_id, day, rows, seconds)
+            number = self.state.insert_version(con, version)
+            for day, count, seconds in days or []:
+                self.jobs.add_day(con, work.job_id, day, count, seconds)
             for phase, seconds in (phases or {}).items():
-                self.jobs.add_phase(con, job_id, phase, seconds)
-        if after_swap is not None:
-            after_swap()
-        for rel in superseded:
-            _remove(self.root / rel)
+                self.jobs.add_phase(con, work.job_id, phase, seconds)
+        return replace(version, version=number)
 
     def collect_garbage(self) -> int:
-        """Remove files no partition refers to (left by a job that died before its commit)."""
-        referenced = set()
-        with self.state.reading() as con:
-            for (path,) in con.execute("SELECT path FROM partitions").fetchall():
-                referenced.add(str(self.root / path))
-        removed = 0
-        if self.tables_dir.exists():
-            for path in self.tables_dir.glob("*/*/*"):  # <table>/<day>/<job>
-                if str(path) not in referenced:
-                    _remove(path)
-                    removed += 1
-            for directory in sorted(self.tables_dir.rglob("*"), reverse=True):
-                if directory.is_dir() and not any(directory.iterdir()):
-                    directory.rmdir()
+        """Remove files no table version references (left by a job killed while writing)."""
         shutil.rmtree(self.root / "tmp", ignore_errors=True)
-        return removed
+        return self.tables.remove_unreferenced({}, orphans_only=True)
 
-    def relative(self, path: Path) -> str:
-        return str(Path(path).relative_to(self.root))
+    def restore(self, job_id: str, number: int) -> ModelVersion:
+        """Publish version ``number`` again, as a new version (a restore can be undone in turn)."""
+        target = self.state.version(number)
+        if target is None:
+            raise JobError(f"there is no model version {number} (see `asemic-cli model history`)")
+        if target.vacuumed:
+            raise JobError(f"model version {number} was vacuumed: its files are gone")
+        work = Work(self, job_id, self.current(), dict(target.tables), dict(target.columns), target.first_day,
+                    target.watermark)
+        for table, version in target.tables.items():
+            self.tables.snapshot(table, version)  # every file list still opens
+        return self.publish(work, "restore", restored_from=number)
+
+    def vacuum(self, keep_days: float) -> tuple[int, list[int]]:
+        """Forget versions older than ``keep_days`` (never the published one) and delete the
+        files no kept version references; (files removed, versions dropped)."""
+        cutoff = now() - keep_days * 86400
+        versions = self.state.versions()
+        current = versions[0].version if versions else None
+        kept = [v for v in versions if not v.vacuumed and (v.version == current or v.created_at >= cutoff)]
+        dropped = [v.version for v in versions if not v.vacuumed and v not in kept]
+        with self.state.transaction() as con:
+            for number in dropped:
+                con.execute("UPDATE model_versions SET vacuumed = 1 WHERE version = ?", (number,))
+        keep: dict[str, set[int]] = {}
+        for version in kept:
+            for table, number in version.tables.items():
+                keep.setdefault(table, set()).add(number)
+        shutil.rmtree(self.root / "tmp", ignore_errors=True)
+        return self.tables.remove_unreferenced(keep, orphans_only=False), dropped
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-        return
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+@dataclass
+class Work:
+    """A job's unpublished model: the table versions it wrote, the column states and days."""
+
+    store: ModelStore
+    job_id: str
+    base: ModelVersion | None
+    tables: dict[str, int]
+    columns: dict[str, ColumnState]
+    first_day: str | None
+    watermark: str | None
+    written: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def snapshot(self, table: str) -> TableSnapshot | None:
+        if table not in self.tables:
+            return None
+        return self.store.tables.snapshot(table, self.tables[table])
+
+    def write(self, table: str, batches, replace_days: tuple[dt.date, dt.date] | None = None,
+              replace_schema: bool = False) -> TableSnapshot:
+        self.tables[table] = self.store.tables.write(table, batches, partition_by=PARTITION_BY[table],
+                                                     replace_days=replace_days, replace_schema=replace_schema)
+        return self.snapshot(table)
+
+    def set_columns(self, states: list[ColumnState], replace_all: bool = False, drop: list[str] = ()) -> None:
+        if replace_all:
+            self.columns = {}
+        for name in drop:
+            self.columns.pop(name, None)
+        for state in states:
+            self.columns[state.name] = state
+        self.written += [s.name for s in states]

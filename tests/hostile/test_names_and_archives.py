@@ -106,13 +106,13 @@ def test_a_name_that_slips_past_validation_cannot_change_a_statement(project_dw,
 
 def test_the_catalog_quotes_a_hostile_schema_name(project_dw):
     from asemic_core.project import Project
-    from asemic_core.storage.catalog import write_catalog
+    from asemic_core.storage.duckdb_views import write_views
 
     root = project_dw.root
     assert main(["--project", str(root), "model", "refresh"]) == 0
     store = Project(root).model_store()
     fake = SimpleNamespace(entity=SimpleNamespace(model_schema='m"x; DROP SCHEMA main; --'))
-    path = write_catalog(store, fake)
+    path = write_views(store, fake)
     con = duckdb.connect(str(path), read_only=True)
     try:
         daily = con.execute('SELECT count(*) FROM "m""x; DROP SCHEMA main; --".daily').fetchall()[0][0]
@@ -122,7 +122,7 @@ def test_the_catalog_quotes_a_hostile_schema_name(project_dw):
     direct = duckdb.connect()
     try:
         for table, got in (("daily", daily), ("users", users)):
-            files = ", ".join(repr(f) for f in store.files(table))
+            files = ", ".join(repr(f.path) for f in store.snapshot(table).files)
             assert got == direct.execute(f"SELECT count(*) FROM read_parquet([{files}])").fetchall()[0][0] > 0
     finally:
         direct.close()

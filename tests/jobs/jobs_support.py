@@ -91,7 +91,22 @@ def run_cli(root: Path, *args: str, timeout: float = 300) -> subprocess.Complete
                           timeout=timeout)
 
 
+EDITED = "days_active_last_28_days"  # the property a partial update recomputes (its window edited)
+
+
+def edit_property(root: Path) -> None:
+    """Shrink EDITED's window to 14 days: its column goes stale."""
+    from asemic_core.config.writer import save_property
+
+    save_property(root, EDITED, {"data_type": "INTEGER", "sliding_window_property": {
+        "source_property": "dau_active", "window_function": "sum", "relative_days_from": -13, "relative_days_to": 0}})
+
+
 def job_args(kind: str, rewind: tuple[dt.date, dt.date] | None = None) -> list[str]:
+    if kind == "partial":
+        return ["model", "update", "--property", EDITED]
+    if kind == "restore":
+        return ["model", "restore", "1"]
     if kind == "rewind":
         assert rewind is not None
         return ["model", "rewind", "--from", rewind[0].isoformat(), "--to", rewind[1].isoformat()]
@@ -103,6 +118,10 @@ def run_job_in_process(project: Project, kind: str, rewind: tuple[dt.date, dt.da
         return project.refresh(origin="test")
     if kind == "update":
         return project.update(origin="test")
+    if kind == "partial":
+        return project.update(properties=[EDITED], origin="test")
+    if kind == "restore":
+        return project.restore(1, origin="test")
     return project.rewind(*rewind, origin="test")
 
 
@@ -117,23 +136,27 @@ def wait_for(predicate, timeout: float = 60, every: float = 0.02) -> None:
 # ----------------------------------------------------------------------- the model's files
 
 
-def registered(root: Path, table: str = DAILY) -> dict[str, Path]:
-    """Day -> directory of the partition the state store registers (a consistent snapshot)."""
+def table_frame(root: Path, table: str = DAILY, version: int | None = None) -> pl.DataFrame:
+    """A table of the published model version (or of model version ``version``), read from
+    the files of its pinned table version, sorted by (entity_id, date)."""
     store = Project(root).model_store()
-    parts, _ = store.snapshot(table)
-    return {p.day: store.root / p.path for p in parts}
-
-
-def read_partition(directory: Path) -> pl.DataFrame:
-    files = sorted(directory.glob("*.parquet"))
-    assert files, f"partition {directory} has no file"
-    frame = pl.concat([pl.read_parquet(f) for f in files], how="vertical")
+    model = store.state.version(version) if version is not None else store.current()
+    snapshot = store.snapshot(table, model)
+    assert snapshot is not None and snapshot.files, f"no {table} table in model version {model}"
+    listed = ", ".join("'" + f.path.replace("'", "''") + "'" for f in snapshot.files)
+    hive = "true" if snapshot.partition_by else "false"
+    with duckdb.connect() as con:
+        frame = con.sql(f"SELECT * FROM read_parquet([{listed}], hive_partitioning = {hive})").pl()
     return frame.sort([c for c in ("entity_id", "date") if c in frame.columns])
 
 
-def partitions(root: Path, table: str = DAILY) -> dict[str, pl.DataFrame]:
-    """Every registered partition of ``table`` as a frame sorted by (entity_id, date)."""
-    return {key: read_partition(path) for key, path in registered(root, table).items()}
+def partitions(root: Path, table: str = DAILY, version: int | None = None) -> dict[str, pl.DataFrame]:
+    """The published daily table as one frame per day (the users table: {"all": frame})."""
+    frame = table_frame(root, table, version)
+    if table != DAILY:
+        return {"all": frame}
+    return {day.isoformat(): part.sort(["entity_id", "date"])
+            for (day,), part in frame.partition_by("date", as_dict=True, maintain_order=True).items()}
 
 
 def same(left: pl.DataFrame, right: pl.DataFrame, exact: bool = False) -> bool:
@@ -151,18 +174,20 @@ def differing_days(actual: dict[str, pl.DataFrame], expected: dict[str, pl.DataF
 
 
 def unregistered_files(root: Path) -> list[str]:
-    """Partition directories on disk that no registered partition points to."""
-    store = Project(root).model_store()
-    known = set()
-    for table in (DAILY, USERS):
-        known |= {str(p) for p in registered(root, table).values()}
-    tables = store.tables_dir
-    on_disk = {str(p) for p in tables.glob("*/*/*")} if tables.exists() else set()
-    return sorted(on_disk - known)
+    """Data files on disk that no table version references (what a killed writer leaves)."""
+    from asemic_core.backend.delta_store import _ever_added
+
+    tables = Project(root).model_store().tables.root
+    out: list[str] = []
+    for table_dir in (p for p in tables.iterdir() if p.is_dir()) if tables.exists() else []:
+        known = _ever_added(table_dir)
+        out += [str(p) for p in table_dir.rglob("*.parquet") if "_delta_log" not in p.parts and str(p) not in known]
+    return sorted(out)
 
 
 def check_readable(root: Path) -> None:
-    """The model answers queries: a KPI over every day, property values, every registered file."""
+    """The model answers queries: a KPI over every day, property values, every file of the
+    published version."""
     project = Project(root)
     status = project.status()
     first, last = dt.date.fromisoformat(status.first_day), dt.date.fromisoformat(status.watermark)
@@ -176,8 +201,7 @@ def check_readable(root: Path) -> None:
     finally:
         source.close()
     for table in (DAILY, USERS):
-        for path in registered(root, table).values():
-            read_partition(path)
+        assert table_frame(root, table).height > 0
 
 
 # ------------------------------------------------------------- jobs with a hook inside them

@@ -149,7 +149,7 @@ def test_reads_while_the_new_partitions_wait_for_their_commit(demo_states, tmp_p
     root = copy_project(demo_states.behind, tmp_path / "project")
     before = query_all(root)
     gate = tmp_path / "gate"
-    job = start_hooked(root, ["model", "update"], ("asemic_core.storage.store", "ModelStore", "commit", "before", 1),
+    job = start_hooked(root, ["model", "update"], ("asemic_core.storage.store", "ModelStore", "publish", "before", 1),
                        gate=gate)
     try:
         wait_for(lambda: Path(f"{gate}.reached").exists() or job.poll() is not None, timeout=300)
@@ -167,7 +167,7 @@ def hold_a_job(root: Path, tmp: Path, args: list[str] | None = None) -> tuple[su
     """A job that runs until ``gate`` exists (it waits just before its commit); its id."""
     gate = tmp / "gate"
     job = start_hooked(root, args or ["model", "refresh"],
-                       ("asemic_core.storage.store", "ModelStore", "commit", "before", 1), gate=gate)
+                       ("asemic_core.storage.store", "ModelStore", "publish", "before", 1), gate=gate)
     wait_for(lambda: Path(f"{gate}.reached").exists() or job.poll() is not None, timeout=300)
     assert job.poll() is None, "the held job ended early"
     running = [j for j in Project(root).jobs() if j.status == "running"]
@@ -243,9 +243,10 @@ def test_a_job_started_while_another_runs_in_process_is_refused(demo_states, tmp
 # ------------------------------------------------------------- a commit inside one request
 
 
-def test_a_query_planned_before_a_commit_is_replanned(demo_states, tmp_path: Path) -> None:
-    """The job commits (and removes the files it replaces) between the planning of a read
-    and its execution: the read is planned again on the new snapshot, never fails."""
+def test_a_query_planned_before_a_vacuum_is_replanned(demo_states, tmp_path: Path) -> None:
+    """A job publishes and a vacuum deletes the files of the version a read was planned on,
+    between the planning of the read and its execution: the read is planned again on the
+    new version and never fails."""
     from asemic_core.query.kpi import KpiRequest
 
     root = copy_project(demo_states.behind, tmp_path / "project")
@@ -257,7 +258,8 @@ def test_a_query_planned_before_a_commit_is_replanned(demo_states, tmp_path: Pat
         planned = original(*args, **kwargs)
         if not calls:
             calls.append(planned)
-            project.update(origin="test")  # commits, then deletes the partitions it replaced
+            project.update(origin="test")  # publishes a new version
+            project.vacuum(0, origin="test")  # deletes the files only the old version used
         return planned
 
     source.plan = plan
@@ -266,10 +268,37 @@ def test_a_query_planned_before_a_commit_is_replanned(demo_states, tmp_path: Pat
         values = project.property_values("lifetime_revenue", day(50), day(59), source=source)
     finally:
         source.close()
-    assert not all(Path(f).parent.exists() for f in calls[0].files), "the job removed no file the read planned on"
+    assert not all(Path(f).exists() for f in calls[0].files), "the vacuum removed no file the read planned on"
     assert same_points([[str(x), v] for x, v in result.points.select(["date", "value"]).iter_rows()],
                        query_all(root)["dau"])
     assert values["date"].max() == day(59)
+
+
+def test_a_query_planned_before_a_publish_reads_the_version_it_pinned(demo_states, tmp_path: Path) -> None:
+    """A job publishes between the planning of a read and its execution: the read returns
+    the whole version it pinned (the files of a version never change)."""
+    from asemic_core.query.kpi import KpiRequest
+
+    root = copy_project(demo_states.behind, tmp_path / "project")
+    project = Project(root)
+    before = query_all(root)
+    source = project.source()
+    original, calls = source.plan, []
+
+    def plan(*args, **kwargs):
+        planned = original(*args, **kwargs)
+        if not calls:
+            calls.append(planned)
+            project.update(origin="test")
+        return planned
+
+    source.plan = plan
+    try:
+        result = project.kpi_query(KpiRequest("dau", *QUERIES["dau"]), source=source)
+    finally:
+        source.close()
+    points = [[str(x), v] for x, v in result.points.select(["date", "value"]).iter_rows()]
+    assert same_points(points, before["dau"]) and not same_points(points, query_all(root)["dau"])
 
 
 def test_a_grouped_kpi_result_comes_from_one_snapshot(demo_states, tmp_path: Path) -> None:
@@ -321,7 +350,7 @@ def test_a_grouped_kpi_result_comes_from_one_snapshot(demo_states, tmp_path: Pat
 PROBE = r"""
 import sys, time
 from pathlib import Path
-from asemic_core.jobs.lock import WriterLock
+from asemic_core.storage.lock import WriterLock
 lock, seconds, ready = WriterLock(Path(sys.argv[1])), float(sys.argv[2]), Path(sys.argv[3])
 ready.touch()
 end = time.monotonic() + seconds
@@ -331,7 +360,7 @@ while time.monotonic() < end:
 
 
 def test_probing_the_lock_never_refuses_a_job(tmp_path: Path) -> None:
-    from asemic_core.jobs.lock import WriterLock
+    from asemic_core.storage.lock import WriterLock
 
     path, ready = tmp_path / "writer.lock", tmp_path / "ready"
     probe = subprocess.Popen([sys.executable, "-c", PROBE, str(path), "3", str(ready)], env=env(), cwd=REPO)

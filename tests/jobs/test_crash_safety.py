@@ -7,16 +7,20 @@ model is the "old" state and whose warehouse holds the data the job should bring
 
 - refresh and update: the model was built when the warehouse ended on day 53; the
   warehouse now holds all 60 days (update: new days plus its lookback);
-- rewind: the model is current, then events on days 20..24 changed; ``rewind`` 20..24.
+- rewind: the model is current, then events on days 20..24 changed; ``rewind`` 20..24;
+- partial: the model is current, then a property's window is edited; ``update --property``;
+- restore: version 1 was built when the warehouse ended on day 53, version 2 by an update
+  over all 60 days; ``restore 1`` ("new" is version 1).
 
-"new" is a clean refresh of the current warehouse. The job runs as
-``python -m asemic_core.cli --project DIR model ...`` and is killed with SIGKILL either
-at a random moment (a few per job kind by default, many under ``-m slow``) or exactly at
+"new" is a clean refresh of the current warehouse and config (restore: version 1). The
+job runs as ``python -m asemic_core.cli --project DIR model ...`` and is killed with SIGKILL either
+at a random moment (one per job kind, then 6 more, 30 with ASEMIC_TEST_PROFILE=thorough) or exactly at
 a chosen point of the write path (a wrapper in the child kills its own process there).
-After the kill: the model is readable (a KPI, property values, every registered file),
-every partition is the old or the new version, the job log shows the killed job as
+After the kill: the model is readable (a KPI, property values, every file of the
+published version), every day is the old or the new version, the job log shows the killed job as
 interrupted (succeeded if it got that far), the lock is free; then the job runs again
-in-process and the model equals the clean refresh, with no unregistered files left.
+in-process and the model equals the clean refresh, with no file left that no table
+version references.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from budget import budget
 from jobs_support import (
     change_warehouse,
     check_readable,
+    edit_property,
     copy_project,
     day,
     differing_days,
@@ -53,7 +59,7 @@ from asemic_core.project import Project
 from asemic_core.storage.store import USERS
 
 REWIND = (day(20), day(24))
-KINDS = ("refresh", "update", "rewind")
+KINDS = ("refresh", "update", "rewind", "partial", "restore")
 
 
 @dataclass
@@ -79,11 +85,19 @@ def cases(demo_states, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ca
     began = time.monotonic()
     Project(changed_clean).refresh(origin="test")
     seconds = time.monotonic() - began  # a first guess of any job's length, in-process
+    edited = copy_project(clean, tmp / "edited")  # a property's definition changed: its column is stale
+    edit_property(edited)
+    edited_clean = copy_project(edited, tmp / "edited-clean")
+    Project(edited_clean).refresh(origin="test")
+    updated = copy_project(behind, tmp / "updated")  # version 2 published; the job restores version 1
+    Project(updated).update(origin="test")
     out = {}
     for kind, template, reference in (("refresh", behind, clean), ("update", behind, clean),
-                                      ("rewind", changed, changed_clean)):
+                                      ("rewind", changed, changed_clean), ("partial", edited, edited_clean)):
         out[kind] = Case(kind, template, partitions(template), partitions(reference),
                          partitions(template, USERS)["all"], partitions(reference, USERS)["all"], seconds)
+    out["restore"] = Case("restore", updated, partitions(updated), partitions(updated, version=1),
+                          partitions(updated, USERS)["all"], partitions(updated, USERS, version=1)["all"], seconds)
     return out
 
 
@@ -131,7 +145,7 @@ def rerun_and_compare(case: Case, work: Path) -> None:
     assert project.status().stale == []
     check_readable(work)
     latest = project.jobs(1)[0]
-    assert latest.status == "succeeded" and latest.kind == case.kind
+    assert latest.status == "succeeded" and latest.kind == ("update" if case.kind == "partial" else case.kind)
 
 
 def kill_at_random(case: Case, work: Path, rng: random.Random) -> str:
@@ -168,7 +182,8 @@ def test_kill_at_a_random_moment(kind: str, cases: dict[str, Case], tmp_path: Pa
 @pytest.mark.parametrize("kind", KINDS)
 def test_kill_at_many_random_moments(kind: str, cases: dict[str, Case], tmp_path: Path) -> None:
     rng = _rng(kind)
-    outcomes = Counter(kill_at_random(cases[kind], tmp_path / f"run{index}", rng) for index in range(30))
+    kills = budget(ci=6, thorough=30)  # five kinds: 30 kills, 150 thorough
+    outcomes = Counter(kill_at_random(cases[kind], tmp_path / f"run{index}", rng) for index in range(kills))
     print(dict(outcomes))  # shown with -rP: how the kills fell
 
 
@@ -178,20 +193,20 @@ def test_kill_at_many_random_moments(kind: str, cases: dict[str, Case], tmp_path
 # before (or after) the call number given. The version of the daily table the kill must
 # leave is fixed (None: either).
 POINTS = {
-    # partitions written to their final directories, not registered yet
-    "before-commit": ("asemic_core.storage.store", "ModelStore", "commit", "before", 1, "old"),
-    # inside the registry transaction, after some partitions were swapped
-    "inside-commit": ("asemic_core.storage.state", "StateStore", "put_partition", "after", 3, "old"),
-    # a table's swap committed, the files it replaced not yet removed (the first table a job
-    # commits may be users or daily: either version of the daily table)
-    "after-commit": ("asemic_core.storage.store", None, "_remove", "before", 1, None),
-    # everything committed, the job not yet marked succeeded
-    "before-finish": ("asemic_core.jobs.log", "JobLog", "finish", "before", 1, "new"),
-    # the catalog's views being rewritten (inside the first table's commit)
-    "in-catalog": ("asemic_core.storage.catalog", None, "write_catalog", "before", 1, None),
+    # the tables' new versions written, the model version not published yet
+    "before-publish": ("asemic_core.storage.store", "ModelStore", "publish", "before", 1, "old"),
+    # inside the publishing transaction, before its commit
+    "inside-publish": ("asemic_core.storage.state", "StateStore", "insert_version", "after", 1, "old"),
+    # one table's new version committed (daily), the other (users) not yet
+    "between-tables": ("asemic_core.backend.delta_store", "DeltaTableStore", "write", "after", 1, "old"),
+    # published, the DuckDB views file not rewritten yet
+    "in-views": ("asemic_core.storage.duckdb_views", None, "write_views", "before", 1, "new"),
+    # everything published, the job not yet marked succeeded
+    "before-finish": ("asemic_core.storage.job_log", "JobLog", "finish", "before", 1, "new"),
 }
-DEFAULT_POINTS = [("refresh", "before-commit"), ("update", "inside-commit"), ("rewind", "after-commit")]
-SLOW_POINTS = [(k, p) for k in KINDS for p in POINTS if (k, p) not in DEFAULT_POINTS]
+DEFAULT_POINTS = [("refresh", "before-publish"), ("update", "inside-publish"), ("rewind", "between-tables")]
+SLOW_POINTS = [(k, p) for k in KINDS for p in POINTS if (k, p) not in DEFAULT_POINTS
+               and not (k == "restore" and p == "between-tables")]  # a restore writes no table
 
 
 def crash_at(work: Path, point: tuple, argv: list[str]) -> int:
@@ -225,7 +240,7 @@ def test_kill_at_every_crash_point(kind: str, point: str, cases: dict[str, Case]
 def test_kill_before_the_job_starts(cases: dict[str, Case], tmp_path: Path) -> None:
     """The job is in the log (queued, no pid yet) and dies before it takes the lock."""
     work = copy_project(cases["update"].template, tmp_path / "run")
-    point = ("asemic_core.jobs.lock", "WriterLock", "acquire", "before", 1, "old")
+    point = ("asemic_core.storage.lock", "WriterLock", "acquire", "before", 1, "old")
     assert crash_at(work, point, ["--project", str(work), "model", "update"]) == -signal.SIGKILL
     job = Project(work).jobs(1)[0]
     assert job.kind == "update"
@@ -247,7 +262,7 @@ def test_a_dead_job_whose_pid_was_reused_is_interrupted(cases: dict[str, Case], 
     import sqlite3
 
     work = copy_project(cases["update"].template, tmp_path / "run")
-    assert crash_at(work, POINTS["before-commit"], ["--project", str(work), "model", "update"]) == -signal.SIGKILL
+    assert crash_at(work, POINTS["before-publish"], ["--project", str(work), "model", "update"]) == -signal.SIGKILL
     store = Project(work).model_store()
     job = store.jobs.list(1)[0]
     assert job.status == "running"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from asemic_core.errors import JobError
 from asemic_core.semantic.graph import dependency_closure
 from asemic_core.semantic.kpi_formula import referenced_names
 from asemic_core.semantic.model import ResolvedProject
@@ -129,3 +130,19 @@ def columns_for(project: ResolvedProject, kpis: list[str], properties: list[str]
     names += properties
     canonical = [project.property_aliases.get(n, n) for n in names]
     return [c for c in dependency_closure(project, canonical) if c not in KEYS]
+
+
+def model_range(model) -> tuple[dt.date, dt.date]:
+    """(first day, watermark) of a model version, a job's work or a store's published version."""
+    if hasattr(model, "current"):
+        model = model.current()
+    if model is None or model.watermark is None:
+        raise JobError("the model has not been materialized yet: run `asemic-cli model refresh` first")
+    return dt.date.fromisoformat(model.first_day), dt.date.fromisoformat(model.watermark)
+
+
+def check_rewind_range(day_from: dt.date, day_to: dt.date, model_first: dt.date, watermark: dt.date) -> None:
+    if day_from > day_to:
+        raise JobError(f"--from {day_from} is after --to {day_to}")
+    if day_to < model_first or day_from > watermark:
+        raise JobError(f"{day_from} .. {day_to} is outside the materialized days {model_first} .. {watermark}")

@@ -1,0 +1,143 @@
+"""The Delta Lake table store (delta-rs): one Delta table per model table under
+``<model>/tables/<name>``, partitioned by day where the table has days.
+
+Every write is one Delta commit (a new table version); old versions stay readable
+(time travel) until ``remove_unreferenced`` deletes files no kept version uses. Any
+Delta reader (Spark, Trino, Polars, DuckDB's delta extension) can open the tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+from pathlib import Path
+from urllib.parse import unquote
+
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+from deltalake import PostCommitHookProperties, WriterProperties
+
+from asemic_core.backend.seam import TableFile, TableSnapshot
+from asemic_core.names import quote_name, sql_string
+
+_WRITER = WriterProperties(compression="ZSTD")
+# Keep every commit file: the store decides which versions stay (see remove_unreferenced).
+_HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+
+_cache: dict[tuple, TableSnapshot] = {}  # versions never change: cached per process
+_cache_lock = threading.Lock()
+
+
+class DeltaTableStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def location(self, table: str) -> Path:
+        return self.root / table
+
+    def exists(self, table: str) -> bool:
+        return (self.location(table) / "_delta_log").is_dir() and any((self.location(table) / "_delta_log").glob("*.json"))
+
+    def latest(self, table: str) -> int | None:
+        if not self.exists(table):
+            return None
+        return DeltaTable(str(self.location(table))).version()
+
+    def snapshot(self, table: str, version: int) -> TableSnapshot:
+        # The commit file identifies the version (a table deleted and written again at the
+        # same place has other commit files with the same numbers).
+        try:
+            stat = os.stat(self.location(table) / "_delta_log" / f"{version:020d}.json")
+            key = (str(self.location(table)), version, stat.st_ino, stat.st_mtime_ns)
+        except FileNotFoundError:
+            key = None
+        with _cache_lock:
+            found = _cache.get(key) if key else None
+        if found is not None:
+            return found
+        delta = DeltaTable(str(self.location(table)), version=version)
+        partition_by = (delta.metadata().partition_columns or [None])[0]
+        columns = tuple(f.name for f in delta.schema().fields)
+        actions = pa.table(delta.get_add_actions(flatten=True)).to_pydict()
+        base = self.location(table)
+        files = []
+        for index, path in enumerate(actions["path"]):
+            day = actions.get(f"partition.{partition_by}", [None] * len(actions["path"]))[index] if partition_by else None
+            if isinstance(day, str):
+                day = dt.date.fromisoformat(day)
+            files.append(TableFile(str(base / unquote(path)), int(actions["num_records"][index] or 0),
+                                   int(actions["size_bytes"][index] or 0), day))
+        files.sort(key=lambda f: (f.day or dt.date.min, f.path))
+        found = TableSnapshot(table, str(base), version, columns, partition_by, tuple(files))
+        if key is not None:
+            with _cache_lock:
+                if len(_cache) > 256:
+                    _cache.clear()
+                _cache[key] = found
+        return found
+
+    def write(self, table: str, data, *, partition_by: str | None, replace_days: tuple[dt.date, dt.date] | None,
+              replace_schema: bool) -> int:
+        location = str(self.location(table))
+        options = dict(mode="overwrite", writer_properties=_WRITER, post_commithook_properties=_HOOKS)
+        if replace_days is not None and self.exists(table):
+            first, last = replace_days
+            column = quote_name(partition_by)
+            options["predicate"] = (f"{column} >= {sql_string(first.isoformat())} AND "
+                                    f"{column} <= {sql_string(last.isoformat())}")
+        else:
+            options["partition_by"] = [partition_by] if partition_by else None
+            options["schema_mode"] = "overwrite" if replace_schema or self.exists(table) else None
+        write_deltalake(location, data, **options)
+        return DeltaTable(location).version()
+
+    def reset(self, table: str, version: int) -> int:
+        delta = DeltaTable(str(self.location(table)))
+        if delta.version() == version:
+            return version
+        delta.restore(version)
+        return DeltaTable(str(self.location(table))).version()
+
+    def history(self, table: str) -> list[dict]:
+        return DeltaTable(str(self.location(table))).history() if self.exists(table) else []
+
+    def remove_unreferenced(self, keep: dict[str, set[int]], orphans_only: bool) -> int:
+        removed = 0
+        for table_dir in sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []:
+            table = table_dir.name
+            if orphans_only:
+                referenced = _ever_added(table_dir)
+            else:
+                versions = set(keep.get(table, set()))
+                latest = self.latest(table)
+                if latest is not None:
+                    versions.add(latest)
+                referenced = {f.path for v in versions for f in self.snapshot(table, v).files}
+            for path in table_dir.rglob("*.parquet"):
+                if "_delta_log" in path.parts:
+                    continue
+                if str(path) not in referenced:
+                    try:
+                        os.unlink(path)
+                        removed += 1
+                    except FileNotFoundError:
+                        pass
+            for directory in sorted((d for d in table_dir.rglob("*") if d.is_dir()), reverse=True):
+                if "_delta_log" not in directory.parts and not any(directory.iterdir()):
+                    directory.rmdir()
+        return removed
+
+
+def _ever_added(table_dir: Path) -> set[str]:
+    """Every data file some commit of the table added (the commit files are never cleaned up)."""
+    out: set[str] = set()
+    for commit in (table_dir / "_delta_log").glob("*.json"):
+        for line in commit.read_text().splitlines():
+            if '"add"' not in line:
+                continue
+            action = json.loads(line).get("add")
+            if action:
+                out.add(str(table_dir / unquote(action["path"])))
+    return out

@@ -1,0 +1,110 @@
+"""What every job shares: batches of users, the users table's query, Arrow streams of
+model rows, per-day statistics and the job's result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from sqlglot import exp
+
+from asemic_core.errors import ConfigError
+from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
+from asemic_core.sql.render import render
+from asemic_core.sql.sources import quoted, registrations_relation
+
+ROWS_PER_BUCKET = 5_000_000
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    status: str
+    days: list[tuple[str, int, float]] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    version: int | None = None  # the model version the job published
+    message: str | None = None  # "up to date": why nothing ran
+
+    @property
+    def rows(self) -> int:
+        return sum(rows for _day, rows, _s in self.days)
+
+
+def user_bucket(bucket: int, buckets: int) -> exp.Expression | None:
+    """Users whose id hashes into ``bucket``: batches that keep each user's days together."""
+    if buckets == 1:
+        return None
+    return exp.EQ(this=exp.Mod(this=exp.func("hash", quoted("entity_id")), expression=exp.Literal.number(buckets)),
+                  expression=exp.Literal.number(bucket))
+
+
+def buckets_for(rows: int) -> int:
+    return max(1, -(-rows // ROWS_PER_BUCKET))
+
+
+def stream(executor, statements: list[str], after_each=None):
+    """One Arrow stream of the rows of ``statements`` run one after the other (a table
+    version is written from it in one commit, with memory bounded by a batch)."""
+    first = executor.batches(statements[0])
+
+    def batches():
+        reader = first
+        for index, statement in enumerate(statements):
+            if index:
+                reader = executor.batches(statement)
+            yield from reader
+            if after_each is not None:
+                after_each(index)
+
+    return pa.RecordBatchReader.from_batches(first.schema, batches())
+
+
+def users_query(project: ResolvedProject, last: dt.date) -> str:
+    """The users table: one row per user registered by ``last``."""
+    registration = project.events[REGISTRATIONS]
+    extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
+    query = exp.select(
+        quoted("entity_id"), exp.alias_(quoted("ts"), "registration_ts", quoted=True),
+        exp.alias_(quoted("date"), "registration_date", quoted=True), *[quoted(c) for c in extra],
+    ).from_(exp.alias_(registrations_relation(project), "r", table=True)).where(
+        exp.LTE(this=quoted("date"), expression=exp.cast(exp.Literal.string(last.isoformat()), "DATE")))
+    return render(query.order_by(quoted("entity_id")))
+
+
+def estimate_rows(executor, project: ResolvedProject, first: dt.date, last: dt.date) -> tuple[int, int]:
+    """(users registered by ``last``, rows of the daily table over first .. last)."""
+    last_lit = exp.cast(exp.Literal.string(last.isoformat()), "DATE")
+    first_lit = exp.cast(exp.Literal.string(first.isoformat()), "DATE")
+    days = exp.Add(this=exp.DateDiff(this=last_lit, expression=exp.func("GREATEST", quoted("date"), first_lit),
+                                     unit=exp.var("DAY")), expression=exp.Literal.number(1))
+    query = exp.select(exp.Count(this=exp.Star()), exp.func("COALESCE", exp.Sum(this=days), exp.Literal.number(0))).from_(
+        exp.alias_(registrations_relation(project), "r", table=True)).where(exp.LTE(this=quoted("date"), expression=last_lit))
+    users, rows = executor.rows(render(query))[0]
+    return int(users), int(rows)
+
+
+def day_stats(snapshot, first: dt.date, last: dt.date, seconds: float) -> list[tuple[str, int, float]]:
+    """(day, rows, seconds) of the days first .. last of a written table version; a day's
+    time is the job's time apportioned by its rows (the days are computed together)."""
+    counts = {d: n for d, n in snapshot.rows_by_day().items() if first <= d <= last}
+    total = sum(counts.values()) or 1
+    return [(d.isoformat(), n, seconds * n / total) for d, n in counts.items()]
+
+
+def job_executor(warehouse_path, project: ResolvedProject, store, settings=None):
+    """The job's executor, spilling into the model directory unless the config says otherwise."""
+    from asemic_core.backend.settings import EngineSettings
+    from asemic_core.engine import warehouse_executor
+
+    settings = (settings or EngineSettings()).with_temp_directory(store.scratch_dir)
+    settings.spill_directory().mkdir(parents=True, exist_ok=True)
+    return warehouse_executor(warehouse_path, project, settings)
+
+
+def ensure_valid(issues) -> None:
+    errors = [i for i in issues if i.is_error]
+    if errors:
+        raise ConfigError(f"the config has {len(errors)} error(s); fix them before running a job", errors)
