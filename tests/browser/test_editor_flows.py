@@ -98,7 +98,7 @@ def test_a_kpi_that_does_not_compile_cannot_be_saved(page, writable_url, writabl
     wait_for_app(page)
     button(page, "Discard changes").click()
     wait_for_app(page)
-    page.get_by_label("Search", exact=True).wait_for()
+    page.get_by_placeholder("Id, label, formula or description").wait_for()
     assert load_draft(writable_project.root, "kpi") is None
 
 
