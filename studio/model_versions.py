@@ -59,6 +59,8 @@ def versions_section(project: Project, busy: bool) -> tuple[str, dict, str] | No
     with vacuum_col:
         keep = st.number_input("Keep days", min_value=0.0, value=7.0, step=1.0, key="versions_keep_days",
                                help="Versions newer than this stay restorable; the published one always stays.")
+        st.caption(f"Vacuum deletes the files of the versions older than {keep:g} days; they can no longer be "
+                   "restored.")
         if st.button("Vacuum", icon=":material/delete_sweep:", key="versions_vacuum_btn", disabled=busy):
             launch = ("vacuum", {"keep_days": float(keep)}, f"vacuum (keep {keep:g} days)")
     return launch

@@ -314,6 +314,7 @@ def test_vacuum_from_the_page_keeps_the_current_version(app, studio_project):
     studio_project.update(origin="test")
     _open(app)
     app.number_input(key="versions_keep_days").set_value(0.0).run()
+    assert any("older than 0 days" in c.value for c in app.caption)
     app.button(key="versions_vacuum_btn").click().run()
     assert not app.exception
     jobs = _wait_for_jobs(studio_project, 3)
