@@ -240,6 +240,12 @@ class Project:
 
         return run_job(self, "vacuum", {"keep_days": keep_days}, origin, None, job_id)
 
+    def physical_tables(self):
+        """The Delta tables of the published model version (``PhysicalTable``: versions, files, bytes)."""
+        from asemic_core.storage.physical import physical_tables
+
+        return physical_tables(self.model_store(readonly=True))
+
     def engine_settings(self, files: ProjectFiles | None = None):
         from asemic_core.backend.settings import engine_settings
 

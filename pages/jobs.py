@@ -9,6 +9,7 @@ import streamlit as st
 
 from studio.charts import drop_stale_choices, job_days_chart, job_durations_chart, job_heading, render_plan
 from studio.job_status import progress_line
+from studio.model_versions import versions_section
 from studio.session import open_project, show_error
 from asemic_core.errors import AsemicError
 from asemic_core.jobs import children
@@ -141,6 +142,20 @@ def job_request() -> JobRequest | None:
     return JobRequest("rewind", day_from=picked[0], day_to=picked[1])
 
 
+def start_job(kind: str, args: dict, what: str) -> None:
+    """Launch a job detached; the live view above follows it."""
+    try:
+        process = launch_job(project, kind, args, origin="app")
+    except AsemicError as err:
+        show_error(err)
+        return
+    st.session_state.pop(PLAN, None)
+    st.session_state.pop(LAUNCH_ERROR, None)
+    st.session_state[LAUNCHED] = {"what": what, "pid": children.keep(process), "at": time.time()}
+    st.session_state["jobs_message"] = f"Started {what}; it runs on even if you leave this page."
+    st.rerun()
+
+
 with st.container(border=True):
     st.markdown("#### Start a job")
     request = job_request()
@@ -160,18 +175,11 @@ with st.container(border=True):
         if running is not None:
             st.warning(f"Job `{running.id}` ({running.kind}) is running; a new job is refused until it finishes.")
         if st.button(f"Run {request.describe()}", type="primary", icon=":material/play_arrow:", key="jobs_run_btn"):
-            try:
-                process = launch_job(project, request.kind, request.args, origin="app")
-            except AsemicError as err:
-                show_error(err)
-            else:
-                st.session_state.pop(PLAN, None)
-                st.session_state.pop(LAUNCH_ERROR, None)
-                st.session_state[LAUNCHED] = {"what": request.describe(), "pid": children.keep(process),
-                                              "at": time.time()}
-                st.session_state["jobs_message"] = (f"Started {request.describe()}; "
-                                                    "it runs on even if you leave this page.")
-                st.rerun()
+            start_job(request.kind, request.args, request.describe())
+
+with st.container(border=True):
+    if chosen := versions_section(project, busy=running is not None):
+        start_job(*chosen)
 
 
 # -- history --------------------------------------------------------------------------

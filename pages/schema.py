@@ -21,7 +21,7 @@ except AsemicError as err:
     show_error(err)
     st.stop()
 
-tables_tab, changes_tab, coverage_tab = st.tabs(["Tables", "Next job", "Coverage"])
+tables_tab, changes_tab, coverage_tab, storage_tab = st.tabs(["Tables", "Next job", "Coverage", "Storage"])
 
 with tables_tab:
     show_hidden = st.toggle("Show hidden columns (inline sources)", value=False, key="schema_show_hidden")
@@ -73,3 +73,21 @@ with coverage_tab:
                    f"{status.watermark}). A bar shorter than the others is a column the next update completes.")
         order = [c.name for c in schema.table("daily").columns]
         st.altair_chart(coverage_chart(status, order), width="stretch")
+
+with storage_tab:
+    try:
+        physical = project.physical_tables()
+    except AsemicError as err:
+        show_error(err)
+        physical = []
+    if not physical:
+        st.info("No model version is published yet: the first refresh writes the Delta tables.")
+    else:
+        st.caption(f"The Delta tables of model version {physical[0].model_version} (the published one). The size "
+                   "counts every file in the table's directory: the kept older versions and the Delta log too.")
+        st.dataframe(
+            [{"table": t.name, "Delta version": t.delta_version, "model version": t.model_version, "files": t.files,
+              "rows": t.rows, "size (bytes)": t.size_bytes, "size": f"{t.size_bytes / 1e6:,.2f} MB",
+              "partitioned by": t.partitioned_by or "not partitioned", "location": t.location} for t in physical],
+            hide_index=True, width="stretch",
+        )

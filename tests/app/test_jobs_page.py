@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from asemic_core.jobs import children
@@ -239,3 +240,86 @@ def test_a_running_job_shows_one_state_and_one_progress_everywhere(app, studio_p
         assert f"Running **update** ({shown})" in "\n".join(m.value for m in app.markdown)
     finally:
         store.lock.release()
+
+
+def _versions(app):
+    return next(d.value for d in app.dataframe if "restorable" in d.value.columns)
+
+
+def _daily_values(project, version=None):
+    """Every row of the daily table as of ``version`` (default: the published one), read from its files."""
+    import duckdb
+
+    store = project.model_store(readonly=True)
+    snapshot = store.snapshot("daily", version)
+    paths = [f.path if os.path.isabs(f.path) else os.path.join(snapshot.location, f.path) for f in snapshot.files]
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '512MB'")
+    try:
+        return con.execute("SELECT entity_id, date, revenue_on_day FROM read_parquet(?, union_by_name = true) "
+                           "ORDER BY entity_id, date", [paths]).fetchall()
+    finally:
+        con.close()
+
+
+def _double_revenue(project) -> None:
+    revenue = project.root / "userentity/properties/revenue.yml"
+    text = revenue.read_text()
+    revenue.write_text(text.replace("select: '{amount_usd}'", "select: '{amount_usd} * 2.0'", 1))
+
+
+def test_versions_list_and_restore_of_version_one(app, studio_project):
+    _double_revenue(studio_project)
+    studio_project.update(origin="test")  # version 2: revenue doubled
+    first = studio_project.history()[1]
+    before = _daily_values(studio_project, first)
+    assert _daily_values(studio_project) != before  # the update changed values
+    _open(app)
+    versions = _versions(app)
+    assert versions["version"].tolist() == [2, 1]
+    assert versions["kind"].tolist() == ["update", "refresh"]
+    assert versions["current"].tolist() == [True, False]
+    assert versions["rows"].tolist() == [v.rows for v in studio_project.history()]
+    assert app.selectbox(key="versions_restore_pick").value == 1
+    app.button(key="versions_restore_btn").click().run()
+    warning = " ".join(w.value for w in app.warning)
+    assert "version 3" in warning and "itself a new version" in warning
+    assert studio_project.history()[0].version == 2  # nothing happens before the confirmation
+    app.button(key="versions_restore_confirm_btn").click().run()
+    assert not app.exception
+    jobs = _wait_for_jobs(studio_project, 3)
+    assert jobs[0].kind == "restore" and jobs[0].status == "succeeded", jobs[0]
+    current = studio_project.history()[0]
+    assert (current.version, current.kind, current.restored_from) == (3, "restore", 1)
+    assert current.tables == first.tables
+    assert _daily_values(studio_project) == before
+    _open(app)
+    versions = _versions(app)
+    assert versions["version"].tolist() == [3, 2, 1]
+    assert versions["kind"].tolist() == ["restore of 1", "update", "refresh"]
+    assert versions["current"].tolist() == [True, False, False]
+
+
+def test_restore_through_the_facade_restores_the_values(studio_project):
+    before = _daily_values(studio_project)
+    _double_revenue(studio_project)
+    studio_project.update(origin="test")
+    assert _daily_values(studio_project) != before
+    studio_project.restore(1, origin="test")
+    assert _daily_values(studio_project) == before
+    assert [v.kind for v in studio_project.history()] == ["restore", "update", "refresh"]
+
+
+def test_vacuum_from_the_page_keeps_the_current_version(app, studio_project):
+    studio_project.update(origin="test")
+    _open(app)
+    app.number_input(key="versions_keep_days").set_value(0.0).run()
+    assert any("older than 0 days" in c.value for c in app.caption)
+    app.button(key="versions_vacuum_btn").click().run()
+    assert not app.exception
+    jobs = _wait_for_jobs(studio_project, 3)
+    assert jobs[0].kind == "vacuum" and jobs[0].status == "succeeded", jobs[0]
+    _open(app)
+    versions = _versions(app)
+    assert versions["restorable"].tolist() == [True, False]
+    assert not [b for b in app.button if b.key == "versions_restore_btn"]  # nothing older to restore

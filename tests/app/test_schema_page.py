@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 SCHEMA = "pages/schema.py"
 
@@ -75,3 +76,30 @@ def test_next_job_lists_added_and_stale_columns_and_the_plan(app, studio_project
     assert len(plan) == 1 and plan[0].startswith("update:") and "ad_views_on_day" in plan[0]
     # never-materialized columns are labelled in the coverage chart
     assert "not materialized yet" in str(app.get("vega_lite_chart")[0].proto)
+
+
+def _directory_bytes(path) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _dirs, files in os.walk(path) for f in files)
+
+
+def test_storage_lists_the_delta_tables_with_their_bytes_on_disk(app, studio_project):
+    studio_project.update(origin="test")  # model version 2: the daily table gets a second Delta version
+    app.switch_page(SCHEMA).run()
+    assert not app.exception
+    physical = next(d.value for d in app.dataframe if "Delta version" in d.value.columns)
+    tables_dir = studio_project.model_dir() / "tables"
+    assert sorted(physical["table"]) == ["daily", "users"]
+    by_name = {row["table"]: row for row in physical.to_dict("records")}
+    current = studio_project.history()[0]
+    assert current.version == 2
+    for name in ("daily", "users"):
+        row = by_name[name]
+        on_disk = _directory_bytes(tables_dir / name)
+        assert on_disk > 0 and row["size (bytes)"] == on_disk
+        assert row["Delta version"] == current.tables[name]
+        assert row["model version"] == 2
+        parquet = [p for p in (tables_dir / name).rglob("*.parquet")]
+        assert 0 < row["files"] <= len(parquet)
+    assert by_name["daily"]["Delta version"] == 1  # refresh wrote version 0, the update version 1
+    assert by_name["daily"]["partitioned by"] == "date"
+    assert by_name["users"]["partitioned by"] == "not partitioned"
