@@ -55,7 +55,7 @@ class Column:
 
 
 def connect_readonly(path: Path) -> duckdb.DuckDBPyConnection:
-    if not path.is_file():
+    if not path.is_file() and not path.is_dir():
         raise WarehouseError(f"warehouse file {path} does not exist")
     if "\\" in str(path) and os.sep == "/":
         raise WarehouseError(f"cannot open warehouse {path}: DuckDB reads a backslash in a path as a directory "

@@ -76,8 +76,12 @@ class DataType(str, enum.Enum):
 
 
 class WarehouseConfig(StrictModel):
-    type: Literal["duckdb"] = "duckdb"
-    path: str = Field(min_length=1, description="DuckDB file, relative to the project directory")
+    type: Literal["duckdb", "parquet"] = Field(
+        default="duckdb",
+        description="duckdb: a DuckDB file; parquet: a directory holding one Parquet directory per event table "
+                    "(table game.sessions in <path>/game/sessions/), read by DuckDB and by Spark alike")
+    path: str = Field(min_length=1, description="DuckDB file or Parquet directory, relative to the project directory "
+                                                "(a Spark engine may name a cluster path, e.g. s3://bucket/events)")
 
 
 class ModelStorageConfig(StrictModel):
@@ -86,6 +90,9 @@ class ModelStorageConfig(StrictModel):
         min_length=1,
         description="Directory of the generated model (partitions, catalog, job log), relative to the project",
     )
+
+
+SPARK_MASTER_PATTERN = r"^(local(\[(\d+|\*)\])?|spark://[A-Za-z0-9._-]+:\d{1,5}|sc://[A-Za-z0-9._-]+(:\d{1,5})?(/.*)?)$"
 
 
 class EngineConfig(StrictModel):
@@ -98,6 +105,31 @@ class EngineConfig(StrictModel):
         default=None, min_length=1,
         description="Where DuckDB spills, relative to the project (default: <model path>/tmp)",
     )
+    type: Literal["duckdb", "spark"] = Field(
+        default="duckdb", description="Which engine runs the model's jobs: duckdb (embedded, default) or spark")
+    master: str | None = Field(
+        default=None, pattern=SPARK_MASTER_PATTERN,
+        description="Spark only: local[N], local[*], spark://host:port (standalone) or sc://host:port "
+                    "(Spark Connect). Default local[2]")
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Spark only: extra Spark settings, e.g. spark.executor.memory: 4g")
+    path: str | None = Field(
+        default=None, min_length=1,
+        description="Spark only: where Spark writes the model's tables, relative to the project or a URI "
+                    "(hdfs://, s3a://, dbfs:/). Default <model path>/spark")
+    format: Literal["parquet", "delta", "iceberg"] = Field(
+        default="parquet", description="Spark only: table format of the model's tables; parquet is built into "
+                                       "Spark, delta and iceberg need the cluster to provide them")
+
+    @model_validator(mode="after")
+    def _spark_only(self) -> EngineConfig:
+        if self.type != "spark":
+            for name in ("master", "path"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"engine.{name} is a Spark setting: set engine.type: spark, or remove it")
+            if self.conf:
+                raise ValueError("engine.conf is a Spark setting: set engine.type: spark, or remove it")
+        return self
 
 
 class DeploymentConfig(StrictModel):

@@ -46,7 +46,10 @@ def buckets_for(rows: int) -> int:
 
 def stream(executor, statements: list[str], after_each=None):
     """One Arrow stream of the rows of ``statements`` run one after the other (a table
-    version is written from it in one commit, with memory bounded by a batch)."""
+    version is written from it in one commit, with memory bounded by a batch). An engine
+    that writes on its own side (Spark) gets the statements instead."""
+    if hasattr(executor, "deferred"):
+        return executor.deferred(statements, after_each)
     first = executor.batches(statements[0])
 
     def batches():
@@ -93,12 +96,19 @@ def day_stats(snapshot, first: dt.date, last: dt.date, seconds: float) -> list[t
     return [(d.isoformat(), n, seconds * n / total) for d, n in counts.items()]
 
 
-def job_executor(warehouse_path, project: ResolvedProject, store, settings=None):
-    """The job's executor, spilling into the model directory unless the config says otherwise."""
+def job_executor(warehouse_path, project: ResolvedProject, store, settings=None, job_id: str | None = None):
+    """The job's executor: Spark when the config says so (its running tasks reported to the
+    job log), else DuckDB spilling into the model directory unless the config says otherwise."""
     from asemic_core.backend.settings import EngineSettings
-    from asemic_core.engine import warehouse_executor
+    from asemic_core.engine import spark_executor, warehouse_executor
 
     settings = (settings or EngineSettings()).with_temp_directory(store.scratch_dir)
+    if settings.spark is not None:
+        executor = spark_executor(warehouse_path, settings)
+        if job_id is not None:
+            executor.on_tasks = lambda done, total, stages: store.jobs.progress(
+                job_id, 0.9 * done / max(total, 1), f"Spark {stages}: {done} of {total} tasks")
+        return executor
     settings.spill_directory()
     return warehouse_executor(warehouse_path, project, settings)
 
