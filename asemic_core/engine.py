@@ -12,6 +12,7 @@ from sqlglot import exp
 from asemic_core.backend.duckdb_executor import DuckDBExecutor, connect
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
+from asemic_core.names import quoted_table
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import activity_relation, quoted, registrations_relation
@@ -46,6 +47,23 @@ def spark_executor(path: Path, settings: EngineSettings):
                              "cannot read: write the events as Parquet (warehouse.type: parquet, a directory "
                              "with <schema>/<table>/ folders)")
     return SparkExecutor(settings.spark, warehouse=str(path) if path is not None else None)
+
+
+def spark_preflight(path: Path, project: ResolvedProject, settings: EngineSettings) -> None:
+    """Before a Spark job opens the model: Spark starts with the engine settings and every
+    event table exists on it (else a message naming the setting; nothing is written)."""
+    executor = spark_executor(path, settings)
+    executor.session  # noqa: B018 - starts Spark: no Java, a master that does not answer, bad conf
+    for event_id, event in sorted(project.events.items()):
+        if not event.table_name:
+            continue
+        probe = exp.select(exp.Star()).from_(quoted_table(event.table_name)).limit(0)
+        try:
+            executor.rows(render(probe))
+        except WarehouseError as err:
+            where = f"warehouse.path {path}" if path is not None else "the Spark catalog"
+            raise WarehouseError(f"event {event_id!r}: table {event.table_name} does not exist on Spark "
+                                 f"(looked in {where}): {err.message}") from None
 
 
 def annotate_row_order(con: duckdb.DuckDBPyConnection, project: ResolvedProject) -> None:

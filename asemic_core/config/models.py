@@ -108,7 +108,7 @@ class EngineConfig(StrictModel):
     type: Literal["duckdb", "spark"] = Field(
         default="duckdb", description="Which engine runs the model's jobs: duckdb (embedded, default) or spark")
     master: str | None = Field(
-        default=None, pattern=SPARK_MASTER_PATTERN,
+        default=None, json_schema_extra={"pattern": SPARK_MASTER_PATTERN},
         description="Spark only: local[N], local[*], spark://host:port (standalone) or sc://host:port "
                     "(Spark Connect). Default local[2]")
     conf: dict[str, str | int | float | bool] = Field(
@@ -120,6 +120,14 @@ class EngineConfig(StrictModel):
     format: Literal["parquet", "delta", "iceberg"] = Field(
         default="parquet", description="Spark only: table format of the model's tables; parquet is built into "
                                        "Spark, delta and iceberg need the cluster to provide them")
+
+    @field_validator("master")
+    @classmethod
+    def _check_master(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(SPARK_MASTER_PATTERN, value):
+            raise ValueError(f"engine.master {value!r} is not a Spark master: use local[N], local[*], "
+                             "spark://host:port or sc://host:port")
+        return value
 
     @model_validator(mode="after")
     def _spark_only(self) -> EngineConfig:
