@@ -59,11 +59,12 @@ def spark_preflight(path: Path, project: ResolvedProject, settings: EngineSettin
             continue
         probe = exp.select(exp.Star()).from_(quoted_table(event.table_name)).limit(0)
         try:
-            executor.rows(render(probe))
-        except WarehouseError as err:
+            executor.session.sql(executor.to_spark(render(probe))).schema  # noqa: B018 - resolves the table
+        except Exception as err:  # noqa: BLE001 - AnalysisException and its kin
             where = f"warehouse.path {path}" if path is not None else "the Spark catalog"
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise WarehouseError(f"event {event_id!r}: table {event.table_name} does not exist on Spark "
-                                 f"(looked in {where}): {err.message}") from None
+                                 f"(looked in {where}): {first}") from None
 
 
 def annotate_row_order(con: duckdb.DuckDBPyConnection, project: ResolvedProject) -> None:

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import threading
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -96,7 +97,9 @@ def spark_session(settings: SparkSettings):
         for name, value in settings.conf:
             builder = builder.config(name, value)
         try:
-            session = builder.getOrCreate()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # pyspark's note about pandas 3
+                session = builder.getOrCreate()
         except Exception as err:  # noqa: BLE001 - py4j/pyspark raise many kinds; all mean "no session"
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise SparkUnavailable(f"Spark did not start with engine.master {settings.master}: {first}") from None
