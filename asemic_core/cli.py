@@ -165,8 +165,7 @@ def cmd_config_validate(args, project: Project) -> int:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         _print_issues(report.issues)
-        summary = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s); dry run: {report.dry_run}"
-        print(("OK: " if report.ok else "FAILED: ") + summary)
+        print(report.summary())
     return EXIT_OK if report.ok else EXIT_USER
 
 
@@ -222,7 +221,10 @@ def _job_summary(result) -> str:
 
 def cmd_model_update(args, project: Project) -> int:
     result = project.update(args.kpi, args.property, origin=args.origin, reporter=TerminalReporter(), job_id=args.job_id)
-    print(_job_summary(result))
+    if result.status == "up to date":
+        print(f"{result.message[0].upper()}{result.message[1:]}; nothing was written.")
+    else:
+        print(_job_summary(result))
     return EXIT_OK
 
 

@@ -24,7 +24,10 @@ from asemic_core.validation import validate_files
 @dataclass
 class ValidationReport:
     issues: list[Issue] = field(default_factory=list)
-    dry_run: str = "skipped"  # "passed", "failed", "skipped: <why>"
+    # "passed" (every check ran clean, no static error), "failed (...)", "not passed: ...",
+    # "skipped: <why>"
+    dry_run: str = "skipped"
+    not_checked: list[str] = field(default_factory=list)  # "property:x", "kpi:y": blocked by an error
 
     @property
     def errors(self) -> list[Issue]:
@@ -38,14 +41,24 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.errors
 
+    def summary(self) -> str:
+        """``OK: 0 errors, 2 warnings; dry run: passed``."""
+        return (("OK: " if self.ok else "FAILED: ") + f"{_count(len(self.errors), 'error')}, "
+                f"{_count(len(self.warnings), 'warning')}; dry run: {self.dry_run}")
+
     def to_dict(self) -> dict:
         return {
             "ok": self.ok,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "dry_run": self.dry_run,
+            "not_checked": self.not_checked,
             "issues": [i.to_dict() for i in self.issues],
         }
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def project_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -92,11 +105,12 @@ class Project:
             where = f" ({warehouse})" if warehouse else ""
             report.dry_run = f"skipped: warehouse not reachable{where}"
             return report
-        from asemic_core.validation.dry_run import dry_run_issues
+        from asemic_core.validation.dry_run import run_dry_run
 
-        found = dry_run_issues(files, warehouse)
-        report.issues = sort_issues(issues + found)
-        report.dry_run = "failed" if any(i.is_error for i in found) else "passed"
+        result = run_dry_run(files, warehouse, issues)
+        report.issues = sort_issues(list(dict.fromkeys(issues + result.issues)))
+        report.dry_run = result.summary(sum(1 for i in issues if i.is_error))
+        report.not_checked = result.not_run
         return report
 
     # -- the generated model ---------------------------------------------------------
@@ -106,7 +120,8 @@ class Project:
         path = Path(relative)
         return path if path.is_absolute() else self.root / path
 
-    def model_store(self, files: ProjectFiles | None = None):
+    def model_store(self, files: ProjectFiles | None = None, readonly: bool = False):
+        """The model's files and state; ``readonly`` (plans, status, queries) writes nothing."""
         from asemic_core.storage.store import ModelStore
 
         files = files or self.files()
@@ -114,8 +129,8 @@ class Project:
         if settings.spark is not None:
             from asemic_core.backend.spark_store import SparkTableStore
 
-            return ModelStore(self.model_dir(files), SparkTableStore(settings.spark))
-        return ModelStore(self.model_dir(files))
+            return ModelStore(self.model_dir(files), readonly=readonly, tables=SparkTableStore(settings.spark))
+        return ModelStore(self.model_dir(files), readonly=readonly)
 
     def schema(self):
         from asemic_core.storage.schema import generate_schema
@@ -139,7 +154,7 @@ class Project:
         ensure_valid(validate_files(files))
         resolved = resolve(files)
         check_job_args(resolved, "update", {"kpis": kpis or [], "properties": properties or []})
-        return plan_update(resolved, self.model_store(files), self._require_warehouse(files), kpis, properties)
+        return plan_update(resolved, self.model_store(files, readonly=True), self._require_warehouse(files), kpis, properties)
 
     def plan_rewind(self, day_from, day_to):
         from asemic_core.jobs.plan import plan_rewind
@@ -147,7 +162,7 @@ class Project:
 
         files = self.files()
         ensure_valid(validate_files(files))
-        return plan_rewind(resolve(files), self.model_store(files), day_from, day_to)
+        return plan_rewind(resolve(files), self.model_store(files, readonly=True), day_from, day_to)
 
     def jobs(self, limit: int = 50):
         store = self.model_store()
@@ -166,7 +181,7 @@ class Project:
         from asemic_core.storage.status import model_status
 
         files = self.files()
-        return model_status(resolve(files), self.model_store(files))
+        return model_status(resolve(files), self.model_store(files, readonly=True))
 
     def _require_warehouse(self, files: ProjectFiles) -> Path:
         warehouse = self.warehouse_path(files)
@@ -194,7 +209,7 @@ class Project:
     # -- model versions ------------------------------------------------------------
     def history(self, limit: int | None = None):
         """Published model versions, newest first (``ModelVersion``: the job that made each)."""
-        return self.model_store().history(limit)
+        return self.model_store(readonly=True).history(limit)
 
     def restore(self, version: int, origin: str = "cli", job_id: str | None = None):
         """Publish model version ``version`` again, as a new version (itself undoable)."""
@@ -224,8 +239,10 @@ class Project:
             from asemic_core.errors import ConfigError
 
             raise ConfigError("the config has errors; fix them before querying", [i for i in files.issues if i.is_error])
-        return ModelSource(resolve(files), self.model_store(files), self._require_warehouse(files),
-                           self.engine_settings(files))
+        from asemic_core.backend.settings import engine_settings
+
+        return ModelSource(resolve(files), self.model_store(files, readonly=True), self._require_warehouse(files),
+                           engine_settings(files, self.root))  # readers spill outside the model directory
 
     def kpi_query(self, request, source=None):
         from asemic_core.query.kpi import run_kpi_query

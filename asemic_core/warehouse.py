@@ -44,6 +44,16 @@ def data_type_of(duckdb_type: str) -> DataType | None:
     return None
 
 
+def _leaves(name: str, column_type) -> list[tuple[str, object]]:
+    """``(path, type)`` of a column, one per leaf field of a (nested) STRUCT."""
+    if column_type.id != "struct":
+        return [(name, column_type)]
+    out = []
+    for field_name, field_type in column_type.children:
+        out += _leaves(f"{name}.{field_name}", field_type)
+    return out
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -98,17 +108,21 @@ class Warehouse:
         return [f"{schema}.{name}" if schema != "main" else name for schema, name in rows]
 
     def columns(self, table_name: str) -> dict[str, Column] | None:
-        """Columns of ``schema.table`` (or ``table`` in main), None if it does not exist."""
-        parts = table_name.split(".")
-        schema, name = (parts[-2], parts[-1]) if len(parts) >= 2 else ("main", parts[0])
-        rows = self.con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema, name],
-        ).fetchall()
-        if not rows:
+        """Columns of ``table``, ``schema.table`` or ``catalog.schema.table``, None if it does
+        not exist. A STRUCT column is listed by its leaf paths (``level_started.level``),
+        the way wide event tables are declared."""
+
+        query = f"SELECT * FROM {quoted_table(table_name).sql(dialect='duckdb')} LIMIT 0"
+        try:
+            relation = self.con.sql(query)
+            names, types = relation.columns, relation.types
+        except duckdb.Error:
             return None
-        return {column: Column(column, dtype) for column, dtype in rows}
+        out: dict[str, Column] = {}
+        for name, column_type in zip(names, types):
+            for path, leaf in _leaves(name, column_type):
+                out[path] = Column(path, str(leaf))
+        return out
 
     def explain(self, sql: str) -> str | None:
         """Compile ``sql`` without running it; the error message, or None when it compiles."""
@@ -117,6 +131,15 @@ class Warehouse:
         except duckdb.Error as err:
             return str(err).split("\n")[0]
         return None
+
+    def describe(self, sql: str) -> dict[str, str]:
+        """Column name -> DuckDB type of a query's result, without running it ({} if it does
+        not compile)."""
+        try:
+            rows = self.con.execute(f"DESCRIBE {sql}").fetchall()
+        except duckdb.Error:
+            return {}
+        return {row[0]: row[1] for row in rows}
 
     def sample(self, table_name: str, limit: int = 20):
         from sqlglot import exp

@@ -7,7 +7,8 @@ Steps, each timed in this process (wall clock):
 2. refresh (the baseline);
 3. end_date moved one day later, then `update`: one new day (plus the lookback days);
 4. `update --kpi dau`: recompute only the columns DAU needs, on every day;
-5. `update --kpi arpdau`: the same for a KPI over revenue and activity.
+5. `update --kpi arpdau`: the same for a KPI over revenue and activity;
+6. rewind of the last 7 days; the model's size on disk; a 30-day DAU query (p50 of 20).
 """
 
 from __future__ import annotations
@@ -59,7 +60,29 @@ def main() -> None:
         results["update_rows"] = update.rows
         results["partial_dau_s"], _ = timed("update --kpi dau", lambda: project.update(kpis=["dau"]))
         results["partial_arpdau_s"], _ = timed("update --kpi arpdau", lambda: project.update(kpis=["arpdau"]))
-        for key in ("update_one_day", "partial_dau", "partial_arpdau"):
+        results["rewind_7_days_s"], _ = timed("rewind of the last 7 days", lambda: project.rewind(
+            last_day - dt.timedelta(days=6), last_day))
+        model = project.model_dir()
+        data = [f for f in model.rglob("*.parquet") if "_delta_log" not in f.parts]
+        results["model_files"] = len(data)
+        results["model_bytes"] = sum(f.stat().st_size for f in model.rglob("*") if f.is_file())
+        print(f"{'model on disk':38} {results['model_bytes'] / 1e6:8.1f} MB in {len(data)} data file(s) "
+              "(every kept version)")
+        source = project.source()
+        try:
+            from asemic_core.query.kpi import KpiRequest
+
+            times = []
+            for _ in range(20):
+                start = time.monotonic()
+                project.kpi_query(KpiRequest("dau", last_day - dt.timedelta(days=29), last_day), source=source)
+                times.append(time.monotonic() - start)
+        finally:
+            source.close()
+        times.sort()
+        results["kpi_dau_30d_p50_ms"] = times[len(times) // 2] * 1000
+        print(f"{'KPI dau, 30 days (p50 of 20)':38} {results['kpi_dau_30d_p50_ms']:8.1f} ms")
+        for key in ("update_one_day", "partial_dau", "partial_arpdau", "rewind_7_days"):
             results[f"{key}_fraction"] = results[f"{key}_s"] / results["refresh_s"]
             print(f"{key:38} {results[key + '_fraction'] * 100:7.1f} % of the refresh")
     if args.out:

@@ -38,8 +38,8 @@ with health:
     if dry_run == "passed":
         st.markdown(":green[:material/task_alt:] Dry run against the warehouse **passed**: every event table "
                     "and expression compiles.")
-    elif dry_run == "failed":
-        st.markdown(":red[:material/cancel:] Dry run against the warehouse **failed** (see the issues).")
+    elif dry_run.startswith("failed"):
+        st.markdown(f":red[:material/cancel:] Dry run against the warehouse **{dry_run}** (see the issues).")
     else:
         st.markdown(f":orange[:material/pending:] Dry run {dry_run}.")
     if report.issues:

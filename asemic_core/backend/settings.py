@@ -46,16 +46,16 @@ class EngineSettings:
         return "spark" if self.spark is not None else "duckdb"
 
     def spill_directory(self) -> Path:
-        path = self.temp_directory or Path(tempfile.gettempdir()) / "asemic-spill"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """Where DuckDB spills (it creates the directory when it first spills)."""
+        return self.temp_directory or Path(tempfile.gettempdir()) / "asemic-spill"
 
     def with_temp_directory(self, path: Path) -> EngineSettings:
         return replace(self, temp_directory=self.temp_directory or path)
 
 
 def engine_settings(files=None, root: Path | None = None, model_dir: Path | None = None) -> EngineSettings:
-    """The settings of a project (``files``: its loaded config); defaults without one."""
+    """The settings of a project (``files``: its loaded config); defaults without one.
+    With ``model_dir`` (jobs), spilling goes to ``<model>/tmp`` unless the config says otherwise."""
     engine = files.deployment.model.engine if files is not None and files.deployment is not None else None
     limit = (engine.memory_limit if engine and engine.memory_limit else DEFAULT_MEMORY_LIMIT).replace(" ", "")
     limit = os.environ.get("ASEMIC_MEMORY_LIMIT") or limit
@@ -68,9 +68,13 @@ def engine_settings(files=None, root: Path | None = None, model_dir: Path | None
         temp = model_dir / "tmp"
     spark = None
     if engine is not None and engine.type == "spark":
-        tables = engine.path or str(Path(model_dir or ".asemic/model") / "spark")
+        # The model directory as configured (``model_dir`` is not given to readers).
+        model_path = Path(files.deployment.model.model.path)
+        if not model_path.is_absolute() and root is not None:
+            model_path = root / model_path
+        tables = engine.path or str(model_path / "spark")
         if "://" not in tables and not tables.startswith("dbfs:") and not Path(tables).is_absolute() and root:
             tables = str(root / tables)
         conf = tuple(sorted((k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in engine.conf.items()))
-        spark = SparkSettings(engine.master or DEFAULT_SPARK_MASTER, conf, tables, engine.format, model_dir)
+        spark = SparkSettings(engine.master or DEFAULT_SPARK_MASTER, conf, tables, engine.format, model_path)
     return EngineSettings(limit, temp, spark)

@@ -180,7 +180,10 @@ def _carry_warehouse(root: Path, staging: Path) -> None:
     if files.deployment is None:
         return
     warehouse = Path(files.deployment.model.warehouse.path)
-    if not warehouse.is_absolute() and (root / warehouse).exists() and not (staging / warehouse).exists():
+    link = staging / warehouse
+    if not link.resolve().is_relative_to(staging.resolve()):
+        return  # a path out of the project (`../x.duckdb`): nothing to link inside the staging folder
+    if not warehouse.is_absolute() and (root / warehouse).exists() and not link.exists():
         (staging / warehouse).parent.mkdir(parents=True, exist_ok=True)
         os.symlink((root / warehouse).resolve(), staging / warehouse)
 

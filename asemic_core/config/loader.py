@@ -97,6 +97,9 @@ class ProjectFiles:
     kpis: dict[str, Located[Kpi]] = field(default_factory=dict)
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    # Ids of objects that are written but failed to load ("events", "properties", "kpis"):
+    # their own issues are reported; a reference to one is not "unknown" a second time.
+    failed: dict[str, set[str]] = field(default_factory=lambda: {"events": set(), "properties": set(), "kpis": set()})
 
     @property
     def ok(self) -> bool:
@@ -253,6 +256,8 @@ def _load_events(project: ProjectFiles, root: Path, read) -> None:
             project.issues.extend(issues)
             if obj is not None:
                 project.events[event_id] = Located(event_id, obj, doc, ())
+            else:
+                project.failed["events"].add(event_id)
 
 
 def _load_collection(project: ProjectFiles, root: Path, read, top_key: str, model, target: dict) -> None:
@@ -294,8 +299,11 @@ def _load_collection(project: ProjectFiles, root: Path, read, top_key: str, mode
             origin[object_id_str] = f"{rel}:{line}"
             if not isinstance(body, dict):
                 project.issues.append(Issue(rel, line, "expected a mapping of fields", object_id=object_id_str, rule="schema"))
+                project.failed[top_key].add(object_id_str)
                 continue
             obj, issues = _validate(model, body, doc, base, object_id_str)
             project.issues.extend(issues)
             if obj is not None:
                 target[object_id_str] = Located(object_id_str, obj, doc, base)
+            else:
+                project.failed[top_key].add(object_id_str)

@@ -286,10 +286,28 @@ class Enrichment(StrictModel):
     on: list[EnrichmentJoin] = Field(min_length=1)
 
 
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# `table`, `schema.table` or `project.dataset.table`; a BigQuery project id may hold hyphens.
+TABLE_NAME_RE = re.compile(rf"^(?:(?:[A-Za-z][A-Za-z0-9_-]*\.)?{_NAME}\.)?{_NAME}$")
+
+
+def _check_table_name(value: Any) -> Any:
+    if isinstance(value, str) and not TABLE_NAME_RE.match(value):
+        raise ValueError(
+            f"invalid table_name {value!r}: write table, schema.table or project.dataset.table (names of letters, "
+            "digits and _, not starting with a digit; a project id may also hold hyphens, e.g. "
+            "my-game-prod.analytics.events)")
+    return value
+
+
+TableName = Annotated[str, AfterValidator(_check_table_name),
+                      Field(json_schema_extra={"pattern": TABLE_NAME_RE.pattern})]
+
+
 class EventTable(StrictModel):
     """``userentity/events/<id>.yml`` (``actions/`` in the 2024 layout)."""
 
-    table_name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")]
+    table_name: TableName
     columns: dict[ColumnId, EventColumn] = Field(min_length=1)
     tags: Annotated[list[str], BeforeValidator(_alias_tags(_TABLE_TAG_ALIASES))] = Field(default_factory=list)
     label: str | None = None

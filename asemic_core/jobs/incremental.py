@@ -9,7 +9,7 @@ import time
 
 from sqlglot import exp
 
-from asemic_core.engine import source_day_range
+from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.errors import JobError
 from asemic_core.jobs.days import DayPlan, check_rewind_range, model_range, plan_rewind_days, plan_update_days, reach
 from asemic_core.jobs.writing import (
@@ -144,6 +144,26 @@ def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job
                             rows=sum(r for _d, r, _s in stats), days=stats, phases=phases)
     duckdb_views.write_views(store, project)
     return JobResult(job_id, "succeeded", stats, phases, model_first, watermark, version.version)
+
+
+def update_is_up_to_date(project: ResolvedProject, store: ModelStore, warehouse_path) -> str | None:
+    """Why an update would change nothing (no day after the watermark in the sources, no
+    lookback_days, no stale or removed column), or None when there is work to do."""
+    settings = project.entity.model_settings if project.entity else None
+    if store.watermark() is None or (settings and settings.lookback_days):
+        return None
+    if any(c.state != "fresh" for c in model_status(project, store).columns):
+        return None
+    _first, watermark = model_range(store)
+    executor = warehouse_executor(warehouse_path, project)
+    try:
+        day_range = source_day_range(executor, project)
+    finally:
+        executor.close()
+    if day_range is None or day_range[1] > watermark:
+        return None
+    return (f"the model is up to date: materialized through {watermark}, and the sources hold no later day "
+            f"(latest: {day_range[1]})")
 
 
 def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str,

@@ -25,6 +25,10 @@ def job_command(project_root: Path, kind: str, args: dict, origin: str = "app", 
         command += ["--property", prop]
     if kind == "rewind":
         command += ["--from", str(args["from"]), "--to", str(args["to"])]
+    if kind == "restore":
+        command += [str(int(args["version"]))]
+    if kind == "vacuum" and "keep_days" in args:
+        command += ["--keep-days", str(float(args["keep_days"]))]
     return command
 
 

@@ -33,14 +33,19 @@ class JobPlan:
     last_day: dt.date
     tables: list[PlannedTable] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    up_to_date: bool = False  # an update with nothing to do: no day, no table
+
 
     def to_dict(self) -> dict:
         return {
             "kind": self.kind, "first_day": self.first_day, "last_day": self.last_day, "reasons": self.reasons,
+            "up_to_date": self.up_to_date,
             "tables": [t.__dict__ for t in self.tables],
         }
 
     def describe(self) -> str:
+        if self.up_to_date:
+            return f"{self.kind}: nothing to do: {'; '.join(self.reasons)}"
         days = (self.last_day - self.first_day).days + 1
         lines = [f"{self.kind}: {days} day(s) from {self.first_day} to {self.last_day}"]
         lines += [f"  why: {reason}" for reason in self.reasons]
@@ -87,6 +92,7 @@ def _rows_per_day(store) -> int:
 
 def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str] | None = None,
                 properties: list[str] | None = None) -> JobPlan:
+    from asemic_core.jobs.incremental import update_is_up_to_date
 
     model_first, watermark = model_range(store)
     status = model_status(project, store)
@@ -104,6 +110,9 @@ def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str]
             plan.reasons.append(f"column {name}: {why}")
         plan.tables.append(PlannedTable(DAILY, all_days, targets, per_day * len(all_days), "rewrite every partition"))
         return plan
+    up_to_date = update_is_up_to_date(project, store, warehouse_path)
+    if up_to_date:
+        return JobPlan("update", watermark, watermark, reasons=[up_to_date], up_to_date=True)
     executor = warehouse_executor(warehouse_path, project)
     try:
         day_range = source_day_range(executor, project)

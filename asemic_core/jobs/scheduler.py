@@ -21,7 +21,7 @@ RETRY_SECONDS = 300  # after a failure, the next attempt comes at the latest thi
 
 @dataclass
 class TickOutcome:
-    status: str  # "ran", "failed", "not due", "busy"
+    status: str  # "ran", "up to date", "failed", "not due", "busy"
     message: str
     job_id: str | None = None
     next_run: float | None = None
@@ -83,8 +83,12 @@ class Scheduler:
             outcome = TickOutcome("failed", f"{type(err).__name__}: {err}",
                                   next_run=self.clock() + min(RETRY_SECONDS, self._period()))
         else:
-            outcome = TickOutcome("ran", f"{result.rows:,} rows over {len(result.days)} day(s)", result.job_id,
-                                  next_run=self.clock() + self._period())
+            if result.status == "up to date":
+                outcome = TickOutcome("up to date", result.message or "nothing to do",
+                                      next_run=self.clock() + min(RETRY_SECONDS, self._period()))
+            else:
+                outcome = TickOutcome("ran", f"{result.rows:,} rows over {len(result.days)} day(s)", result.job_id,
+                                      next_run=self.clock() + self._period())
         if outcome.status == "failed":
             jobs = store.jobs.list(1)
             outcome.job_id = jobs[0].id if jobs else None

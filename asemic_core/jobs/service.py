@@ -12,7 +12,7 @@ from asemic_core.config.archive import config_files
 from asemic_core.engine import spark_preflight
 from asemic_core.errors import AsemicError, JobError
 from asemic_core.jobs.days import columns_for
-from asemic_core.jobs.incremental import run_partial, run_rewind, run_update
+from asemic_core.jobs.incremental import run_partial, run_rewind, run_update, update_is_up_to_date
 from asemic_core.jobs.refresh import run_refresh
 from asemic_core.jobs.writing import JobResult, ensure_valid
 from asemic_core.progress import Reporter
@@ -52,7 +52,7 @@ def result_message(kind: str, result: JobResult) -> str:
         return f"model version {result.version} restores version {result.phases.get('restored_from', 0):.0f}"
     if kind == "vacuum":
         return f"{result.phases.get('files_removed', 0):.0f} file(s) removed"
-    return f"{result.rows:,} rows over {len(result.days)} days (model version {result.version})"
+    return f"{result.rows:,} rows over {len(result.days)} days"
 
 
 def run_restore(project, files, store, job_id: str, number: int) -> JobResult:
@@ -94,6 +94,12 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     store = project.model_store(files)
     settings = engine_settings(files, project.root, store.root)
     warehouse = project.warehouse_path(files) if kind in MODEL_JOBS else None
+    if kind == "update" and not (args or {}).get("kpis") and not (args or {}).get("properties"):
+        reason = update_is_up_to_date(resolve(files), project.model_store(files, readonly=True), warehouse)
+        if reason is not None:  # nothing to do: no job is logged, nothing is written
+            if job_id is not None:  # queued by the app: its record says what happened
+                store.jobs.finish(job_id, "succeeded", message=reason)
+            return JobResult(job_id or "", "up to date", message=reason)
     store.jobs.mark_interrupted(store.lock.holder)
     if job_id is None:
         job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)

@@ -26,6 +26,7 @@ class JobResult:
     first_day: dt.date | None = None
     last_day: dt.date | None = None
     version: int | None = None  # the model version the job published
+    message: str | None = None  # "up to date": why nothing ran
 
     @property
     def rows(self) -> int:
@@ -109,7 +110,7 @@ def job_executor(warehouse_path, project: ResolvedProject, store, settings=None,
             executor.on_tasks = lambda done, total, stages: store.jobs.progress(
                 job_id, 0.9 * done / max(total, 1), f"Spark {stages}: {done} of {total} tasks")
         return executor
-    settings.spill_directory()
+    settings.spill_directory().mkdir(parents=True, exist_ok=True)
     return warehouse_executor(warehouse_path, project, settings)
 
 

@@ -39,7 +39,7 @@ class KpiResult:
     kpi: ResolvedKpi
     points: pl.DataFrame  # axis column, one column per group-by property, value
     totals: pl.DataFrame  # one row per group (group-by columns, total); one row when ungrouped
-    total: float | None  # over the whole range, ungrouped
+    total: int | float | None  # over the whole range, ungrouped
     sql: str
     date_from: dt.date
     date_to: dt.date
@@ -235,6 +235,7 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
                                      contributing), source.executor.dialect) for grouping in groupings]
 
     frames, sqls = source.run_many(statements)
+    frames = [numeric_values(frame) for frame in frames]
     points, sql = frames[0], sqls[0]
     date_from, date_to = ranges
     axis = request.x_axis
@@ -246,6 +247,22 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         totals = points.select(_polars_total(total_function).alias("total"))
         total = totals.item() if totals.height else None
     return KpiResult(request, kpi, points, totals, total, sql, date_from, date_to, list(adhoc))
+
+
+def numeric_values(frame: pl.DataFrame, column: str = "value") -> pl.DataFrame:
+    """Whole-number results stay whole numbers: a SUM or COUNT of integers (DuckDB's
+    HUGEINT arrives as a DECIMAL of scale 0) becomes Int64, so CSV and JSON print ``12``,
+    not ``12.0``; fractional results (AVG, ratios, NUMBER sums) are Float64."""
+    dtype = frame.schema[column]
+    if isinstance(dtype, pl.Decimal):
+        target = pl.Int64 if dtype.scale == 0 else pl.Float64
+    elif dtype.is_integer() or dtype == pl.Boolean:
+        target = pl.Int64
+    elif dtype.is_float() or dtype == pl.Null:
+        target = pl.Float64
+    else:
+        return frame
+    return frame.with_columns(pl.col(column).cast(target))
 
 
 def _polars_total(function: str) -> pl.Expr:
@@ -276,7 +293,7 @@ def _points_query(project: ResolvedProject, relation: str, value: exp.Expression
         axis_name = "date"
     aggregated = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
                             *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
-                            exp.alias_(exp.cast(value, "DOUBLE"), "value", quoted=True),
+                            exp.alias_(value, "value", quoted=True),  # its own type: see numeric_values
                             exp.alias_(contributing.copy(), "__rows", quoted=True)).from_(m)
     aggregated = aggregated.where(exp.and_(*conditions)) if conditions else aggregated
     aggregated = aggregated.group_by(*[exp.Literal.number(i + 1) for i in range(len(by) + 1)])

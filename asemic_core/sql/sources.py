@@ -23,11 +23,21 @@ def quoted(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
+def column_path(name: str, table: str | None = None) -> exp.Expression:
+    """A column of an event table: ``level_started.level`` is field ``level`` of the STRUCT
+    column ``level_started`` (each part quoted), as BigQuery's wide tables are read."""
+    first, *fields = name.split(".")
+    column = quoted(first, table)
+    if not fields:
+        return column
+    return exp.Dot.build([column, *(exp.to_identifier(f, quoted=True) for f in fields)])
+
+
 def event_date_expression(event: ResolvedEvent, alias: str = ROW_ALIAS) -> exp.Expression:
     """The event's date: its date column, else the timestamp's UTC date."""
     if event.date_column:
-        return quoted(event.date_column, alias)
-    return exp.Cast(this=quoted(event.timestamp_column, alias), to=exp.DataType.build("DATE"))
+        return column_path(event.date_column, alias)
+    return exp.Cast(this=column_path(event.timestamp_column, alias), to=exp.DataType.build("DATE"))
 
 
 def column_resolver(event: ResolvedEvent, alias: str = ROW_ALIAS, date_aliases: frozenset[str] = frozenset()):
@@ -42,7 +52,8 @@ def column_resolver(event: ResolvedEvent, alias: str = ROW_ALIAS, date_aliases: 
             raise KeyError(written)
         if column == "date" and "date" not in event.columns:
             return event_date_expression(event, alias)
-        return quoted(column, alias)
+        # The implicit tables name their columns flat (`device.platform` is one column there).
+        return quoted(column, alias) if event.implicit else column_path(column, alias)
 
     return resolve
 
@@ -86,14 +97,14 @@ def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALE
     branches = []
     for rank, event in enumerate(_tagged(project, "registration_event")):
         projections = [
-            exp.alias_(quoted(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
-            exp.alias_(cast(quoted(event.timestamp_column, ROW_ALIAS), DataType.DATETIME), "ts", quoted=True),
+            exp.alias_(column_path(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
+            exp.alias_(cast(column_path(event.timestamp_column, ROW_ALIAS), DataType.DATETIME), "ts", quoted=True),
             exp.alias_(event_date_expression(event), "date", quoted=True),
             exp.alias_(exp.Literal.number(rank), "__table_rank", quoted=True),
             exp.alias_(_row_order(event), "__row", quoted=True),
         ]
         for name in extra:
-            value = quoted(name, ROW_ALIAS) if name in event.registration_columns else typed_null(registration.columns[name])
+            value = column_path(name, ROW_ALIAS) if name in event.registration_columns else typed_null(registration.columns[name])
             projections.append(exp.alias_(cast(value, registration.columns[name]), name, quoted=True))
         branch = exp.select(*projections).from_(quoted_table(event.table_name).as_(ROW_ALIAS))
         where = table_where(event, ROW_ALIAS, dialect)
@@ -123,8 +134,8 @@ def activity_relation(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -
     branches = []
     for event in _tagged(project, "activity_event"):
         branch = exp.select(
-            exp.alias_(quoted(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
-            exp.alias_(cast(quoted(event.timestamp_column, ROW_ALIAS), DataType.DATETIME), "ts", quoted=True),
+            exp.alias_(column_path(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
+            exp.alias_(cast(column_path(event.timestamp_column, ROW_ALIAS), DataType.DATETIME), "ts", quoted=True),
             exp.alias_(event_date_expression(event), "date", quoted=True),
         ).from_(quoted_table(event.table_name).as_(ROW_ALIAS))
         where = table_where(event, ROW_ALIAS, dialect)
@@ -151,11 +162,12 @@ def _empty_relation(event: ResolvedEvent) -> exp.Expression:
 
 
 def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str] = frozenset(),
-                         dialect: str = ENGINE_DIALECT) -> exp.Expression:
+                         dialect: str = ENGINE_DIALECT, typed: bool = True) -> exp.Expression:
     """The aggregate giving ``prop``'s value over one user's rows of one day (SEMANTICS 5.1).
 
     Days with rows but none matching the property's ``where`` give ``default_value``,
-    as do days without rows (filled in by the caller).
+    as do days without rows (filled in by the caller). ``typed=False``: the aggregate
+    alone, in the type it produces (the dry run compares that with ``data_type``).
     """
     definition = prop.definition
     resolve = column_resolver(event, ROW_ALIAS, date_aliases)
@@ -194,6 +206,8 @@ def event_property_value(prop, event: ResolvedEvent, date_aliases: frozenset[str
             aggregated = filtered(exp.Min(this=quoted(pick_column(prop), ROW_ALIAS)))
         case other:  # pragma: no cover - the model restricts the values
             raise AssertionError(other)
+    if not typed:
+        return aggregated
     matched = filtered(exp.Count(this=exp.Star()))
     default = literal(definition.default_value)
     return cast(
@@ -217,11 +231,11 @@ def _pick(prop, event: ResolvedEvent, date_aliases: frozenset[str], dialect: str
         condition = to_tree(parse_expression(definition.where, allow_aggregates=False), resolve, dialect=dialect)
         order.append(exp.Ordered(this=exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(0))],
                                                default=exp.Literal.number(1))))
-    order += [exp.Ordered(this=quoted(event.timestamp_column, ROW_ALIAS), desc=descending),
+    order += [exp.Ordered(this=column_path(event.timestamp_column, ROW_ALIAS), desc=descending),
               exp.Ordered(this=_row_order(event), desc=descending)]
     return exp.Window(
         this=exp.FirstValue(this=value),
-        partition_by=[quoted(event.entity_id_column, ROW_ALIAS), event_date_expression(event)],
+        partition_by=[column_path(event.entity_id_column, ROW_ALIAS), event_date_expression(event)],
         order=exp.Order(expressions=order),
         spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="UNBOUNDED", end_side="FOLLOWING"),
     )
@@ -232,15 +246,17 @@ def find_aggregates_in(tree: exp.Expression) -> bool:
 
 
 def event_properties_query(project: ResolvedProject, event_id: str, props: list,
-                           dialect: str = ENGINE_DIALECT) -> exp.Select:
-    """One GROUP BY over an event table: (entity_id, date, one column per property)."""
+                           dialect: str = ENGINE_DIALECT, typed: bool = True) -> exp.Select:
+    """One GROUP BY over an event table: (entity_id, date, one column per property);
+    ``typed=False`` leaves each value in the type its expression produces."""
     event = project.events[event_id]
     date_aliases = frozenset(k for k, v in project.property_aliases.items() if v == "date")
     columns = [
-        exp.alias_(quoted(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
+        exp.alias_(column_path(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
         exp.alias_(event_date_expression(event), "date", quoted=True),
     ]
-    columns += [exp.alias_(event_property_value(p, event, date_aliases, dialect), p.id, quoted=True) for p in props]
+    columns += [exp.alias_(event_property_value(p, event, date_aliases, dialect, typed), p.id, quoted=True)
+                for p in props]
     rows = table_rows(event, project, ROW_ALIAS, dialect)
     for prop in props:
         if prop.definition.aggregate_function in ("first_value", "last_value"):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from asemic_core.backend.duckdb_executor import DuckDBExecutor
+from asemic_core.backend.duckdb_executor import DuckDBExecutor, configure
+from asemic_core.backend.settings import EngineSettings
 from asemic_core.names import quote_name
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.storage.store import ModelStore
@@ -23,7 +24,7 @@ def write_views(store: ModelStore, project: ResolvedProject) -> Path:
     tmp = store.root / f".{VIEWS_FILE}.{os.getpid()}.tmp"
     if tmp.exists():
         tmp.unlink()
-    con = duckdb.connect(str(tmp))
+    con = configure(duckdb.connect(str(tmp)), EngineSettings())
     try:
         executor = DuckDBExecutor(con)
         quoted_schema = quote_name(schema)

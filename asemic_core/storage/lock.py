@@ -20,9 +20,10 @@ class WriterLock:
         self._fd: int | None = None
 
     def holder(self) -> str | None:
-        """The job id written by the current holder, if the lock is held."""
+        """The job id written by the current holder, if the lock is held (creates no file:
+        a writer creates the file before it takes the lock)."""
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR)
         except OSError:
             return None
         try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from asemic_core.names import quote_name
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
 from asemic_core.sql.model_sql import dependency_closure
@@ -81,7 +82,7 @@ def generate_schema(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> 
         table.ddl = _ddl(schema_name, table, dialect)
     model = ModelSchema(schema=schema_name, tables=tables)
     for table in tables:
-        model.views[table.name] = (f"CREATE VIEW {schema_name}.{table.name} AS SELECT * FROM "
+        model.views[table.name] = (f"CREATE VIEW {quote_name(schema_name)}.{quote_name(table.name)} AS SELECT * FROM "
                                    f"read_parquet(<the files of the published {table.name} version>)")
     return model
 

@@ -90,21 +90,43 @@ def _version(row) -> ModelVersion:
 
 
 class StateStore:
-    def __init__(self, path: Path) -> None:
+    """The state database. ``readonly`` never creates or changes a file: before the first
+    job it reads as empty; a reading connection that closes last removes SQLite's WAL
+    side files, so the directory is left byte-identical."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as con:
             con.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            return self._connect_readonly()
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=FULL")
         con.execute("PRAGMA busy_timeout=30000")
         return con
 
+    def _connect_readonly(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            con = sqlite3.connect(":memory:", isolation_level=None)
+            con.executescript(SCHEMA)
+            return con
+        # Not ``mode=ro``: a read-only connection leaves the -wal/-shm files behind.
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con.execute("PRAGMA busy_timeout=30000")
+        con.execute("PRAGMA query_only=ON")
+        return con
+
     @contextmanager
     def transaction(self):
+        if self.readonly:
+            raise RuntimeError("a read-only state store cannot write")
         con = self._connect()
         try:
             con.execute("BEGIN IMMEDIATE")

@@ -43,8 +43,11 @@ class ModelStatus:
             head = "The model has not been materialized yet: run `asemic-cli model refresh`."
         else:
             head = (f"Materialized {self.first_day} .. {self.watermark}: {self.partitions} day partition(s), "
-                    f"{self.rows:,} rows (model version {self.version}, {self.size_bytes / 1e6:,.1f} MB)")
+                    f"{self.rows:,} rows")
         lines = [head]
+        if self.version is not None:
+            lines.append(f"Model version {self.version} ({self.size_bytes / 1e6:,.1f} MB of files; "
+                         "see `asemic-cli model history`)")
         if self.running_job:
             lines.append(f"Running job: {self.running_job}")
         counts: dict[str, int] = {}

@@ -30,10 +30,13 @@ PARTITION_BY = {DAILY: "date", USERS: None}  # the layout: which table is partit
 
 
 class ModelStore:
-    def __init__(self, root: Path, tables: TableStore | None = None) -> None:
+    def __init__(self, root: Path, readonly: bool = False, tables: TableStore | None = None) -> None:
+        """``readonly``: for plans, status and queries; creates and changes no file."""
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.state = StateStore(self.root / "state.sqlite")
+        self.readonly = readonly
+        if not readonly:
+            self.root.mkdir(parents=True, exist_ok=True)
+        self.state = StateStore(self.root / "state.sqlite", readonly=readonly)
         self.lock = WriterLock(self.root / "writer.lock")
         self.jobs = JobLog(self.state)
         self.tables = tables or DeltaTableStore(self.root / "tables")

@@ -16,6 +16,14 @@ class Context:
     project: ResolvedProject
     graph: DependencyGraph
 
+    def failed(self, kind: str, name: str) -> bool:
+        """``name`` is written in the config but failed to load (its own issues say why),
+        so a reference to it is not reported again as unknown."""
+        from asemic_core.semantic.placeholders import canonical_property_name
+
+        names = {name, canonical_property_name(name)} if kind == "properties" else {name}
+        return bool(names & self.files.failed[kind])
+
 
 def issue_at(located: Located | None, message: str, *fields: str | int, object_id: str | None = None,
              rule: str, severity: Severity = Severity.ERROR) -> Issue:

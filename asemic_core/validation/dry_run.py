@@ -1,8 +1,14 @@
 """The dry run: compare the config with the warehouse and compile every property and
-KPI against it (EXPLAIN only; nothing is executed)."""
+KPI against it (EXPLAIN and DESCRIBE only; nothing is executed).
+
+No check is skipped silently. A check that cannot run because of an error already
+reported (on the object itself, or on something it reads) is counted as "not run"; a
+check that cannot run for any other reason is itself reported as an issue.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlglot import exp
@@ -11,6 +17,7 @@ from asemic_core.config.loader import ProjectFiles
 from asemic_core.engine import annotate_row_order
 from asemic_core.errors import WarehouseError
 from asemic_core.issues import Issue, Severity
+from asemic_core.semantic.graph import build_graph, node
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject
 from asemic_core.semantic.resolve import resolve
 from asemic_core.sql.expressions import ExpressionError, parse_expression, to_tree
@@ -18,182 +25,270 @@ from asemic_core.sql.render import ENGINE_DIALECT, render
 from asemic_core.sql.sources import ROW_ALIAS, column_resolver, event_properties_query, table_rows
 from asemic_core.sql.types import typed_null
 from asemic_core.validation.context import issue_at, property_issue
+from asemic_core.validation.data_types import produced_type_issue
 from asemic_core.validation.expressions import expression_problem
 from asemic_core.warehouse import COMPATIBLE, Warehouse
 
 
-def dry_run_issues(files: ProjectFiles, warehouse_path: Path) -> list[Issue]:
+@dataclass
+class DryRunResult:
+    issues: list[Issue] = field(default_factory=list)
+    checks: int = 0  # compile checks that ran
+    not_run: list[str] = field(default_factory=list)  # objects whose check an error reported elsewhere blocks
+    unreadable: bool = False  # the warehouse could not be opened: no check ran
+
+    def summary(self, static_errors: int) -> str:
+        """"passed" only when every check ran clean and the static rules found no error."""
+        if self.unreadable:
+            return "failed (the warehouse cannot be read)"
+        errors = sum(1 for i in self.issues if i.is_error)
+        ran = f"{self.checks} check{'s' if self.checks != 1 else ''}"
+        if errors:
+            return f"failed ({errors} error{'s' if errors != 1 else ''} in {ran})"
+        if static_errors or self.not_run:
+            blocked = f"; {len(self.not_run)} not run because of the errors above" if self.not_run else ""
+            return f"not passed: {ran} ran clean{blocked}"
+        return "passed"
+
+
+def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[Issue]) -> DryRunResult:
     project = resolve(files)
     try:
         with Warehouse(warehouse_path) as warehouse:
-            issues = list(_check_tables(project, warehouse))
+            run = _DryRun(files, project, warehouse, static_issues)
+            run.check_tables()
             annotate_row_order(warehouse.con, project)
-            if any(i.is_error for i in issues):
-                return issues  # compiling against missing tables only repeats the same problem
-            issues += _compile_events(project, warehouse)
-            issues += _compile_computed(project, warehouse)
-            issues += _compile_kpis(project, warehouse)
-            return issues
+            run.compile_events()
+            run.compile_computed()
+            run.compile_kpis()
+            return run.result
     except WarehouseError as err:
-        return [Issue("asemic.yml", files.deployment.field_line("warehouse", "path") if files.deployment else None,
-                      err.message, field="warehouse.path", rule="dry-run")]
+        line = files.deployment.field_line("warehouse", "path") if files.deployment else None
+        return DryRunResult([Issue("asemic.yml", line, err.message, field="warehouse.path", rule="dry-run")],
+                            unreadable=True)
 
 
-def _check_tables(project: ResolvedProject, warehouse: Warehouse):
-    for event in project.events.values():
-        if event.implicit or event.located is None:
-            continue
-        columns = warehouse.columns(event.table_name)
-        if columns is None:
-            yield issue_at(event.located, f"table {event.table_name} does not exist in the warehouse", "table_name",
-                           rule="dry-run")
-            continue
-        for name, declared in event.columns.items():
-            column = columns.get(name)
-            if column is None:
-                yield issue_at(event.located, f"column {name!r} does not exist in {event.table_name} "
-                               f"(it has: {', '.join(columns)})", "columns", name, rule="dry-run")
+class _DryRun:
+    def __init__(self, files: ProjectFiles, project: ResolvedProject, warehouse: Warehouse,
+                 static_issues: list[Issue]) -> None:
+        self.project = project
+        self.warehouse = warehouse
+        self.graph = build_graph(project)
+        self.result = DryRunResult()
+        self.erroneous: set[str] = {i.object_id for i in static_issues if i.is_error and i.object_id}
+        for names in files.failed.values():
+            self.erroneous |= names
+        self.missing_columns: dict[str, set[str]] = {}  # event -> declared columns the table lacks
+
+    # -- bookkeeping -----------------------------------------------------------------
+    def add(self, issue: Issue) -> None:
+        self.result.issues.append(issue)
+        if issue.is_error and issue.object_id:
+            self.erroneous.add(issue.object_id)
+
+    def _names(self, key: str) -> set[str]:
+        kind, name = key.split(":", 1)
+        names = {name}
+        if kind == "property" and name in self.project.properties:
+            parent = self.project.properties[name].parent
+            names |= {parent} if parent else set()
+        if kind == "kpi" and name in self.project.kpis and self.project.kpis[name].template_id:
+            names.add(self.project.kpis[name].template_id)
+        return names
+
+    def blocked(self, key: str) -> bool:
+        """An error is already reported on this object or on something it reads."""
+        for upstream in {key} | self.graph.upstream_of(key):
+            if self._names(upstream) & self.erroneous:
+                return True
+        return False
+
+    def cannot_check(self, key: str, make_issue) -> None:
+        """A check could not run: fine (counted) when an error explains it, else an issue."""
+        if self.blocked(key):
+            self.result.not_run.append(key)
+        else:
+            self.add(make_issue())
+
+    def explain(self, sql: str) -> str | None:
+        self.result.checks += 1
+        return self.warehouse.explain(sql)
+
+    # -- event tables ------------------------------------------------------------------
+    def check_tables(self) -> None:
+        for event in self.project.events.values():
+            if event.implicit or event.located is None:
                 continue
-            actual = column.data_type
-            if actual is None or actual not in COMPATIBLE[declared]:
-                yield issue_at(event.located, f"column {name!r} is declared {declared.value} but is "
-                               f"{column.warehouse_type} in {event.table_name}", "columns", name, "data_type",
-                               rule="dry-run")
+            self.result.checks += 1
+            columns = self.warehouse.columns(event.table_name)
+            if columns is None:
+                self.add(issue_at(event.located, f"table {event.table_name} does not exist in the warehouse",
+                                  "table_name", rule="dry-run"))
+                continue
+            for name, declared in event.columns.items():
+                column = columns.get(name)
+                if column is None:
+                    self.missing_columns.setdefault(event.id, set()).add(name)
+                    self.add(issue_at(event.located, f"column {name!r} does not exist in {event.table_name} "
+                                      f"(it has: {', '.join(columns)})", "columns", name, rule="dry-run"))
+                    continue
+                actual = column.data_type
+                if actual is None or actual not in COMPATIBLE[declared]:
+                    self.add(issue_at(event.located, f"column {name!r} is declared {declared.value} but is "
+                                      f"{column.warehouse_type} in {event.table_name}", "columns", name, "data_type",
+                                      rule="dry-run"))
 
+    def compile_events(self) -> None:
+        tagged = {"registration_event", "activity_event"}
+        for event in self.project.events.values():
+            if event.located is None:
+                continue
+            key = node("event", event.id)
+            if self.blocked(key):
+                self.result.not_run.append(key)
+            else:
+                try:
+                    sql = render(table_rows(event, self.project))
+                except (ExpressionError, KeyError) as err:
+                    self.add(issue_at(event.located, f"where cannot be compiled: {_reason(err)}", "where",
+                                      rule="dry-run"))
+                else:
+                    error = self.explain(sql)
+                    if error:  # the table exists (checked above): the fault is in its where
+                        self.add(issue_at(event.located, f"does not compile: {error}",
+                                          "where" if event.where else "table_name", rule="dry-run"))
+            if event.id in self.erroneous and tagged & set(event.tags):
+                self.erroneous |= {REGISTRATIONS, ACTIVITY}  # the implicit tables read it too
+        for prop in self.project.properties.values():
+            if prop.kind == "event_property":
+                self._compile_event_property(prop)
 
-def _compile_events(project: ResolvedProject, warehouse: Warehouse) -> list[Issue]:
-    issues: list[Issue] = []
-    by_event: dict[str, list] = {}
-    for prop in project.properties.values():
-        if prop.kind == "event_property" and prop.source_event in project.events:
-            by_event.setdefault(prop.source_event, []).append(prop)
-    # Tables whose own `where` is refused (the static rules report it) or does not compile:
-    # every property reading them would only repeat that problem.
-    broken: set[str] = set()
-    for event in project.events.values():
-        if event.located is None:
-            continue
+    def _compile_event_property(self, prop) -> None:
+        key = node("property", prop.id)
+        definition = prop.definition
+        if (prop.source_event not in self.project.events or self.blocked(key)
+                or expression_problem(definition.select, allow_aggregates=definition.aggregate_function == "none")
+                or expression_problem(definition.where, allow_aggregates=False)):
+            self.cannot_check(key, lambda: property_issue(
+                prop, "could not be checked against the warehouse", "select", rule="dry-run"))
+            return
         try:
-            error = warehouse.explain(render(table_rows(event, project)))
-        except (ExpressionError, KeyError):
-            error = None
-            broken.add(event.id)
+            sql = render(event_properties_query(self.project, prop.source_event, [prop]))
+            untyped = render(event_properties_query(self.project, prop.source_event, [prop], typed=False))
+        except (ExpressionError, KeyError) as err:
+            self.cannot_check(key, lambda: property_issue(prop, f"cannot be compiled: {_reason(err)}", "select",
+                                                          rule="dry-run"))
+            return
+        error = self.explain(sql)
         if error:
-            issues.append(issue_at(event.located, f"does not compile: {error}", "where", rule="dry-run"))
-            broken.add(event.id)
-        if event.id in broken and {"registration_event", "activity_event"} & set(event.tags):
-            broken.update((REGISTRATIONS, ACTIVITY))  # the implicit tables read it too
-    for event_id, props in by_event.items():
-        if event_id in broken:
-            continue
-        for prop in props:  # one at a time, so that an error names its property
-            definition = prop.definition
-            if (expression_problem(definition.select, allow_aggregates=definition.aggregate_function == "none")
-                    or expression_problem(definition.where, allow_aggregates=False)):
-                continue  # refused by the static rules, which report it
-            try:
-                sql = render(event_properties_query(project, event_id, [prop]))
-            except KeyError:
-                continue  # an unknown column: reported by the static rules
-            except ExpressionError as err:
-                issues.append(property_issue(prop, f"cannot be compiled: {err}", "select", rule="dry-run"))
-                continue
-            error = warehouse.explain(sql)
-            if error:
-                where_error = _where_error(project, event_id, definition.where, warehouse)
-                issues.append(property_issue(prop, f"does not compile against the warehouse: {where_error or error}",
-                                             "where" if where_error else "select", rule="dry-run"))
-    return issues
+            where_error = self._where_error(prop.source_event, definition.where)
+            self.add(property_issue(prop, f"does not compile against the warehouse: {where_error or error}",
+                                    "where" if where_error else "select", rule="dry-run"))
+            return
+        self._check_type(prop, untyped)
 
+    def _check_type(self, prop, sql: str) -> None:
+        produced = self.warehouse.describe(sql).get(prop.id)
+        issue = produced_type_issue(self.project, prop, produced)
+        if issue is not None:
+            self.add(issue)
 
-def _where_error(project: ResolvedProject, event_id: str, where: str | None, warehouse: Warehouse) -> str | None:
-    """The compile error of an event property's `where` on its own (to place an error on
-    the field at fault), or None."""
-    if not where:
-        return None
-    event = project.events[event_id]
-    date_aliases = frozenset(k for k, v in project.property_aliases.items() if v == "date")
-    try:
-        condition = to_tree(parse_expression(where, allow_aggregates=False),
-                            column_resolver(event, ROW_ALIAS, date_aliases), dialect=ENGINE_DIALECT)
-        rows = exp.alias_(exp.Subquery(this=table_rows(event, project)), ROW_ALIAS, table=True)
-        sql = render(exp.select(exp.Literal.number(1)).from_(rows).where(condition))
-    except (ExpressionError, KeyError):
-        return None
-    return warehouse.explain(sql)
+    def _where_error(self, event_id: str, where: str | None) -> str | None:
+        """The compile error of an event property's `where` on its own (to place an error on
+        the field at fault), or None."""
+        if not where:
+            return None
+        event = self.project.events[event_id]
+        date_aliases = frozenset(k for k, v in self.project.property_aliases.items() if v == "date")
+        try:
+            condition = to_tree(parse_expression(where, allow_aggregates=False),
+                                column_resolver(event, ROW_ALIAS, date_aliases), dialect=ENGINE_DIALECT)
+            rows = exp.alias_(exp.Subquery(this=table_rows(event, self.project)), ROW_ALIAS, table=True)
+            sql = render(exp.select(exp.Literal.number(1)).from_(rows).where(condition))
+        except (ExpressionError, KeyError):
+            return None  # the whole query's error is reported instead
+        return self.warehouse.explain(sql)
 
+    # -- computed properties and KPIs (over a row of typed NULLs) -----------------------
+    def _null_row(self) -> exp.Expression:
+        columns = [exp.alias_(typed_null(p.data_type), p.id, quoted=True) for p in self.project.properties.values()]
+        return exp.alias_(exp.Subquery(this=exp.select(*columns)), "r", table=True)
 
-def _null_row(project: ResolvedProject) -> exp.Expression:
-    columns = [exp.alias_(typed_null(p.data_type), p.id, quoted=True) for p in project.properties.values()]
-    return exp.alias_(exp.Subquery(this=exp.select(*columns)), "r", table=True)
-
-
-def _property_column(project: ResolvedProject):
-    def resolve(namespace: str | None, name: str) -> exp.Expression:
-        prop = project.get_property(name)
+    def _property_column(self, namespace: str | None, name: str) -> exp.Expression:
+        prop = self.project.get_property(name)
         if prop is None:
             raise KeyError(name)
         return exp.column(prop.id, table="r", quoted=True)
 
-    return resolve
-
-
-def _compile_computed(project: ResolvedProject, warehouse: Warehouse) -> list[Issue]:
-    issues = []
-    source = _null_row(project)
-    for prop in project.properties.values():
-        if prop.kind != "computed_property":
-            continue
-        try:
-            tree = to_tree(parse_expression(prop.definition.select, allow_aggregates=False), _property_column(project),
-                           dialect=ENGINE_DIALECT)
-        except (ExpressionError, KeyError):
-            continue  # reported by the static rules
-        error = warehouse.explain(render(exp.select(tree).from_(source.copy())))
-        if error:
-            issues.append(property_issue(prop, f"does not compile against the warehouse: {error}", "select",
-                                         rule="dry-run"))
-    return issues
-
-
-def _compile_kpis(project: ResolvedProject, warehouse: Warehouse) -> list[Issue]:
-    issues = []
-    source = _null_row(project)
-    cache: dict[str, exp.Expression] = {}
-    prop_column = _property_column(project)
-
-    def kpi_tree(kpi_id: str, depth: int = 0) -> exp.Expression:
-        if kpi_id in cache:
-            return cache[kpi_id]
-        if depth > 50:
-            raise KeyError(kpi_id)
-        kpi = project.kpis[kpi_id]
-
-        def resolve(namespace: str | None, name: str) -> exp.Expression:
-            if namespace == "kpi":
-                return kpi_tree(name, depth + 1)
-            return prop_column(namespace, name)
-
-        cache[kpi_id] = to_tree(parse_expression(kpi.select_text, allow_aggregates=True), resolve, dialect=ENGINE_DIALECT)
-        return cache[kpi_id]
-
-    reported: set[str] = set()
-    for kpi in project.kpis.values():
-        try:
-            tree = kpi_tree(kpi.id)
-        except (ExpressionError, KeyError):
-            continue
-        query = exp.select(tree).from_(source.copy())
-        if kpi.where:
-            try:
-                where = to_tree(parse_expression(kpi.where, allow_aggregates=False), prop_column, dialect=ENGINE_DIALECT)
-                query = query.where(where)
-            except (ExpressionError, KeyError):
+    def compile_computed(self) -> None:
+        source = self._null_row()
+        for prop in self.project.properties.values():
+            if prop.kind != "computed_property":
                 continue
-        error = warehouse.explain(render(query))
-        name = kpi.template_id or kpi.id
-        if error and name not in reported and kpi.located is not None:
-            reported.add(name)
-            issues.append(issue_at(kpi.located, f"does not compile against the warehouse: {error}", "select",
-                                   object_id=name, rule="dry-run", severity=Severity.ERROR))
-    return issues
+            key = node("property", prop.id)
+            if self.blocked(key):
+                self.result.not_run.append(key)
+                continue
+            try:
+                tree = to_tree(parse_expression(prop.definition.select, allow_aggregates=False),
+                               self._property_column, dialect=ENGINE_DIALECT)
+            except (ExpressionError, KeyError) as err:
+                self.add(property_issue(prop, f"cannot be compiled: {_reason(err)}", "select", rule="dry-run"))
+                continue
+            sql = render(exp.select(exp.alias_(tree, prop.id, quoted=True)).from_(source.copy()))
+            error = self.explain(sql)
+            if error:
+                self.add(property_issue(prop, f"does not compile against the warehouse: {error}", "select",
+                                        rule="dry-run"))
+            elif not prop.definition.value_mappings:  # with mappings, the value is a mapped literal
+                self._check_type(prop, sql)
+
+    def compile_kpis(self) -> None:
+        source = self._null_row()
+        cache: dict[str, exp.Expression] = {}
+
+        def kpi_tree(kpi_id: str, depth: int = 0) -> exp.Expression:
+            if kpi_id in cache:
+                return cache[kpi_id]
+            if depth > 50 or kpi_id not in self.project.kpis:
+                raise KeyError(kpi_id)
+            kpi = self.project.kpis[kpi_id]
+
+            def resolve_ref(namespace: str | None, name: str) -> exp.Expression:
+                if namespace == "kpi":
+                    return kpi_tree(name, depth + 1)
+                return self._property_column(namespace, name)
+
+            cache[kpi_id] = to_tree(parse_expression(kpi.select_text, allow_aggregates=True), resolve_ref,
+                                    dialect=ENGINE_DIALECT)
+            return cache[kpi_id]
+
+        reported: set[str] = set()
+        for kpi in self.project.kpis.values():
+            name = kpi.template_id or kpi.id
+            key = node("kpi", kpi.id)
+            if self.blocked(key):
+                self.result.not_run.append(key)
+                continue
+            try:
+                query = exp.select(kpi_tree(kpi.id)).from_(source.copy())
+                if kpi.where:
+                    query = query.where(to_tree(parse_expression(kpi.where, allow_aggregates=False),
+                                                self._property_column, dialect=ENGINE_DIALECT))
+            except (ExpressionError, KeyError) as err:
+                if name not in reported:
+                    reported.add(name)
+                    self.add(issue_at(kpi.located, f"cannot be compiled: {_reason(err)}", "select", object_id=name,
+                                      rule="dry-run"))
+                continue
+            error = self.explain(render(query))
+            if error and name not in reported:
+                reported.add(name)
+                self.add(issue_at(kpi.located, f"does not compile against the warehouse: {error}", "select",
+                                  object_id=name, rule="dry-run", severity=Severity.ERROR))
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, KeyError):
+        return f"{err.args[0]!r} cannot be resolved"
+    return getattr(err, "message", None) or str(err)

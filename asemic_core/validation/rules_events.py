@@ -61,9 +61,11 @@ def check_events(ctx: Context) -> Iterator[Issue]:
             if problem:
                 yield issue_at(located, f"invalid where: {problem}", "where", rule="expression")
             for ref in references(table.where):
-                if ref.namespace is not None or ref.name not in table.columns:
-                    yield issue_at(located, f"where references {{{ref.name if ref.namespace is None else ref.namespace + '.' + ref.name}}}, "
-                                   f"which is not a column of {event_id}", "where", rule="unknown-reference")
+                # `{level_started.level}` names a field of a STRUCT column, declared by its path.
+                written = ref.name if ref.namespace is None else f"{ref.namespace}.{ref.name}"
+                if written not in table.columns:
+                    yield issue_at(located, f"where references {{{written}}}, which is not a column of {event_id}",
+                                   "where", rule="unknown-reference")
         for index, enrichment in enumerate(table.enrichments):
             for join_index, join in enumerate(enrichment.on):
                 if join.source not in table.columns:
@@ -74,7 +76,8 @@ def check_events(ctx: Context) -> Iterator[Issue]:
         tag: [eid for eid, loc in ctx.files.events.items() if tag in loc.model.tags]
         for tag in ("registration_event", "activity_event")
     }
-    if ctx.files.events or ctx.files.entity:
+    # An event table that failed to load (its own issue says why) may be the tagged one.
+    if (ctx.files.events or ctx.files.entity) and not ctx.files.failed["events"]:
         for tag, ids in tagged_tables.items():
             if not ids:
                 yield Issue(_events_location(ctx), None, f"no event table is tagged {tag}; at least one is required",

@@ -101,7 +101,7 @@ def _select(ctx: Context, kpi_id: str, located: Located, text: str) -> Iterator[
 
 def _property_ref(ctx: Context, located: Located, name: str, field: str) -> Iterator[Issue]:
     prop = ctx.project.get_property(name)
-    if prop is None or prop.hidden:
+    if (prop is None or prop.hidden) and not ctx.failed("properties", name):
         yield issue_at(located, f"{field} references unknown property {{property.{name}}}", field, rule="unknown-reference")
 
 
@@ -111,7 +111,7 @@ def _kpi_ref(ctx: Context, kpi_id: str, located: Located, name: str) -> Iterator
         if name == kpi_id:
             return  # reported as a cycle
         entity = ctx.files.entity.model if ctx.files.entity else None
-        if name not in expand_templates(ctx.files, entity):
+        if name not in expand_templates(ctx.files, entity) and not ctx.failed("kpis", name):
             yield issue_at(located, f"select references unknown KPI {{kpi.{name}}}", "select", rule="unknown-reference")
         return
     own_axes = set(ctx.project.kpis[kpi_id].x_axes) if kpi_id in ctx.project.kpis else set()

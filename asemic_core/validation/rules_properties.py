@@ -17,7 +17,8 @@ from asemic_core.issues import Issue, Severity
 from asemic_core.semantic.model import REGISTRATIONS, ResolvedProperty
 from asemic_core.semantic.placeholders import canonical_property_name, references
 from asemic_core.sql.expressions import ExpressionError, parse_expression, placeholders_outside_aggregates
-from asemic_core.validation.context import Context, property_issue
+from asemic_core.validation.context import Context, issue_at, property_issue
+from asemic_core.validation.data_types import fits, window_result_type
 from asemic_core.validation.literals import describe, literal_fits
 
 NUMERIC = {DataType.NUMBER, DataType.INTEGER}
@@ -56,7 +57,7 @@ def check_properties(ctx: Context) -> Iterator[Issue]:
 
 def _event_property(ctx: Context, prop: ResolvedProperty, definition: EventPropertyDef) -> Iterator[Issue]:
     event = ctx.project.events.get(definition.source_event)
-    if event is None:
+    if event is None and not ctx.failed("events", definition.source_event):
         known = ", ".join(sorted(ctx.project.events))
         yield property_issue(prop, f"source_event {definition.source_event!r} is not an event table (known: {known})",
                              "source_event", rule="unknown-reference")
@@ -117,7 +118,7 @@ def _computed_property(ctx: Context, prop: ResolvedProperty, definition: Compute
         if ref.namespace is not None:
             yield property_issue(prop, f"select references {{{ref.namespace}.{ref.name}}}: computed properties "
                                  f"reference other properties as {{{ref.name}}}", "select", rule="unknown-reference")
-        elif target is None or target.hidden:
+        elif (target is None or target.hidden) and not ctx.failed("properties", name):
             yield property_issue(prop, f"select references unknown property {{{ref.name}}}", "select",
                                  rule="unknown-reference")
     for index, mapping in enumerate(definition.value_mappings or []):
@@ -142,13 +143,23 @@ def _computed_property(ctx: Context, prop: ResolvedProperty, definition: Compute
 def _sourced(ctx: Context, prop: ResolvedProperty, definition) -> Iterator[Issue]:
     if definition.source_property is not None:
         target = ctx.project.get_property(canonical_property_name(definition.source_property))
-        if target is None or target.hidden:
+        if (target is None or target.hidden) and not ctx.failed("properties", definition.source_property):
             yield property_issue(prop, f"source_property {definition.source_property!r} is not a property",
                                  "source_property", rule="unknown-reference")
     function = getattr(definition, "window_function", None) or getattr(definition, "merge_function", None)
     if function in NUMERIC_RESULT and prop.data_type not in NUMERIC:
         yield property_issue(prop, f"{function} gives a number, but data_type is {prop.data_type.value}", "data_type",
                              rule="aggregation-type")
+        return
+    source = ctx.project.properties.get(prop.source or "")
+    if function is None or source is None or (source.hidden and getattr(source.definition, "data_type", None) is None):
+        return  # an inline source without a data_type of its own has the property's type
+    result = window_result_type(function, source.data_type)
+    if not fits(prop.data_type, result):
+        yield issue_at(prop.located, f"data_type is {prop.data_type.value}, but {function} of "
+                       f"{'the inline source' if source.hidden else source.id} ({source.data_type.value}) gives "
+                       f"{result.value}: declare data_type: {result.value}", "data_type", object_id=prop.id,
+                       rule="data-type")
 
 
 def _sliding_window(ctx: Context, prop: ResolvedProperty, definition: SlidingWindowDef) -> Iterator[Issue]:

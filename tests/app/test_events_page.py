@@ -177,3 +177,28 @@ def test_add_with_a_taken_id_is_refused(app, studio_project, payments_table):
     app.button(key=f"{prefix}:save").click().run()
     assert any("an event table 'purchase' already exists" in e for e in errors_of(app))
     assert config_hashes(studio_project) == before
+
+
+def test_add_from_warehouse_lists_struct_leaf_paths(app, studio_project):
+    """A STRUCT column is offered by its leaf paths, typed, and saved as dotted columns."""
+    con = duckdb.connect(str(studio_project.warehouse_path()))
+    try:
+        con.execute("CREATE TABLE game.level_events AS SELECT user_id, event_ts, "
+                    "{'level': level, 'attempt': {'number': 1, 'won': true}} AS level_started "
+                    "FROM game.level_completions")
+    finally:
+        con.close()
+    app.switch_page(EVENTS).run()
+    assert app.selectbox(key="events_add_table").value == "game.level_events"
+    prefix = "ev:add:game.level_events"
+    leaves = ["level_started.level", "level_started.attempt.number", "level_started.attempt.won"]
+    types = {c: app.selectbox(key=f"{prefix}:col:{c}:type").value for c in ["user_id", "event_ts", *leaves]}
+    assert types == {"user_id": "STRING", "event_ts": "DATETIME", "level_started.level": "INTEGER",
+                     "level_started.attempt.number": "INTEGER", "level_started.attempt.won": "BOOLEAN"}
+    event_id = app.text_input(key=f"{prefix}:id").value
+    app.button(key=f"{prefix}:save").click().run()
+    assert not app.exception and not errors_of(app)
+    saved = studio_project.files().events[event_id]
+    assert list(saved.model.columns) == ["user_id", "event_ts", *leaves]
+    report = studio_project.validate(dry_run=True)
+    assert report.ok and report.dry_run == "passed", [i.format() for i in report.errors]

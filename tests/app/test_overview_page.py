@@ -62,6 +62,6 @@ def test_invalid_config_shows_its_issues(app, studio_project):
     path.write_text(path.read_text().replace("{property.revenue_on_day}", "{property.no_such_property}", 1))
     app.switch_page(OVERVIEW).run()
     assert not app.exception
-    assert any("error(s)" in e.value for e in app.error)
+    assert [e.value for e in app.error] == ["1 error(s), 0 warning(s) in the config."]
     issues = [df.value for df in app.dataframe if "message" in df.value.columns]
     assert issues and any("no_such_property" in m for m in issues[0]["message"])

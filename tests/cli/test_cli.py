@@ -26,7 +26,7 @@ def test_valid_project_exits_0(project_dw, capsys):
     before = project_dw.snapshot()
     status, out, err = run(["--project", str(project_dw.root), "config", "validate"], capsys)
     assert status == EXIT_OK, out + err
-    assert out.rstrip().splitlines()[-1] == "OK: 0 error(s), 1 warning(s); dry run: passed"
+    assert out.rstrip().splitlines()[-1] == "OK: 0 errors, 1 warning; dry run: passed"
     assert "warning [playtime_next_7_days" in out
     assert project_dw.snapshot() == before
 
@@ -34,7 +34,7 @@ def test_valid_project_exits_0(project_dw, capsys):
 def test_valid_legacy_project_exits_0_without_dry_run(legacy_project, capsys):
     status, out, _ = run(["--project", str(legacy_project.root), "config", "validate", "--no-dry-run"], capsys)
     assert status == EXIT_OK
-    assert out.strip() == "OK: 0 error(s), 0 warning(s); dry run: skipped: not requested"
+    assert out.strip() == "OK: 0 errors, 0 warnings; dry run: skipped: not requested"
 
 
 def test_project_from_the_environment(project, capsys, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import shutil
 import subprocess
 
@@ -36,9 +38,10 @@ def test_compare_lists_every_file_with_its_status():
 def test_snapshot_round_trip(project, tmp_path):
     model_dir = tmp_path / "model"
     assert snapshot_texts(model_dir) is None and snapshot_time(model_dir) is None
+    started = time.time()
     write_snapshot(project.root, model_dir)
     assert snapshot_texts(model_dir) == current_texts(project.root)
-    assert snapshot_time(model_dir) is not None
+    assert started <= snapshot_time(model_dir) <= time.time()
     project.append("userentity/kpis/revenue.yml", "# a note\n")
     project.delete("userentity/events/ad_view.yml")
     changed = {d.path: d.status for d in compare(snapshot_texts(model_dir), current_texts(project.root))

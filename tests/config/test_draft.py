@@ -63,7 +63,11 @@ def test_edit_reports_errors_it_causes_elsewhere(project_dw):
     del data["columns"][amount]
     check = check_event_draft(project_dw.root, "purchase", data, new=False, baseline=baseline)
     assert not check.ok
-    assert any(i.object_id != "purchase" for i in check.introduced)  # properties reading that column
+    # the table's own where and the three properties that read {amount_usd} (grep the fixture)
+    assert sorted(i.object_id for i in check.introduced) == [
+        "biggest_purchase_on_day", "purchase", "revenue_on_day", "smallest_purchase_lifetime"]
+    assert {i.message for i in check.introduced if i.object_id != "purchase"} == {
+        "select references {amount_usd}, which is not a column of purchase"}
 
 
 def test_unchanged_edit_introduces_nothing(project_dw):

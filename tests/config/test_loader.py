@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from asemic_core.config.loader import load_project
 from asemic_core.config.yaml_io import parse_yaml
 
 PROPS = "userentity/properties"
+
+
+CURRENT_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "asemic_current"
 
 
 def only_errors(files):
@@ -18,7 +23,8 @@ def test_fixtures_load_without_issues(project, legacy_project):
     for workspace in (project, legacy_project):
         files = load_project(workspace.root)
         assert files.issues == [] and files.ok
-        assert files.deployment is not None and files.entity is not None
+        assert files.deployment.model.warehouse.path == "warehouse.duckdb"
+        assert files.entity.model.active_days == 30
 
 
 def test_current_fixture_counts(project):
@@ -212,7 +218,8 @@ def test_hidden_project_parent_directory_is_fine(tmp_path, project):
     hidden_parent.mkdir()
     moved = project.root.rename(hidden_parent / "project")
     files = load_project(moved)
-    assert files.issues == [] and len(files.properties) > 0
+    assert files.issues == []
+    assert sorted(files.properties) == sorted(load_project(CURRENT_FIXTURE).properties)
 
 
 def test_yaml_extension_is_accepted(project):

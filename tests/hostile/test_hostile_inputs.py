@@ -99,7 +99,7 @@ def make_zip(step: dict, root: Path, target: Path) -> None:
 
 
 def cli(root: Path, command: str, cwd: Path, outside: Path) -> subprocess.CompletedProcess:
-    args = [part.replace("{outside}", str(outside)) for part in shlex.split(command)]
+    args = [expand(part.replace("{outside}", str(outside))) for part in shlex.split(command)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     env.pop("ASEMIC_PROJECT", None)
     return subprocess.run([sys.executable, "-m", "asemic_core.cli", "--project", str(root), *args],

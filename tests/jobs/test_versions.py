@@ -223,3 +223,18 @@ def test_a_reader_sees_only_whole_versions(kind: str, demo_states, tmp_path: Pat
     versions = [r["version"] for r in records]
     assert versions == sorted(versions), "a reader went back to an older version"
     assert versions[0] == history[1].version and versions[-1] == history[0].version
+
+
+def test_a_restore_launched_like_the_studio_does(two_versions: Path, tmp_path: Path) -> None:
+    """The Jobs page starts jobs detached through the launcher: a restore too."""
+    from asemic_core.jobs.launcher import launch_job
+
+    root = copy_project(two_versions, tmp_path / "project")
+    project = Project(root)
+    process = launch_job(project, "restore", {"version": 1}, origin="app")
+    assert process.wait(timeout=300) == 0, process.log_path.read_text()
+    job = project.job(process.job_id)[0]
+    assert (job.kind, job.status, job.origin) == ("restore", "succeeded", "app")
+    latest = project.history(1)[0]
+    assert (latest.version, latest.kind, latest.restored_from, latest.job_id) == (3, "restore", 1, job.id)
+    assert differing_days(partitions(root), partitions(root, version=1)) == []

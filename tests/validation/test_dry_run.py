@@ -138,7 +138,7 @@ def test_unreadable_warehouse_is_an_issue_not_a_crash(project):
     issue = report.errors[0]
     assert (issue.file, issue.line, issue.field) == ("asemic.yml", project.line("asemic.yml", "path: warehouse.duckdb"),
                                                      "warehouse.path")
-    assert report.dry_run == "failed"
+    assert report.dry_run == "failed (the warehouse cannot be read)"
     assert project.snapshot() == before
 
 
