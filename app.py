@@ -9,7 +9,7 @@ import datetime as dt
 
 import streamlit as st
 
-from asemic_core.app_support import config_version, enter_router, open_project, validation_report
+from studio.session import config_version, enter_router, open_project, validation_report
 
 st.set_page_config(page_title="asemic", page_icon=":material/insights:", layout="wide")
 

@@ -12,17 +12,24 @@ from collections.abc import Iterable, Mapping
 
 from asemic_core.semantic.graph import DependencyGraph, node
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject
+from asemic_core.semantic.base_properties import (
+    COHORT_DAY,
+    COHORT_SIZE,
+    DAYS_SINCE_LAST_ACTIVE,
+    LAST_ACTIVITY_DATE,
+    REGISTRATION_DATE,
+)
 
 KINDS = ("event", "property", "kpi")
 INNER_SUFFIX = "__inner"
 
 # SEMANTICS 4: what each base property is computed from.
 BASE_SOURCES: dict[str, str] = {
-    "registration_date": node("event", REGISTRATIONS),
-    "cohort_size": node("event", REGISTRATIONS),
-    "cohort_day": node("property", "registration_date"),
-    "last_activity_date": node("event", ACTIVITY),
-    "days_since_last_active": node("property", "last_activity_date"),
+    REGISTRATION_DATE: node("event", REGISTRATIONS),
+    COHORT_SIZE: node("event", REGISTRATIONS),
+    COHORT_DAY: node("property", REGISTRATION_DATE),
+    LAST_ACTIVITY_DATE: node("event", ACTIVITY),
+    DAYS_SINCE_LAST_ACTIVE: node("property", LAST_ACTIVITY_DATE),
 }
 # The table tags whose union defines each implicit table (SEMANTICS 3).
 IMPLICIT_TAGS: dict[str, str] = {REGISTRATIONS: "registration_event", ACTIVITY: "activity_event"}

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import AliasChoices, BaseModel
 
 from asemic_core.config import archive
+from asemic_core.config.draft import DraftCheck, draft_target, id_issues, introduced_errors, write_draft_copy
 from asemic_core.config.loader import ProjectFiles, load_project
 from asemic_core.config.models import FILE_KINDS
-from asemic_core.errors import AsemicError
+from asemic_core.errors import AsemicError, ConfigError
 from asemic_core.issues import Issue, Severity, sort_issues
 from asemic_core.semantic.graph import DependencyGraph, build_graph
 from asemic_core.semantic.model import ResolvedProject
@@ -114,6 +117,25 @@ class Project:
         return report
 
     # -- the generated model ---------------------------------------------------------
+    def check_event_draft(self, event_id: str, data: dict, *, new: bool, baseline: Iterable[Issue] = (),
+                          dry_run: bool = True) -> DraftCheck:
+        """Validate the project as it would be with event table ``event_id`` = ``data``
+        (plain YAML data), in a scratch copy. ``new`` says the id must not exist yet;
+        only errors beyond ``baseline`` (the current issues) count as introduced."""
+        rel = draft_target(self.root, event_id)
+        if new:
+            problems = id_issues(self.root, event_id, rel)
+            if problems:
+                return DraftCheck(rel, problems, problems)
+        with tempfile.TemporaryDirectory(prefix="asemic-draft-") as scratch:
+            try:
+                copy = write_draft_copy(self.root, Path(scratch), rel, data)
+            except ConfigError as err:
+                problem = Issue(rel, None, err.message, object_id=event_id, rule="write")
+                return DraftCheck(rel, [problem], [problem])
+            issues = Project(copy).validate(dry_run=dry_run).issues
+        return DraftCheck(rel, issues, introduced_errors(baseline, issues))
+
     def model_dir(self, files: ProjectFiles | None = None) -> Path:
         files = files or self.files()
         relative = files.deployment.model.model.path if files.deployment else ".asemic/model"
@@ -256,7 +278,7 @@ class Project:
 
     def preview(self, draft, sample_users: int = 500, days: int = 28, source=None):
         """Evaluate an unsaved property/KPI on a sample of users, next to the saved definition."""
-        from asemic_core.query.preview import preview
+        from asemic_core.query.draft_preview import preview
 
         files = self.files()
         return preview(source or self.source(files), files, draft, sample_users, days)

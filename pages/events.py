@@ -6,13 +6,12 @@ import hashlib
 
 import streamlit as st
 
-from asemic_core.app_support import config_version, field_errors, open_project, render_field_errors, \
+from studio.session import config_version, field_errors, open_project, render_field_errors, \
     show_error, show_issues, validation_report
-from asemic_core.app_views import project_files, warehouse_key, warehouse_sample, warehouse_tables
-from asemic_core.config.draft import check_event_draft
-from asemic_core.config.event_form import ColumnForm, EventForm, event_data, form_for_event, form_for_suggestion
+from studio.views import project_files, warehouse_key, warehouse_sample, warehouse_tables
+from asemic_core.editing.event_form import ColumnForm, EventForm, event_data, form_for_event, form_for_suggestion
 from asemic_core.config.models import COLUMN_TAGS, TABLE_TAGS, DataType, EventTable
-from asemic_core.config.suggest import suggest_event
+from asemic_core.editing.event_suggestion import suggest_event
 from asemic_core.config.writer import save_event
 from asemic_core.errors import AsemicError
 from asemic_core.issues import Issue
@@ -65,7 +64,7 @@ def check_and_save(prefix: str, event_id: str | None, form: EventForm, new: bool
     current = project.files()
     base = None if new or event_id not in current.events else current.events[event_id].model
     data = event_data(read_form(prefix, form), base)
-    check = check_event_draft(project.root, event_id, data, new=new, baseline=report.issues)
+    check = project.check_event_draft(event_id, data, new=new, baseline=report.issues)
     st.session_state[f"{prefix}:check"] = (event_id, check)
     if not check.ok:
         return

@@ -6,8 +6,8 @@ import datetime as dt
 
 import streamlit as st
 
-from asemic_core.app_charts import drop_stale_choices, explore_series, kpi_chart, model_version, render_plan
-from asemic_core.app_support import config_version, open_project, show_error
+from studio.charts import drop_stale_choices, explore_series, kpi_chart, model_version, render_plan
+from studio.session import config_version, open_project, show_error
 from asemic_core.errors import AsemicError, JobError
 from asemic_core.jobs import children
 from asemic_core.jobs.launcher import launch_job

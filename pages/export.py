@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from asemic_core.app_support import open_project, show_error, show_issues
-from asemic_core.app_views import export_bytes, git_baseline, import_bytes, when
+from studio.session import open_project, show_error, show_issues
+from studio.views import export_bytes, git_baseline, import_bytes, when
 from asemic_core.config.diff import compare, current_texts, snapshot_dir, snapshot_texts, snapshot_time, \
     write_snapshot
 from asemic_core.errors import AsemicError

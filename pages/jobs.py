@@ -7,8 +7,8 @@ import time
 
 import streamlit as st
 
-from asemic_core.app_charts import drop_stale_choices, job_days_chart, job_durations_chart, job_heading, render_plan
-from asemic_core.app_support import open_project, show_error
+from studio.charts import drop_stale_choices, job_days_chart, job_durations_chart, job_heading, render_plan
+from studio.session import open_project, show_error
 from asemic_core.errors import AsemicError
 from asemic_core.jobs import children
 from asemic_core.jobs.launcher import launch_job

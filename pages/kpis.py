@@ -5,28 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from asemic_core.app_forms import (
-    DraftForm,
-    FieldIssues,
-    action_bar,
-    draft_issues,
-    draft_preview,
-    editor_title,
-    project_state,
-    queue_toast,
-    show_toasts,
-    used_by_text,
-)
-from asemic_core.app_support import config_version, open_project, show_error, show_issues, validation_report
 from asemic_core.config import writer
-from asemic_core.editing import catalog, forms
-from asemic_core.editing import preview as shaping
-from asemic_core.editing.charts import kpi_chart
-from asemic_core.errors import AsemicError
+from asemic_core.editing import forms, listing
+from asemic_core.editing import preview_shaping as shaping
+from studio.editor import EditorSpec, ObjectEditor, impact_note
+from studio.forms import FieldIssues
+from studio.preview_charts import kpi_chart
+from studio.session import open_project
 
-EDITOR = DraftForm("kpi_editor")
-CONFIRM_DELETE = "kpi_editor#confirm_delete"  # keys of app_forms.action_bar
-SAVE_PROBLEM = "kpi_editor#save_problem"
 TOTALS = ["", "sum", "avg", "count", "min", "max"]  # "": the default
 AGGREGATIONS = ["SUM", "AVG", "COUNT", "COUNTD", "MIN", "MAX"]
 SNIPPETS = {"+": " + ", "−": " - ", "×": " * ", "÷": " / ", "× 100": " * 100", "SAFE_DIVIDE(": "SAFE_DIVIDE(",
@@ -34,109 +20,32 @@ SNIPPETS = {"+": " + ", "−": " - ", "×": " * ", "÷": " / ", "× 100": " * 10
 AXIS_WORDS = {"date": "Date (one point per day)", "cohort_day": "Cohort day (days since registration)"}
 TEMPLATES = {"none": "No template", "cohort_day": "Cohort days", "list": "List of values"}
 
-project = open_project()
-ROOT, VERSION = str(project.root), config_version(project)
-files, resolved = project_state(ROOT, VERSION)
-report = validation_report(ROOT, VERSION)
-COHORT_DAYS = list(files.entity.model.cohorted_daily_kpis_days) if files.entity else []
-DATE_ALIASES = {alias for alias, target in resolved.property_aliases.items() if target == "date"}
 
-
-# --------------------------------------------------------------------- callbacks
-
-
-def open_kpi(kpi_id: str) -> None:
-    located = project.files().kpis.get(kpi_id)
-    if located is None:
-        return
-    EDITOR.open(forms.kpi_form(kpi_id, located.model, located.file, DATE_ALIASES))
-    st.session_state.pop(CONFIRM_DELETE, None)
-    st.session_state.pop(SAVE_PROBLEM, None)
-    st.query_params["kpi"] = kpi_id
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith("kpi_list.table")]:
-        del st.session_state[key]
-
-
-def open_selected() -> None:
-    selection = st.session_state.get("kpi_list.table")
-    rows = selection.selection.rows if selection is not None else []
-    ids = st.session_state.get("kpi_list.ids", [])
-    if rows and rows[0] < len(ids):
-        open_kpi(ids[rows[0]])
-
-
-def jump_to() -> None:
-    choice = st.session_state.get("kpi_list.jump")
-    st.session_state["kpi_list.jump"] = None
-    if choice:
-        open_kpi(choice)
-
-
-def create_kpi() -> None:
-    form = forms.new_kpi_form()
-    form["id"] = (st.session_state.get("kpi_new.id") or "").strip()
-    EDITOR.open(form)
-    st.session_state.pop(CONFIRM_DELETE, None)
-    st.session_state.pop(SAVE_PROBLEM, None)
-    st.query_params.pop("kpi", None)
-    st.session_state["kpi_new.id"] = ""
-
-
-def close_editor() -> None:
-    EDITOR.close()
-    st.session_state.pop(CONFIRM_DELETE, None)
-    st.query_params.pop("kpi", None)
-
-
-def revert() -> None:
-    open_kpi(EDITOR.form["original_id"])
-
-
-def _target_file(form: dict) -> str | None:
-    if form["original_id"]:
-        saved = files.kpis.get(form["original_id"])
-        return saved.file if saved else None
-    return form.get("file") or forms.default_kpi_file(files, set(catalog.property_refs(form["select"])))
-
-
-def save() -> None:
-    form = EDITOR.form
-    object_id = form["id"].strip()
-    model, issues = forms.kpi_from_form(form)
-    issues += forms.id_issues("kpi", form, set(project.files().kpis))
-    if model is not None and not issues:
-        issues = [i for i in draft_issues(ROOT, config_version(project), "kpi", object_id, forms.model_json(model),
-                                          _target_file(form)) if i.is_error]
-    if model is None or issues:
-        st.session_state[SAVE_PROBLEM] = "Nothing was saved: fix the errors shown next to the fields first."
-        return
-    try:
-        written = writer.save_kpi(ROOT, object_id, model, file=None if form["original_id"] else _target_file(form))
-    except AsemicError as err:
-        st.session_state[SAVE_PROBLEM] = f"Nothing was saved: {err.message}"
-        return
-    queue_toast(f"Saved **{object_id}** to `{written}`")
-    EDITOR.open(forms.kpi_form(object_id, model, written, DATE_ALIASES))
-    st.session_state.pop(SAVE_PROBLEM, None)
-    st.query_params["kpi"] = object_id
-
-
-def delete() -> None:
-    kpi_id = EDITOR.form["original_id"]
-    try:
-        written = writer.delete_kpi(ROOT, kpi_id)
-    except AsemicError as err:
-        st.session_state[SAVE_PROBLEM] = f"Nothing was deleted: {err.message}"
-        return
-    queue_toast(f"Deleted **{kpi_id}** from `{written}`", icon=":material/delete:")
-    close_editor()
+def kpi_spec() -> EditorSpec:
+    return EditorSpec(
+        kind="kpi", noun="KPI", plural="KPIs", prefix="kpi", collection="kpis", query_param="kpi",
+        form_of=lambda kpi_id, model, file: forms.kpi_form(kpi_id, model, file, DATE_ALIASES),
+        new_form=forms.new_kpi_form,
+        from_form=forms.kpi_from_form,
+        default_file=lambda form: forms.default_kpi_file(files, set(listing.property_refs(form["select"]))),
+        users=lambda kpi_id: listing.kpi_users(resolved, kpi_id),
+        save=lambda root, kpi_id, model, file: writer.save_kpi(root, kpi_id, model, file=file),
+        delete=writer.delete_kpi,
+        fields=kpi_fields,
+        preview=preview,
+        preview_inputs=template_choice,
+        badges=lambda form: [":blue-badge[Templated]"] if form["template"] != "none" else [],
+        id_help="The id of a saved KPI cannot change here (other KPIs refer to it).",
+        id_placeholder="letters, digits and _; {} for a template slot",
+        file_help="By default, the file whose KPIs use the same properties.",
+    )
 
 
 # ------------------------------------------------------------------------- list
 
 
 def render_list() -> None:
-    rows = catalog.kpi_rows(files, report.issues)
+    rows = listing.kpi_rows(files, report.issues)
     broken = sum(1 for r in rows if r.errors)
     templated = sum(1 for r in rows if r.template)
     summary = f"{len(rows)} KPIs in {len({r.file for r in rows})} file(s)"
@@ -145,10 +54,10 @@ def render_list() -> None:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         query = st.text_input("Search", key="kpi_list.search", placeholder="Id, label, formula or description",
                               icon=":material/search:", width=360)
-        st.selectbox("Open", [r.id for r in rows], index=None, key="kpi_list.jump", on_change=jump_to,
+        st.selectbox("Open", [r.id for r in rows], index=None, key="kpi_list.jump", on_change=editor.jump_to,
                      placeholder="Type an id to open it", width=240)
         new_kpi_popover()
-    shown = catalog.filter_rows(rows, query or "")
+    shown = listing.filter_rows(rows, query or "")
     if not rows:
         st.info("This project has no KPIs yet. Create the first one with **New KPI**.", icon=":material/info:")
         return
@@ -174,96 +83,29 @@ def render_list() -> None:
               "Template values": 150, "File": 120}
     config = {name: st.column_config.TextColumn(width=width) for name, width in widths.items() if name in table}
     config["File"] = st.column_config.TextColumn(width=120, help="Under userentity/kpis/ (file:line)")
-    st.dataframe(table, key="kpi_list.table", on_select=open_selected, selection_mode="single-row",
+    st.dataframe(table, key="kpi_list.table", on_select=lambda: editor.open_selected("kpi_list.table", "kpi_list.ids"),
+                 selection_mode="single-row",
                  hide_index=True, width="stretch", height=min(38 + 35 * len(shown), 720), column_config=config)
     st.caption("Click a row to open the KPI. A templated KPI (`{}` in its id) is listed once, with the values "
                "it expands to.")
 
 
 def new_kpi_popover() -> None:
-    with st.popover("New KPI", icon=":material/add:", type="primary"):
-        with st.form("kpi_new", border=False, enter_to_submit=True):
-            st.text_input("Id", key="kpi_new.id", placeholder="e.g. sessions_per_user",
-                          help="Use one {} slot (retention_d{}) for a templated KPI.")
-            st.form_submit_button("Create", type="primary", on_click=create_kpi)
+    editor.new_popover("e.g. sessions_per_user", help="Use one {} slot (retention_d{}) for a templated KPI.")
 
 
 # ------------------------------------------------------------------------ editor
 
 
-def render_editor(form: dict) -> None:
-    object_id = form["id"].strip()
-    saved = files.kpis.get(form["original_id"]) if form["original_id"] else None
-    model, issues = forms.kpi_from_form(form)
-    issues += forms.id_issues("kpi", form, set(files.kpis))
-    model_json = forms.model_json(model) if model is not None and not issues else None
-    if model_json is not None:
-        issues += draft_issues(ROOT, VERSION, "kpi", object_id, model_json, _target_file(form))
-    issues, pending = forms.untouched_required(issues, form)
-    field_issues = FieldIssues(issues, object_id)
-    elsewhere = [i for i in issues if i.object_id not in (object_id, None) and i.is_error]
-    valid = model_json is not None and not field_issues.has_errors() and not elsewhere
-    dirty = saved is None or model != saved.model
-
-    editor_header(form, saved, dirty, field_issues.has_errors() or bool(elsewhere))
-    left, right = st.columns([11, 9], gap="large")
-    with left:
-        general = st.container()
-        kpi_fields(form, field_issues)
-        field_issues.show_unclaimed(general)
-        if elsewhere:
-            st.error("This draft breaks other objects:", icon=":material/link_off:")
-            show_issues(elsewhere)
-        action_bar(EDITOR, "KPI", saved_id=saved.id if saved else None, saved_file=saved.file if saved else None,
-                   users=catalog.kpi_users(resolved, saved.id) if saved else [], valid=valid, dirty=dirty,
-                   to_fill=FieldIssues.pending_text(pending), on_save=save, on_revert=revert, on_delete=delete)
-    with right:
-        why_not = "Fix the errors in the form to see a preview."
-        if pending and not field_issues.has_errors() and not elsewhere:
-            why_not = f"Fill in {FieldIssues.pending_text(pending)} to see a preview."
-        preview_panel(object_id, model_json if valid else None, _target_file(form), form, why_not)
-
-
-def editor_header(form: dict, saved, dirty: bool, has_errors: bool) -> None:
-    with st.container(horizontal=True, vertical_alignment="center"):
-        st.button("All KPIs", icon=":material/arrow_back:", type="tertiary", on_click=close_editor,
-                  key="kpi_editor_back")
-        st.space("stretch")
-        st.selectbox("Open another KPI", list(files.kpis), index=None, key="kpi_list.jump", on_change=jump_to,
-                     placeholder="Open another KPI…", label_visibility="collapsed", width=280)
-    title = form["label"].strip() or form["id"].strip() or "New KPI"
-    badges = []
-    if form["template"] != "none":
-        badges.append(":blue-badge[Templated]")
-    if saved is None:
-        badges.append(":violet-badge[New]")
-    elif dirty:
-        badges.append(":orange-badge[:material/edit: Unsaved changes]")
-    if has_errors:
-        badges.append(":red-badge[:material/error: Errors]")
-    editor_title(title, badges)
-    if saved is not None:
-        users = catalog.kpi_users(resolved, saved.id)
-        reads = f" · used by {used_by_text(users)}" if users else ""
-        st.caption(f"`{saved.id}` · `{saved.file}:{saved.line}`{reads}")
-
-
 def kpi_fields(form: dict, fi: FieldIssues) -> None:
     c1, c2 = st.columns([1, 1])
     with c1:
-        if form["original_id"]:
-            st.text_input("Id", value=form["id"], disabled=True, key="kpi_editor_id_ro",
-                          help="The id of a saved KPI cannot change here (other KPIs refer to it).")
-        else:
-            EDITOR.text_input("Id", "id", placeholder="letters, digits and _; {} for a template slot")
-        fi.show("id")
+        editor.id_field(form, fi)
     with c2:
-        EDITOR.text_input("Label", "label", placeholder=forms.default_label(form["id"]) if form["id"] else "")
-        fi.show("label")
-    EDITOR.text_input("Description", "description")
-    fi.show("description")
+        editor.label_field(form, fi)
+    editor.description_field(fi)
     if not form["original_id"]:
-        file_choice(form)
+        editor.file_choice(form)
 
     EDITOR.text_area("Select", "select", height=90, placeholder="SAFE_DIVIDE(SUM({property.revenue_on_day}), "
                      "SUM({property.dau_active}))",
@@ -273,7 +115,7 @@ def kpi_fields(form: dict, fi: FieldIssues) -> None:
     EDITOR.text_input("Where", "where", placeholder="optional, e.g. {property.platform} = 'ios'",
                       help="A filter over {property.x} applied to every aggregation.")
     fi.show("where")
-    EDITOR.inserter("Insert a filter property", "where", catalog.filterable_properties(resolved),
+    EDITOR.inserter("Insert a filter property", "where", listing.filterable_properties(resolved),
                     lambda p: f"{{property.{p}}}", placeholder="Pick a property to add {property.x} to the where")
 
     with st.container(border=True):
@@ -311,20 +153,6 @@ def kpi_fields(form: dict, fi: FieldIssues) -> None:
     fi.show("template")
 
 
-def file_choice(form: dict) -> None:
-    chosen = _target_file(form)
-    options = forms.collection_files(files, "kpis")
-    options = options if chosen in options else options + [chosen]
-    # Until the analyst picks a file, the choice follows the default (a new widget per default).
-    key = EDITOR.key("_file.picked" if form.get("file") else f"_file.default.{chosen}")
-
-    def picked() -> None:
-        EDITOR.form["file"] = st.session_state[key]
-
-    st.selectbox("Save to file", options, index=options.index(chosen), key=key, on_change=picked,
-                 help="By default, the file whose KPIs use the same properties.")
-
-
 def formula_helper(form: dict) -> None:
     with st.expander("Formula helper", icon=":material/function:", expanded=form["original_id"] is None):
         c1, c2 = st.columns([1, 3])
@@ -332,11 +160,11 @@ def formula_helper(form: dict) -> None:
             aggregation = st.selectbox("Aggregation", AGGREGATIONS, key="kpi_helper.aggregation")
         with c2:
             EDITOR.inserter("Insert an aggregated property", "select",
-                            catalog.aggregatable_properties(resolved, aggregation),
+                            listing.aggregatable_properties(resolved, aggregation),
                             lambda p: f"{aggregation}({{property.{p}}})", name="property",
                             placeholder=f"Pick a property to add {aggregation}({{property.x}})")
         axes = [a for a in forms.AXES if form["axes"].get(a)]
-        EDITOR.inserter("Insert a KPI", "select", catalog.kpi_reference_options(resolved, form["id"].strip(), axes),
+        EDITOR.inserter("Insert a KPI", "select", listing.kpi_reference_options(resolved, form["id"].strip(), axes),
                         lambda k: f"{{kpi.{k}}}", name="kpi",
                         placeholder="Pick a KPI (with the same x axis) to add {kpi.k}")
         EDITOR.snippets("Operators and functions", "select", SNIPPETS)
@@ -347,16 +175,8 @@ def formula_helper(form: dict) -> None:
 # ----------------------------------------------------------------------- preview
 
 
-@st.fragment
-def preview_panel(object_id: str, model_json: str | None, file: str | None, form: dict, why_not: str) -> None:
-    st.subheader("Preview", anchor=False)
-    if model_json is None:
-        st.info(why_not, icon=":material/preview_off:")
-        return
-    c1, c2 = st.columns(2)
-    sample = c1.selectbox("Sample", [200, 500, 2000], index=1, key="kpi_preview.sample",
-                          format_func=lambda n: f"{n:,} users")
-    days = c2.selectbox("Window", [7, 28, 60], index=1, key="kpi_preview.days", format_func=lambda d: f"last {d} days")
+def template_choice(object_id: str, form: dict) -> tuple:
+    """The template value a templated draft is previewed with (none for a plain KPI)."""
     template_value = None
     if form["template"] != "none":
         values = COHORT_DAYS if form["template"] == "cohort_day" else forms.template_list(form["template_values"])
@@ -365,30 +185,23 @@ def preview_panel(object_id: str, model_json: str | None, file: str | None, form
             first = next((i for i, v in enumerate(options) if v != "0"), 0)  # day 0 retention is always 100%
             template_value = st.selectbox("Template value", options, index=first, key="kpi_preview.template",
                                           format_func=lambda v: object_id.replace("{}", v))
-    try:
-        result = draft_preview(ROOT, VERSION, "kpi", object_id, model_json, file, sample, days, template_value)
-    except AsemicError as err:
-        show_error(err)
-        return
-    if not result.ok:
-        show_issues(result.issues)
-        return
+    return (template_value,)
+
+
+def preview(result, object_id: str, model_json: str, form: dict) -> None:
+    """A KPI draft's points on the sample, next to the saved definition's."""
     if result.points is None:
         for note in result.notes:
             st.caption(note)
         return
-    impact = shaping.kpi_impact(result)
-    if result.is_new or not result.changed:
-        st.info(impact, icon=":material/insights:")
-    else:
-        st.warning(impact, icon=":material/difference:")
+    impact_note(result, shaping.kpi_impact(result))
     axis = shaping.kpi_axis(result.points)
     long = shaping.kpi_long(result.points, not result.is_new)
     st.altair_chart(kpi_chart(long, axis, form["unit_symbol"]), width="stretch")
     notes = list(result.notes)
     if "date" in form["axes"] and form["axes"]["date"] and form["axes"]["cohort_day"]:
         notes.append("the preview shows the date axis")
-    refs = catalog.property_refs(form["select"])
+    refs = listing.property_refs(form["select"])
     if refs:
         notes.append("reads " + ", ".join(f"`{r}`" for r in refs))
     if notes:
@@ -401,12 +214,8 @@ def preview_panel(object_id: str, model_json: str | None, file: str | None, form
 
 # --------------------------------------------------------------------------- page
 
-st.title("KPIs")
-show_toasts()
-wanted = st.query_params.get("kpi")
-if wanted and wanted in files.kpis and (EDITOR.form is None or EDITOR.form["original_id"] != wanted):
-    open_kpi(wanted)
-if EDITOR.form is None:
-    render_list()
-else:
-    render_editor(EDITOR.form)
+editor = ObjectEditor(kpi_spec(), open_project())
+EDITOR, files, resolved, report = editor.draft, editor.files, editor.resolved, editor.report
+COHORT_DAYS = list(files.entity.model.cohorted_daily_kpis_days) if files.entity else []
+DATE_ALIASES = {alias for alias, target in resolved.property_aliases.items() if target == "date"}
+editor.run("KPIs", render_list)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from asemic_core.app_support import config_version, open_project, show_issues, validation_report
-from asemic_core.app_views import jobs_rows, lineage, lineage_dot, project_files
+from studio.session import config_version, open_project, show_issues, validation_report
+from studio.views import jobs_rows, lineage, lineage_dot, project_files
 from asemic_core.lineage import KINDS, kind_of, name_of
 
 KIND_TITLES = {"event": "Event", "property": "Property", "kpi": "KPI"}

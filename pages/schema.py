@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from asemic_core.app_support import open_project, show_error
-from asemic_core.app_views import coverage_chart, model_schema, update_plan
+from studio.session import open_project, show_error
+from studio.views import coverage_chart, model_schema, update_plan
 from asemic_core.errors import AsemicError
 
 project = open_project()

@@ -14,9 +14,9 @@ from asemic_core.backend.seam import SnapshotGone, TableSnapshot
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
 from asemic_core.names import quote_name, sql_string
-from asemic_core.sql.render import ENGINE_DIALECT
 
 BATCH_ROWS = 256_000
+ENGINE_DIALECT = "duckdb"  # sql.render's dialect (not imported: the warehouse layer sits below sql)
 
 
 def configure(con: duckdb.DuckDBPyConnection, settings: EngineSettings) -> duckdb.DuckDBPyConnection:

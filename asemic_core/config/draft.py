@@ -1,27 +1,25 @@
-"""Check an unsaved edit before it is written: validate the project with the draft in place.
+"""Unsaved edits of event tables: where they go, a scratch copy of the config with the
+draft in place, and which errors a draft introduces.
 
-The draft is written into a scratch copy of the project's config (the warehouse is linked,
-not copied), so validation, including the dry run against the warehouse, sees exactly what
-the project would hold after the save, and the project itself is never touched.
+``Project.check_event_draft`` validates that copy (including the dry run against the
+warehouse), so it sees exactly what the project would hold after the save, and the
+project itself is never touched.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from asemic_core.config.archive import config_files
 from asemic_core.config.loader import ENTITY_DIR, EVENT_DIRS, load_project
-from asemic_core.config.writer import edit_yaml_text
-from asemic_core.errors import ConfigError
+from asemic_core.config.models import ACTIVITY, REGISTRATIONS
+from asemic_core.config.yaml_edit import edit_yaml_text
 from asemic_core.issues import Issue
 from asemic_core.names import identifier_problem
-from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS
-
 
 
 @dataclass
@@ -58,7 +56,8 @@ def event_file(root: Path, event_id: str) -> str:
     return f"{ENTITY_DIR}/events/{event_id}.yml"
 
 
-def _id_issues(root: Path, event_id: str, rel: str) -> list[Issue]:
+def id_issues(root: Path, event_id: str, rel: str) -> list[Issue]:
+    """Problems of a new event table's id: its spelling, a reserved name, an existing file."""
     if identifier_problem(event_id or ""):
         return [Issue(rel, None, f"invalid event id {event_id!r}: use letters, digits and _ (not starting with a digit)",
                       object_id=event_id, field="id", rule="event-id")]
@@ -83,32 +82,21 @@ def _scratch_copy(root: Path, target: Path) -> None:
             os.symlink((root / warehouse).resolve(), target / warehouse)
 
 
-def check_event_draft(root: str | os.PathLike, event_id: str, data: dict, *, new: bool,
-                      baseline: Iterable[Issue] = (), dry_run: bool = True) -> DraftCheck:
-    """Validate the project as it would be with event table ``event_id`` = ``data``.
+def draft_target(root: Path, event_id: str) -> str:
+    """The file an event draft is checked (and would be saved) in, relative to ``root``."""
+    if identifier_problem(event_id or "") is None:
+        return event_file(root, event_id)
+    return f"{ENTITY_DIR}/events/{event_id}.yml"
 
-    ``data`` is the plain YAML data of the table; ``new`` says the id must not exist yet.
-    ``baseline`` holds the project's current issues: only errors beyond those count as
-    introduced by the draft.
-    """
-    from asemic_core.project import Project
 
-    root = Path(root).resolve()
-    rel = event_file(root, event_id) if identifier_problem(event_id or "") is None else f"{ENTITY_DIR}/events/{event_id}.yml"
-    if new:
-        problems = _id_issues(root, event_id, rel)
-        if problems:
-            return DraftCheck(rel, problems, problems)
-    with tempfile.TemporaryDirectory(prefix="asemic-draft-") as scratch:
-        copy = Path(scratch) / "project"
-        _scratch_copy(root, copy)
-        current = (copy / rel).read_text(encoding="utf-8") if (copy / rel).is_file() else ""
-        try:
-            text = edit_yaml_text(current, rel, (), data)
-        except ConfigError as err:
-            problem = Issue(rel, None, err.message, object_id=event_id, rule="write")
-            return DraftCheck(rel, [problem], [problem])
-        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
-        (copy / rel).write_text(text, encoding="utf-8")
-        issues = Project(copy).validate(dry_run=dry_run).issues
-    return DraftCheck(rel, issues, introduced_errors(baseline, issues))
+def write_draft_copy(root: Path, scratch: Path, rel: str, data: dict) -> Path:
+    """A copy of the project's config in ``scratch`` with ``data`` written to ``rel``
+    (the warehouse linked, not copied); raises ``ConfigError`` when the draft cannot be
+    written. Validate the copy to see the project as it would be after the save."""
+    copy = scratch / "project"
+    _scratch_copy(root, copy)
+    current = (copy / rel).read_text(encoding="utf-8") if (copy / rel).is_file() else ""
+    text = edit_yaml_text(current, rel, (), data)
+    (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+    (copy / rel).write_text(text, encoding="utf-8")
+    return copy

@@ -235,6 +235,10 @@ COLUMN_TAGS = (
     "transaction_amount_column",
 )
 TABLE_TAGS = ("registration_event", "activity_event", "payment_transaction_event")
+# The implicit tables: the union of the tables tagged registration_event / activity_event.
+# Their ids are reserved (SEMANTICS 3).
+REGISTRATIONS = "entity_registrations"
+ACTIVITY = "entity_activity"
 
 # Tag names of the 2024 Asemic layout, read as today's names.
 _COLUMN_TAG_ALIASES = {

@@ -29,15 +29,42 @@ Behavioural model (roughly calibrated):
 
 from __future__ import annotations
 
-import datetime
 import os
 import pathlib
 import uuid
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
+
+from asemic_core.demo.game_behaviour import (
+    ACT_WEEKDAY,
+    AD_NETWORKS,
+    AD_NETWORK_P,
+    BUILD_RELEASE_EVERY_DAYS,
+    COUNTRIES,
+    COUNTRY_P,
+    EPOCH,
+    PLATFORMS,
+    PLATFORM_P,
+    PRICE_POINTS,
+    REG_WEEKDAY,
+    STREAMS,
+    US_PER_DAY,
+    US_PER_S,
+    DemoSpec,
+    build_version_names,
+    floor_ms,
+    group_starts,
+    retention_curve,
+    sample_loaded_at,
+    time_of_day_us,
+    ts_within_session,
+    weekday_of_days,
+)
+
+import polars as pl
+
 
 __all__ = [
     "DemoSpec",
@@ -97,163 +124,45 @@ TABLES: dict[str, dict[str, str]] = {
     },
 }
 
-# --------------------------------------------------------------------------- constants
-
-_US_PER_S = 1_000_000
-_US_PER_DAY = 86_400 * _US_PER_S
-_US_PER_MS = 1_000
-_EPOCH = datetime.date(1970, 1, 1)
-
-_PLATFORMS = np.array(["ios", "android", "web"])
-_PLATFORM_P = np.array([0.42, 0.50, 0.08])
-
-_COUNTRIES = np.array(["US", "BR", "IN", "DE", "GB", "JP", "FR", "CA"])
-_COUNTRY_P = np.array([0.34, 0.15, 0.13, 0.10, 0.09, 0.08, 0.06, 0.05])
-
-#: (price in USD, product_id, relative frequency)
-PRICE_POINTS: tuple[tuple[float, str, float], ...] = (
-    (0.99, "gems_small", 0.38),
-    (4.99, "gems_medium", 0.27),
-    (9.99, "gems_large", 0.16),
-    (19.99, "gems_huge", 0.10),
-    (49.99, "gems_vault", 0.06),
-    (99.99, "gems_mountain", 0.03),
-)
-
-_AD_NETWORKS = np.array(["admob", "applovin", "unity_ads", "ironsource"])
-_AD_NETWORK_P = np.array([0.45, 0.30, 0.15, 0.10])
-
-# Monday .. Sunday multipliers.
-_REG_WEEKDAY = np.array([0.90, 0.87, 0.89, 0.94, 1.05, 1.22, 1.16])
-_ACT_WEEKDAY = np.array([0.95, 0.93, 0.94, 0.97, 1.02, 1.10, 1.09])
-_ACT_WEEKDAY = _ACT_WEEKDAY / _ACT_WEEKDAY.mean()
-
-# Hour-of-day (UTC) weights: evening peak, early-morning trough.
-_HOURS = np.arange(24)
-_HOUR_P = 1.0 + 0.75 * np.cos(2 * np.pi * (_HOURS - 20) / 24)
-_HOUR_P = _HOUR_P / _HOUR_P.sum()
-
-_LATE_SHARE = 0.015
-_BUILD_RELEASE_EVERY_DAYS = 7
-
-_STREAMS = ("users", "activity", "sessions", "purchases", "ads", "levels", "loads")
-
-
-@dataclass(frozen=True)
-class DemoSpec:
-    users: int = 3000  # users who register over the period
-    days: int = 90  # days of data
-    seed: int = 42
-    start_date: datetime.date = datetime.date(2026, 1, 1)
-
-    def __post_init__(self) -> None:
-        if self.users < 1:
-            raise ValueError("DemoSpec.users must be >= 1")
-        if self.days < 1:
-            raise ValueError("DemoSpec.days must be >= 1")
-
-
 class Reporter(Protocol):  # pragma: no cover - typing only
     def start(self, total: int, label: str) -> None: ...
     def advance(self, n: int = 1) -> None: ...
     def finish(self) -> None: ...
 
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _retention_curve(age: np.ndarray | int) -> np.ndarray:
-    """Mean probability that a (mean-engagement) user is active `age` days after registering."""
-    a = np.asarray(age, dtype=np.float64)
-    return 0.44 * a**-0.42 * np.exp(-a / 70.0)
-
-
-def _weekday_of_days(spec: DemoSpec, days: np.ndarray) -> np.ndarray:
-    return (spec.start_date.weekday() + days) % 7
-
-
-def _time_of_day_us(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Microsecond offsets within a day following the diurnal profile, in [0, 1 day)."""
-    hours = rng.choice(24, size=n, p=_HOUR_P)
-    within_ms = rng.integers(0, 3600 * 1000, size=n)
-    return hours.astype(np.int64) * 3600 * _US_PER_S + within_ms * _US_PER_MS
-
-
-def _build_names(n_builds: int) -> np.ndarray:
-    # Weekly releases alternating minor and patch bumps: 1.2.0, 1.2.1, 1.3.0, 1.3.1, ...
-    k = np.arange(n_builds)
-    return np.array([f"1.{2 + i // 2}.{i % 2}" for i in k])
-
-
-def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """For a sorted key array, the index of the first element of each element's group."""
-    n = len(sorted_keys)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    is_start = np.ones(n, dtype=bool)
-    is_start[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    start_idx = np.flatnonzero(is_start)
-    return start_idx[np.cumsum(is_start) - 1]
-
-
-def _floor_ms(us: np.ndarray) -> np.ndarray:
-    return us - us % _US_PER_MS
-
-
-def _loaded_at(rng: np.random.Generator, ts: np.ndarray) -> np.ndarray:
-    n = len(ts)
-    late = rng.random(n) < _LATE_SHARE
-    on_time_delay = rng.integers(5_000, 600_000, size=n)  # ms
-    late_delay = rng.integers(86_400_000, 3 * 86_400_000, size=n)  # ms
-    return ts + np.where(late, late_delay, on_time_delay) * _US_PER_MS
-
-
-def _ts_within_session(
-    rng: np.random.Generator,
-    session_ts: np.ndarray,
-    session_len_us: np.ndarray,
-    day_end_us: np.ndarray,
-) -> np.ndarray:
-    """Random instants inside the session, kept strictly inside the session's day."""
-    span = np.minimum(session_len_us, day_end_us - 1 - session_ts)
-    span = np.maximum(span, 0)
-    return session_ts + _floor_ms((rng.random(len(session_ts)) * span).astype(np.int64))
-
-
 # --------------------------------------------------------------------------- generation
 
 
 def _generate_tables(spec: DemoSpec) -> dict[str, pl.DataFrame]:
-    child_seeds = np.random.SeedSequence(spec.seed).spawn(len(_STREAMS))
-    rngs = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, child_seeds)}
+    child_seeds = np.random.SeedSequence(spec.seed).spawn(len(STREAMS))
+    rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, child_seeds)}
 
     n_users, n_days = spec.users, spec.days
-    start_day = (spec.start_date - _EPOCH).days  # days since epoch
-    start_us = np.int64(start_day) * _US_PER_DAY
+    start_day = (spec.start_date - EPOCH).days  # days since epoch
+    start_us = np.int64(start_day) * US_PER_DAY
 
     # ---------------------------------------------------------------- users
     rng = rngs["users"]
     d = np.arange(n_days)
-    reg_w = _REG_WEEKDAY[_weekday_of_days(spec, d)] * (1.0 + 0.35 * d / max(n_days - 1, 1))
+    reg_w = REG_WEEKDAY[weekday_of_days(spec, d)] * (1.0 + 0.35 * d / max(n_days - 1, 1))
     reg_w = reg_w * rng.gamma(40.0, 1.0 / 40.0, size=n_days)  # day-to-day noise
     per_day = rng.multinomial(n_users, reg_w / reg_w.sum())
     reg_day = np.repeat(d, per_day).astype(np.int64)
-    reg_tod = _time_of_day_us(rng, n_users)
+    reg_tod = time_of_day_us(rng, n_users)
     order = np.lexsort((reg_tod, reg_day))  # users numbered in registration order
     reg_tod = reg_tod[order]
-    reg_ts = start_us + reg_day * _US_PER_DAY + reg_tod
+    reg_ts = start_us + reg_day * US_PER_DAY + reg_tod
 
-    platform_idx = rng.choice(len(_PLATFORMS), size=n_users, p=_PLATFORM_P)
-    country_idx = rng.choice(len(_COUNTRIES), size=n_users, p=_COUNTRY_P)
+    platform_idx = rng.choice(len(PLATFORMS), size=n_users, p=PLATFORM_P)
+    country_idx = rng.choice(len(COUNTRIES), size=n_users, p=COUNTRY_P)
     engagement = rng.gamma(1.6, 1.0 / 1.6, size=n_users)
     upgrade_lag = rng.geometric(0.3, size=n_users) - 1  # days until a user picks up a new build
 
     # Build schedule: a build is current at the start and a new one ships every week.
-    n_builds = n_days // _BUILD_RELEASE_EVERY_DAYS + 1
-    build_names = _build_names(n_builds)
+    n_builds = n_days // BUILD_RELEASE_EVERY_DAYS + 1
+    build_names = build_version_names(n_builds)
 
     def build_at(day: np.ndarray) -> np.ndarray:
-        return np.clip(day // _BUILD_RELEASE_EVERY_DAYS, 0, n_builds - 1)
+        return np.clip(day // BUILD_RELEASE_EVERY_DAYS, 0, n_builds - 1)
 
     reg_build = build_at(reg_day)
 
@@ -277,7 +186,7 @@ def _generate_tables(spec: DemoSpec) -> dict[str, pl.DataFrame]:
             continue
         u = np.arange(n_elig, dtype=np.int64)
         day = reg_day[:n_elig] + age
-        p = engagement[:n_elig] * _retention_curve(age) * _ACT_WEEKDAY[_weekday_of_days(spec, day)]
+        p = engagement[:n_elig] * retention_curve(age) * ACT_WEEKDAY[weekday_of_days(spec, day)]
         hit = rng.random(n_elig) < p
         act_user.append(u[hit])
         act_day.append(day[hit])
@@ -298,19 +207,19 @@ def _generate_tables(spec: DemoSpec) -> dict[str, pl.DataFrame]:
     s_user = a_user[s_act]
     s_day = a_day[s_act]
     s_is_reg_day = a_is_reg[s_act]
-    day_start = start_us + s_day * _US_PER_DAY
-    day_end = day_start + _US_PER_DAY
+    day_start = start_us + s_day * US_PER_DAY
+    day_end = day_start + US_PER_DAY
 
-    s_ts = day_start + _time_of_day_us(rng, len(s_act))
+    s_ts = day_start + time_of_day_us(rng, len(s_act))
     # Registration day: the first session *is* the registration; the others come after it.
     r_ts = reg_ts[s_user]
-    after_reg = r_ts + _floor_ms((rng.random(len(s_act)) * (day_end - 1 - r_ts)).astype(np.int64))
+    after_reg = r_ts + floor_ms((rng.random(len(s_act)) * (day_end - 1 - r_ts)).astype(np.int64))
     s_ts = np.where(s_is_reg_day, np.where(first_of_day, r_ts, after_reg), s_ts)
     s_is_reg_session = s_is_reg_day & first_of_day
 
     s_len = np.exp(rng.normal(np.log(240.0), 0.85, size=len(s_act)))
     s_len = np.round(np.clip(s_len, 5.0, 4 * 3600.0), 1)
-    s_len_us = (s_len * _US_PER_S).astype(np.int64)
+    s_len_us = (s_len * US_PER_S).astype(np.int64)
 
     s_build = np.maximum(reg_build[s_user], build_at(s_day - upgrade_lag[s_user]))
 
@@ -319,7 +228,7 @@ def _generate_tables(spec: DemoSpec) -> dict[str, pl.DataFrame]:
     s_user, s_day, s_ts = s_user[s_order], s_day[s_order], s_ts[s_order]
     s_len, s_len_us, s_build = s_len[s_order], s_len_us[s_order], s_build[s_order]
     s_is_reg_session = s_is_reg_session[s_order]
-    s_day_end = start_us + (s_day + 1) * _US_PER_DAY
+    s_day_end = start_us + (s_day + 1) * US_PER_DAY
     n_sessions = len(s_ts)
 
     # ---------------------------------------------------------------- purchases
@@ -337,7 +246,7 @@ def _generate_tables(spec: DemoSpec) -> dict[str, pl.DataFrame]:
     buy[forced] = True
     p_sess = np.flatnonzero(buy)
     p_user = s_user[p_sess]
-    p_ts = _ts_within_session(rng, s_ts[p_sess], s_len_us[p_sess], s_day_end[p_sess])
+    p_ts = ts_within_session(rng, s_ts[p_sess], s_len_us[p_sess], s_day_end[p_sess])
     price_p = np.array([w for _, _, w in PRICE_POINTS])
     price_idx = rng.choice(len(PRICE_POINTS), size=len(p_sess), p=price_p / price_p.sum())
     prices = np.array([p for p, _, _ in PRICE_POINTS])
@@ -348,8 +257,8 @@ def _generate_tables(spec: DemoSpec) -> dict[str, pl.DataFrame]:
     ad_lam = np.where(s_payer, 0.35, 1.9) * np.clip(s_len / 240.0, 0.25, 3.0)
     n_ads = rng.poisson(ad_lam)
     ad_sess = np.repeat(np.arange(n_sessions), n_ads)
-    ad_ts = _ts_within_session(rng, s_ts[ad_sess], s_len_us[ad_sess], s_day_end[ad_sess])
-    ad_net = rng.choice(len(_AD_NETWORKS), size=len(ad_sess), p=_AD_NETWORK_P)
+    ad_ts = ts_within_session(rng, s_ts[ad_sess], s_len_us[ad_sess], s_day_end[ad_sess])
+    ad_net = rng.choice(len(AD_NETWORKS), size=len(ad_sess), p=AD_NETWORK_P)
     ad_rev = np.exp(rng.normal(np.log(0.008), 0.7, size=len(ad_sess)))
     ad_rev = np.round(np.clip(ad_rev, 0.001, 0.05), 6)
 
@@ -358,32 +267,32 @@ def _generate_tables(spec: DemoSpec) -> dict[str, pl.DataFrame]:
     lvl_lam = np.where(s_is_reg_session, 3.0, 1.1) * np.clip(s_len / 240.0, 0.3, 2.5)
     n_lvl = rng.poisson(lvl_lam)
     lvl_sess = np.repeat(np.arange(n_sessions), n_lvl)
-    lvl_ts = _ts_within_session(rng, s_ts[lvl_sess], s_len_us[lvl_sess], s_day_end[lvl_sess])
+    lvl_ts = ts_within_session(rng, s_ts[lvl_sess], s_len_us[lvl_sess], s_day_end[lvl_sess])
     lvl_user = s_user[lvl_sess]
     lvl_order = np.lexsort((lvl_ts, lvl_user))
     lvl_sess, lvl_ts, lvl_user = lvl_sess[lvl_order], lvl_ts[lvl_order], lvl_user[lvl_order]
-    level = (np.arange(len(lvl_user)) - _group_starts(lvl_user) + 1).astype(np.int32)
+    level = (np.arange(len(lvl_user)) - group_starts(lvl_user) + 1).astype(np.int32)
     lvl_dur = 45.0 * (1.0 + 0.04 * level) * np.exp(rng.normal(0.0, 0.5, size=len(level)))
     lvl_dur = np.round(lvl_dur, 1)
 
     # ---------------------------------------------------------------- loaded_at
     rng = rngs["loads"]
-    reg_loaded = _loaded_at(rng, reg_ts)
-    s_loaded = _loaded_at(rng, s_ts)
-    p_loaded = _loaded_at(rng, p_ts)
-    ad_loaded = _loaded_at(rng, ad_ts)
-    lvl_loaded = _loaded_at(rng, lvl_ts)
+    reg_loaded = sample_loaded_at(rng, reg_ts)
+    s_loaded = sample_loaded_at(rng, s_ts)
+    p_loaded = sample_loaded_at(rng, p_ts)
+    ad_loaded = sample_loaded_at(rng, ad_ts)
+    lvl_loaded = sample_loaded_at(rng, lvl_ts)
 
     # ---------------------------------------------------------------- frames
-    platforms = pl.Series(_PLATFORMS.tolist(), dtype=pl.String)
-    countries = pl.Series(_COUNTRIES.tolist(), dtype=pl.String)
+    platforms = pl.Series(PLATFORMS.tolist(), dtype=pl.String)
+    countries = pl.Series(COUNTRIES.tolist(), dtype=pl.String)
     builds = pl.Series(build_names.tolist(), dtype=pl.String)
 
     def ts_col(name: str, us: np.ndarray) -> pl.Series:
         return pl.Series(name, us.astype(np.int64)).cast(pl.Datetime("us"))
 
     def date_col(us: np.ndarray) -> pl.Series:
-        days = (us // _US_PER_DAY).astype(np.int32)
+        days = (us // US_PER_DAY).astype(np.int32)
         return pl.Series("event_date", days).cast(pl.Date)
 
     def take(values: pl.Series, idx: np.ndarray, name: str) -> pl.Series:
@@ -443,7 +352,7 @@ def _generate_tables(spec: DemoSpec) -> dict[str, pl.DataFrame]:
                 take(user_ids, s_user[ad_sess], "user_id"),
                 ts_col("event_ts", ad_ts),
                 date_col(ad_ts),
-                take(pl.Series(_AD_NETWORKS.tolist(), dtype=pl.String), ad_net, "ad_network"),
+                take(pl.Series(AD_NETWORKS.tolist(), dtype=pl.String), ad_net, "ad_network"),
                 pl.Series("revenue_usd", ad_rev, dtype=pl.Float64),
                 ts_col("loaded_at", ad_loaded),
             ]

@@ -20,7 +20,7 @@ from asemic_core.editing.kpi_form import (
     template_list,
     template_text,
 )
-from asemic_core.editing.literals import MAPPING_COLUMNS, format_literal, mapping_rows, mappings_data, parse_literal
+from asemic_core.editing.form_literals import MAPPING_COLUMNS, format_literal, mapping_rows, mappings_data, parse_literal
 from asemic_core.editing.property_form import (
     SOURCE_MODES,
     SOURCED_KINDS,

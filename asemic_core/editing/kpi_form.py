@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from asemic_core.config.models import Kpi
 from asemic_core.editing.form_issues import form_issue, model_issues, unless_known
-from asemic_core.editing.literals import clean_text
+from asemic_core.editing.form_literals import clean_text
 from asemic_core.issues import Issue
 
 AXES = ("date", "cohort_day")

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from asemic_core.config.models import ComputedPropertyDef, EventPropertyDef, Property
 from asemic_core.editing.form_issues import REQUIRED, form_issue, model_issues, unless_known
-from asemic_core.editing.literals import clean_text, format_literal, mapping_rows, mappings_data, parse_literal
+from asemic_core.editing.form_literals import clean_text, format_literal, mapping_rows, mappings_data, parse_literal
 from asemic_core.issues import Issue
 
 SOURCED_KINDS = ("sliding_window_property", "fixed_window_property", "lifetime_property")

@@ -11,9 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from asemic_core.errors import JobError
+from asemic_core.semantic.graph import dependency_closure
 from asemic_core.semantic.kpi_formula import referenced_names
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.model_sql import dependency_closure
+from asemic_core.semantic.base_properties import ACTIVITY_BASED, COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, KEYS
 
 DAY = dt.timedelta(days=1)
 
@@ -44,7 +45,7 @@ def reach(project: ResolvedProject, columns: list[str]) -> Reach:
             lookback = max(lookback, -low)
         elif prop.kind in ("lifetime_property", "fixed_window_property"):
             bwd = None
-        elif prop.is_base and prop.id in ("last_activity_date", "days_since_last_active"):
+        elif prop.is_base and prop.id in ACTIVITY_BASED:
             bwd = None  # the last active day carries forward indefinitely
         forward[name], backward[name] = fwd, bwd
     values = [backward[c] for c in backward]
@@ -119,7 +120,7 @@ def plan_rewind_days(project: ResolvedProject, columns: list[str], model_first: 
 
 def columns_for(project: ResolvedProject, kpis: list[str], properties: list[str]) -> list[str]:
     """The non-key columns the named KPIs and properties need (their dependency closure)."""
-    names: list[str] = ["days_since_last_active", "cohort_day"]  # every KPI's populations read these
+    names: list[str] = [DAYS_SINCE_LAST_ACTIVE, COHORT_DAY]  # every KPI's populations read these
     for kpi_id in kpis:
         kpi = project.kpis[kpi_id]
         for agg in kpi.aggregations:  # referenced KPIs are unfolded into these
@@ -128,7 +129,7 @@ def columns_for(project: ResolvedProject, kpis: list[str], properties: list[str]
                 names += referenced_names(flt, "__p__")
     names += properties
     canonical = [project.property_aliases.get(n, n) for n in names]
-    return [c for c in dependency_closure(project, canonical) if c not in ("entity_id", "date")]
+    return [c for c in dependency_closure(project, canonical) if c not in KEYS]
 
 
 def model_range(model) -> tuple[dt.date, dt.date]:

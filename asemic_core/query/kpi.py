@@ -13,6 +13,7 @@ from asemic_core.query.filters import Filter, filter_condition, literal
 from asemic_core.query.model_source import ModelSource
 from asemic_core.semantic.kpi_formula import parse_kpi_expression
 from asemic_core.semantic.model import ResolvedKpi, ResolvedProject
+from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE
 from asemic_core.semantic.resolve_kpis import population_of
 from asemic_core.sql.expressions import find_aggregates, parse_expression, placeholders_in, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT, render
@@ -122,8 +123,8 @@ class KpiQueryBuilder:
             return exp.In(this=quoted("cohort_day", "m"), expressions=[exp.Literal.number(d) for d in days])
         filters = [parse_kpi_expression(w, self.project.property_aliases) for w in wheres]
         rule = population_of(tuple(properties), filters, self.project.properties, self.project.property_aliases, entity)
-        dsla = quoted("days_since_last_active", "m")
-        self.used.add("days_since_last_active")
+        dsla = quoted(DAYS_SINCE_LAST_ACTIVE, "m")
+        self.used.add(DAYS_SINCE_LAST_ACTIVE)
         active_days = exp.Literal.number(entity.active_days if entity else 0)
         match rule:
             case "active_day":

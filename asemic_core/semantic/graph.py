@@ -1,10 +1,14 @@
-"""The dependency graph events -> properties -> KPIs (lineage and cycle detection)."""
+"""The dependency walks: what a property reads, the closure of properties a computation
+needs (dependencies first), and the graph events -> properties -> KPIs (lineage, impact,
+cycle detection). Validation, planning, schema generation, hashing and lineage all walk
+dependencies through this module."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asemic_core.semantic.model import ResolvedProject
+from asemic_core.semantic.model import ResolvedProject, ResolvedProperty
+from asemic_core.semantic.base_properties import BASE_DEPENDENCIES, DATE
 from asemic_core.semantic.placeholders import canonical_property_name, references
 
 
@@ -101,6 +105,48 @@ class DependencyGraph:
         for start in sorted(keys if keys is not None else self.nodes):
             visit(start)
         return order
+
+
+def property_inputs(project: ResolvedProject, prop: ResolvedProperty) -> tuple[str, ...]:
+    """What a property reads (aliases resolved): its own references, a base property's
+    base inputs, and ``date`` for a fixed window."""
+    if prop.is_base:
+        return BASE_DEPENDENCIES[prop.id]
+    deps = tuple(project.property_aliases.get(d, d) for d in prop.depends_on)
+    if prop.kind == "fixed_window_property":
+        deps += (DATE,)
+    return deps
+
+
+def dependency_closure(project: ResolvedProject, names: list[str], strict: bool = True) -> list[str]:
+    """The properties ``names`` need, dependencies first (base properties included).
+
+    With ``strict=False`` (describing a config that does not validate), unknown
+    references and cycles are skipped instead of raising.
+    """
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        prop = project.get_property(name)
+        if prop is None:
+            if not strict:
+                return
+            raise KeyError(name)
+        if prop.id in seen:
+            return
+        if prop.id in stack:
+            if not strict:
+                return
+            raise ValueError(f"circular dependency: {' -> '.join(stack + (prop.id,))}")
+        for dep in property_inputs(project, prop):
+            visit(dep, stack + (prop.id,))
+        seen.add(prop.id)
+        order.append(prop.id)
+
+    for name in names:
+        visit(name, ())
+    return order
 
 
 def build_graph(project: ResolvedProject) -> DependencyGraph:

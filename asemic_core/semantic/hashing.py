@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+from asemic_core.semantic.graph import dependency_closure
 from asemic_core.semantic.model import ResolvedProject
+from asemic_core.semantic.base_properties import ACTIVITY_BASED, REGISTRATION_BASED
 
 
 def _digest(payload) -> str:
@@ -30,14 +32,11 @@ def event_signature(project: ResolvedProject, event_id: str) -> str:
 def definition_hashes(project: ResolvedProject) -> dict[str, str]:
     """Hash per property id (base properties included)."""
     hashes: dict[str, str] = {}
-
-    def visit(prop_id: str, stack: tuple[str, ...]) -> str:
-        if prop_id in hashes:
-            return hashes[prop_id]
-        prop = project.properties.get(project.property_aliases.get(prop_id, prop_id))
-        if prop is None or prop_id in stack:
-            return "missing"
-        deps = {dep: visit(dep, stack + (prop_id,)) for dep in prop.depends_on}
+    # Dependencies first, so every input's hash is known; an unknown input, or one on a
+    # cycle (not hashed yet when its reader is), counts as "missing".
+    for prop_id in dependency_closure(project, list(project.properties), strict=False):
+        prop = project.properties[prop_id]
+        deps = {dep: hashes.get(project.property_aliases.get(dep, dep), "missing") for dep in prop.depends_on}
         payload = {
             "kind": prop.kind,
             "type": prop.data_type.value,
@@ -46,13 +45,9 @@ def definition_hashes(project: ResolvedProject) -> dict[str, str]:
         }
         if prop.source_event:
             payload["event"] = event_signature(project, prop.source_event)
-        if prop.kind == "registration_property" or (prop.is_base and prop.id in {"registration_date", "cohort_day"}):
+        if prop.kind == "registration_property" or (prop.is_base and prop.id in REGISTRATION_BASED):
             payload["registrations"] = event_signature(project, "entity_registrations")
-        if prop.is_base and prop.id in {"last_activity_date", "days_since_last_active"}:
+        if prop.is_base and prop.id in ACTIVITY_BASED:
             payload["activity"] = event_signature(project, "entity_activity")
         hashes[prop.id] = _digest(payload)
-        return hashes[prop.id]
-
-    for prop_id in project.properties:
-        visit(prop_id, ())
     return hashes

@@ -11,10 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asemic_core.config.loader import Located
-from asemic_core.config.models import DataType, EntityConfig, PropertyKindDef
-
-REGISTRATIONS = "entity_registrations"
-ACTIVITY = "entity_activity"
+# ACTIVITY and REGISTRATIONS, the implicit tables' ids, are defined with the config and used here.
+from asemic_core.config.models import ACTIVITY, REGISTRATIONS, DataType, EntityConfig, PropertyKindDef  # noqa: F401
 
 
 @dataclass

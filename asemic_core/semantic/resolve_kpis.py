@@ -19,6 +19,7 @@ from asemic_core.semantic.kpi_formula import (
     referenced_names,
 )
 from asemic_core.semantic.model import Aggregation, ResolvedKpi, ResolvedProperty
+from asemic_core.semantic.base_properties import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE
 from asemic_core.semantic.placeholders import substitute_template
 from asemic_core.semantic.resolve_properties import default_label
 
@@ -138,7 +139,7 @@ def population_of(properties, filters, props: dict[str, ResolvedProperty], alias
     predicates = _flatten_and(tuple(filters))
     if len(predicates) == 1 and entity is not None:
         equality = _simple_equality(predicates[0])
-        if equality and equality[0] in {"cohort_day", "days_since_last_active"} and equality[1] <= entity.active_days:
+        if equality and equality[0] in {COHORT_DAY, DAYS_SINCE_LAST_ACTIVE} and equality[1] <= entity.active_days:
             return "recent"
     kinds: set[str] = set()
     seen: set[str] = set()

@@ -14,16 +14,25 @@ from asemic_core.config.models import (
     SlidingWindowDef,
 )
 from asemic_core.semantic.model import ResolvedEvent, ResolvedProperty
+from asemic_core.semantic.base_properties import (
+    COHORT_DAY,
+    COHORT_SIZE,
+    DATE,
+    DAYS_SINCE_LAST_ACTIVE,
+    ENTITY_ID,
+    LAST_ACTIVITY_DATE,
+    REGISTRATION_DATE,
+)
 from asemic_core.semantic.placeholders import canonical_property_name, references
 
 BASE_PROPERTIES: dict[str, tuple[DataType, str]] = {
-    "date": (DataType.DATE, "The day of the row"),
-    "entity_id": (DataType.STRING, "The user id"),
-    "registration_date": (DataType.DATE, "Date of the user's first registration event"),
-    "cohort_day": (DataType.INTEGER, "Days since registration (0 on the registration day)"),
-    "cohort_size": (DataType.INTEGER, "1 for every user and day; sums to the number of users"),
-    "last_activity_date": (DataType.DATE, "Latest day on or before this day with activity"),
-    "days_since_last_active": (DataType.INTEGER, "Days since the last active day (0 when active today)"),
+    DATE: (DataType.DATE, "The day of the row"),
+    ENTITY_ID: (DataType.STRING, "The user id"),
+    REGISTRATION_DATE: (DataType.DATE, "Date of the user's first registration event"),
+    COHORT_DAY: (DataType.INTEGER, "Days since registration (0 on the registration day)"),
+    COHORT_SIZE: (DataType.INTEGER, "1 for every user and day; sums to the number of users"),
+    LAST_ACTIVITY_DATE: (DataType.DATE, "Latest day on or before this day with activity"),
+    DAYS_SINCE_LAST_ACTIVE: (DataType.INTEGER, "Days since the last active day (0 when active today)"),
 }
 
 
@@ -39,12 +48,12 @@ def resolve_properties(files: ProjectFiles, events: dict[str, ResolvedEvent]) ->
     """Return resolved properties by id and the alias table for property names."""
     props: dict[str, ResolvedProperty] = {}
     for prop_id, (data_type, description) in BASE_PROPERTIES.items():
-        if prop_id == "entity_id":
+        if prop_id == ENTITY_ID:
             data_type = _entity_id_type(events)
         props[prop_id] = ResolvedProperty(
             id=prop_id, data_type=data_type, kind="base", label=default_label(prop_id),
             description=description, can_filter=True,
-            can_group_by=prop_id in {"registration_date", "cohort_day", "days_since_last_active"},
+            can_group_by=prop_id in {REGISTRATION_DATE, COHORT_DAY, DAYS_SINCE_LAST_ACTIVE},
         )
     aliases = {"asemic_date": "date", "first_appearance_date": "registration_date"}
     for event in events.values():

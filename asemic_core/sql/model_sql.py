@@ -18,7 +18,10 @@ from sqlglot import exp
 
 from asemic_core.sql.literals import literal
 from asemic_core.config.models import DataType
+from asemic_core.semantic.graph import dependency_closure, property_inputs
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject, ResolvedProperty
+from asemic_core.semantic import base_properties
+from asemic_core.semantic.base_properties import ACTIVITY_BASED
 from asemic_core.sql.expressions import parse_expression, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import (
@@ -56,53 +59,9 @@ class ModelRequest:
     stored_sql: str | None = None
 
 
-def dependency_closure(project: ResolvedProject, names: list[str], strict: bool = True) -> list[str]:
-    """The properties ``names`` need, dependencies first (base properties included).
-
-    With ``strict=False`` (describing a config that does not validate), unknown
-    references and cycles are skipped instead of raising.
-    """
-    order: list[str] = []
-    seen: set[str] = set()
-
-    def visit(name: str, stack: tuple[str, ...]) -> None:
-        prop = project.get_property(name)
-        if prop is None:
-            if not strict:
-                return
-            raise KeyError(name)
-        if prop.id in seen:
-            return
-        if prop.id in stack:
-            if not strict:
-                return
-            raise ValueError(f"circular dependency: {' -> '.join(stack + (prop.id,))}")
-        for dep in _deps(project, prop):
-            visit(dep, stack + (prop.id,))
-        seen.add(prop.id)
-        order.append(prop.id)
-
-    for name in names:
-        visit(name, ())
-    return order
-
-
-BASE_DEPS = {
-    "date": (), "entity_id": (), "registration_date": (), "cohort_size": (),
-    "cohort_day": ("registration_date",), "last_activity_date": (), "days_since_last_active": (),
-}
 # The activity-based last active day. days_since_last_active always derives from it, even
 # when the config redefines last_activity_date: populations must not depend on a user's formula.
 LAST_ACTIVE = "__last_active"
-
-
-def _deps(project: ResolvedProject, prop: ResolvedProperty) -> tuple[str, ...]:
-    if prop.is_base:
-        return BASE_DEPS[prop.id]
-    deps = tuple(project.property_aliases.get(d, d) for d in prop.depends_on)
-    if prop.kind == "fixed_window_property":
-        deps += ("date",)
-    return deps
 
 
 class ModelQueryBuilder:
@@ -157,7 +116,7 @@ class ModelQueryBuilder:
             ctes.append((name, _within(query, lower, upper, request.user_filter)))
             event_ctes[event_id] = name
 
-        needs_activity = any(p.id in ("last_activity_date", "days_since_last_active") and p.is_base for p in props)
+        needs_activity = any(p.id in ACTIVITY_BASED and p.is_base for p in props)
         if needs_activity:
             activity = exp.select(quoted("entity_id"), quoted("date")).from_(
                 exp.alias_(activity_relation(project, self.dialect), "a", table=True))
@@ -292,9 +251,9 @@ class ModelQueryBuilder:
         return exp.Case(ifs=[exp.If(this=before, true=stored)], default=expression)
 
     def _inputs(self, prop: ResolvedProperty) -> tuple[str, ...]:
-        if prop.is_base and prop.id in ("last_activity_date", "days_since_last_active"):
+        if prop.is_base and prop.id in ACTIVITY_BASED:
             return (LAST_ACTIVE,)
-        return _deps(self.project, prop)
+        return property_inputs(self.project, prop)
 
     # -- one property ----------------------------------------------------------------
     def _expression(self, prop: ResolvedProperty, resume: dt.date | None = None) -> exp.Expression:
@@ -318,9 +277,9 @@ class ModelQueryBuilder:
                             DataType.INTEGER)
             case "cohort_size":
                 return cast(exp.Literal.number(1), DataType.INTEGER)
-            case "last_activity_date":
+            case base_properties.LAST_ACTIVITY_DATE:
                 return quoted(LAST_ACTIVE)
-            case "days_since_last_active":
+            case base_properties.DAYS_SINCE_LAST_ACTIVE:
                 return cast(exp.DateDiff(this=quoted("date"), expression=quoted(LAST_ACTIVE), unit=exp.var("DAY")),
                             DataType.INTEGER)
         raise AssertionError(prop.id)

@@ -10,7 +10,7 @@ from sqlglot import exp
 from asemic_core.names import quote_name
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
-from asemic_core.sql.model_sql import dependency_closure
+from asemic_core.semantic.graph import dependency_closure
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.types import sql_type
 from asemic_core.storage.store import DAILY, USERS

@@ -19,7 +19,7 @@ from asemic_core.semantic.placeholders import canonical_property_name, reference
 from asemic_core.sql.expressions import ExpressionError, parse_expression, placeholders_outside_aggregates
 from asemic_core.validation.context import Context, issue_at, property_issue
 from asemic_core.validation.data_types import fits, window_result_type
-from asemic_core.validation.literals import describe, literal_fits
+from asemic_core.validation.literal_types import describe, literal_fits
 
 NUMERIC = {DataType.NUMBER, DataType.INTEGER}
 NUMERIC_RESULT = {"count", "count_distinct", "sum", "avg"}

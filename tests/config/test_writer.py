@@ -16,18 +16,18 @@ from hypothesis import strategies as st
 from asemic_core.config import writer
 from asemic_core.config.loader import load_project
 from asemic_core.config.models import DeploymentConfig, EntityConfig, EventTable, Kpi, Property
+from asemic_core.config.model_data import to_yaml_data
 from asemic_core.config.writer import (
     delete_kpi,
     delete_property,
-    edit_yaml_text,
     save_deployment,
     save_entity_config,
     save_event,
     save_kpi,
     save_object,
     save_property,
-    to_yaml_data,
 )
+from asemic_core.config.yaml_edit import edit_yaml_text
 from asemic_core.config.yaml_io import parse_yaml
 from asemic_core.errors import ConfigError
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from asemic_core.config.models import Kpi, Property
-from asemic_core.editing import forms, preview, wording
+from asemic_core.editing import forms, preview_shaping, wording
 from asemic_core.project import Project
 
 LEGACY_AND_CURRENT = ["asemic_current", "asemic_2024"]
@@ -105,12 +105,12 @@ def test_relative_days_in_words(low, high, words) -> None:
 def test_distribution_bins_many_numbers_and_counts_categories() -> None:
     values = pl.DataFrame({"entity_id": ["a"] * 50 + ["b"] * 50, "date": list(range(100)),
                            "value": [float(i) for i in range(100)], "saved_value": [None] * 50 + [1.0] * 50})
-    dist = preview.distribution(values, with_saved=True, bins=10)
+    dist = preview_shaping.distribution(values, with_saved=True, bins=10)
     draft = dist.filter(pl.col("definition") == "draft")
     assert draft["user_days"].sum() == 100 and draft.height == 10
     saved = dist.filter(pl.col("definition") == "saved")
     assert dict(zip(saved["bucket"], saved["user_days"])) == {"0–9.9": 50, "(null)": 50}  # bins shared
-    assert preview.example_users(values, with_saved=True, count=1) == ["a"]
+    assert preview_shaping.example_users(values, with_saved=True, count=1) == ["a"]
 
 
 def test_property_of_every_kind_validates_through_the_model() -> None:

@@ -75,6 +75,12 @@ def apply_step(step: dict, root: Path, outside: Path) -> None:
             target.write_text(expand(step["text"]), encoding="utf-8")
     elif "delete" in step:
         (root / step["delete"]).unlink()
+    elif "warehouse_sql" in step:  # e.g. a table with STRUCT columns for the cases that need one
+        con = duckdb.connect(str(root / "warehouse.duckdb"))
+        try:
+            con.execute(step["warehouse_sql"])
+        finally:
+            con.close()
     elif "write_outside" in step:
         (outside / step["write_outside"]).write_text(expand(step["text"]), encoding="utf-8")
     elif "zip" in step:

@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 from asemic_core.config import writer
 from asemic_core.config.models import Kpi, Property
 from asemic_core.query.kpi import KpiRequest
-from asemic_core.query.preview import Draft
+from asemic_core.query.draft_preview import Draft
 
 PAYING_DAYS = Property.model_validate({
     "data_type": "INTEGER",

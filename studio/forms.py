@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from asemic_core.app_support import field_errors, model_source, render_field_errors
+from studio.session import field_errors, model_source, render_field_errors
 from asemic_core.config.models import Kpi, Property
 from asemic_core.issues import Issue
 from asemic_core.project import Project
@@ -337,8 +337,8 @@ def _model(kind: str, model_json: str):
 @st.cache_data(show_spinner=False, max_entries=64)
 def draft_issues(root: str, version: str, kind: str, object_id: str, model_json: str, file: str | None) -> list[Issue]:
     """Validation issues of a draft in the project (and those it causes elsewhere)."""
-    from asemic_core.query.preview import Draft
-    from asemic_core.query.preview import draft_issues as issues_of
+    from asemic_core.query.draft_preview import Draft
+    from asemic_core.query.draft_preview import draft_issues as issues_of
 
     files, _ = project_state(root, version)
     return issues_of(files, Draft(kind, object_id, _model(kind, model_json), file))
@@ -348,8 +348,8 @@ def draft_issues(root: str, version: str, kind: str, object_id: str, model_json:
 def draft_preview(root: str, version: str, kind: str, object_id: str, model_json: str, file: str | None,
                   sample_users: int, days: int, template_value: str | None = None):
     """The preview of a draft (``PreviewResult``) on a sample, next to the saved definition."""
-    from asemic_core.editing.preview import run_preview
-    from asemic_core.query.preview import Draft
+    from asemic_core.editing.preview_shaping import run_preview
+    from asemic_core.query.draft_preview import Draft
 
     draft = Draft(kind, object_id, _model(kind, model_json), file)
     return run_preview(Project(root), draft, sample_users, days, model_source(root, version), template_value)

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import polars as pl
 from sqlglot import exp
 
-from asemic_core.config import writer
 from asemic_core.config.loader import ENTITY_DIR, Located, ProjectFiles
 from asemic_core.config.models import Kpi, Property
+from asemic_core.config.yaml_edit import edit_yaml_text
 from asemic_core.config.yaml_io import parse_yaml
 from asemic_core.engine import annotate_row_order, source_day_range
 from asemic_core.errors import AsemicError
@@ -70,7 +70,7 @@ def draft_files(files: ProjectFiles, draft: Draft) -> ProjectFiles:
     rel = draft.file or (existing.file if existing else f"{ENTITY_DIR}/{collection}/{draft.id}.yml")
     doc = files.documents.get(rel)
     text = doc.text if doc is not None else f"{collection}:\n"
-    new_text = writer.edit_yaml_text(text, rel, (collection, draft.id), draft.model, model_type=type(draft.model))
+    new_text = edit_yaml_text(text, rel, (collection, draft.id), draft.model, model_type=type(draft.model))
     new_doc, issues = parse_yaml(new_text, rel)
     out = copy.copy(files)
     out.documents = dict(files.documents)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asemic_core.config.models import DataType, EventTable
-from asemic_core.config.suggest import event_id_for, suggest_event, table_tags
+from asemic_core.editing.event_suggestion import event_id_for, suggest_event, table_tags
 from asemic_core.warehouse import Column
 
 

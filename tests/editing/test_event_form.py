@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from asemic_core.config.event_form import event_data, form_for_event, form_for_suggestion
+from asemic_core.editing.event_form import event_data, form_for_event, form_for_suggestion
 from asemic_core.config.models import EventTable
-from asemic_core.config.suggest import suggest_event
+from asemic_core.editing.event_suggestion import suggest_event
 from asemic_core.warehouse import Column
 
 TABLE = EventTable.model_validate({

@@ -13,7 +13,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from asemic_core.app_support import model_source
+from studio.session import model_source
 from asemic_core.jobs.plan import JobPlan
 from asemic_core.jobs.requests import JobRow, duration_text, when
 from asemic_core.project import Project

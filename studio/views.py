@@ -1,6 +1,6 @@
 """Cached readers and small renderers of the Overview, Events, Schema and Export pages.
 
-Like ``app_support``, caches are keyed on plain values: the project root and the config
+Like ``studio.session``, caches are keyed on plain values: the project root and the config
 version (a hash of the config files), plus the warehouse file's modification time for
 warehouse reads, so an edit on disk is seen at the next rerun.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from asemic_core.app_support import config_version
+from studio.session import config_version
 from asemic_core.config.loader import ProjectFiles
 from asemic_core.project import Project
 

@@ -9,8 +9,8 @@ import math
 import polars as pl
 
 from asemic_core.config.models import Kpi
-from asemic_core.query import preview as _preview
-from asemic_core.query.preview import Draft, PreviewResult
+from asemic_core.query import draft_preview as _preview
+from asemic_core.query.draft_preview import Draft, PreviewResult
 from asemic_core.semantic.resolve import resolve
 
 NUMERIC_DTYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asemic_core.config.models import EventTable
-from asemic_core.config.suggest import EventSuggestion
-from asemic_core.config.writer import to_yaml_data
+from asemic_core.editing.event_suggestion import EventSuggestion
+from asemic_core.config.model_data import to_yaml_data
 
 
 @dataclass
