@@ -31,8 +31,10 @@ class SparkSettings:
 
     @property
     def local_tables(self) -> bool:
-        """Whether this process can read the tables' files (DuckDB then serves queries)."""
-        return "://" not in self.tables_path and not self.tables_path.startswith("dbfs:")
+        """Whether DuckDB in this process can read the tables (Parquet files on a local
+        path): then DuckDB serves KPI queries and previews (see docs/spark.md)."""
+        return ("://" not in self.tables_path and not self.tables_path.startswith("dbfs:")
+                and self.table_format == "parquet")
 
 
 @dataclass(frozen=True)

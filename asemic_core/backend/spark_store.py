@@ -117,7 +117,7 @@ class SparkTableStore:
                 for row in written.groupBy(partition_by).count().collect()}
 
     def _size(self, directory: str, partition_by: str | None, day: str | None) -> int:
-        if not self.settings.local_tables:
+        if "://" in self.settings.tables_path or self.settings.tables_path.startswith("dbfs:"):
             return 0
         folder = Path(directory) / f"{partition_by}={day}" if partition_by else Path(directory)
         return sum(p.stat().st_size for p in folder.glob("*.parquet"))
@@ -137,7 +137,7 @@ class SparkTableStore:
     def remove_unreferenced(self, keep: dict[str, set[int]], orphans_only: bool) -> int:
         """Delete the version directories (local paths only) that no kept manifest names;
         with ``orphans_only``, those no manifest at all names (a job died writing them)."""
-        if not self.settings.local_tables:
+        if "://" in self.settings.tables_path or self.settings.tables_path.startswith("dbfs:"):
             return 0
         root = Path(self.settings.tables_path)
         removed = 0
