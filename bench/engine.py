@@ -426,7 +426,7 @@ def make_project(data_dir: Path, project_dir: Path, engine: str = "duckdb") -> N
             con.close()
         writer.save_deployment(project_dir, DeploymentConfig.model_validate(
             {"name": "Demo game (Spark)", "warehouse": {"type": "parquet", "path": str(events)},
-             "engine": {"type": "spark", "master": "local[2]"}}))
+             "engine": {"type": "spark", "master": "local[2]", "conf": {"spark.driver.memory": "4g"}}}))
 
 
 def set_model_settings(project_dir: Path, **values) -> None:

@@ -5,7 +5,7 @@ every KPI point, read from Spark's files by DuckDB and computed on Spark."""
 from __future__ import annotations
 
 import pytest
-from spark_support import assert_models_equal, assert_same, day, kpi_points, make_pair, set_events
+from spark_support import assert_models_equal, assert_same, day, kpi_points, make_pair, set_events, table_frame
 
 from asemic_core.backend.spark_executor import SparkExecutor
 from asemic_core.config.writer import save_property
@@ -39,6 +39,7 @@ def test_jobs_on_spark_equal_duckdb(pair):
     assert (result.first_day, result.last_day) == (day(0), day(52))
     rows = assert_models_equal(spark_project.root, duck_project.root, "refresh")
     assert rows == result.rows
+    refreshed = table_frame(spark_project.root)
 
     # Daily updates: one day, then the rest (with the config's 3 lookback days).
     set_events(full, events, day(53))
@@ -64,6 +65,18 @@ def test_jobs_on_spark_equal_duckdb(pair):
     assert_models_equal(spark_project.root, duck_project.root, "partial update")
     versions = [v.kind for v in spark_project.history()]
     assert versions == ["partial", "rewind", "update", "update", "refresh"]
+
+    # Versions stay readable: restore the refresh's, then the latest again; a vacuum keeping
+    # only the published version removes the other directories and leaves it whole.
+    spark_project.restore(1, origin="test")
+    assert_same(table_frame(spark_project.root), refreshed, "restored refresh")
+    spark_project.restore(5, origin="test")
+    tables = spark_project.engine_settings().spark.tables_path
+    before = {p for p in (spark_project.root / tables).rglob("v*") if p.parent.name in ("daily", "users")}
+    removed = spark_project.vacuum(0, origin="test")
+    after = {p for p in (spark_project.root / tables).rglob("v*") if p.parent.name in ("daily", "users")}
+    assert after < before and removed.phases["files_removed"] > 0
+    assert_models_equal(spark_project.root, duck_project.root, "restored and vacuumed")
 
 
 def test_kpi_points_equal(pair):
