@@ -135,7 +135,7 @@ def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job
     store.collect_garbage()
     work = store.begin(job_id)
     model_first, watermark = model_range(work)
-    executor = job_executor(warehouse_path, project, store, settings, job_id)
+    executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         stats, phases = _partial(executor, project, work, targets, [], reporter)
     finally:
@@ -177,7 +177,7 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     store.collect_garbage()
     work = store.begin(job_id)
     model_first, watermark = model_range(work)
-    executor = job_executor(warehouse_path, project, store, settings, job_id)
+    executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         if stale or removed:
             _stats, more = _partial(executor, project, work, stale, removed, reporter)
@@ -212,7 +212,7 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
         raise JobError(f"columns {', '.join(status.stale[:5])}{'...' if len(status.stale) > 5 else ''} are stale: "
                        "run `asemic-cli model update` first, then rewind")
     plan = plan_rewind_days(project, daily_columns(project), model_first, watermark, day_from, day_to)
-    executor = job_executor(warehouse_path, project, store, settings, job_id)
+    executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         stats, phases = recompute_days(executor, project, work, plan, model_first, reporter)
         work.write(USERS, executor.batches(users_query(project, watermark)), replace_schema=True)

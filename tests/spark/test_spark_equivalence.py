@@ -22,6 +22,23 @@ def pair(spark, tmp_path_factory):
     return Project(spark_root), Project(duck_root), full, root / "events"
 
 
+class Recorder:
+    """A progress reporter that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.bars: list[tuple[str, int]] = []
+        self.advanced = 0
+
+    def start(self, total: int, label: str) -> None:
+        self.bars.append((label, total))
+
+    def advance(self, n: int = 1) -> None:
+        self.advanced += n
+
+    def finish(self) -> None:
+        pass
+
+
 def run_both(pair, kind: str, **args):
     spark_project, duck_project, _full, _events = pair
     results = []
@@ -35,7 +52,12 @@ def run_both(pair, kind: str, **args):
 def test_jobs_on_spark_equal_duckdb(pair):
     spark_project, duck_project, full, events = pair
     set_events(full, events, day(52))
-    result = run_both(pair, "refresh")
+    progress = Recorder()
+    result = spark_project.refresh(origin="test", reporter=progress)
+    duck_project.refresh(origin="test")
+    # Spark's stages and tasks reached the reporter while the job wrote.
+    stages = [(label, total) for label, total in progress.bars if label.startswith("Spark stage ")]
+    assert stages and all(total >= 1 for _label, total in stages)
     assert (result.first_day, result.last_day) == (day(0), day(52))
     rows = assert_models_equal(spark_project.root, duck_project.root, "refresh")
     assert rows == result.rows
