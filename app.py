@@ -9,6 +9,8 @@ import datetime as dt
 
 import streamlit as st
 
+from asemic_core.git_repo import git_summary
+from studio.jobs import progress_line
 from studio.session import config_version, enter_router, open_project, validation_report
 
 st.set_page_config(page_title="asemic", page_icon=":material/insights:", layout="wide")
@@ -21,6 +23,7 @@ pages = [
     st.Page("pages/schema.py", title="Schema", icon=":material/schema:"),
     st.Page("pages/explore.py", title="Explore", icon=":material/query_stats:"),
     st.Page("pages/jobs.py", title="Jobs", icon=":material/play_circle:"),
+    st.Page("pages/git.py", title="Git", icon=":material/commit:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]
 # Declare the pages first: from then on Streamlit ignores the pages/ directory's own listing.
@@ -40,14 +43,20 @@ with st.sidebar:
     status = project.status()
     if status.watermark:
         st.markdown(f":material/database: Materialized through **{status.watermark}**")
-        if status.stale:
-            st.markdown(f":orange[:material/update: {len(status.stale)} stale column(s)]")
+        states = [c.state for c in status.columns]
+        if status.stale:  # the words and counts of the Schema page
+            counts = [f"{states.count(s)} {w}" for s, w in (("new", "added"), ("stale", "stale")) if states.count(s)]
+            st.markdown(f":orange[:material/update: {' and '.join(counts)} column(s) to update]")
     else:
         st.markdown(":orange[:material/database: Not materialized yet]")
-    running = [j for j in project.jobs(5) if j.status == "running"]
+    git_line = git_summary(project.root)
+    if git_line:
+        st.markdown(git_line)
+    running = [j for j in project.jobs(5) if j.status in ("queued", "running")]
     if running:
         job = running[0]
-        st.markdown(f":material/sync: Running **{job.kind}** ({job.progress * 100:.0f}%)")
+        fraction, _words = progress_line(project, job)
+        st.markdown(f":material/sync: {job.status.capitalize()} **{job.kind}** ({fraction * 100:.0f}%)")
     st.caption(f"Updated {dt.datetime.now():%H:%M:%S}")
 
 navigation.run()

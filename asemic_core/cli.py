@@ -306,7 +306,18 @@ def _write_frame(frame, fmt: str) -> None:
         sys.stdout.write(frame.write_csv())
 
 
+def _require_valid_config(project: Project) -> None:
+    """A query reads the config's definitions: refuse it (exit 1, the issues listed) while
+    the config has errors, as a job does."""
+    from asemic_core.validation import validate_files
+
+    errors = [i for i in validate_files(project.files()) if i.is_error]
+    if errors:
+        raise ConfigError(f"the config has {len(errors)} error(s); fix them before querying", errors)
+
+
 def cmd_property_values(args, project: Project) -> int:
+    _require_valid_config(project)
     frame = project.property_values(args.id, args.date_from, args.date_to)
     _write_frame(frame, args.format)
     return EXIT_OK
@@ -316,6 +327,7 @@ def cmd_kpi_query(args, project: Project) -> int:
     from asemic_core.query.filters import parse_filter
     from asemic_core.query.kpi import KpiRequest
 
+    _require_valid_config(project)
     source = project.source()
     filters = [parse_filter(text, source.resolved) for text in args.filter]
     request = KpiRequest(args.id, args.date_from, args.date_to, args.x_axis, args.grain, list(args.by), filters)

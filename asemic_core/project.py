@@ -196,7 +196,7 @@ class Project:
         store.jobs.mark_interrupted(store.lock.holder)
         record = store.jobs.get(job_id)
         if record is None:
-            raise AsemicError(f"no job {job_id!r} in this project (see `asemic-cli jobs list`)")
+            raise AsemicError(f"no job {job_id!r} in this project (see the list of jobs)")
         return record, store.jobs.days(job_id), store.jobs.phases(job_id)
 
     def status(self):

@@ -1,4 +1,5 @@
-"""Explore: KPI charts over dates or cohort days, grouped and filtered; brush days to rewind them."""
+"""Explore: KPI charts over dates or cohort days, grouped and filtered; drag to zoom into days,
+then rewind the days zoomed into."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import datetime as dt
 
 import streamlit as st
 
-from studio.charts import drop_stale_choices, explore_series, kpi_chart, model_version, render_plan
+from studio.charts import drop_stale_choices, explore_series, model_version, render_plan
+from studio.explore import group_changes, group_warning, marked_chart, marks_caption, point_marks, series_sql, \
+    summed_ratio_warning
+from studio.jobs import job_outcome, job_progress
 from studio.session import config_version, open_project, show_error
 from asemic_core.errors import AsemicError, JobError
 from asemic_core.jobs import children
@@ -48,6 +52,25 @@ def remove_filter_row(row: int) -> None:
     st.session_state[ROWS] = [r for r in st.session_state[ROWS] if r != row]
 
 
+def apply_zoom(first: dt.date, last: dt.date) -> None:
+    """Before the date input is drawn: the default range, a zoom asked by a drag, within the model."""
+    if (target := st.session_state.pop("explore_zoom_to", None)) is not None:
+        st.session_state[ZOOMS] = [*st.session_state.get(ZOOMS, []), st.session_state.get(DATES)]
+        st.session_state[DATES] = target
+    current = st.session_state.get(DATES)
+    if not isinstance(current, (tuple, list)) or not current or not first <= current[0] <= last:
+        st.session_state[DATES] = explore.default_range(first, last)
+    elif len(current) == 2 and current[1] is not None and not first <= current[1] <= last:
+        st.session_state[DATES] = (current[0], min(max(current[1], first), last))
+
+
+def zoom_out() -> None:
+    stack = st.session_state.get(ZOOMS, [])
+    if stack:
+        st.session_state[DATES] = stack[-1]
+        st.session_state[ZOOMS] = stack[:-1]
+
+
 # -- inputs ---------------------------------------------------------------------------
 kpi_ids = explore.kpi_choices(resolved)
 group_choices, prop_choices = explore.group_by_choices(resolved), explore.filter_choices(resolved)
@@ -69,10 +92,11 @@ if not axes:
              + "). Keep the KPIs of one axis.")
     st.stop()
 
+DATES, ZOOMS = "explore_dates", "explore_zoom_stack"
+apply_zoom(first_day, last_day)
 left, middle, right = st.columns([2, 1.2, 1])
-default_from, default_to = explore.default_range(first_day, last_day)
-picked = left.date_input("Dates (registration dates on the cohort axis)", value=(default_from, default_to),
-                         min_value=first_day, max_value=last_day, key="explore_dates", format="YYYY-MM-DD")
+picked = left.date_input("Dates (registration dates on the cohort axis)", min_value=first_day, max_value=last_day,
+                         key=DATES, format="YYYY-MM-DD")
 axis = middle.radio("X axis", axes, horizontal=True, key="explore_axis",
                     format_func=lambda a: "Date" if a == "date" else "Cohort day")
 grain = right.selectbox("Grain", GRAINS, key="explore_grain", disabled=axis == "cohort_day",
@@ -133,26 +157,28 @@ def drop_rewind() -> None:
 
 @st.dialog("Rewind these days", width="large", on_dismiss=drop_rewind)
 def rewind_dialog(day_from: dt.date, day_to: dt.date) -> None:
-    st.write(f"Recompute the model for **{day_from} .. {day_to}**, and every later day that depends on them.")
+    st.write(f"Recompute the model for the days you selected, **{day_from} .. {day_to}**, and every later day "
+             "that depends on them.")
     try:
         plan = project.plan_rewind(day_from, day_to)
     except AsemicError as err:
         show_error(err)
         return
     render_plan(plan)
+    planned = f"{plan.first_day} .. {plan.last_day}"
     confirm, cancel = st.columns(2)
     if cancel.button("Cancel", width="stretch", key="explore_rewind_cancel"):
         drop_rewind()
         st.rerun()
-    if confirm.button(f"Rewind {plan.first_day} .. {plan.last_day}", type="primary", width="stretch",
-                      key="explore_rewind_confirm"):
+    if confirm.button(f"Rewind {planned}", type="primary", width="stretch", key="explore_rewind_confirm"):
         try:
-            children.keep(launch_job(project, "rewind", {"from": day_from.isoformat(), "to": day_to.isoformat()}))
+            process = launch_job(project, "rewind", {"from": day_from.isoformat(), "to": day_to.isoformat()})
+            children.keep(process)
         except JobError as err:
             show_error(err)
             return
         drop_rewind()
-        st.session_state["explore_launched"] = f"rewind {day_from} .. {day_to}"
+        st.session_state["explore_launched"] = (process.job_id, f"rewind {planned}")
         st.rerun()
 
 
@@ -169,9 +195,26 @@ with st.spinner("Querying..."):
             st.markdown(f"**{resolved.kpis[kpi].label}**")
             show_error(err)
 
-if launched := st.session_state.pop("explore_launched", None):
-    st.success(f"Started {launched}. Follow it on the Jobs page.", icon=":material/sync:")
-    st.page_link("pages/jobs.py", label="Open Jobs", icon=":material/play_circle:")
+if launched := st.session_state.get("explore_launched"):
+    job_progress(project, *launched)
+job_outcome()
+
+zoom_note, zoom_actions = st.columns([3, 2], vertical_alignment="center")
+if st.session_state.get(ZOOMS):
+    zoom_note.caption(f":material/zoom_in: Zoomed to **{date_from} .. {date_to}** "
+                      f"({(date_to - date_from).days + 1} day(s)). Drag again to zoom further.")
+    out, rewind = zoom_actions.columns(2)
+    out.button("Zoom out", icon=":material/zoom_out:", key="explore_zoom_out", on_click=zoom_out, width="stretch")
+    rewind.button("Rewind these days...", icon=":material/history:", key="explore_rewind", width="stretch",
+                  on_click=ask_rewind, args=((date_from, date_to),),
+                  help="Recompute the model for the selected days (shows the plan first).")
+else:
+    zoom_note.caption(":material/zoom_in: Drag across a chart to zoom into those days; the selected days can then "
+                      "be rewound.")
+
+if by and (warning := group_warning(group_changes(root, config, data, tuple(by), axis, date_from, date_to),
+                                     date_from, date_to, axis)):
+    st.warning(warning, icon=":material/warning:")
 
 summary = f"{len(results)} KPI(s), {date_from} .. {date_to}" + (f", by {', '.join(by)}" if by else "") + \
     (f", where {' and '.join(f.describe() for f in filters)}" if filters else "")
@@ -199,26 +242,29 @@ for index, series in enumerate(results):
         if series.adhoc_columns:
             st.info(f"{', '.join(series.adhoc_columns)}: computed on the fly; run an update to materialize.",
                     icon=":material/bolt:")
+        ratio_warning = summed_ratio_warning(resolved.kpis, series)
+        if ratio_warning:
+            st.warning(ratio_warning,
+                       icon=":material/functions:")
+        marks = point_marks(series, first_day, last_day)
         brush = f"brush_{series.kpi}" if series.axis == "date" else None
-        event = st.altair_chart(kpi_chart(series, brush), key=f"explore_chart_{series.kpi}",
+        chart_key = f"explore_chart_{series.kpi}_{series.grain}_{series.date_from}_{series.date_to}"
+        event = st.altair_chart(marked_chart(series, marks, brush), key=chart_key,
                                 on_select="rerun" if brush else "ignore", width="stretch")
+        if note := marks_caption(series, marks):
+            st.caption(note)
         if brush:
             bounds = (((event or {}).get("selection") or {}).get(brush) or {}).get("day")
             days = explore.brushed_days(bounds, series.grain, series.points["date"].to_list(), first_day, last_day)
-            if days:
-                note, action = st.columns([3, 2], vertical_alignment="center")
-                count = (days[1] - days[0]).days + 1
-                note.caption(f"Brushed {days[0]} .. {days[1]} ({count} day(s))")
-                action.button("Rewind these days", icon=":material/history:", key=f"explore_rewind_{series.kpi}",
-                              width="stretch", on_click=ask_rewind, args=(days,))
-            else:
-                st.caption("Drag across the chart to select days to rewind.")
+            if days and days != (date_from, date_to):
+                st.session_state["explore_zoom_to"] = days
+                st.rerun()
         if show_table:
             st.dataframe(series.points, hide_index=True, width="stretch")
             if series.by:
                 st.dataframe(series.totals, hide_index=True, width="stretch")
         if show_sql:
-            st.code(series.sql, language="sql")
+            st.code(series_sql(project, series), language="sql", wrap_lines=False)
 
 if REWIND in st.session_state:
     rewind_dialog(*st.session_state[REWIND])

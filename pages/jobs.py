@@ -12,8 +12,9 @@ from studio.session import open_project, show_error
 from asemic_core.errors import AsemicError
 from asemic_core.jobs import children
 from asemic_core.jobs.launcher import launch_job
-from asemic_core.jobs.requests import (JobRequest, active_job, describe_args, duration_text, expected_duration,
-                                      job_rows, shown_progress, stale_properties, when)
+from studio.jobs import progress_line
+from asemic_core.jobs.requests import JobRequest, active_job, describe_args, duration_text, job_progress, \
+    job_rows, stale_properties, when
 from asemic_core.jobs.scheduler import Scheduler, scheduler_status
 
 project = open_project()
@@ -38,14 +39,10 @@ def live_job() -> None:
     launched = st.session_state.get(LAUNCHED)
     if job is not None:
         st.session_state.pop(LAUNCHED, None)
-        if running is None or running.id != job.id:  # a job the page does not show yet: redraw it all
-            st.rerun()
-        expected = expected_duration(records, job)
-        fraction, estimated = shown_progress(job, expected)
-        label = (f"**{job.kind}** `{job.id}` ({job.origin}) · {fraction * 100:.0f}%"
-                 + (f" (estimated: the last {job.kind} took {duration_text(expected)})" if estimated else "")
-                 + f" · {duration_text(job.duration)}")
-        st.progress(fraction, text=label)
+        if running is None or (running.id, running.status) != (job.id, job.status):
+            st.rerun()  # a job, or a state, the history below does not show yet: redraw it all
+        fraction, words = progress_line(project, job)
+        st.progress(fraction, text=f"{words} · from {job.origin}")
         st.caption(job.message or "starting...")
         return
     if launched is not None:
@@ -188,8 +185,9 @@ if last_job.status in ("failed", "interrupted"):
              icon=":material/error:")
 rows = job_rows(records)
 st.dataframe(
-    [{"id": r.id, "kind": r.kind, "args": r.args, "origin": r.origin, "status": r.status, "started": r.started,
-      "duration": duration_text(r.duration_s), "message": r.error or r.message} for r in rows],
+    [{"id": r.id, "kind": r.kind, "args": r.args, "origin": r.origin, "status": r.status,
+      "progress": f"{job_progress(record, records)[0] * 100:.0f}%", "started": r.started,
+      "duration": duration_text(r.duration_s), "message": r.error or r.message} for r, record in zip(rows, records)],
     hide_index=True, width="stretch",
     column_config={"message": st.column_config.TextColumn("message / error", width="large")},
 )
@@ -209,10 +207,11 @@ def pin_detail() -> None:
 job_id = st.selectbox("Job", list(by_id), key="jobs_detail", format_func=lambda j: job_heading(by_id[j]),
                       on_change=pin_detail)
 try:
-    record, days, phases = project.job(job_id)
+    _latest, days, phases = project.job(job_id)
 except AsemicError as err:
     show_error(err)
     st.stop()
+record = by_id[job_id]  # the state the history above shows (the live view reruns the page when it changes)
 metrics = st.columns(4)
 metrics[0].metric("Status", record.status)
 metrics[1].metric("Duration", duration_text(record.duration) or "-")

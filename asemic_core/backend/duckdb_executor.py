@@ -13,10 +13,10 @@ from sqlglot import exp
 from asemic_core.backend.seam import SnapshotGone, TableSnapshot
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
-from asemic_core.names import quote_name, sql_string
+from asemic_core.sql.render import ENGINE_DIALECT
+from asemic_core.warehouse import connect_readonly
 
 BATCH_ROWS = 256_000
-ENGINE_DIALECT = "duckdb"  # sql.render's dialect (not imported: the warehouse layer sits below sql)
 
 
 def configure(con: duckdb.DuckDBPyConnection, settings: EngineSettings) -> duckdb.DuckDBPyConnection:
@@ -30,42 +30,13 @@ def is_out_of_memory(err: BaseException) -> bool:
     return isinstance(err, duckdb.OutOfMemoryException) or "Out of Memory" in str(err)
 
 
-def parquet_tables(directory: Path) -> dict[tuple[str, str], Path]:
-    """The event tables of a Parquet warehouse: ``<dir>/<schema>/<table>/`` holding Parquet files."""
-    found: dict[tuple[str, str], Path] = {}
-    for schema in sorted(p for p in Path(directory).iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        for table in sorted(p for p in schema.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-            if any(table.rglob("*.parquet")):
-                found[(schema.name, table.name)] = table
-    return found
-
-
-def connect_parquet(directory: Path, settings: EngineSettings) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with one view per Parquet table of ``directory``."""
-    con = configure(duckdb.connect(), settings)
-    for (schema, table), location in parquet_tables(directory).items():
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_name(schema)}")
-        glob = sql_string(str(location / "**" / "*.parquet"))
-        con.execute(f"CREATE VIEW {quote_name(schema)}.{quote_name(table)} AS SELECT * FROM "
-                    f"read_parquet({glob}, hive_partitioning = true)")
-    return con
-
-
 def connect(path: Path | None, settings: EngineSettings | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse file ``path`` (read-only), or to the Parquet tables of
-    the directory ``path``, or an in-memory one."""
+    """A connection to the warehouse ``path`` (read-only; a DuckDB file or a directory of
+    Parquet tables), or an in-memory one."""
     settings = settings or EngineSettings()
     if path is None:
         return configure(duckdb.connect(), settings)
-    if Path(path).is_dir():
-        return connect_parquet(Path(path), settings)
-    if not Path(path).is_file():
-        raise WarehouseError(f"warehouse file {path} does not exist")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as err:
-        raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
-    return configure(con, settings)
+    return configure(connect_readonly(Path(path), settings.memory_limit, settings.spill_directory()), settings)
 
 
 class DuckDBExecutor:

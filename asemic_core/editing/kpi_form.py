@@ -12,6 +12,7 @@ from asemic_core.config.models import Kpi
 from asemic_core.editing.form_issues import form_issue, model_issues, unless_known
 from asemic_core.editing.form_literals import clean_text
 from asemic_core.issues import Issue
+from asemic_core.semantic.kpi_totals import suggested_total_function
 
 AXES = ("date", "cohort_day")
 
@@ -83,6 +84,10 @@ def kpi_data(form: dict) -> dict:
         data["unit"] = {"symbol": form["unit_symbol"], "is_prefix": bool(form.get("unit_prefix"))}
     if form.get("total_function"):
         data["total_function"] = form["total_function"]
+    elif form.get("original_id") is None and not any(form["axis_totals"].get(r) for r in AXES if form["axes"].get(r)):
+        # A new ratio (ARPDAU, retention %) averages over weeks and months instead of adding up.
+        if suggested := suggested_total_function(data.get("select", "")):
+            data["total_function"] = suggested
     if form.get("template") == "cohort_day":
         data["template"] = "cohort_day"
     elif form.get("template") == "list":

@@ -137,7 +137,7 @@ def model_range(model) -> tuple[dt.date, dt.date]:
     if hasattr(model, "current"):
         model = model.current()
     if model is None or model.watermark is None:
-            raise JobError("the model has not been materialized yet: run `asemic-cli model refresh` first")
+        raise JobError("the model has not been materialized yet: run `asemic-cli model refresh` first")
     return dt.date.fromisoformat(model.first_day), dt.date.fromisoformat(model.watermark)
 
 

@@ -36,13 +36,19 @@ from asemic_core.storage.store import DAILY, USERS, ModelStore, Work
 DAY = dt.timedelta(days=1)
 
 
+def _share(span: tuple[float, float], done: int, total: int) -> float:
+    """``done`` of ``total`` steps as a fraction of the whole job (this step owns ``span``)."""
+    low, high = span
+    return low + (high - low) * done / max(total, 1)
+
+
 def _users_per_day(work: Work, day: dt.date) -> int:
     counts = work.snapshot(DAILY).rows_by_day()
     return counts.get(day) or (list(counts.values())[-1] if counts else 0)
 
 
 def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan, model_first: dt.date,
-                   reporter: Reporter) -> tuple[list, dict]:
+                   reporter: Reporter, span: tuple[float, float] = (0.0, 1.0)) -> tuple[list, dict]:
     """Compute every column on plan.first .. plan.last from the events and the stored days
     before, and replace those days of the daily table."""
     columns = daily_columns(project)
@@ -70,7 +76,8 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
 
     def written(index: int) -> None:
         reporter.advance()
-        work.store.jobs.progress(work.job_id, (index + 1) / (buckets + 1), f"batch {index + 1} of {buckets} written")
+        work.store.jobs.progress(work.job_id, _share(span, index + 1, buckets + 1),
+                                 f"{plan.days} day(s): batch {index + 1} of {buckets} written")
 
     daily = work.write(DAILY, stream(executor, statements, written), replace_days=(plan.first, plan.last))
     reporter.finish()
@@ -80,7 +87,7 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
 
 
 def recompute_columns(executor, project: ResolvedProject, work: Work, targets: list[str], drop: list[str],
-                      reporter: Reporter) -> tuple[list, dict]:
+                      reporter: Reporter, span: tuple[float, float] = (0.0, 1.0)) -> tuple[list, dict]:
     """Recompute ``targets`` (and drop ``drop``) on every materialized day; the other
     columns are copied as they are, into one new version of the daily table."""
     model_first, watermark = model_range(work)
@@ -99,6 +106,7 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
             exp.alias_(exp.Subquery(this=builder.build(request)), "c", table=True))))
     executor.stage("__columns", statements)
     reporter.advance(buckets)
+    work.store.jobs.progress(work.job_id, _share(span, 1, 2), f"{len(targets)} column(s) computed; rewriting the table")
     compute = time.monotonic() - mark
     order = [c.name for c in generate_schema(project).table(DAILY).columns]
     keep = [c for c in daily.columns if c not in targets and c not in drop]
@@ -122,11 +130,32 @@ def _column_states(project: ResolvedProject, job_id: str, names: list[str], firs
                         job_id) for c in schema.table(DAILY).columns if c.name in names]
 
 
-def _partial(executor, project, work: Work, targets, drop, reporter):
+def _partial(executor, project, work: Work, targets, drop, reporter, span=(0.0, 1.0)):
     model_first, watermark = model_range(work)
-    stats, phases = recompute_columns(executor, project, work, targets, drop, reporter)
+    stats, phases = recompute_columns(executor, project, work, targets, drop, reporter, span)
     work.set_columns(_column_states(project, work.job_id, targets, model_first, watermark), drop=drop)
     return stats, phases
+
+
+def _stale_first(executor, project: ResolvedProject, work: Work, status, reporter: Reporter,
+                 later_days: int) -> tuple[list, dict, float]:
+    """Recompute stale and new columns (and drop removed ones) on every materialized day,
+    before a job computes ``later_days`` days of every column, in the same job. Returns the
+    day stats, the phases and the share of the job's progress this first step took."""
+    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
+    removed = [c.name for c in status.columns if c.state == "removed"]
+    if not stale and not removed:
+        return [], {}, 0.0
+    model_first, watermark = model_range(work)
+    size = max(len(stale), 1) * ((watermark - model_first).days + 1)
+    share = min(0.9, max(0.1, size / (size + len(daily_columns(project)) * max(later_days, 1))))
+    stats, phases = _partial(executor, project, work, stale, removed, reporter, (0.0, share))
+    return stats, {f"columns_{k}": v for k, v in phases.items()}, share
+
+
+def _merged_days(first: list, later: list) -> list:
+    """Day stats of a job that wrote some days twice: the later write is what the model holds."""
+    return sorted({day: (day, rows, seconds) for day, rows, seconds in [*first, *later]}.values())
 
 
 def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str, targets: list[str],
@@ -171,22 +200,17 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     """New days, the lookback days, and earlier days that depend on them; stale columns first."""
     reporter = reporter or NullReporter()
     status = model_status(project, store)
-    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
-    removed = [c.name for c in status.columns if c.state == "removed"]
-    phases: dict[str, float] = {}
     store.collect_garbage()
     work = store.begin(job_id)
     model_first, watermark = model_range(work)
     executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
-        if stale or removed:
-            _stats, more = _partial(executor, project, work, stale, removed, reporter)
-            phases.update({f"columns_{k}": v for k, v in more.items()})
         day_range = source_day_range(executor, project)
         if day_range is None:
             raise JobError("the event tables hold no registrations or no activity")
         plan = plan_update_days(project, daily_columns(project), model_first, watermark, day_range[1])
-        stats, more = recompute_days(executor, project, work, plan, model_first, reporter)
+        first_stats, phases, share = _stale_first(executor, project, work, status, reporter, plan.days)
+        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0))
         phases.update(more)
         work.write(USERS, executor.batches(users_query(project, plan.last)), replace_schema=True)
     finally:
@@ -194,31 +218,38 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     columns = [c.name for c in generate_schema(project).table(DAILY).columns]
     work.set_columns(_column_states(project, job_id, columns, model_first, plan.last))
     work.watermark = plan.last.isoformat()
-    version = store.publish(work, "update", day_from=plan.first, day_to=plan.last,
-                            rows=sum(r for _d, r, _s in stats), days=stats, phases=phases)
+    days = _merged_days(first_stats, stats)
+    first = model_first if first_stats else plan.first
+    version = store.publish(work, "update", day_from=first, day_to=plan.last,
+                            rows=sum(r for _d, r, _s in days), days=days, phases=phases)
     duckdb_views.write_views(store, project)
-    return JobResult(job_id, "succeeded", stats, phases, plan.first, plan.last, version.version)
+    return JobResult(job_id, "succeeded", days, phases, first, plan.last, version.version)
 
 
 def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str, day_from: dt.date,
                day_to: dt.date, reporter: Reporter | None = None, settings=None) -> JobResult:
+    """The days from ``day_from`` on that depend on the range; stale columns first, in the same job."""
     reporter = reporter or NullReporter()
     status = model_status(project, store)
     store.collect_garbage()
     work = store.begin(job_id)
     model_first, watermark = model_range(work)
     check_rewind_range(day_from, day_to, model_first, watermark)
-    if status.stale:
-        raise JobError(f"columns {', '.join(status.stale[:5])}{'...' if len(status.stale) > 5 else ''} are stale: "
-                       "run `asemic-cli model update` first, then rewind")
     plan = plan_rewind_days(project, daily_columns(project), model_first, watermark, day_from, day_to)
     executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
-        stats, phases = recompute_days(executor, project, work, plan, model_first, reporter)
+        first_stats, phases, share = _stale_first(executor, project, work, status, reporter, plan.days)
+        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0))
+        phases.update(more)
         work.write(USERS, executor.batches(users_query(project, watermark)), replace_schema=True)
     finally:
         executor.close()
-    version = store.publish(work, "rewind", day_from=plan.first, day_to=plan.last,
-                            rows=sum(r for _d, r, _s in stats), days=stats, phases=phases)
+    if first_stats:  # the stale columns now hold their current definitions on every day
+        columns = [c.name for c in generate_schema(project).table(DAILY).columns]
+        work.set_columns(_column_states(project, job_id, columns, model_first, watermark))
+    days = _merged_days(first_stats, stats)
+    first = model_first if first_stats else plan.first
+    version = store.publish(work, "rewind", day_from=first, day_to=plan.last,
+                            rows=sum(r for _d, r, _s in days), days=days, phases=phases)
     duckdb_views.write_views(store, project)
-    return JobResult(job_id, "succeeded", stats, phases, plan.first, plan.last, version.version)
+    return JobResult(job_id, "succeeded", days, phases, first, plan.last, version.version)

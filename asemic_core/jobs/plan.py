@@ -84,6 +84,41 @@ def _days(first: dt.date, last: dt.date) -> list[str]:
     return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
+def user_terms(project: ResolvedProject, columns: list[str]) -> list[str]:
+    """Columns as the user knows them: a hidden inline-source column is its property."""
+    out: list[str] = []
+    for name in columns:
+        prop = project.properties.get(name)
+        while prop is not None and prop.hidden and prop.parent and prop.parent in project.properties:
+            prop = project.properties[prop.parent]
+        shown = prop.id if prop is not None else name
+        if shown not in out:
+            out.append(shown)
+    return out
+
+
+def stale_step(project: ResolvedProject, store, all_days: list[str], per_day: int) -> tuple[str | None, PlannedTable | None]:
+    """The first step of an update or rewind when the config changed since the model was
+    written: the changed and new properties recomputed (removed ones dropped) on every day."""
+    status = model_status(project, store)
+    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
+    removed = [c.name for c in status.columns if c.state == "removed"]
+    if not stale and not removed:
+        return None, None
+    named = user_terms(project, stale)
+    changed = set(user_terms(project, [c.name for c in status.columns if c.state == "stale"]))
+    parts = []
+    if named:
+        words = [f"{p} ({'changed' if p in changed else 'new'})" for p in named]
+        parts.append(f"recompute the propert{'y' if len(named) == 1 else 'ies'} {', '.join(words)}")
+    if removed:
+        parts.append(f"drop the removed column(s) {', '.join(removed)}")
+    reason = (f"first, on every materialized day ({all_days[0]} .. {all_days[-1]}): " + " and ".join(parts)
+              + ", because the config changed since they were materialized")
+    why = "changed config: " + ", ".join(named + [f"-{r}" for r in removed])
+    return reason, PlannedTable(DAILY, all_days, named or removed, per_day * len(all_days), why)
+
+
 def _rows_per_day(store) -> int:
     daily = store.snapshot(DAILY)
     counts = list(daily.rows_by_day().values()) if daily else []
@@ -104,10 +139,10 @@ def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str]
         plan = JobPlan("update (partial)", model_first, watermark, reasons=[
             f"recompute the {len(targets)} column(s) that {named} need(s), on every materialized day; "
             "every other column is copied unchanged"])
-        stale = set(status.stale)
-        for name in targets:
+        stale = set(user_terms(project, status.stale))
+        for name in user_terms(project, targets):
             why = "definition new or changed" if name in stale else "needed by the request"
-            plan.reasons.append(f"column {name}: {why}")
+            plan.reasons.append(f"property {name}: {why}")
         plan.tables.append(PlannedTable(DAILY, all_days, targets, per_day * len(all_days), "rewrite every partition"))
         return plan
     up_to_date = update_is_up_to_date(project, store, warehouse_path)
@@ -122,26 +157,32 @@ def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str]
         raise JobError("the event tables hold no registrations or no activity")
     days = plan_update_days(project, daily_columns(project), model_first, watermark, day_range[1])
     plan = JobPlan("update", days.first, days.last, reasons=list(days.reasons))
-    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
-    removed = [c.name for c in status.columns if c.state == "removed"]
-    if stale or removed:
-        plan.reasons.insert(0, f"first, on every materialized day: recompute {len(stale)} stale column(s)"
-                            + (f" and drop {len(removed)} removed column(s)" if removed else ""))
-        plan.tables.append(PlannedTable(DAILY, all_days, stale, per_day * len(all_days),
-                                        "stale columns: " + ", ".join(stale + [f"-{r}" for r in removed])))
+    _with_stale_step(plan, project, store, all_days, per_day)
     schema = generate_schema(project)
-    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last), [c.name for c in schema.table(DAILY).columns],
+    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last),
+                                    user_terms(project, [c.name for c in schema.table(DAILY).columns]),
                                     per_day * days.days, "every column on these days"))
     return plan
 
 
-def plan_rewind(project: ResolvedProject, store, day_from: dt.date, day_to: dt.date) -> JobPlan:
+def _with_stale_step(plan: JobPlan, project: ResolvedProject, store, all_days: list[str], per_day: int) -> None:
+    """Put the stale-columns step first; the job then spans every materialized day."""
+    reason, table = stale_step(project, store, all_days, per_day)
+    if table is None:
+        return
+    plan.reasons.insert(0, reason)
+    plan.tables.append(table)
 
+
+def plan_rewind(project: ResolvedProject, store, day_from: dt.date, day_to: dt.date) -> JobPlan:
     model_first, watermark = model_range(store)
     check_rewind_range(day_from, day_to, model_first, watermark)
     days = plan_rewind_days(project, daily_columns(project), model_first, watermark, day_from, day_to)
     plan = JobPlan("rewind", days.first, days.last, reasons=list(days.reasons))
+    per_day = _rows_per_day(store)
+    _with_stale_step(plan, project, store, _days(model_first, watermark), per_day)
     schema = generate_schema(project)
-    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last), [c.name for c in schema.table(DAILY).columns],
-                                    _rows_per_day(store) * days.days, "every column on these days"))
+    plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last),
+                                    user_terms(project, [c.name for c in schema.table(DAILY).columns]),
+                                    per_day * days.days, "every column on these days"))
     return plan

@@ -121,6 +121,19 @@ def shown_progress(job: JobRecord, expected: float | None) -> tuple[float, bool]
     return (estimate, True) if estimate > job.progress else (job.progress, False)
 
 
+def job_progress(job: JobRecord, history: list[JobRecord]) -> tuple[float, bool]:
+    """The one progress measure every page shows: 1 once succeeded, the log's fraction once
+    ended otherwise, and while active the larger of the log's fraction and the time estimate
+    (both only grow, so the measure never goes back)."""
+    if job.status == "succeeded":
+        return 1.0, False
+    if job.status not in ACTIVE_STATUSES:
+        return job.progress, False
+    if job.status == "queued":
+        return 0.0, False
+    return shown_progress(job, expected_duration(history, job))
+
+
 def stale_properties(status, project) -> list[str]:
     """Stale or new columns of the model as the properties to name in a partial update
     (an inline source column stands for the property that holds it)."""

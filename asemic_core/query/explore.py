@@ -125,6 +125,10 @@ def make_filter(project: ResolvedProject, prop: str, op: str, raw: str | None) -
         return parse_filter(f"{prop} {op}", project)
     if not raw:
         raise AsemicError(f"{prop} {op} ...: enter a value")
+    if op in ("=", "!=") and "," in raw and not (len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""):
+        several = "in" if op == "=" else "not in"
+        raise AsemicError(f"{prop} {op} {raw}: '{op}' compares with one value; to match any of several values "
+                          f"choose the operator '{several}', or quote the text ('{raw}') to compare with it as typed")
     return parse_filter(f"{prop} {op} {raw}", project)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from asemic_core.semantic.placeholders import PLACEHOLDER_RE
+from asemic_core.semantic.placeholders import PLACEHOLDER_RE, match_parts
 
 KPI_AGGREGATES = ("sum", "avg", "count", "count_distinct", "min", "max")
 
@@ -24,7 +24,7 @@ def marker_name(namespace: str | None, name: str, aliases: dict[str, str]) -> st
 
 def mark_placeholders(text: str, aliases: dict[str, str]) -> str:
     def sub(match) -> str:
-        first, second = match.group(1), match.group(2)
+        first, second = match_parts(match)
         if second is None:
             return marker_name(None, first, aliases)
         return marker_name(first if first in {"kpi", "property"} else None, second if first in {"kpi", "property"} else f"{first}.{second}", aliases)

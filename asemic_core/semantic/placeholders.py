@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-PLACEHOLDER_RE = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?\s*\}")
+# `{name}`, `{namespace.name}`, or a nested STRUCT path `{level_started.timing.secs}`
+# (namespace `level_started`, name `timing.secs`).
+PLACEHOLDER_RE = re.compile(
+    r"\{\s*([A-Za-z_][A-Za-z0-9_]*)((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*\}")
 
 # Names that older Asemic configs use for the same base property.
 PROPERTY_NAME_ALIASES = {"first_appearance_date": "registration_date", "asemic_date": "date"}
@@ -18,12 +21,18 @@ class Reference:
     start: int  # character offset of "{" in the expression
 
 
+def match_parts(match: re.Match) -> tuple[str, str | None]:
+    """(first name, the rest of the dotted path or None) of a PLACEHOLDER_RE match."""
+    rest = match.group(2)
+    return match.group(1), (".".join(part.strip() for part in rest.split(".")[1:]) if rest else None)
+
+
 def references(text: str | None) -> list[Reference]:
     if not text:
         return []
     out = []
     for match in PLACEHOLDER_RE.finditer(text):
-        first, second = match.group(1), match.group(2)
+        first, second = match_parts(match)
         if second is None:
             out.append(Reference(None, first, match.start()))
         else:

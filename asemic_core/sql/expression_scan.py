@@ -253,7 +253,7 @@ def _placeholder_from(
             "Empty placeholder '{}': write {name} or {namespace.name}", start
         )
     parts = inner.split(".")
-    if len(parts) > 2 or not all(_NAME_RE.match(part) for part in parts):
+    if not all(_NAME_RE.match(part) for part in parts):
         raise ExpressionError(
             f"Invalid placeholder {raw!r}: expected {{name}} or {{namespace.name}} made of "
             "letters, digits and underscores",
@@ -272,8 +272,9 @@ def _placeholder_from(
             "(field access and concatenated names are not supported)",
             start,
         )
+    # `{level_started.timing.secs}`: a nested STRUCT path; the namespace is its first part.
     placeholder = (
-        Placeholder(parts[0], parts[1]) if len(parts) == 2 else Placeholder(None, parts[0])
+        Placeholder(parts[0], ".".join(parts[1:])) if len(parts) >= 2 else Placeholder(None, parts[0])
     )
     if namespaces is not None and placeholder.namespace not in namespaces:
         expected = ", ".join(

@@ -67,8 +67,10 @@ class JobLog:
                         (now(), os.getpid(), job_id))
 
     def progress(self, job_id: str, fraction: float, message: str | None = None) -> None:
+        """Record how far the job got; the fraction never goes back (readers poll it)."""
         with self.state.transaction() as con:
-            con.execute("UPDATE jobs SET progress = ?, message = COALESCE(?, message) WHERE id = ?",
+            con.execute("UPDATE jobs SET progress = MAX(COALESCE(progress, 0), ?), message = COALESCE(?, message) "
+                        "WHERE id = ?",
                         (max(0.0, min(1.0, fraction)), message, job_id))
 
     def finish(self, job_id: str, status: str, error: str | None = None, message: str | None = None) -> None:

@@ -54,7 +54,7 @@ class WriterLock:
                 if holder or time.monotonic() > deadline:  # a job's id is written: a job runs
                     os.close(fd)
                     raise JobError(f"another job is running ({holder or 'unknown'}); wait for it to finish "
-                                   "or check `asemic-cli jobs list`") from None
+                                   "(it is listed with the jobs)") from None
                 time.sleep(0.02)
         os.ftruncate(fd, 0)
         os.pwrite(fd, job_id.encode(), 0)

@@ -159,6 +159,8 @@ class StateStore:
 
     def versions(self, limit: int | None = None) -> list[ModelVersion]:
         with self.reading() as con:
+            if not _has_versions(con):
+                return []
             rows = con.execute(f"SELECT {_VERSION_COLUMNS} FROM model_versions ORDER BY version DESC LIMIT ?",
                                (-1 if limit is None else limit,)).fetchall()
         return [_version(r) for r in rows]
@@ -166,7 +168,7 @@ class StateStore:
     def _one(self, sql: str, args: tuple, con: sqlite3.Connection | None) -> ModelVersion | None:
         if con is None:
             with self.reading() as own:
-                row = own.execute(sql, args).fetchone()
+                row = own.execute(sql, args).fetchone() if _has_versions(own) else None
         else:
             row = con.execute(sql, args).fetchone()
         return _version(row) if row else None
@@ -192,6 +194,12 @@ class StateStore:
     def set_meta(con: sqlite3.Connection, key: str, value) -> None:
         con.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (key, json.dumps(value, default=str)))
+
+
+def _has_versions(con: sqlite3.Connection) -> bool:
+    """False for a model directory written before model versions (read-only readers do not
+    create tables): it reads as never materialized until the next refresh."""
+    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'model_versions'").fetchone() is not None
 
 
 def now() -> float:

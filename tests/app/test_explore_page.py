@@ -140,11 +140,33 @@ def test_values_from_ad_hoc_columns_are_noted(app, studio_project):
     assert any("wau_active" in i.value and "computed on the fly" in i.value for i in app.info)
 
 
-def _brush(app, kpi: str, day_from: str, day_to: str) -> None:
-    """What the browser sends when the user drags across the chart of ``kpi``."""
-    app.session_state[f"explore_chart_{kpi}"] = {"selection": {f"brush_{kpi}": {"day": [_ms(day_from, 12),
-                                                                                        _ms(day_to, 12)]}}}
+def _brush(app, kpi: str, day_from: str, day_to: str, grain: str = "day") -> None:
+    """What the browser sends when the user drags across the chart of ``kpi`` (the chart's key
+    names the range it shows, so a zoom starts a fresh selection)."""
+    shown_from, shown_to = app.date_input(key="explore_dates").value
+    key = f"explore_chart_{kpi}_{grain}_{shown_from}_{shown_to}"
+    app.session_state[key] = {"selection": {f"brush_{kpi}": {"day": [_ms(day_from, 12), _ms(day_to, 12)]}}}
     app.run()
+
+
+def test_dragging_zooms_and_zoom_out_goes_back(app, studio_project):
+    _open(app)
+    app.multiselect(key="explore_kpis").set_value(["dau"]).run()
+    before = app.date_input(key="explore_dates").value
+    first = dt.date.fromisoformat(studio_project.status().watermark) - dt.timedelta(days=9)
+    _brush(app, "dau", str(first), str(first + dt.timedelta(days=3)))
+    assert not app.exception
+    assert app.date_input(key="explore_dates").value == (first, first + dt.timedelta(days=3))
+    assert f"Zoomed to **{first} .. {first + dt.timedelta(days=3)}** (4 day(s))" in _captions(app)
+    points = json.loads(_charts(app)[0].proto.spec)
+    assert len(app.get("vega_lite_chart")) == 1 and points
+    _brush(app, "dau", str(first + dt.timedelta(days=1)), str(first + dt.timedelta(days=2)))
+    assert app.date_input(key="explore_dates").value == (first + dt.timedelta(days=1), first + dt.timedelta(days=2))
+    app.button(key="explore_zoom_out").click().run()
+    assert app.date_input(key="explore_dates").value == (first, first + dt.timedelta(days=3))
+    app.button(key="explore_zoom_out").click().run()
+    assert app.date_input(key="explore_dates").value == before
+    assert not [b for b in app.button if b.key in ("explore_zoom_out", "explore_rewind")]
 
 
 def test_brushing_days_offers_a_rewind_with_its_plan(app, studio_project):
@@ -152,8 +174,8 @@ def test_brushing_days_offers_a_rewind_with_its_plan(app, studio_project):
     app.multiselect(key="explore_kpis").set_value(["dau"]).run()
     first = dt.date.fromisoformat(studio_project.status().watermark) - dt.timedelta(days=5)
     _brush(app, "dau", str(first), str(first + dt.timedelta(days=1)))
-    assert f"Brushed {first} .. {first + dt.timedelta(days=1)} (2 day(s))" in _captions(app)
-    app.button(key="explore_rewind_dau").click().run()
+    assert f"Zoomed to **{first} .. {first + dt.timedelta(days=1)}** (2 day(s))" in _captions(app)
+    app.button(key="explore_rewind").click().run()
     assert not app.exception
     text = "\n".join(m.value for m in app.markdown)
     assert f"requested: {first} .. {first + dt.timedelta(days=1)}" in text  # the plan's reasons
@@ -167,16 +189,21 @@ def test_confirming_the_rewind_launches_the_job(app, studio_project):
     app.multiselect(key="explore_kpis").set_value(["dau"]).run()
     day = dt.date.fromisoformat(studio_project.status().watermark) - dt.timedelta(days=2)
     _brush(app, "dau", str(day), str(day))
-    app.button(key="explore_rewind_dau").click().run()
-    app.button(key="explore_rewind_confirm").click().run()
+    app.button(key="explore_rewind").click().run()
+    button = app.button(key="explore_rewind_confirm")
+    assert button.label == f"Rewind {day} .. {studio_project.status().watermark}"  # the plan's days
+    button.click().run()
     assert not app.exception and not app.error
-    assert any("Started rewind" in s.value for s in app.success)
+    assert any(f"rewind {day} .. {studio_project.status().watermark}" in p.proto.text
+               for p in app.get("progress"))  # followed where it was launched, same range as the button
     deadline = time.monotonic() + 60
     while (children.running() or active_job(studio_project.jobs())) and time.monotonic() < deadline:
         time.sleep(0.25)
     job = studio_project.jobs()[0]
     assert (job.kind, job.origin, job.status, job.args) == ("rewind", "app", "succeeded",
                                                              {"from": str(day), "to": str(day)})
+    app.run()
+    assert any(s.value.startswith(f"rewind `{job.id}` succeeded") for s in app.success)
 
 
 def test_a_rewind_while_a_job_runs_names_it(app, studio_project):
@@ -184,7 +211,7 @@ def test_a_rewind_while_a_job_runs_names_it(app, studio_project):
     app.multiselect(key="explore_kpis").set_value(["dau"]).run()
     day = dt.date.fromisoformat(studio_project.status().watermark)
     _brush(app, "dau", str(day), str(day))
-    app.button(key="explore_rewind_dau").click().run()
+    app.button(key="explore_rewind").click().run()
     lock = studio_project.model_store().lock
     lock.acquire("test-job")
     try:
@@ -286,3 +313,70 @@ def test_results_csv_stacks_every_kpi():
     text = explore.results_csv([series("a", [1.0, None]), series("b", [2.0, 3.0])]).decode()
     assert text.splitlines() == ["kpi,date,value", "a,2026-01-01,1.0", "a,2026-01-02,", "b,2026-01-01,2.0",
                                  "b,2026-01-02,3.0"]
+
+
+def test_partial_weeks_are_marked(app, studio_project):
+    _open(app)
+    app.multiselect(key="explore_kpis").set_value(["dau"]).run()
+    last = dt.date.fromisoformat(studio_project.status().watermark)
+    first = last - dt.timedelta(days=20)
+    app.date_input(key="explore_dates").set_value((first, last)).run()
+    app.selectbox(key="explore_grain").set_value("week").run()
+    assert not app.exception
+    monday = first - dt.timedelta(days=first.weekday())
+    covered = (monday + dt.timedelta(days=6) - first).days + 1
+    caption = next(c.value for c in app.caption if "Hollow points are incomplete weeks" in c.value)
+    if covered < 7:
+        assert f"{monday}: {covered} of 7 days" in caption
+    spec = json.loads(_charts(app)[0].proto.spec)
+    marked = [layer for layer in spec["layer"] if layer.get("mark", {}).get("fill") == "white"]
+    assert len(marked) == 1
+
+
+def test_immature_cohort_days_are_marked(app, studio_project):
+    _open(app)
+    app.multiselect(key="explore_kpis").set_value(["retention"]).run()
+    assert not app.exception
+    caption = next(c.value for c in app.caption if "immature cohort days" in c.value)
+    last = dt.date.fromisoformat(studio_project.status().watermark)
+    date_from, date_to = app.date_input(key="explore_dates").value
+    assert date_to == last  # so every cohort day > 0 misses the last registration day
+    assert "Hollow points are immature cohort days (1, " in caption
+
+
+def test_grouping_by_a_property_that_changes_warns(app):
+    _open(app)
+    app.multiselect(key="explore_kpis").set_value(["dau"]).run()
+    app.multiselect(key="explore_by").set_value(["activity_segment"]).run()
+    assert not app.exception
+    assert any("`activity_segment` for" in w.value and "changes within the range" in w.value for w in app.warning)
+    app.multiselect(key="explore_by").set_value(["registration_date"]).run()
+    assert not any("changes within the range" in w.value for w in app.warning)
+
+
+def test_sql_names_the_catalog_views(app, studio_project):
+    _open(app)
+    app.toggle(key="explore_sql").set_value(True).run()
+    sql = next(c.value for c in app.code if c.language == "sql")
+    assert '"asemic_model"."daily"' in sql and "parquet" not in sql.lower()
+    assert sql.startswith("-- KPI ") and len(sql.splitlines()) > 20
+
+
+def test_a_ratio_summed_over_weeks_warns(app, studio_project):
+    path = studio_project.root / "userentity" / "kpis" / "ratios.yml"
+    path.write_text("kpis:\n  arpdau_summed:\n    select: SUM({property.revenue_on_day}) / SUM({property.dau_active})\n"
+                    "    x_axis:\n      date: {}\n    label: ARPDAU summed\n")
+    _open(app)
+    app.multiselect(key="explore_kpis").set_value(["arpdau_summed"]).run()
+    app.selectbox(key="explore_grain").set_value("week").run()
+    assert any(w.value.startswith("ARPDAU summed is a ratio, but its total function is `sum`") for w in app.warning)
+
+
+def test_a_comma_after_equals_suggests_in(studio_project):
+    resolved = studio_project.resolved()
+    with pytest.raises(AsemicError, match="choose the operator 'in'"):
+        explore.make_filter(resolved, "country", "=", "US, DE")
+    with pytest.raises(AsemicError, match="choose the operator 'not in'"):
+        explore.make_filter(resolved, "country", "!=", "US, DE")
+    assert explore.make_filter(resolved, "country", "=", "'US, DE'") == Filter("country", "=", "US, DE")
+    assert explore.make_filter(resolved, "country", "in", "US, DE") == Filter("country", "in", ("US", "DE"))

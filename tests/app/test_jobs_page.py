@@ -101,7 +101,7 @@ def test_partial_update_suggests_the_stale_columns(app, studio_project):
     app.button(key="jobs_plan_btn").click().run()
     assert not app.exception and not app.error
     text = _texts(app)
-    assert "update (partial)" in text and "column wau_active: definition new or changed" in text
+    assert "update (partial)" in text and "property wau_active: definition new or changed" in text
 
 
 def test_partial_update_preselects_the_stale_columns(app, studio_project):
@@ -117,7 +117,7 @@ def test_partial_update_of_a_kpi(app):
     app.multiselect(key="jobs_partial_kpis").set_value(["dau"]).run()
     app.button(key="jobs_plan_btn").click().run()
     assert not app.exception and not app.error
-    assert "column dau_active: needed by the request" in _texts(app)
+    assert "property dau_active: needed by the request" in _texts(app)
 
 
 def test_launching_a_job_shows_it_in_history_as_succeeded(app, studio_project):
@@ -213,3 +213,29 @@ def test_progress_is_estimated_from_the_last_comparable_job(studio_project):
     assert shown_progress(running, None) == (0.0, False)
     partial = dataclasses.replace(running, kind="update", args={"kpis": ["dau"]})
     assert expected_duration([partial, refresh], partial) is None
+
+
+def test_a_running_job_shows_one_state_and_one_progress_everywhere(app, studio_project):
+    from asemic_core.jobs.requests import job_progress
+
+    store = studio_project.model_store()
+    job_id = store.jobs.create("update", {}, "hash", "cli", status="queued")
+    store.lock.acquire(job_id)
+    try:
+        store.jobs.start(job_id)
+        store.jobs.progress(job_id, 0.4, "batch 2 of 5 written")
+        store.jobs.progress(job_id, 0.3)  # a late, smaller report does not move it back
+        _open(app)
+        assert not app.exception
+        record = studio_project.model_store().jobs.get(job_id)
+        fraction, _estimated = job_progress(record, studio_project.jobs())
+        assert record.progress == 0.4 and fraction >= 0.4
+        shown = f"{fraction * 100:.0f}%"
+        history = _history(app)
+        row = history[history["id"] == job_id]
+        assert list(row["status"]) == ["running"] and list(row["progress"]) == [shown]
+        assert [p.proto.text for p in app.get("progress")][0].startswith(f"update `{job_id}` · running · {shown}")
+        assert next(m.value for m in app.metric if m.label == "Status") == "running"
+        assert f"Running **update** ({shown})" in "\n".join(m.value for m in app.markdown)
+    finally:
+        store.lock.release()

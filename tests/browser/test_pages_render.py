@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from studio_helpers import shot, wait_for_app
 
-PAGES = ["", "events", "properties", "kpis", "schema", "explore", "jobs", "export"]
+PAGES = ["", "events", "properties", "kpis", "schema", "explore", "jobs", "git", "export"]
 
 
 @pytest.mark.browser

@@ -1,21 +1,17 @@
-"""Make the helper modules of this directory (reference, golden_loader, random_project)
-importable, let failing hypothesis examples be reported, and skip the ``slow`` tests of
-this directory unless they are asked for.
+"""Make the helper modules of this directory (reference, golden_loader, random_project,
+budget) importable and let failing hypothesis examples be reported.
 
 pytest runs with --import-mode=importlib, which does not put test directories on sys.path.
-The README's test command (what CI runs) is a plain ``python -m pytest`` and the ``slow``
-marker means "excluded in CI": run them with ``-m slow`` (or any ``-m`` expression naming
-``slow``) or ``ASEMIC_RUN_SLOW=1``.
+The ``slow`` tests run in the README's test command (what CI runs) with the example counts
+of budget.py; ``-m "not slow"`` leaves them out of a quick local run.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 from pathlib import Path
 
-import pytest
 
 _HERE = Path(__file__).parent
 if str(_HERE) not in sys.path:
@@ -32,11 +28,3 @@ with warnings.catch_warnings():
     except ImportError:  # pragma: no cover - libcst absent
         pass
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("ASEMIC_RUN_SLOW") == "1" or "slow" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="slow: run with -m slow or ASEMIC_RUN_SLOW=1")
-    for item in items:
-        if "slow" in item.keywords and _HERE in Path(str(item.path)).parents:
-            item.add_marker(skip)

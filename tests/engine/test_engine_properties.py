@@ -14,9 +14,9 @@ DuckDB warehouse), refreshed by the engine, and then
   reference's points (the same groups, the same x values), per-group totals and overall
   total.
 
-The default run keeps the example counts small (about 20 s each unloaded); the ``slow``
-variants run 400 examples and are skipped unless asked for (``-m slow`` or
-``ASEMIC_RUN_SLOW=1``, see conftest.py). A failing example is printed in full
+The fast variants keep the example counts small (about 20 s each unloaded); the ``slow``
+variants draw 40 examples by default and 400 with ``ASEMIC_TEST_PROFILE=thorough``
+(see budget.py); ``-m "not slow"`` leaves them out of a quick local run. A failing example is printed in full
 (``Scenario.describe()``: data, config, KPIs and queries) to reproduce by hand.
 """
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from budget import budget
 from hypothesis import HealthCheck, assume, given, note, settings
 from random_project import Scenario, reference_rows, scenarios, write_project
 from reference import compute_kpi, compute_model, load_config
@@ -40,7 +41,7 @@ from asemic_core.query.kpi import KpiRequest
 HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
 FAST_PROPERTIES = settings(max_examples=20, deadline=None, suppress_health_check=HEALTH)
 FAST_KPIS = settings(max_examples=15, deadline=None, suppress_health_check=HEALTH)
-SLOW = settings(max_examples=400, deadline=None, suppress_health_check=HEALTH)
+SLOW = settings(max_examples=budget(ci=40, thorough=400), deadline=None, suppress_health_check=HEALTH)
 
 
 def same(expected: Any, actual: Any) -> bool:

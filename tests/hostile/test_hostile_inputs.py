@@ -85,6 +85,8 @@ def apply_step(step: dict, root: Path, outside: Path) -> None:
         (outside / step["write_outside"]).write_text(expand(step["text"]), encoding="utf-8")
     elif "zip" in step:
         make_zip(step, root, outside / step["zip"])
+    elif "copy" in step:
+        shutil.copy2(root / step["copy"], root / step["to"])
     else:
         raise AssertionError(f"unknown step {step}")
 

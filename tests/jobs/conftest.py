@@ -5,14 +5,12 @@
 - a failing hypothesis example is reported (see below);
 - ``demo_states``: demo projects prepared once per session (copy them);
 - YAML parsing is memoized in-process (as tests/conftest.py does for other directories);
-- tests marked ``slow`` are skipped unless asked for, with ``-m slow`` (or any ``-m``
-  expression naming ``slow``) or ``ASEMIC_RUN_SLOW=1``: the README's test command (what CI
-  runs) is a plain ``python -m pytest``, and the marker says "excluded in CI".
+- tests marked ``slow`` run in the README's test command (what CI runs), with the
+  repetition counts of tests/engine/budget.py; ``-m "not slow"`` leaves them out.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -35,14 +33,6 @@ for _path in (str(_HERE.parent / "engine"), str(_HERE)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("ASEMIC_RUN_SLOW") == "1" or "slow" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="slow: run with -m slow or ASEMIC_RUN_SLOW=1")
-    for item in items:
-        if "slow" in item.keywords and _HERE in Path(str(item.path)).parents:
-            item.add_marker(skip)
 
 
 class DemoStates:

@@ -105,12 +105,12 @@ def test_plans_print_days_tables_columns_and_reasons_and_change_nothing(capsys, 
     code, out, err = cli(capsys, project, "model", "plan", "update", "--kpi", "dau")
     assert code == 0, err
     assert f"update (partial): 25 day(s) from {day(0)} to {WATERMARK}" in out
-    assert "column dau_active: needed by the request" in out
+    assert "property dau_active: needed by the request" in out
     assert re.search(r"table daily: 25 partition\(s\), \d+ column\(s\)", out), out
 
     code, out, err = cli(capsys, project, "model", "plan", "update", "--property", "lifetime_revenue")
     assert code == 0, err
-    assert "column lifetime_revenue: needed by the request" in out and "column dau_active" not in out
+    assert "property lifetime_revenue: needed by the request" in out and "property dau_active" not in out
 
     code, out, err = cli(capsys, project, "model", "plan", "rewind", "--from", day(10).isoformat(),
                          "--to", day(12).isoformat())

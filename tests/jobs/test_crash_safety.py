@@ -12,9 +12,9 @@ model is the "old" state and whose warehouse holds the data the job should bring
 - restore: version 1 was built when the warehouse ended on day 53, version 2 by an update
   over all 60 days; ``restore 1`` ("new" is version 1).
 
-"new" is a clean refresh of the current warehouse and config (restore: version 1). The job runs as
-``python -m asemic_core.cli --project DIR model ...`` and is killed with SIGKILL either
-at a random moment (a few per job kind by default, many under ``-m slow``) or exactly at
+"new" is a clean refresh of the current warehouse and config (restore: version 1). The
+job runs as ``python -m asemic_core.cli --project DIR model ...`` and is killed with SIGKILL either
+at a random moment (one per job kind, then 6 more, 30 with ASEMIC_TEST_PROFILE=thorough) or exactly at
 a chosen point of the write path (a wrapper in the child kills its own process there).
 After the kill: the model is readable (a KPI, property values, every file of the
 published version), every day is the old or the new version, the job log shows the killed job as
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from budget import budget
 from jobs_support import (
     change_warehouse,
     check_readable,
@@ -59,7 +60,6 @@ from asemic_core.storage.store import USERS
 
 REWIND = (day(20), day(24))
 KINDS = ("refresh", "update", "rewind", "partial", "restore")
-KILLS_PER_KIND = int(os.environ.get("ASEMIC_KILLS_PER_KIND", "10"))  # the slow suite: 50 kills in all
 
 
 @dataclass
@@ -182,7 +182,8 @@ def test_kill_at_a_random_moment(kind: str, cases: dict[str, Case], tmp_path: Pa
 @pytest.mark.parametrize("kind", KINDS)
 def test_kill_at_many_random_moments(kind: str, cases: dict[str, Case], tmp_path: Path) -> None:
     rng = _rng(kind)
-    outcomes = Counter(kill_at_random(cases[kind], tmp_path / f"run{index}", rng) for index in range(KILLS_PER_KIND))
+    kills = budget(ci=6, thorough=30)  # five kinds: 30 kills, 150 thorough
+    outcomes = Counter(kill_at_random(cases[kind], tmp_path / f"run{index}", rng) for index in range(kills))
     print(dict(outcomes))  # shown with -rP: how the kills fell
 
 

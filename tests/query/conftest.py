@@ -24,3 +24,15 @@ def demo(demo_template, tmp_path) -> Project:
     root = tmp_path / "project"
     shutil.copytree(demo_template, root)
     return Project(root)
+
+
+@pytest.fixture(scope="module")
+def studio_source(demo_template):
+    """A reader of the (unchanged) demo template with its materialized day range."""
+    import datetime as dt
+
+    project = Project(demo_template)
+    status = project.status()
+    source = project.source()
+    yield source, dt.date.fromisoformat(status.first_day), dt.date.fromisoformat(status.watermark)
+    source.close()

@@ -215,7 +215,7 @@ REFUSALS = [
     ("{a}} + 1", True, "Unbalanced '}'", 3),
     ("{a{b}}", True, "Nested '{' inside a placeholder", 2),
     ("{}", True, "Empty placeholder '{}'", 0),
-    ("{a.b.c}", True, "Invalid placeholder '{a.b.c}'", 0),
+    ("{a..b}", True, "Invalid placeholder '{a..b}'", 0),
     ("{a-b}", True, "Invalid placeholder '{a-b}'", 0),
     ("{1abc}", True, "Invalid placeholder '{1abc}'", 0),
     ("e.{a}", True, "must not be glued to the preceding '.'", 2),
