@@ -9,9 +9,9 @@ import datetime as dt
 
 import streamlit as st
 
-from asemic_core.git_repo import git_summary
-from studio.jobs import progress_line
+from studio.job_status import progress_line
 from studio.session import config_version, enter_router, open_project, validation_report
+from asemic_core.git_repo import git_summary
 
 st.set_page_config(page_title="asemic", page_icon=":material/insights:", layout="wide")
 

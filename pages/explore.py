@@ -8,9 +8,9 @@ import datetime as dt
 import streamlit as st
 
 from studio.charts import drop_stale_choices, explore_series, model_version, render_plan
-from studio.explore import group_changes, group_warning, marked_chart, marks_caption, point_marks, series_sql, \
-    summed_ratio_warning
-from studio.jobs import job_outcome, job_progress
+from studio.explore_view import group_changes, group_warning, marked_chart, marks_caption, point_marks, \
+    ratio_warning, series_sql
+from studio.job_status import job_outcome, job_progress
 from studio.session import config_version, open_project, show_error
 from asemic_core.errors import AsemicError, JobError
 from asemic_core.jobs import children
@@ -242,10 +242,8 @@ for index, series in enumerate(results):
         if series.adhoc_columns:
             st.info(f"{', '.join(series.adhoc_columns)}: computed on the fly; run an update to materialize.",
                     icon=":material/bolt:")
-        ratio_warning = summed_ratio_warning(resolved.kpis, series)
-        if ratio_warning:
-            st.warning(ratio_warning,
-                       icon=":material/functions:")
+        if warning := ratio_warning(resolved, series):
+            st.warning(warning, icon=":material/functions:")
         marks = point_marks(series, first_day, last_day)
         brush = f"brush_{series.kpi}" if series.axis == "date" else None
         chart_key = f"explore_chart_{series.kpi}_{series.grain}_{series.date_from}_{series.date_to}"

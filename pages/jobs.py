@@ -8,11 +8,11 @@ import time
 import streamlit as st
 
 from studio.charts import drop_stale_choices, job_days_chart, job_durations_chart, job_heading, render_plan
+from studio.job_status import progress_line
 from studio.session import open_project, show_error
 from asemic_core.errors import AsemicError
 from asemic_core.jobs import children
 from asemic_core.jobs.launcher import launch_job
-from studio.jobs import progress_line
 from asemic_core.jobs.requests import JobRequest, active_job, describe_args, duration_text, job_progress, \
     job_rows, stale_properties, when
 from asemic_core.jobs.scheduler import Scheduler, scheduler_status

@@ -119,7 +119,7 @@ def test_same_spec_gives_identical_tables(tmp_path):
     assert counts_a == counts_b
     fa, fb = _frames(a), _frames(b)
     for t in ALL_TABLES:
-        assert fa[t].height == counts_a[t] and counts_a[t] > 0, t
+        assert fa[t].height == counts_a[f"game.{t}"] and counts_a[f"game.{t}"] > 0, t
         assert_frame_equal(fa[t], fb[t])
 
 

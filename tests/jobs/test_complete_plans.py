@@ -10,7 +10,7 @@ import pytest
 from jobs_support import copy_project, day
 from polars.testing import assert_frame_equal
 
-from asemic_core.jobs.log import JobLog
+from asemic_core.storage.job_log import JobLog
 from asemic_core.project import Project
 
 NEW_PROPERTY = """

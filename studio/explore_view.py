@@ -12,13 +12,13 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from studio.charts import kpi_chart
-from studio.session import model_source
 from asemic_core.project import Project
 from asemic_core.query.explore import ExploreSeries, series_frame
 from asemic_core.query.explore_marks import PointMark, changing_groups, immature_cohort_days, incomplete_buckets
 from asemic_core.query.readable_sql import readable_sql
 from asemic_core.semantic.kpi_totals import ratio_kpi_ids, sums_a_ratio
+from studio.charts import kpi_chart
+from studio.session import model_source
 
 MARK_COLOR = "#e8590c"
 
@@ -102,9 +102,9 @@ def series_sql(project: Project, series: ExploreSeries) -> str:
     return readable_sql(series.sql, schema, model_dir, header)
 
 
-def summed_ratio_warning(kpis: dict, series: ExploreSeries) -> str | None:
-    """Why the totals of a ratio KPI with ``total_function: sum`` mislead, or None."""
-    if not sums_a_ratio(kpis[series.kpi], series.axis, series.grain, ratio_kpi_ids(kpis)):
+def ratio_warning(resolved, series: ExploreSeries) -> str | None:
+    """A ratio-like KPI whose weeks, months or total add its daily ratios up (total_function: sum)."""
+    if not sums_a_ratio(resolved.kpis[series.kpi], series.axis, series.grain, ratio_kpi_ids(resolved.kpis)):
         return None
     return (f"{series.label} is a ratio, but its total function is `sum`: "
             + (f"each {series.grain} adds up its daily ratios, and " if series.grain != "day" else "")
