@@ -78,12 +78,15 @@ class DuckDBExecutor:
         scan = exp.Anonymous(this="read_parquet", expressions=[listed, hive])
         return exp.select(*[exp.column(exp.to_identifier(c, quoted=True)) for c in names]).from_(scan)
 
-    def stage(self, name: str, statements: list[str]) -> None:
-        """Materialize the union of ``statements`` as a temporary table ``name`` (spills if large)."""
+    def stage(self, name: str, statements: list[str], append: bool = False) -> None:
+        """Materialize the union of ``statements`` as a temporary table ``name`` (spills if
+        large); with ``append``, add them to it."""
         table = exp.to_identifier(name, quoted=True).sql(self.dialect)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {statements[0]}")
-        for statement in statements[1:]:
-            self.con.execute(f"INSERT INTO {table} {statement}")
+        for index, statement in enumerate(statements):
+            if index == 0 and not append:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {statement}")
+            else:
+                self.con.execute(f"INSERT INTO {table} {statement}")
 
     def unstage(self, name: str) -> None:
         self.con.execute(f"DROP TABLE IF EXISTS {exp.to_identifier(name, quoted=True).sql(self.dialect)}")

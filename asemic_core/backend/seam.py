@@ -81,8 +81,8 @@ class Executor(Protocol):
         """A query reading ``columns`` (default: all) of the pinned ``snapshot``."""
         ...
 
-    def stage(self, name: str, statements: list[str]) -> None:
-        """Materialize the union of ``statements`` as a temporary table ``name``."""
+    def stage(self, name: str, statements: list[str], append: bool = False) -> None:
+        """Materialize the union of ``statements`` as a temporary table ``name`` (or add to it)."""
         ...
 
     def unstage(self, name: str) -> None: ...

@@ -79,7 +79,9 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
         work.store.jobs.progress(work.job_id, _share(span, index + 1, buckets + 1),
                                  f"{plan.days} day(s): batch {index + 1} of {buckets} written")
 
+    work.store.jobs.progress(work.job_id, _share(span, 0, buckets + 1), f"computing {plan.days} day(s)")
     daily = work.write(DAILY, stream(executor, statements, written), replace_days=(plan.first, plan.last))
+    work.store.jobs.progress(work.job_id, _share(span, buckets + 1, buckets + 1), f"{plan.days} day(s) written")
     reporter.finish()
     seconds = time.monotonic() - mark
     work.written += [c.name for c in generate_schema(project).table(DAILY).columns]
@@ -104,9 +106,12 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
                                user_filter=user_bucket(bucket, buckets))
         statements.append(render(exp.select(*keys, *[quoted(c) for c in targets]).from_(
             exp.alias_(exp.Subquery(this=builder.build(request)), "c", table=True))))
-    executor.stage("__columns", statements)
-    reporter.advance(buckets)
-    work.store.jobs.progress(work.job_id, _share(span, 1, 2), f"{len(targets)} column(s) computed; rewriting the table")
+    progress = work.store.jobs.progress
+    for index, statement in enumerate(statements):  # each batch of users into one staging table
+        executor.stage("__columns", [statement], append=index > 0)
+        reporter.advance()
+        progress(work.job_id, _share(span, index + 1, buckets + 1),
+                 f"{len(targets)} column(s): batch {index + 1} of {buckets} computed")
     compute = time.monotonic() - mark
     order = [c.name for c in generate_schema(project).table(DAILY).columns]
     keep = [c for c in daily.columns if c not in targets and c not in drop]
@@ -117,6 +122,7 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
         on=exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, "n")) for k in ("entity_id", "date")]))
     daily = work.write(DAILY, executor.batches(render(query)), replace_schema=True)
     executor.unstage("__columns")
+    progress(work.job_id, _share(span, buckets + 1, buckets + 1), f"{len(targets)} column(s) written on every day")
     reporter.finish()
     return day_stats(daily, model_first, watermark, time.monotonic() - mark), {
         "compute": compute, "rewrite": time.monotonic() - mark - compute}
