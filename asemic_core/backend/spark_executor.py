@@ -64,7 +64,7 @@ class SparkExecutor:
     warehouse: str | None = None  # a Parquet warehouse directory (or URI) Spark reads the events from
     on_tasks: Callable[[int, int, str], None] | None = None  # (done, total, stage) while a write runs
     dialect: str = ENGINE_DIALECT  # what the jobs render for; to_spark renders it again for Spark
-    _views: set[str] = field(default_factory=set)
+    _staged: dict[str, list[str]] = field(default_factory=dict)  # temporary view -> its statements
 
     @property
     def session(self):
@@ -151,21 +151,24 @@ class SparkExecutor:
         return out if isinstance(out, exp.Select) else exp.select(*[exp.column(exp.to_identifier(c, quoted=True))
                                                                      for c in names]).from_(out.subquery("u"))
 
-    def stage(self, name: str, statements: list[str]) -> None:
-        rows = SparkRows(self, statements).dataframe()
+    def stage(self, name: str, statements: list[str], append: bool = False) -> None:
+        """A temporary view of the union of ``statements`` (with ``append``, of the ones staged
+        before too); Spark computes it when the query reading it runs."""
+        staged = (self._staged.get(name, []) if append else []) + list(statements)
+        rows = SparkRows(self, staged).dataframe()
         try:
             rows.createOrReplaceTempView(name)
         except Exception as err:  # noqa: BLE001
             raise spark_error(err) from None
-        self._views.add(name)
+        self._staged[name] = staged
 
     def unstage(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
-        self._views.discard(name)
+        self._staged.pop(name, None)
 
     def close(self) -> None:
         """The session stays for the process's next job (starting one takes seconds)."""
-        for name in list(self._views):
+        for name in list(self._staged):
             self.unstage(name)
 
     # -- progress -----------------------------------------------------------------------
