@@ -1,253 +1,199 @@
-"""Events: the event tables, a form to edit one, and new tables from the warehouse."""
+"""Events: every event table of the project; the shared editor per table (its columns,
+tags and where) with a preview of the rows it reads; new tables from the warehouse."""
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
+from pydantic import ValidationError
 
-from studio.session import config_version, field_errors, open_project, render_field_errors, \
-    show_error, show_issues, validation_report
-from studio.views import project_files, warehouse_key, warehouse_sample, warehouse_tables
-from asemic_core.editing.event_form import ColumnForm, EventForm, event_data, form_for_event, form_for_suggestion
+from asemic_core.config import writer
 from asemic_core.config.models import COLUMN_TAGS, TABLE_TAGS, DataType, EventTable
+from asemic_core.editing import listing
+from asemic_core.editing.event_form import EventForm, event_data, event_draft, event_form_of, form_for_event, \
+    form_for_suggestion
 from asemic_core.editing.event_suggestion import suggest_event
-from asemic_core.config.writer import save_event
-from asemic_core.errors import AsemicError
-from asemic_core.issues import Issue
+from asemic_core.editing.form_issues import model_issues
 from asemic_core.warehouse import Column
+from studio.editor import EditorSpec, ObjectEditor
+from studio.event_drafts import event_draft_issues, event_draft_sample
+from studio.forms import FieldIssues
+from studio.session import open_project
+from studio.views import project_files, warehouse_key, warehouse_tables
 
 DATA_TYPES = [t.value for t in DataType]
-TOP_FIELDS = ("id", "table_name", "label", "description", "tags", "where")
-
-project = open_project()
-files = project_files(project)
-report = validation_report(str(project.root), config_version(project))
-warehouse = warehouse_key(project, files)
-tables = warehouse_tables(*warehouse) if warehouse else {}
+COLUMN_WIDTHS = [0.5, 2.4, 1.6, 3.6, 2.1]
 
 
-# ----------------------------------------------------------------------------- state
-
-
-def reset_if_changed(prefix: str, fingerprint: str) -> None:
-    """Forget the form's widget values when the file changed under it (saved, or edited by hand)."""
-    marker = f"{prefix}:fingerprint"
-    if st.session_state.get(marker) != fingerprint:
-        for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix + ":")]:
-            del st.session_state[key]
-        st.session_state[marker] = fingerprint
-
-
-def read_form(prefix: str, form: EventForm) -> EventForm:
-    """The form as the widgets hold it now."""
-    state = st.session_state
-    return EventForm(
-        table_name=state.get(f"{prefix}:table_name", form.table_name),
-        tags=list(state.get(f"{prefix}:tags", form.tags)),
-        label=state.get(f"{prefix}:label", form.label),
-        description=state.get(f"{prefix}:description", form.description),
-        where=state.get(f"{prefix}:where", form.where),
-        columns=[
-            ColumnForm(c.name, state.get(f"{prefix}:col:{c.name}:on", c.include),
-                       state.get(f"{prefix}:col:{c.name}:type", c.data_type),
-                       list(state.get(f"{prefix}:col:{c.name}:tags", c.tags)),
-                       state.get(f"{prefix}:col:{c.name}:label", c.label), c.warehouse_type)
-            for c in form.columns
-        ],
+def event_spec() -> EditorSpec:
+    return EditorSpec(
+        kind="event", noun="event table", plural="event tables", prefix="ev", collection="events",
+        query_param="event",
+        form_of=lambda event_id, model, file: event_draft(event_id, form_for_event(model, tables.get(model.table_name)),
+                                                          event_id, file),
+        new_form=new_form,
+        from_form=from_form,
+        default_file=lambda form: f"userentity/events/{form['id'].strip()}.yml",
+        users=lambda event_id: listing.users_of(resolved, "event", event_id),
+        save=lambda root, event_id, model, file: writer.save_event(root, event_id, model),
+        delete=None,
+        fields=event_fields,
+        preview=lambda *args: None,
+        check=lambda check_id, form, model_json: event_draft_issues(editor.root, editor.version, check_id,
+                                                                    model_json, form["original_id"] is None),
+        preview_body=sample_preview,
+        stacked=True,
+        badges=lambda form: [f":blue-badge[{tag}]" for tag in form["tags"]],
+        id_help="Also the file name: userentity/events/<id>.yml. The id of a saved table cannot change here.",
+        id_placeholder="letters, digits and _",
+        unused_note=" · no property reads it",
     )
 
 
-def check_and_save(prefix: str, event_id: str | None, form: EventForm, new: bool) -> None:
-    """Button callback: validate the draft; write it only when it introduces no error."""
-    event_id = (st.session_state.get(f"{prefix}:id", "") if new else event_id or "").strip()
-    current = project.files()
-    base = None if new or event_id not in current.events else current.events[event_id].model
-    data = event_data(read_form(prefix, form), base)
-    check = project.check_event_draft(event_id, data, new=new, baseline=report.issues)
-    st.session_state[f"{prefix}:check"] = (event_id, check)
-    if not check.ok:
-        return
+def new_form() -> dict:
+    """A new table's draft: the warehouse table picked in the "New" popover, its columns'
+    roles and types suggested from their names and types."""
+    table = st.session_state.get("ev_new.table")
+    if not table or table not in tables:
+        return event_draft("", EventForm("", []), None)
+    columns = {name: Column(name, warehouse_type) for name, warehouse_type in tables[table].items()}
+    suggestion = suggest_event(table, columns, files.events)
+    return event_draft(suggestion.event_id, form_for_suggestion(suggestion), None)
+
+
+def from_form(form: dict) -> tuple[EventTable | None, list]:
+    """The table a draft describes; fields the form does not show stay as written."""
+    saved = files.events.get(form["original_id"]) if form["original_id"] else None
+    data = event_data(event_form_of(form), saved.model if saved else None)
     try:
-        rel = save_event(project.root, event_id, EventTable.model_validate(data))
-    except AsemicError as err:
-        st.session_state[f"{prefix}:failure"] = err
+        return EventTable.model_validate(data), []
+    except ValidationError as err:
+        return None, model_issues(err, form["id"].strip())
+
+
+# ------------------------------------------------------------------------- list
+
+
+def render_list() -> None:
+    st.caption("Event tables are the raw tables of the warehouse asemic reads. Each one declares the columns it "
+               "uses, which column holds the user id and the event time, and tags saying whether it defines "
+               "registration or activity.")
+    ids = sorted(files.events)
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.selectbox("Open", ids, index=None, key="ev_list.jump", on_change=editor.jump_to,
+                     placeholder="Type an id to open it", width=260)
+        new_event_popover()
+    if not ids:
+        st.info("No event table yet: add one from the warehouse with **New event table**.")
         return
-    remaining = [i for i in check.issues if i.is_error]
-    st.session_state["events_saved"] = (event_id, rel, len(remaining))
-    if not new:
-        st.session_state["events_selected"] = event_id
+    st.session_state["ev_list.ids"] = ids
+    st.dataframe(
+        {"Id": ids, "Label": [files.events[i].model.label or "" for i in ids],
+         "Table": [files.events[i].model.table_name for i in ids],
+         "Tags": [", ".join(files.events[i].model.tags) for i in ids],
+         "Columns": [len(files.events[i].model.columns) for i in ids],
+         "File": [files.events[i].file for i in ids]},
+        key="ev_list.table", on_select=lambda: editor.open_selected("ev_list.table", "ev_list.ids"),
+        selection_mode="single-row", hide_index=True, width="stretch",
+    )
+    st.caption("Click a row to open the event table.")
 
 
-# ---------------------------------------------------------------------------- widgets
+def unused_tables() -> list[str]:
+    used = {located.model.table_name for located in files.events.values()}
+    return sorted(t for t in tables if t not in used)
 
 
-def column_tag_options(form: EventForm) -> list[str]:
-    extra = sorted({t for c in form.columns for t in c.tags} - set(COLUMN_TAGS))
-    return list(COLUMN_TAGS) + extra
+def new_event_popover() -> None:
+    if warehouse is None:
+        st.warning("The warehouse is not reachable: check `warehouse.path` in asemic.yml.")
+        return
+    unused = unused_tables()
+    if not unused:
+        st.info("Every table of the warehouse is already used by an event table.", icon=":material/done_all:")
+        return
+    editor.new_popover("empty: suggested from the table name", extra=lambda: st.selectbox(
+        "Warehouse table not used yet", unused, key="ev_new.table"))
 
 
-def render_form(prefix: str, form: EventForm, errors: dict[str, list[str]], *, new: bool,
-                suggested_id: str | None = None) -> None:
-    if new:
-        st.text_input("Event id", value=suggested_id or "", key=f"{prefix}:id",
-                      help="Also the file name: userentity/events/<id>.yml. Letters, digits and _.")
-        render_field_errors(errors, "id")
+# ------------------------------------------------------------------------ editor
+
+
+def event_fields(form: dict, fi: FieldIssues) -> None:
+    editor.id_field(form, fi)
     left, right = st.columns(2)
     with left:
-        st.text_input("Warehouse table", value=form.table_name, key=f"{prefix}:table_name", disabled=new,
+        st.text_input("Warehouse table", value=form["table_name"], disabled=True, key=f"ev_editor_table_ro.{form['table_name']}",
                       help="schema.table in the warehouse")
-        render_field_errors(errors, "table_name")
-        st.text_input("Label", value=form.label, key=f"{prefix}:label")
-        render_field_errors(errors, "label")
+        fi.show("table_name")
+        editor.label_field(form, fi)
     with right:
-        table_tags = list(TABLE_TAGS) + sorted(set(form.tags) - set(TABLE_TAGS))
-        st.multiselect("Table tags", table_tags, default=form.tags, key=f"{prefix}:tags", placeholder="no tags",
-                       help="registration_event: defines registration; activity_event: defines activity; "
-                            "payment_transaction_event: a hint for generated properties.")
-        render_field_errors(errors, "tags")
-        st.text_input("Where", value=form.where, key=f"{prefix}:where", placeholder="e.g. {platform} != 'test'",
-                      help="A predicate applied to every read of the table; {column} placeholders.")
-        render_field_errors(errors, "where")
-    st.text_area("Description", value=form.description, key=f"{prefix}:description", height=68)
-    render_field_errors(errors, "description")
+        EDITOR.multiselect("Table tags", "tags", list(TABLE_TAGS), placeholder="no tags",
+                           help="registration_event: defines registration; activity_event: defines activity; "
+                                "payment_transaction_event: a hint for generated properties.")
+        fi.show("tags")
+        EDITOR.text_input("Where", "where", placeholder="e.g. {platform} != 'test'",
+                          help="A predicate applied to every read of the table; {column} placeholders.")
+        fi.show("where")
+    editor.description_field(fi)
+    if not form["original_id"]:
+        st.caption(f"Saved to `userentity/events/{form['id'].strip() or '<id>'}.yml`.")
+    column_fields(form, fi)
 
+
+def column_fields(form: dict, fi: FieldIssues) -> None:
     st.markdown("**Columns**")
     st.caption("Tick the columns to declare. Exactly one column must be tagged entity_id_column and one "
                "event_timestamp_column; date_column is optional.")
-    render_field_errors({k: v for k, v in errors.items() if k == "columns"}, "columns")
-    widths = [0.7, 2.2, 1.6, 3.4, 2.1]
-    head = st.columns(widths, vertical_alignment="bottom")
+    fi.show("columns", exact=True)
+    head = st.columns(COLUMN_WIDTHS, vertical_alignment="bottom")
     for cell, title in zip(head, ("Use", "Column", "Data type", "Tags", "Label")):
         cell.caption(title)
-    tag_options = column_tag_options(form)
-    for column in form.columns:
-        row = st.columns(widths, vertical_alignment="center")
-        row[0].checkbox("Use", value=column.include, key=f"{prefix}:col:{column.name}:on",
-                        label_visibility="collapsed")
-        warehouse_type = column.warehouse_type or ":red[not in the warehouse]"
-        row[1].markdown(f"`{column.name}`  \n:gray[{warehouse_type}]")
-        row[2].selectbox("Data type", DATA_TYPES,
-                         index=DATA_TYPES.index(column.data_type) if column.data_type in DATA_TYPES else None,
-                         key=f"{prefix}:col:{column.name}:type", label_visibility="collapsed",
-                         placeholder="unsupported type")
-        row[3].multiselect("Tags", tag_options, default=column.tags, key=f"{prefix}:col:{column.name}:tags",
-                           label_visibility="collapsed", placeholder="no tags")
-        row[4].text_input("Label", value=column.label, key=f"{prefix}:col:{column.name}:label",
-                          label_visibility="collapsed", placeholder="label")
-        render_field_errors(errors, f"columns.{column.name}")
+    extra_tags = sorted({t for c in form["columns"].values() for t in c["tags"]} - set(COLUMN_TAGS))
+    for key in sorted(form["columns"], key=int):
+        column = form["columns"][key]
+        row = st.columns(COLUMN_WIDTHS, vertical_alignment="center")
+        with row[0]:
+            EDITOR.checkbox("Use", f"columns.{key}.include", label_visibility="collapsed")
+        warehouse_type = column["warehouse_type"] or ":red[not in the warehouse]"
+        row[1].markdown(f"`{column['name']}`  \n:gray[{warehouse_type}]")
+        with row[2]:
+            EDITOR.selectbox("Data type", f"columns.{key}.data_type", DATA_TYPES, label_visibility="collapsed",
+                             placeholder="unsupported type")
+        with row[3]:
+            EDITOR.multiselect("Tags", f"columns.{key}.tags", list(COLUMN_TAGS) + extra_tags,
+                               label_visibility="collapsed", placeholder="no tags")
+        with row[4]:
+            EDITOR.text_input("Label", f"columns.{key}.label", label_visibility="collapsed", placeholder="label")
+        fi.show(f"columns.{column['name']}")
 
 
-def shown_elsewhere(issue: Issue, event_id: str, form: EventForm) -> bool:
-    if issue.object_id != event_id or not issue.field:
-        return False
-    top = issue.field.split(".")[0]
-    if top == "columns":
-        parts = issue.field.split(".")
-        return len(parts) == 1 or parts[1] in {c.name for c in form.columns}
-    return top in TOP_FIELDS
+# ----------------------------------------------------------------------- preview
 
 
-def render_outcome(prefix: str, form: EventForm) -> None:
-    """What the last click of the save button gave (under the button)."""
-    if (failure := st.session_state.pop(f"{prefix}:failure", None)) is not None:
-        show_error(failure)
-    found = st.session_state.get(f"{prefix}:check")
-    if found is None:
+def sample_preview(object_id: str, model_json: str, form: dict) -> None:
+    """The first rows the draft reads: its declared columns, its where applied."""
+    sample = event_draft_sample(editor.root, editor.version, object_id, model_json)
+    if sample.problem:
+        st.warning(f"No sample rows: {sample.problem}.", icon=":material/table_rows:")
         return
-    event_id, check = found
-    if check.ok:
-        return
-    st.error(f"Not saved: the change would add {len(check.introduced)} error(s) to the project. "
-             "Nothing was written.", icon=":material/error:")
-    others = [i for i in check.introduced if not shown_elsewhere(i, event_id, form)]
-    if others:
-        st.caption("Errors elsewhere in the project (they follow from this change):")
-        show_issues(others)
-
-
-def render_sample(table: str) -> None:
-    if warehouse is None:
-        st.caption("The warehouse is not reachable.")
-        return
-    sample, problem = warehouse_sample(*warehouse, table)
-    if problem:
-        st.warning(problem)
+    if form["where"].strip():
+        share = sample.matching / sample.total if sample.total else 0
+        st.info(f"**{sample.matching:,}** of {sample.total:,} rows of `{form['table_name']}` pass the where "
+                f"({share:.0%}).", icon=":material/filter_alt:")
     else:
-        st.dataframe(sample, hide_index=True, width="stretch")
+        st.info(f"Every one of the {sample.total:,} rows of `{form['table_name']}` is read (no where).",
+                icon=":material/table_rows:")
+    st.markdown(f"**Sample rows** (first {sample.rows.height}, declared columns)")
+    dates = {name: st.column_config.DateColumn(format="YYYY-MM-DD") for name, dtype in sample.rows.schema.items()
+             if str(dtype) == "Date"}
+    st.dataframe(sample.rows, hide_index=True, width="stretch", column_config=dates)
 
 
-def current_errors(prefix: str, event_id: str, issues: list[Issue]) -> dict[str, list[str]]:
-    found = st.session_state.get(f"{prefix}:check")
-    if found is not None and found[0] == event_id:
-        issues = found[1].issues
-    return field_errors(issues, event_id)
+# --------------------------------------------------------------------------- page
 
-
-# ------------------------------------------------------------------------------ page
-
-st.title("Events")
-st.caption("Event tables are the raw tables of the warehouse asemic reads. Each one declares the columns it uses, "
-           "which column holds the user id and the event time, and tags saying whether it defines "
-           "registration or activity.")
-
-if (saved := st.session_state.pop("events_saved", None)) is not None:
-    event_id, rel, remaining = saved
-    st.success(f"Saved event table `{event_id}` to `{rel}`.", icon=":material/check_circle:")
-    if remaining:
-        st.warning(f"The project still has {remaining} error(s) from before; see the Overview.")
-
-list_tab, add_tab = st.tabs(["Event tables", "Add from warehouse"])
-
-with list_tab:
-    if not files.events:
-        st.info("No event table yet: add one from the warehouse.")
-    else:
-        st.dataframe(
-            [{"id": eid, "label": loc.model.label or "", "table": loc.model.table_name,
-              "tags": ", ".join(loc.model.tags), "columns": len(loc.model.columns), "file": loc.file}
-             for eid, loc in sorted(files.events.items())],
-            hide_index=True, width="stretch",
-        )
-        ids = sorted(files.events)
-        if st.session_state.get("events_selected") not in ids:
-            st.session_state["events_selected"] = ids[0]
-        event_id = st.selectbox("Edit event table", ids, key="events_selected")
-        located = files.events[event_id]
-        prefix = f"ev:edit:{event_id}"
-        reset_if_changed(prefix, hashlib.sha256(located.doc.text.encode()).hexdigest())
-        form = form_for_event(located.model, tables.get(located.model.table_name))
-        st.caption(f"Defined in `{located.file}`. Saving rewrites only the lines of this table that change.")
-        render_form(prefix, form, current_errors(prefix, event_id, report.issues), new=False)
-        st.button("Validate and save", key=f"{prefix}:save", type="primary", icon=":material/save:",
-                  on_click=check_and_save, args=(prefix, event_id, form, False))
-        render_outcome(prefix, form)
-        with st.expander(f"Sample rows of {located.model.table_name} (first 20)"):
-            render_sample(located.model.table_name)
-
-with add_tab:
-    used = {loc.model.table_name for loc in files.events.values()}
-    unused = sorted(t for t in tables if t not in used)
-    if warehouse is None:
-        st.warning("The warehouse is not reachable: check `warehouse.path` in asemic.yml.")
-    elif not unused:
-        st.info("Every table of the warehouse is already used by an event table.", icon=":material/done_all:")
-    else:
-        if st.session_state.get("events_add_table") not in unused:
-            st.session_state["events_add_table"] = unused[0]
-        table = st.selectbox("Warehouse table not used yet", unused, key="events_add_table")
-        columns = {name: Column(name, wtype) for name, wtype in tables[table].items()}
-        suggestion = suggest_event(table, columns, files.events)
-        prefix = f"ev:add:{table}"
-        reset_if_changed(prefix, f"{table}:{warehouse[1]}")
-        form = form_for_suggestion(suggestion)
-        st.caption("Roles and tags below are suggestions from the column names and types: adjust them, "
-                   "then validate and save.")
-        draft_id = st.session_state.get(f"{prefix}:id", suggestion.event_id).strip()
-        render_form(prefix, form, current_errors(prefix, draft_id, []), new=True,
-                    suggested_id=suggestion.event_id)
-        st.button("Validate and save", key=f"{prefix}:save", type="primary", icon=":material/add_circle:",
-                  on_click=check_and_save, args=(prefix, None, form, True))
-        render_outcome(prefix, form)
-        st.markdown(f"**Sample rows of {table}** (first 20)")
-        render_sample(table)
+project = open_project()
+editor = ObjectEditor(event_spec(), project)
+EDITOR, files, resolved, report = editor.draft, editor.files, editor.resolved, editor.report
+warehouse = warehouse_key(project, project_files(project))
+tables = warehouse_tables(*warehouse) if warehouse else {}
+editor.run("Events", render_list)

@@ -135,6 +135,10 @@ def property_fields(form: dict, fi: FieldIssues) -> None:
         EDITOR.selectbox("Data type", "data_type", DATA_TYPES)
     fi.show(kind, exact=True)
     fi.show("data_type")
+    if editor.inferred:
+        same = editor.inferred == form["data_type"]
+        st.caption(f":material/auto_awesome: The definition produces **{editor.inferred}**"
+                   + (" (the type is inferred from it)." if same and not form["original_id"] else "."))
     editor.label_field(form, fi)
     editor.description_field(fi)
     with st.container(horizontal=True):
@@ -266,6 +270,9 @@ def preview(result, object_id: str, model_json: str, form: dict) -> None:
     if values is None or values.height == 0:
         st.caption("The sample has no user-days in this window.")
         return
+    summary = shaping.value_summary(values)
+    if summary:
+        st.caption(f":material/functions: {summary}")
     empty = shaping.empty_share(values)
     hide = empty > 0 and st.toggle(f"Hide NULL / 0 values ({empty:.0%} of user-days)", value=empty > 0.8,
                                    key=f"prop_preview.hide.{object_id}")

@@ -14,6 +14,7 @@ popover ``<prefix>_new.*``, preview inputs ``<prefix>_preview.*``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +22,15 @@ from typing import Any
 import streamlit as st
 
 from asemic_core.editing import forms
+from asemic_core.editing.draft_store import discard_draft, load_draft, save_draft
 from asemic_core.errors import AsemicError
 from asemic_core.project import Project
 from studio.forms import (
     DraftForm,
     FieldIssues,
     action_bar,
-    draft_issues,
+    draft_compile_issues,
+    draft_data_type,
     draft_preview,
     editor_title,
     project_state,
@@ -36,6 +39,8 @@ from studio.forms import (
     used_by_text,
 )
 from studio.session import config_version, show_error, show_issues, validation_report
+
+PLACEHOLDER_ID = "untitled_draft"  # checks a draft whose id is empty or invalid under this id
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class EditorSpec:
     default_file: Callable[[dict], str]  # where a new object goes unless the analyst picks a file
     users: Callable[[str], list[str]]  # graph nodes that read a saved object
     save: Callable[[str, str, Any, str | None], str]  # writer: (root, id, model, file) -> file written
-    delete: Callable[[str, str], str]  # writer: (root, id) -> file written
+    delete: Callable[[str, str], str] | None  # writer: (root, id) -> file written; None: no Delete
     fields: Callable[[dict, FieldIssues], None]  # the form's own widgets
     preview: Callable[[Any, str, str, dict], None]  # renders a PreviewResult: (result, id, model_json, draft)
     preview_inputs: Callable[[str, dict], tuple] = lambda object_id, form: ()  # extra preview arguments
@@ -63,6 +68,11 @@ class EditorSpec:
     id_placeholder: str = ""
     file_help: str = ""
     unused_note: str = ""  # caption when nothing reads the saved object
+    # The draft's issues in the project, when not the property/KPI checks: (check id, form, model JSON) -> issues
+    check: Callable[[str, dict, str], list] | None = None
+    # The preview panel's body, when not the property/KPI sample preview: (id, model JSON, form)
+    preview_body: Callable[[str, str, dict], None] | None = None
+    stacked: bool = False  # the preview under the form (wide forms), not beside it
 
 
 class ObjectEditor:
@@ -77,6 +87,9 @@ class ObjectEditor:
         self.draft = DraftForm(f"{spec.prefix}_editor")
         self.confirm_delete = f"{spec.prefix}_editor#confirm_delete"  # keys of studio.forms.action_bar
         self.save_problem = f"{spec.prefix}_editor#save_problem"
+        self.pending = f"{spec.prefix}_editor#pending"  # an action waiting for "discard the changes?"
+        self.restored = f"{spec.prefix}_editor#restored"
+        self.inferred: str | None = None  # the data type a property draft produces
 
     # -- names -----------------------------------------------------------------------
     def key(self, part: str) -> str:
@@ -86,8 +99,60 @@ class ObjectEditor:
     def saved(self) -> dict:
         return getattr(self.files, self.spec.collection)
 
+    # -- the draft on disk and the discard guard ------------------------------------------
+    def is_dirty(self, form: dict | None = None) -> bool:
+        """Does the draft hold changes that are not saved?"""
+        form = form if form is not None else self.draft.form
+        if form is None:
+            return False
+        saved = self.saved().get(form["original_id"]) if form["original_id"] else None
+        if saved is None:
+            return bool(form["id"].strip() or form.get("touched"))
+        model, _ = self.spec.from_form(form)
+        return model != saved.model
+
+    def guarded(self, action: tuple) -> bool:
+        """True when ``action`` may run now; else it waits for the analyst to confirm that
+        the unsaved changes go."""
+        if not self.is_dirty():
+            return True
+        st.session_state[self.pending] = action
+        return False
+
+    def discard_and_continue(self) -> None:
+        action = st.session_state.pop(self.pending, None)
+        discard_draft(self.root, self.spec.prefix)
+        self.draft.close()
+        if action is None:
+            return
+        match action[0]:
+            case "open":
+                self.open(action[1], force=True)
+            case "create":
+                st.session_state[self.key("new.id")] = action[1]
+                self.create(force=True)
+            case _:
+                self.close(force=True)
+
+    def keep_editing(self) -> None:
+        st.session_state.pop(self.pending, None)
+        form = self.draft.form
+        if form is not None and form["original_id"]:
+            st.query_params[self.spec.query_param] = form["original_id"]
+        else:
+            st.query_params.pop(self.spec.query_param, None)
+
+    def keep_on_disk(self, form: dict | None) -> None:
+        """The draft survives reloads while it holds unsaved changes."""
+        if form is not None and self.is_dirty(form):
+            save_draft(self.root, self.spec.prefix, form)
+        else:
+            discard_draft(self.root, self.spec.prefix)
+
     # -- callbacks -------------------------------------------------------------------
-    def open(self, object_id: str) -> None:
+    def open(self, object_id: str, force: bool = False) -> None:
+        if not force and not self.guarded(("open", object_id)):
+            return
         located = getattr(self.project.files(), self.spec.collection).get(object_id)
         if located is None:
             return
@@ -114,32 +179,66 @@ class ObjectEditor:
         if choice:
             self.open(choice)
 
-    def create(self) -> None:
+    def create(self, force: bool = False) -> None:
+        if not force and not self.guarded(("create", st.session_state.get(self.key("new.id")) or "")):
+            return
         form = self.spec.new_form()
-        form["id"] = (st.session_state.get(self.key("new.id")) or "").strip()
+        form["id"] = (st.session_state.get(self.key("new.id")) or "").strip() or form["id"]
         self.draft.open(form)
         st.session_state.pop(self.confirm_delete, None)
         st.session_state.pop(self.save_problem, None)
         st.query_params.pop(self.spec.query_param, None)
         st.session_state[self.key("new.id")] = ""
 
-    def close(self) -> None:
+    def close(self, force: bool = False) -> None:
+        if not force and not self.guarded(("close",)):
+            return
+        discard_draft(self.root, self.spec.prefix)
         self.draft.close()
         st.session_state.pop(self.confirm_delete, None)
         st.query_params.pop(self.spec.query_param, None)
 
     def revert(self) -> None:
-        self.open(self.draft.form["original_id"])
+        discard_draft(self.root, self.spec.prefix)
+        self.open(self.draft.form["original_id"], force=True)
+
+    def check(self, form: dict) -> tuple[Any, list, str | None]:
+        """(the draft's model or None, every issue of the draft at once, its model JSON).
+
+        The form's own problems, the id's, the static rules' and the dry run's (compile
+        errors, a data_type that truncates or changes values) come together: an empty id
+        does not hide an unknown column, so the draft is checked under a placeholder id
+        until its id is valid. A new property's data type follows what its definition
+        produces until the analyst picks one."""
+        spec = self.spec
+        object_id = form["id"].strip()
+        model, issues = spec.from_form(form)
+        id_problems = forms.id_issues(spec.kind, form, set(self.saved()))
+        check_id = object_id if not id_problems else PLACEHOLDER_ID
+        self.inferred = None
+        file = self.target_file(form)
+        if model is not None and spec.kind == "property":
+            self.inferred = draft_data_type(self.root, self.version, check_id, forms.model_json(model), file)
+            untouched = "data_type" not in (form.get("touched") or [])
+            if (self.inferred and untouched and not form["original_id"] and form.get("data_type") != self.inferred):
+                form["data_type"] = self.inferred
+                st.session_state[self.draft.key("data_type")] = self.inferred
+                model, issues = spec.from_form(form)
+        model_json = forms.model_json(model) if model is not None else None
+        if model_json is not None:
+            if spec.check is not None:
+                found = spec.check(check_id, form, model_json)
+            else:
+                found = draft_compile_issues(self.root, self.version, spec.kind, check_id, model_json, file)
+            issues += [dataclasses.replace(i, object_id=object_id) if i.object_id == check_id else i for i in found]
+        return model, id_problems + issues, model_json
 
     def save(self) -> None:
         spec, form = self.spec, self.draft.form
         object_id = form["id"].strip()
-        model, issues = spec.from_form(form)
-        issues += forms.id_issues(spec.kind, form, set(getattr(self.project.files(), spec.collection)))
-        if model is not None and not issues:
-            issues = [i for i in draft_issues(self.root, config_version(self.project), spec.kind, object_id,
-                                              forms.model_json(model), self.target_file(form)) if i.is_error]
-        if model is None or issues:
+        self.version = config_version(self.project)
+        model, issues, _ = self.check(form)
+        if model is None or any(i.is_error for i in issues):
             st.session_state[self.save_problem] = "Nothing was saved: fix the errors shown next to the fields first."
             return
         try:
@@ -147,6 +246,7 @@ class ObjectEditor:
         except AsemicError as err:
             st.session_state[self.save_problem] = f"Nothing was saved: {err.message}"
             return
+        discard_draft(self.root, spec.prefix)
         queue_toast(f"Saved **{object_id}** to `{written}`")
         self.draft.open(spec.form_of(object_id, model, written))
         st.session_state.pop(self.save_problem, None)
@@ -177,12 +277,22 @@ class ObjectEditor:
         show_toasts()
         wanted = st.query_params.get(self.spec.query_param)
         form = self.draft.form
+        if form is None and (stored := load_draft(self.root, self.spec.prefix)) is not None:
+            self.draft.open(stored)  # a reload, or a new session: the unsaved draft comes back
+            st.session_state[self.restored] = True
+            form = stored
         if wanted and wanted in self.saved() and (form is None or form["original_id"] != wanted):
-            self.open(wanted)
+            if form is not None and self.is_dirty(form):
+                st.session_state[self.pending] = ("open", wanted)
+            else:
+                self.open(wanted, force=True)
+        elif form is not None and form["original_id"] and not wanted:
+            st.query_params[self.spec.query_param] = form["original_id"]  # the URL names what is edited
         if self.draft.form is None:
             render_list()
         else:
             self.render_editor(self.draft.form)
+        self.keep_on_disk(self.draft.form)
 
     def new_popover(self, placeholder: str, help: str | None = None, extra: Callable[[], None] | None = None) -> None:
         """The "New <noun>" popover: an id (and what ``extra`` adds), then Create."""
@@ -197,11 +307,7 @@ class ObjectEditor:
         spec = self.spec
         object_id = form["id"].strip()
         saved = self.saved().get(form["original_id"]) if form["original_id"] else None
-        model, issues = spec.from_form(form)
-        issues += forms.id_issues(spec.kind, form, set(self.saved()))
-        model_json = forms.model_json(model) if model is not None and not issues else None
-        if model_json is not None:
-            issues += draft_issues(self.root, self.version, spec.kind, object_id, model_json, self.target_file(form))
+        model, issues, model_json = self.check(form)
         issues, pending = forms.untouched_required(issues, form)
         field_issues = FieldIssues(issues, object_id)
         elsewhere = [i for i in issues if i.object_id not in (object_id, None) and i.is_error]
@@ -209,7 +315,8 @@ class ObjectEditor:
         dirty = saved is None or model != saved.model
 
         self.header(form, saved, dirty, field_issues.has_errors() or bool(elsewhere))
-        left, right = st.columns([11, 9], gap="large")
+        self.discard_prompt(form, dirty)
+        left, right = (st.container(), st.container()) if spec.stacked else st.columns([11, 9], gap="large")
         with left:
             general = st.container()
             spec.fields(form, field_issues)
@@ -220,12 +327,34 @@ class ObjectEditor:
             action_bar(self.draft, spec.noun, saved_id=saved.id if saved else None,
                        saved_file=saved.file if saved else None, users=spec.users(saved.id) if saved else [],
                        valid=valid, dirty=dirty, to_fill=FieldIssues.pending_text(pending), on_save=self.save,
-                       on_revert=self.revert, on_delete=self.delete)
+                       on_revert=self.revert, on_delete=self.delete if spec.delete is not None else None)
         with right:
             why_not = "Fix the errors in the form to see a preview."
             if pending and not field_issues.has_errors() and not elsewhere:
                 why_not = f"Fill in {FieldIssues.pending_text(pending)} to see a preview."
             preview_panel(self, object_id, model_json if valid else None, self.target_file(form), form, why_not)
+
+    def discard_prompt(self, form: dict, dirty: bool) -> None:
+        """The unsaved-changes notes: a draft restored from an earlier session, and the
+        question before an action that would discard the changes."""
+        name = form["id"].strip() or f"the new {self.spec.noun}"
+        if st.session_state.pop(self.restored, False) and dirty:
+            then = "or revert to the saved definition" if form["original_id"] else "or go back to discard them"
+            st.info(f"Restored your unsaved changes to **{name}**: save them, {then}.", icon=":material/restore_page:")
+        action = st.session_state.get(self.pending)
+        if action is None:
+            return
+        if not dirty:
+            st.session_state.pop(self.pending, None)
+            return
+        goal = {"open": f"open `{action[1]}`" if len(action) > 1 else "", "create": f"create a new {self.spec.noun}",
+                "close": f"go back to all {self.spec.plural}"}[action[0]]
+        with st.container(border=True, key=f"{self.draft.name}_discard_prompt"):
+            st.warning(f"**{name}** has unsaved changes. Discard them to {goal}?", icon=":material/warning:")
+            with st.container(horizontal=True):
+                st.button("Discard changes", type="primary", icon=":material/delete_sweep:",
+                          on_click=self.discard_and_continue, key=f"{self.draft.name}_discard")
+                st.button("Keep editing", on_click=self.keep_editing, key=f"{self.draft.name}_keep")
 
     def header(self, form: dict, saved, dirty: bool, has_errors: bool) -> None:
         spec = self.spec
@@ -255,7 +384,8 @@ class ObjectEditor:
     # -- fields every object has ---------------------------------------------------------
     def id_field(self, form: dict, fi: FieldIssues) -> None:
         if form["original_id"]:
-            st.text_input("Id", value=form["id"], disabled=True, key=f"{self.draft.name}_id_ro", help=self.spec.id_help)
+            st.text_input("Id", value=form["id"], disabled=True, key=f"{self.draft.name}_id_ro.{form['id']}",
+                          help=self.spec.id_help)
         else:
             self.draft.text_input("Id", "id", placeholder=self.spec.id_placeholder)
         fi.show("id")
@@ -290,6 +420,9 @@ def preview_panel(editor: ObjectEditor, object_id: str, model_json: str | None, 
     st.subheader("Preview", anchor=False)
     if model_json is None:
         st.info(why_not, icon=":material/preview_off:")
+        return
+    if editor.spec.preview_body is not None:
+        editor.spec.preview_body(object_id, model_json, form)
         return
     c1, c2 = st.columns(2)
     sample = c1.selectbox("Sample", [200, 500, 2000], index=1, key=editor.key("preview.sample"),

@@ -149,6 +149,11 @@ class DraftForm:
     def date_input(self, label: str, path: str, *, on_change=None, **kwargs) -> dt.date | None:
         return st.date_input(label, **self._bind(path, on_change), **kwargs)
 
+    def multiselect(self, label: str, path: str, options: list, *, on_change=None, **kwargs) -> list:
+        current = list(self.get(path) or [])
+        options = list(options) + [v for v in current if v not in options]
+        return st.multiselect(label, options, **self._bind(path, on_change), **kwargs)
+
     def toggle(self, label: str, path: str, *, on_change=None, **kwargs) -> bool:
         return st.toggle(label, **self._bind(path, on_change), **kwargs)
 
@@ -292,8 +297,9 @@ def action_bar(editor: DraftForm, noun: str, *, saved_id: str | None, saved_file
         if saved_id is not None:
             st.button("Revert", icon=":material/undo:", on_click=on_revert, disabled=not dirty, key=f"{name}_revert",
                       help="Back to the saved definition.")
-            st.button("Delete", icon=":material/delete:", key=f"{name}_delete",
-                      on_click=lambda: st.session_state.update({confirm: True}))
+            if on_delete is not None:
+                st.button("Delete", icon=":material/delete:", key=f"{name}_delete",
+                          on_click=lambda: st.session_state.update({confirm: True}))
     if saved_id is not None and st.session_state.get(confirm):
         warning = f"Delete **{saved_id}** from `{saved_file}`?"
         if users:
@@ -342,6 +348,33 @@ def draft_issues(root: str, version: str, kind: str, object_id: str, model_json:
 
     files, _ = project_state(root, version)
     return issues_of(files, Draft(kind, object_id, _model(kind, model_json), file))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def draft_compile_issues(root: str, version: str, kind: str, object_id: str, model_json: str,
+                         file: str | None) -> list[Issue]:
+    """A draft's static issues and what the dry run finds with it in the project (compile
+    errors, a data_type that does not hold the values): all of them at once."""
+    from asemic_core.query.draft_check import draft_dry_run
+    from asemic_core.query.draft_preview import Draft
+
+    static = draft_issues(root, version, kind, object_id, model_json, file)
+    files, _ = project_state(root, version)
+    draft = Draft(kind, object_id, _model(kind, model_json), file)
+    found = draft_dry_run(files, Project(root).warehouse_path(files), draft, static)
+    return list(dict.fromkeys(static + found))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def draft_data_type(root: str, version: str, object_id: str, model_json: str, file: str | None) -> str | None:
+    """The data type a property draft's definition produces (None when unknown)."""
+    from asemic_core.query.draft_check import produced_data_type
+    from asemic_core.query.draft_preview import Draft
+
+    files, _ = project_state(root, version)
+    produced = produced_data_type(files, Project(root).warehouse_path(files),
+                                  Draft("property", object_id, _model("property", model_json), file))
+    return produced.value if produced is not None else None
 
 
 @st.cache_data(show_spinner="Computing the preview on a sample of users...", max_entries=32)

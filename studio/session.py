@@ -39,7 +39,8 @@ def enter_router() -> None:
     st.session_state[ROUTER_FLAG] = True
     start = st.session_state.pop(START_PAGE, None)
     if start:
-        st.switch_page(start)
+        page, query = start
+        st.switch_page(page, query_params=query or None)  # ?property=... selects what the page opens
 
 
 def open_project() -> Project:
@@ -51,7 +52,7 @@ def open_project() -> Project:
     if not st.session_state.get(ROUTER_FLAG):
         page = _calling_page()
         if page is not None:
-            st.session_state[START_PAGE] = page
+            st.session_state[START_PAGE] = (page, {k: st.query_params.get_all(k) for k in st.query_params})
             st.switch_page("app.py")
     root = os.environ.get("ASEMIC_PROJECT") or DEFAULT_DEMO_DIR
     return Project(_ensure_project(root))

@@ -95,3 +95,31 @@ def event_data(form: EventForm, base: EventTable | None = None) -> dict:
 def _canonical_order(data: dict) -> dict:
     order = list(EventTable.model_fields)
     return dict(sorted(data.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
+# ------------------------------------------------------------ the editor's draft dict
+
+
+def event_draft(event_id: str, form: EventForm, original_id: str | None, file: str | None = None) -> dict:
+    """The shared editor's draft of an event table: plain values, columns by position
+    (column names may hold dots, which the editor's field paths cannot)."""
+    return {
+        "id": event_id, "original_id": original_id, "file": file, "table_name": form.table_name,
+        "tags": list(form.tags), "label": form.label, "description": form.description, "where": form.where,
+        "columns": {str(i): {"name": c.name, "include": c.include, "data_type": c.data_type, "tags": list(c.tags),
+                             "label": c.label, "warehouse_type": c.warehouse_type}
+                    for i, c in enumerate(form.columns)},
+        "touched": [],
+    }
+
+
+def event_form_of(draft: dict) -> EventForm:
+    """The :class:`EventForm` a draft dict describes."""
+    columns = [draft["columns"][key] for key in sorted(draft.get("columns") or {}, key=int)]
+    return EventForm(
+        table_name=draft.get("table_name") or "",
+        columns=[ColumnForm(c["name"], bool(c.get("include")), c.get("data_type"), list(c.get("tags") or []),
+                            c.get("label") or "", c.get("warehouse_type")) for c in columns],
+        tags=list(draft.get("tags") or []), label=draft.get("label") or "",
+        description=draft.get("description") or "", where=draft.get("where") or "",
+    )

@@ -120,6 +120,27 @@ def empty_share(values: pl.DataFrame) -> float:
     return values.select(_empty().mean()).item()
 
 
+def _number(value) -> str:
+    number = float(value)
+    if number.is_integer():
+        return f"{int(number):,}"
+    return f"{number:,.4f}".rstrip("0").rstrip(".")
+
+
+def value_summary(values: pl.DataFrame) -> str | None:
+    """"Values from 0 to 1.2345; 812 of 4,200 user-days are neither NULL nor 0." for a
+    numeric draft (None for other types or no values)."""
+    column = values["value"]
+    if not column.dtype.is_numeric():
+        return None
+    present = column.drop_nulls()
+    if present.len() == 0:
+        return None
+    filled = int((present != 0).sum())
+    return (f"Values from {_number(present.min())} to {_number(present.max())}; {filled:,} of {column.len():,} "
+            "user-days are neither NULL nor 0.")
+
+
 def distribution(values: pl.DataFrame, with_saved: bool, bins: int = 16, skip_empty: bool = False) -> pl.DataFrame:
     """How many user-days take each value (or fall in each bin of a numeric property with
     many values), per definition. Columns: definition ("draft"/"saved"), bucket (label),

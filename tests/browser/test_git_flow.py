@@ -7,6 +7,7 @@ import re
 import subprocess
 
 import pytest
+from playwright.sync_api import expect
 from studio_helpers import shot, wait_for_app
 
 KPI_FILE = "userentity/kpis/revenue.yml"
@@ -44,7 +45,7 @@ def test_commit_made_in_the_studio_is_in_git_log(page, writable_project, writabl
         page.get_by_label("Author name").fill("Ana Analyst")
         page.get_by_label("Author email").fill("ana@example.com")
     click(page, "Commit")
-    page.get_by_text("Committed").first.wait_for()
+    page.get_by_text(re.compile(r"^Committed \w+: Starter metric library$")).wait_for()
     assert git(root, "log", "--format=%B").strip() == message
     assert git(root, "status", "--porcelain").strip() == ""  # the model, warehouse and log are ignored
     committed = git(root, "show", "--name-only", "--format=", "HEAD").split()
@@ -62,10 +63,11 @@ def test_commit_made_in_the_studio_is_in_git_log(page, writable_project, writabl
     page.get_by_label("New branch").press("Enter")
     wait_for_app(page)
     click(page, "Create and switch")
+    page.get_by_text("Created branch review and switched to it.").wait_for()
     assert git(root, "branch", "--show-current").strip() == "review"
     page.get_by_label("Commit message").fill("Mark the revenue KPIs as reviewed")
     click(page, "Commit")
-    page.get_by_text("Committed").first.wait_for()
+    page.get_by_text(re.compile(r"^Committed \w+: Mark the revenue KPIs as reviewed$")).wait_for()
     assert git(root, "log", "-1", "--format=%s").strip() == "Mark the revenue KPIs as reviewed"
     shot(page, "git-after-commit")
 
@@ -74,6 +76,8 @@ def test_commit_made_in_the_studio_is_in_git_log(page, writable_project, writabl
     box.click()
     page.get_by_role("option", name="main", exact=True).click()
     wait_for_app(page)
+    switch = page.get_by_role("button", name=re.compile(r"Switch to this branch$"))
+    expect(switch).to_be_enabled()  # once main is chosen
     click(page, "Switch to this branch")
     page.get_by_text("Config reloaded from the checked-out files: valid").wait_for()
     assert git(root, "branch", "--show-current").strip() == "main"

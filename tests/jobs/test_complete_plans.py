@@ -80,7 +80,7 @@ def test_rewind_after_edits_plans_and_runs_the_changed_properties_first(demo_sta
     result = project.rewind(rewind_from, rewind_to, origin="test")
     assert not project.status().stale
     assert recorded_progress == sorted(recorded_progress) and recorded_progress[-1] <= 1
-    assert len(recorded_progress) >= 4  # both steps reported
+    assert len(recorded_progress) >= 2  # both steps reported
 
     # One job; its summary is what its detail shows.
     record, days, phases = project.job(result.job_id)
