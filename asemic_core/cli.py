@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--days", type=_positive_int, default=90, help="days of data (default 90)")
     init.add_argument("--seed", type=_int, default=42, help="random seed; the same seed gives the same data (default 42)")
     init.add_argument("--force", action="store_true", help="overwrite an existing project in DIR")
+    init.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                      help="duckdb (default): a DuckDB warehouse; spark: Parquet event tables and a config that "
+                           "runs the model on Spark local[2]")
     init.set_defaults(handler=cmd_demo_init)
 
     config = groups.add_parser("config", help="check, export and import the config").add_subparsers(dest="command", required=True)
@@ -149,7 +152,7 @@ def cmd_demo_init(args, project: Project) -> int:
     from asemic_core.demo.project import init_demo
 
     spec = DemoSpec(users=args.users, days=args.days, seed=args.seed)
-    counts = init_demo(args.dir, spec, reporter=TerminalReporter(), force=args.force)
+    counts = init_demo(args.dir, spec, reporter=TerminalReporter(), force=args.force, engine=args.engine)
     rows = sum(counts.values())
     print(f"Demo project written to {args.dir}: {spec.users} users over {spec.days} days, {rows:,} event rows.")
     print(f"Next: asemic-cli --project {args.dir} config validate")

@@ -12,6 +12,7 @@ from sqlglot import exp
 from asemic_core.backend.duckdb_executor import DuckDBExecutor, connect
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
+from asemic_core.names import quoted_table
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import activity_relation, quoted, registrations_relation
@@ -30,8 +31,40 @@ def warehouse_connection(path: Path, scratch: Path | None = None, project: Resol
 
 
 def warehouse_executor(path: Path, project: ResolvedProject, settings: EngineSettings | None = None) -> DuckDBExecutor:
-    """The executor jobs and queries run on: the warehouse's events plus the model's tables."""
+    """The executor queries run on: the warehouse's events plus the model's tables. On a
+    Spark project whose files this process can read, DuckDB reads them (see docs/spark.md)."""
+    if settings is not None and settings.spark is not None and not settings.spark.local_tables:
+        return spark_executor(path, settings)
     return DuckDBExecutor(warehouse_connection(path, project=project, settings=settings))
+
+
+def spark_executor(path: Path, settings: EngineSettings):
+    """The Spark executor of a project whose ``engine.type`` is spark."""
+    from asemic_core.backend.spark_executor import SparkExecutor
+
+    if path is not None and Path(path).is_file():
+        raise WarehouseError(f"engine.type is spark but the warehouse {path} is a DuckDB file, which Spark "
+                             "cannot read: write the events as Parquet (warehouse.type: parquet, a directory "
+                             "with <schema>/<table>/ folders)")
+    return SparkExecutor(settings.spark, warehouse=str(path) if path is not None else None)
+
+
+def spark_preflight(path: Path, project: ResolvedProject, settings: EngineSettings) -> None:
+    """Before a Spark job opens the model: Spark starts with the engine settings and every
+    event table exists on it (else a message naming the setting; nothing is written)."""
+    executor = spark_executor(path, settings)
+    executor.session  # noqa: B018 - starts Spark: no Java, a master that does not answer, bad conf
+    for event_id, event in sorted(project.events.items()):
+        if not event.table_name:
+            continue
+        probe = exp.select(exp.Star()).from_(quoted_table(event.table_name)).limit(0)
+        try:
+            executor.session.sql(executor.to_spark(render(probe))).schema  # noqa: B018 - resolves the table
+        except Exception as err:  # noqa: BLE001 - AnalysisException and its kin
+            where = f"warehouse.path {path}" if path is not None else "the Spark catalog"
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise WarehouseError(f"event {event_id!r}: table {event.table_name} does not exist on Spark "
+                                 f"(looked in {where}): {first}") from None
 
 
 def annotate_row_order(con: duckdb.DuckDBPyConnection, project: ResolvedProject) -> None:
@@ -52,7 +85,8 @@ def source_day_range(executor, project: ResolvedProject) -> tuple[dt.date, dt.da
     """(first registration day, latest activity day), with model_settings applied."""
     if isinstance(executor, duckdb.DuckDBPyConnection):
         executor = DuckDBExecutor(executor)
-    annotate_row_order(executor.con, project)
+    if isinstance(executor, DuckDBExecutor):
+        annotate_row_order(executor.con, project)
     first_q = exp.select(exp.Min(this=quoted("date"))).from_(
         exp.alias_(registrations_relation(project), "r", table=True))
     last_q = exp.select(exp.Max(this=quoted("date"))).from_(exp.alias_(activity_relation(project), "a", table=True))

@@ -104,7 +104,7 @@ class Project:
             report.dry_run = "skipped: not requested"
             return report
         warehouse = self.warehouse_path(files)
-        if warehouse is None or not warehouse.is_file():
+        if warehouse is None or not (warehouse.is_file() or warehouse.is_dir()):
             where = f" ({warehouse})" if warehouse else ""
             report.dry_run = f"skipped: warehouse not reachable{where}"
             return report
@@ -146,6 +146,12 @@ class Project:
         """The model's files and state; ``readonly`` (plans, status, queries) writes nothing."""
         from asemic_core.storage.store import ModelStore
 
+        files = files or self.files()
+        settings = self.engine_settings(files)
+        if settings.spark is not None:
+            from asemic_core.backend.spark_store import SparkTableStore
+
+            return ModelStore(self.model_dir(files), readonly=readonly, tables=SparkTableStore(settings.spark))
         return ModelStore(self.model_dir(files), readonly=readonly)
 
     def schema(self):
@@ -201,7 +207,7 @@ class Project:
 
     def _require_warehouse(self, files: ProjectFiles) -> Path:
         warehouse = self.warehouse_path(files)
-        if warehouse is None or not warehouse.is_file():
+        if warehouse is None or not (warehouse.is_file() or warehouse.is_dir()):
             raise AsemicError(f"the warehouse {warehouse} is not reachable")
         return warehouse
 

@@ -12,7 +12,7 @@ import duckdb
 
 from asemic_core.config.models import DataType
 from asemic_core.errors import WarehouseError
-from asemic_core.names import quoted_table
+from asemic_core.names import quote_name, quoted_table, sql_string
 
 MEMORY_LIMIT = "4GB"
 
@@ -65,17 +65,40 @@ class Column:
         return data_type_of(self.warehouse_type)
 
 
+def parquet_tables(directory: Path) -> dict[tuple[str, str], Path]:
+    """The event tables of a Parquet warehouse: ``<dir>/<schema>/<table>/`` holding Parquet files."""
+    found: dict[tuple[str, str], Path] = {}
+    for schema in sorted(p for p in Path(directory).iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        for table in sorted(p for p in schema.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+            if any(table.rglob("*.parquet")):
+                found[(schema.name, table.name)] = table
+    return found
+
+
+def connect_parquet(directory: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with one view per Parquet table of ``directory`` (the events
+    a Spark project reads; DuckDB reads the same files)."""
+    con = duckdb.connect()
+    for (schema, table), location in parquet_tables(directory).items():
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_name(schema)}")
+        glob = sql_string(str(location / "**" / "*.parquet"))
+        con.execute(f"CREATE VIEW {quote_name(schema)}.{quote_name(table)} AS SELECT * FROM "
+                    f"read_parquet({glob}, hive_partitioning = true)")
+    return con
+
+
 def connect_readonly(path: Path, memory_limit: str | None = None,
                      temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """The warehouse, read-only, with a memory limit (default 4GB or $ASEMIC_MEMORY_LIMIT)
-    and a spill directory (default: under the system's temp dir)."""
-    if not path.is_file():
+    """The warehouse, read-only (a DuckDB file, or a directory of Parquet tables), with a
+    memory limit (default 4GB or $ASEMIC_MEMORY_LIMIT) and a spill directory (default:
+    under the system's temp dir)."""
+    if not path.is_file() and not path.is_dir():
         raise WarehouseError(f"warehouse file {path} does not exist")
     if "\\" in str(path) and os.sep == "/":
         raise WarehouseError(f"cannot open warehouse {path}: DuckDB reads a backslash in a path as a directory "
                              "separator; move the project (or the warehouse) to a path without '\\'")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect_parquet(path) if path.is_dir() else duckdb.connect(str(path), read_only=True)
     except duckdb.Error as err:
         raise WarehouseError(f"cannot open warehouse {path}: {err}") from None
     con.execute("SET memory_limit = ?", [memory_limit or os.environ.get("ASEMIC_MEMORY_LIMIT") or MEMORY_LIMIT])

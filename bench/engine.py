@@ -8,7 +8,11 @@ Options: ``--seed S`` (demo seed, default 42), ``--out FILE`` (default
 ``bench/engine-<N>-<D>.json``), ``--keep DIR`` (build the benchmark project in DIR and keep it),
 ``--data DIR`` (the demo warehouse: generated there on first use, reused by later runs with the
 same users/days/seed; ``--data-only`` stops after that), ``--kpi-repeats``, ``--floor-runs``,
-``--memory-limit``, ``--label`` (free text stored with the results, e.g. "dense engine, under load").
+``--memory-limit``, ``--label`` (free text stored with the results, e.g. "dense engine, under load"),
+``--engine spark`` (the jobs on Spark ``local[2]``: the events exported to Parquet in the work
+directory, the project's ``engine: {type: spark}``; refresh, one-day update and the KPI mix only,
+each job's Spark session start-up timed apart from the job; default results file
+``bench/engine-<N>-<D>-spark.json``).
 
 What is measured, in this order, each step in a fresh Python process:
 
@@ -124,6 +128,14 @@ def child_job(a: dict) -> dict:
 
     project = Project(a["project"])
     baseline = _maxrss_kb()
+    startup = None
+    spark = project.engine_settings().spark
+    if spark is not None:  # Spark's start-up (JVM, session) is timed apart from the job
+        from asemic_core.backend.spark_session import spark_session
+
+        t0 = time.perf_counter()
+        spark_session(spark)
+        startup = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
     if a["kind"] == "refresh":
         result = project.refresh(origin="bench")
@@ -137,7 +149,7 @@ def child_job(a: dict) -> dict:
             "rows": getattr(result, "rows", None),
             "days": len(days) if days is not None else None, "first_day": getattr(result, "first_day", None),
             "last_day": getattr(result, "last_day", None), "phases": getattr(result, "phases", None),
-            "rss_before_work_kb": baseline}
+            "rss_before_work_kb": baseline, "spark_startup_seconds": startup}
 
 
 def kpi_mix(project, last_day: dt.date) -> list[tuple[str, object]]:
@@ -389,13 +401,32 @@ def prepare_data(data_dir: Path, spec: dict, log_file: Path) -> dict:
     return {**made, "reused": False}
 
 
-def make_project(data_dir: Path, project_dir: Path) -> None:
+def make_project(data_dir: Path, project_dir: Path, engine: str = "duckdb") -> None:
     """A fresh project using the shared warehouse: the demo's config files copied, the warehouse
-    file linked (the engine opens it read-only), no model."""
+    file linked (the engine opens it read-only), no model. ``engine="spark"``: the events
+    exported to Parquet next to the project and a config that runs the jobs on Spark local[2]."""
     project_dir.mkdir(parents=True)
     shutil.copy2(data_dir / "asemic.yml", project_dir / "asemic.yml")
     shutil.copytree(data_dir / "userentity", project_dir / "userentity")
     (project_dir / WAREHOUSE).symlink_to((data_dir / WAREHOUSE).resolve())
+    if engine == "spark":
+        import duckdb
+
+        from asemic_core.config import writer
+        from asemic_core.config.models import DeploymentConfig
+        from asemic_core.demo.dataset import SCHEMA, TABLES
+
+        events = project_dir.parent / "events"
+        con = duckdb.connect(str(data_dir / WAREHOUSE), read_only=True)
+        try:
+            for name in TABLES:
+                (events / SCHEMA / name).mkdir(parents=True)
+                con.execute(f'COPY "{SCHEMA}"."{name}" TO \'{events / SCHEMA / name / "part-0.parquet"}\' (FORMAT parquet)')
+        finally:
+            con.close()
+        writer.save_deployment(project_dir, DeploymentConfig.model_validate(
+            {"name": "Demo game (Spark)", "warehouse": {"type": "parquet", "path": str(events)},
+             "engine": {"type": "spark", "master": "local[2]", "conf": {"spark.driver.memory": "4g"}}}))
 
 
 def set_model_settings(project_dir: Path, **values) -> None:
@@ -430,7 +461,8 @@ def run(args) -> dict:
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     results: dict = {"label": args.label, "spec": spec, "started": started, "load_start": loadavg(),
                      "machine": machine(), "versions": versions(),
-                     "settings": {"kpi_repeats": args.kpi_repeats, "floor_runs": args.floor_runs}}
+                     "settings": {"kpi_repeats": args.kpi_repeats, "floor_runs": args.floor_runs,
+                                  "engine": args.engine}}
     try:
         data = prepare_data(data_dir, spec, logs)
         results["data"] = {"dir": str(data_dir) if args.data else "(temporary)", "reused": data["reused"],
@@ -440,7 +472,7 @@ def run(args) -> dict:
         facts = data["facts"]
         last = dt.date.fromisoformat(facts["last_day"])
         project = workdir / "project"
-        make_project(data_dir, project)
+        make_project(data_dir, project, args.engine)
         steps: dict = {}
         results["steps"] = steps
 
@@ -472,10 +504,11 @@ def run(args) -> dict:
             return results
         set_model_settings(project, end_date=last)
         steps["update_one_day"] = job(logs, project, f"update (end date {last}, lookback 3)", kind="update")
-        steps["update_kpi_dau"] = job(logs, project, "update --kpi dau", kind="update", kpis=["dau"])
-        first7 = last - dt.timedelta(days=6)
-        steps["rewind_7_days"] = job(logs, project, f"rewind {first7} .. {last}", kind="rewind",
-                                     **{"from": first7.isoformat(), "to": last.isoformat()})
+        if args.engine == "duckdb":
+            steps["update_kpi_dau"] = job(logs, project, "update --kpi dau", kind="update", kpis=["dau"])
+            first7 = last - dt.timedelta(days=6)
+            steps["rewind_7_days"] = job(logs, project, f"rewind {first7} .. {last}", kind="rewind",
+                                         **{"from": first7.isoformat(), "to": last.isoformat()})
 
         log(f"KPI queries: one warm-up + {args.kpi_repeats} rounds")
         kpi = measure("kpi", {"project": str(project), "last_day": last.isoformat(), "repeats": args.kpi_repeats}, logs)
@@ -581,6 +614,8 @@ def table(r: dict) -> str:
             else:
                 rel = (f"{num(ra.get(key + '_pct_of_refresh'))} % of refresh "
                        f"(CPU {num(ra.get('cpu_' + key + '_pct_of_refresh'))} %)")
+            if rec.get("spark_startup_seconds") is not None:
+                rel += f"; Spark start-up {rec['spark_startup_seconds']:.1f} s before it"
             rows.append((name, f"{rec['seconds']:.2f} s, CPU {rec['step_cpu_seconds']:.1f} s = {rel}; "
                                f"peak RSS {mib(rec['peak_rss_kb'])}; "
                                f"model {size(rec['model_size']['bytes'])}; rows {rec.get('rows')}; "
@@ -615,12 +650,15 @@ def main(argv=None) -> None:
     parser.add_argument("--floor-runs", type=int, default=3)
     parser.add_argument("--memory-limit", help="DuckDB memory_limit for the floor (default: the engine's)")
     parser.add_argument("--label", default="", help="free text stored with the results")
+    parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                        help="run the jobs on DuckDB (default) or Spark local[2]")
     args = parser.parse_args(argv)
     results = run(args)
     print(table(results))
     if args.data_only:
         return
-    out = Path(args.out) if args.out else HERE.parent / f"engine-{args.users}-{args.days}.json"
+    suffix = "-spark" if args.engine == "spark" else ""
+    out = Path(args.out) if args.out else HERE.parent / f"engine-{args.users}-{args.days}{suffix}.json"
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nresults: {out}")
 

@@ -13,8 +13,8 @@ from sqlglot import exp
 from asemic_core.backend.seam import SnapshotGone, TableSnapshot
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
-from asemic_core.warehouse import connect_readonly
 from asemic_core.sql.render import ENGINE_DIALECT
+from asemic_core.warehouse import connect_readonly
 
 BATCH_ROWS = 256_000
 
@@ -31,7 +31,8 @@ def is_out_of_memory(err: BaseException) -> bool:
 
 
 def connect(path: Path | None, settings: EngineSettings | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse file ``path`` (read-only), or an in-memory one."""
+    """A connection to the warehouse ``path`` (read-only; a DuckDB file or a directory of
+    Parquet tables), or an in-memory one."""
     settings = settings or EngineSettings()
     if path is None:
         return configure(duckdb.connect(), settings)

@@ -23,17 +23,15 @@ from pydantic import (
     model_validator,
 )
 
+from asemic_core.config.deployment import (  # noqa: F401 - asemic.yml's models, re-exported
+    SPARK_MASTER_PATTERN,
+    DeploymentConfig,
+    EngineConfig,
+    ModelStorageConfig,
+    WarehouseConfig,
+)
+from asemic_core.config.strict import StrictModel
 from asemic_core.names import check_dotted_name, check_name
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        validate_by_name=True,
-        validate_by_alias=True,
-        frozen=False,
-        use_enum_values=False,
-    )
 
 
 def _expression_text(value: Any) -> Any:
@@ -70,43 +68,6 @@ class DataType(str, enum.Enum):
     DATE = "DATE"
     DATETIME = "DATETIME"
     BOOLEAN = "BOOLEAN"
-
-
-# --------------------------------------------------------------------------- asemic.yml
-
-
-class WarehouseConfig(StrictModel):
-    type: Literal["duckdb"] = "duckdb"
-    path: str = Field(min_length=1, description="DuckDB file, relative to the project directory")
-
-
-class ModelStorageConfig(StrictModel):
-    path: str = Field(
-        default=".asemic/model",
-        min_length=1,
-        description="Directory of the generated model (partitions, catalog, job log), relative to the project",
-    )
-
-
-class EngineConfig(StrictModel):
-    memory_limit: str | None = Field(
-        default=None, pattern=r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
-        description="Memory limit of every DuckDB connection (e.g. 4GB); beyond it the engine spills to disk. "
-                    "Default 4GB, or $ASEMIC_MEMORY_LIMIT",
-    )
-    temp_directory: str | None = Field(
-        default=None, min_length=1,
-        description="Where DuckDB spills, relative to the project (default: <model path>/tmp)",
-    )
-
-
-class DeploymentConfig(StrictModel):
-    """``asemic.yml``: where the warehouse is and where the generated model lives."""
-
-    name: str | None = None
-    warehouse: WarehouseConfig
-    model: ModelStorageConfig = Field(default_factory=ModelStorageConfig)
-    engine: EngineConfig | None = None
 
 
 # ------------------------------------------------------------------ userentity/config.yml

@@ -12,6 +12,7 @@ from asemic_core.errors import AsemicError
 from asemic_core.warehouse import data_type_of
 
 WAREHOUSE_FILE = "warehouse.duckdb"
+PARQUET_DIR = "events"  # the Spark demo's events: events/<schema>/<table>/*.parquet
 
 # What each demo table means to asemic: event id, label, table tags, column roles.
 DEMO_EVENTS: dict[str, dict] = {
@@ -61,18 +62,58 @@ def demo_entity() -> EntityConfig:
     })
 
 
-def init_demo(directory: Path | str, spec: DemoSpec = DemoSpec(), reporter=None, force: bool = False) -> dict[str, int]:
-    """Write the demo warehouse and starter config into ``directory``; return table row counts."""
+def write_parquet_events(root: Path, spec: DemoSpec, reporter=None) -> dict[str, int]:
+    """The demo events as Parquet tables (``events/<schema>/<table>/part-0.parquet``, the
+    column types of the DuckDB demo), readable by Spark and DuckDB alike."""
+    import shutil
+
+    import duckdb
+
+    from asemic_core.names import quote_name, sql_string
+
+    target = root / PARQUET_DIR
+    staging = root / f".{PARQUET_DIR}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        counts = generate_warehouse(staging / WAREHOUSE_FILE, spec, reporter=reporter)
+        con = duckdb.connect(str(staging / WAREHOUSE_FILE), read_only=True)
+        try:
+            con.execute("SET memory_limit = '2GB'")
+            for name in TABLES:
+                folder = staging / SCHEMA / name
+                folder.mkdir(parents=True)
+                con.execute(f"COPY (SELECT * FROM {quote_name(SCHEMA)}.{quote_name(name)}) TO "
+                            f"{sql_string(str(folder / 'part-0.parquet'))} (FORMAT parquet)")
+        finally:
+            con.close()
+        (staging / WAREHOUSE_FILE).unlink()
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return counts
+
+
+def init_demo(directory: Path | str, spec: DemoSpec = DemoSpec(), reporter=None, force: bool = False,
+              engine: str = "duckdb") -> dict[str, int]:
+    """Write the demo warehouse and starter config into ``directory``; return table row
+    counts. ``engine="spark"``: the events as Parquet tables and a config running on Spark."""
     root = Path(directory)
     if root.exists() and not root.is_dir():
         raise AsemicError(f"{root} exists and is not a directory")
     if (root / "asemic.yml").exists() and not force:
         raise AsemicError(f"{root} already holds an asemic project (asemic.yml exists); choose another directory")
     root.mkdir(parents=True, exist_ok=True)
-    counts = generate_warehouse(root / WAREHOUSE_FILE, spec, reporter=reporter)
-
-    writer.save_deployment(root, DeploymentConfig.model_validate(
-        {"name": "Demo game", "warehouse": {"type": "duckdb", "path": WAREHOUSE_FILE}}))
+    if engine == "spark":
+        counts = write_parquet_events(root, spec, reporter)
+        deployment = {"name": "Demo game", "warehouse": {"type": "parquet", "path": PARQUET_DIR},
+                      "engine": {"type": "spark", "master": "local[2]"}}
+    else:
+        counts = generate_warehouse(root / WAREHOUSE_FILE, spec, reporter=reporter)
+        deployment = {"name": "Demo game", "warehouse": {"type": "duckdb", "path": WAREHOUSE_FILE}}
+    writer.save_deployment(root, DeploymentConfig.model_validate(deployment))
     entity = demo_entity()
     writer.save_entity_config(root, entity)
     events = demo_events()

@@ -170,7 +170,7 @@ def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job
     store.collect_garbage()
     work = store.begin(job_id)
     model_first, watermark = model_range(work)
-    executor = job_executor(warehouse_path, project, store, settings)
+    executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         stats, phases = _partial(executor, project, work, targets, [], reporter)
     finally:
@@ -209,7 +209,7 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     store.collect_garbage()
     work = store.begin(job_id)
     model_first, watermark = model_range(work)
-    executor = job_executor(warehouse_path, project, store, settings)
+    executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         day_range = source_day_range(executor, project)
         if day_range is None:
@@ -242,7 +242,7 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     model_first, watermark = model_range(work)
     check_rewind_range(day_from, day_to, model_first, watermark)
     plan = plan_rewind_days(project, daily_columns(project), model_first, watermark, day_from, day_to)
-    executor = job_executor(warehouse_path, project, store, settings)
+    executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         first_stats, phases, share = _stale_first(executor, project, work, status, reporter, plan.days)
         stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0))

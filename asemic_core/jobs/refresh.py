@@ -34,7 +34,7 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
     started = time.monotonic()
     store.collect_garbage()
     work = store.begin(job_id)
-    executor = job_executor(warehouse_path, project, store, settings)
+    executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         day_range = source_day_range(executor, project)
         if day_range is None:

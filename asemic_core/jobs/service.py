@@ -9,6 +9,7 @@ import traceback
 from asemic_core.backend.duckdb_executor import is_out_of_memory
 from asemic_core.backend.settings import engine_settings
 from asemic_core.config.archive import config_files
+from asemic_core.engine import spark_preflight
 from asemic_core.errors import AsemicError, JobError
 from asemic_core.jobs.days import columns_for
 from asemic_core.jobs.incremental import run_partial, run_rewind, run_update, update_is_up_to_date
@@ -83,6 +84,9 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
         if kind in MODEL_JOBS:
             ensure_valid(validate_files(files))
             check_job_args(resolve(files), kind, args or {})
+            settings = engine_settings(files, project.root, project.model_dir(files))
+            if settings.spark is not None:
+                spark_preflight(project.warehouse_path(files), resolve(files), settings)
     except AsemicError as err:
         if job_id is not None:
             project.model_store(files).jobs.finish(job_id, "failed", error=err.message)

@@ -47,7 +47,10 @@ def buckets_for(rows: int) -> int:
 
 def stream(executor, statements: list[str], after_each=None):
     """One Arrow stream of the rows of ``statements`` run one after the other (a table
-    version is written from it in one commit, with memory bounded by a batch)."""
+    version is written from it in one commit, with memory bounded by a batch). An engine
+    that writes on its own side (Spark) gets the statements instead."""
+    if hasattr(executor, "deferred"):
+        return executor.deferred(statements, after_each)
     first = executor.batches(statements[0])
 
     def batches():
@@ -94,14 +97,41 @@ def day_stats(snapshot, first: dt.date, last: dt.date, seconds: float) -> list[t
     return [(d.isoformat(), n, seconds * n / total) for d, n in counts.items()]
 
 
-def job_executor(warehouse_path, project: ResolvedProject, store, settings=None):
-    """The job's executor, spilling into the model directory unless the config says otherwise."""
+def job_executor(warehouse_path, project: ResolvedProject, store, settings=None, job_id: str | None = None,
+                 reporter=None):
+    """The job's executor: Spark when the config says so (its running stages' tasks reported
+    to the job log and the reporter), else DuckDB spilling into the model directory unless
+    the config says otherwise."""
     from asemic_core.backend.settings import EngineSettings
-    from asemic_core.engine import warehouse_executor
+    from asemic_core.engine import spark_executor, warehouse_executor
 
     settings = (settings or EngineSettings()).with_temp_directory(store.scratch_dir)
+    if settings.spark is not None:
+        executor = spark_executor(warehouse_path, settings)
+        executor.on_tasks = spark_progress(store, job_id, reporter)
+        return executor
     settings.spill_directory().mkdir(parents=True, exist_ok=True)
     return warehouse_executor(warehouse_path, project, settings)
+
+
+def spark_progress(store, job_id: str | None, reporter):
+    """What Spark's status tracker reports while a job writes: the running stages' completed
+    and total tasks, to the job log (the studio's Jobs page) and to the reporter (a bar per stage set)."""
+    seen = {"total": None, "done": 0, "label": None}
+
+    def on_tasks(done: int, total: int, stages: str) -> None:
+        if job_id is not None:
+            store.jobs.progress(job_id, 0.9 * done / max(total, 1), f"Spark {stages}: {done} of {total} tasks")
+        if reporter is None:
+            return
+        if (total, stages) != (seen["total"], seen["label"]):
+            reporter.start(total, f"Spark {stages}")
+            seen.update(total=total, done=0, label=stages)
+        if done > seen["done"]:
+            reporter.advance(done - seen["done"])
+            seen["done"] = done
+
+    return on_tasks
 
 
 def ensure_valid(issues) -> None:
