@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from asemic_core.backend.seam import SnapshotGone, TableSnapshot
+from asemic_core.backend.seam import SnapshotGone, TableSnapshot, empty_relation
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
 from asemic_core.sql.render import ENGINE_DIALECT
@@ -70,9 +70,7 @@ class DuckDBExecutor:
         """With no file (no day in range), an empty relation of the same columns (``types``: their types)."""
         names = list(columns) if columns is not None else list(snapshot.columns)
         if not snapshot.files:
-            types = types or {}
-            return exp.select(*[exp.alias_(exp.cast(exp.Null(), types[c]) if c in types else exp.Null(), c, quoted=True)
-                                for c in names]).where(exp.false())
+            return empty_relation(names, types)
         listed = exp.Array(expressions=[exp.Literal.string(f.path) for f in snapshot.files])
         hive = exp.EQ(this=exp.var("hive_partitioning"), expression=exp.true() if snapshot.partition_by else exp.false())
         scan = exp.Anonymous(this="read_parquet", expressions=[listed, hive])

@@ -115,3 +115,11 @@ class TableStore(Protocol):
         """Delete files that no kept version references (or, with ``orphans_only``, that no
         version at all references: the leftovers of a writer that died); the count."""
         ...
+
+
+def empty_relation(names: list[str], types: dict[str, exp.DataType] | None = None) -> exp.Expression:
+    """A relation with the columns ``names`` and no row (a pinned version with no file in range);
+    ``types`` gives the columns' types where known, else they are untyped NULLs."""
+    types = types or {}
+    return exp.select(*[exp.alias_(exp.cast(exp.Null(), types[c]) if c in types else exp.Null(), c, quoted=True)
+                        for c in names]).where(exp.false())

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from asemic_core.backend.seam import TableSnapshot
+from asemic_core.backend.seam import TableSnapshot, empty_relation
 from asemic_core.backend.settings import SparkSettings
 from asemic_core.backend.spark_session import spark_session
 from asemic_core.errors import WarehouseError
@@ -130,9 +130,7 @@ class SparkExecutor:
         """The pinned version's days, read from each directory that holds some of them."""
         names = list(columns) if columns is not None else list(snapshot.columns)
         if not snapshot.files:
-            types = types or {}
-            return exp.select(*[exp.alias_(exp.cast(exp.Null(), types[c]) if c in types else exp.Null(), c, quoted=True)
-                                for c in names]).where(exp.false())
+            return empty_relation(names, types)
         parts = []
         for directory, days in _directories(snapshot).items():
             source = exp.Table(this=exp.to_identifier(directory, quoted=True),
