@@ -12,8 +12,10 @@ from asemic_core.config.models import PROPERTY_KINDS, DataType
 from asemic_core.editing import forms, listing
 from asemic_core.editing import preview_shaping as shaping
 from asemic_core.editing.wording import KIND_HELP, KIND_NAMES, KIND_TITLES, describe_relative_days
+from asemic_core.jobs.requests import property_column_state
 from studio.editor import EditorSpec, ObjectEditor, impact_note
 from studio.forms import FieldIssues
+from studio.job_status import materialize_offer
 from studio.preview_charts import distribution_chart
 from studio.session import open_project
 
@@ -264,8 +266,12 @@ def window_fields(kind: str, form: dict, fi: FieldIssues) -> None:
 
 
 def preview(result, object_id: str, model_json: str, form: dict) -> None:
-    """A property draft's values on the sample: their distribution, then a few users day by day."""
-    impact_note(result, shaping.property_impact(result))
+    """A property draft's values on the sample: their distribution, then a few users day by day;
+    for a saved property the model does not hold yet, the offer to materialize it."""
+    status = editor.project.status()
+    impact_note(result, shaping.property_impact(result, property_column_state(status, resolved, object_id)))
+    if not result.is_new:
+        materialize_offer(editor.project, object_id, status, resolved)
     values = result.values
     if values is None or values.height == 0:
         st.caption("The sample has no user-days in this window.")

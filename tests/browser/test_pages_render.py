@@ -23,11 +23,19 @@ LAST = {
     "jobs": lambda page: page.get_by_test_id("stDataFrame").filter(has=page.locator("canvas")),
     "git": lambda page: page.get_by_text("Creates the repository in the project directory"),
     "export": lambda page: page.get_by_test_id("stCode"),
+    # the editors, opened from the URL: the form next to the preview of the saved definition
+    "events?event=purchase": lambda page: page.get_by_test_id("stDataFrame").filter(has=page.locator("canvas")),
+    "properties?property=lifetime_revenue": lambda page: page.get_by_text("Day by day for a few users"),
+    "kpis?kpi=arpdau": lambda page: page.get_by_test_id("stExpander").filter(has_text="Points"),
 }
 
 
+def name(path: str) -> str:
+    return path.replace("?", "-").replace("=", "-") or "overview"
+
+
 @pytest.mark.browser
-@pytest.mark.parametrize("path", list(LAST), ids=[p or "overview" for p in LAST])
+@pytest.mark.parametrize("path", list(LAST), ids=[name(p) for p in LAST])
 def test_page_renders(page, studio_url, path) -> None:
     page.goto(f"{studio_url}/{path}")
     wait_until_drawn(page, LAST[path](page))
@@ -35,4 +43,4 @@ def test_page_renders(page, studio_url, path) -> None:
     errors = page.get_by_test_id("stAlertContentError")
     assert errors.count() == 0, errors.first.inner_text()
     assert page.locator("h1").count() >= 1
-    shot(page, f"page-{path or 'overview'}")
+    shot(page, f"page-{name(path)}")

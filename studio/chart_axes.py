@@ -1,0 +1,33 @@
+"""Axes every chart of the studio draws the same way: one date format per chart, chosen by
+the grain of its points, and titles that fit along their axis.
+
+Left alone, Vega-Lite labels a time axis with a format per tick ("2026", "Mon 05",
+"February" on one axis) and draws a title longer than its axis past the chart's edge, where
+it is cut off. A title is therefore broken into lines that fit the axis's length.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import altair as alt
+
+# d3 time formats of a date axis's labels, by the grain of its points
+TIME_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y", "quarter": "%b %Y", "year": "%Y"}
+CHAR_PX = 7  # the width of an average character of an axis title (11 px sans-serif), rounded up
+NARROW_PX = 320  # the width of a chart in half a column (two charts side by side)
+
+
+def axis_title(text: str, length_px: int = NARROW_PX) -> str | list[str]:
+    """``text`` as it fits along an axis of ``length_px`` pixels: one line when it fits, else
+    lines (Vega-Lite draws a list as lines) broken at spaces, none longer than the axis."""
+    width = max(12, length_px // CHAR_PX)
+    if len(text) <= width:
+        return text
+    return textwrap.wrap(text, width=width, break_long_words=True, break_on_hyphens=False)
+
+
+def date_axis(grain: str = "day", **kwargs) -> alt.Axis:
+    """A date axis whose every label has the format of ``grain`` ("%b %d" for days and weeks,
+    "%b %Y" for months and quarters, "%Y" for years), written horizontally."""
+    return alt.Axis(format=TIME_FORMATS[grain], labelAngle=0, labelOverlap=True, **kwargs)
