@@ -109,12 +109,13 @@ def property_group(kind: str, group: list) -> None:
         on_select=lambda: editor.open_selected(f"prop_list.table.{kind}", f"prop_list.ids.{kind}"),
         hide_index=True, width="stretch",
         column_config={
-            "Id": st.column_config.TextColumn(width=180),
-            "Label": st.column_config.TextColumn(width=160),
-            "Type": st.column_config.TextColumn(width=80),
+            # about 950 px in all: the table fits the page beside the sidebar, no column cut off at its edge
+            "Id": st.column_config.TextColumn(width=170),
+            "Label": st.column_config.TextColumn(width=150),
+            "Type": st.column_config.TextColumn(width=75),
             "File": st.column_config.TextColumn(width=120, help="Under userentity/properties/ (file:line)"),
-            "Description": st.column_config.TextColumn(width=260),
-            "Definition": st.column_config.TextColumn(width=260),
+            "Description": st.column_config.TextColumn(width=200),
+            "Definition": st.column_config.TextColumn(width=200),
         },
     )
 

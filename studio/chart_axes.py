@@ -8,6 +8,7 @@ it is cut off. A title is therefore broken into lines that fit the axis's length
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 
 import altair as alt
@@ -16,6 +17,7 @@ import altair as alt
 TIME_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y", "quarter": "%b %Y", "year": "%Y"}
 CHAR_PX = 7  # the width of an average character of an axis title (11 px sans-serif), rounded up
 NARROW_PX = 320  # the width of a chart in half a column (two charts side by side)
+MAX_TICKS = 16  # buckets a coarse-grained axis labels one by one
 
 
 def axis_title(text: str, length_px: int = NARROW_PX) -> str | list[str]:
@@ -27,7 +29,11 @@ def axis_title(text: str, length_px: int = NARROW_PX) -> str | list[str]:
     return textwrap.wrap(text, width=width, break_long_words=True, break_on_hyphens=False)
 
 
-def date_axis(grain: str = "day", **kwargs) -> alt.Axis:
+def date_axis(grain: str = "day", buckets: list[dt.date] | None = None, **kwargs) -> alt.Axis:
     """A date axis whose every label has the format of ``grain`` ("%b %d" for days and weeks,
-    "%b %Y" for months and quarters, "%Y" for years), written horizontally."""
+    "%b %Y" for months and quarters, "%Y" for years), written horizontally. At a grain
+    coarser than a day the ticks are the ``buckets`` themselves (a week starts on a Monday,
+    which Vega's own ticks do not know), as long as they are few enough to label one by one."""
+    if grain != "day" and buckets and len(buckets) <= MAX_TICKS:
+        kwargs["values"] = [alt.DateTime(year=d.year, month=d.month, date=d.day, utc=True) for d in sorted(buckets)]
     return alt.Axis(format=TIME_FORMATS[grain], labelAngle=0, labelOverlap=True, **kwargs)

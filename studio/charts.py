@@ -68,7 +68,9 @@ def kpi_chart(series: ExploreSeries, brush: str | None = None, height: int = 280
     y = alt.Y("value:Q", title=axis_title(series.label, height),
               axis=alt.Axis(labelExpr=label_expr) if label_expr else alt.Axis())
     if series.axis == "date":
-        x = alt.X("day:T", title=AXIS_TITLES[series.grain], scale=alt.Scale(type="utc"), axis=date_axis(series.grain))
+        buckets = sorted({d for d in series.points["date"].to_list() if d is not None})
+        x = alt.X("day:T", title=AXIS_TITLES[series.grain], scale=alt.Scale(type="utc"),
+                  axis=date_axis(series.grain, buckets))
         x_tip = alt.Tooltip("day:N", title=AXIS_TITLES[series.grain])
     else:
         x = alt.X("cohort_day:O", title="Cohort day (days since registration)", axis=alt.Axis(labelAngle=0))

@@ -61,8 +61,9 @@ def job_outcome(state_key: str = "explore_launched") -> None:
 
 
 MATERIALIZE = "prop_materialize"
-IN_MODEL = {"new": "is saved but not in the model yet",
-            "stale": "is saved, but the model holds the values of its earlier definition"}
+IN_MODEL = {"new": "Explore computes `{id}` on the fly until a job writes its column.",
+            "stale": "The model holds the values of an earlier definition of `{id}`; Explore computes the saved "
+                     "one on the fly until a job writes its column again."}
 
 
 def materialize_offer(project: Project, prop_id: str, status, resolved) -> None:
@@ -78,8 +79,7 @@ def materialize_offer(project: Project, prop_id: str, status, resolved) -> None:
     if state is None:
         return
     with st.container(border=True, key="prop_materialize_offer"):
-        st.markdown(f":orange[:material/update:] `{prop_id}` {IN_MODEL[state]}. Explore computes it on the fly "
-                    "until a job writes its column.")
+        st.markdown(":orange[:material/update:] " + IN_MODEL[state].replace("{id}", prop_id))
         if st.button(f"Materialize {prop_id}", key="prop_materialize_run", icon=":material/play_arrow:",
                      help="A partial update (asemic-cli model update --property): the columns of this property "
                           "and of what it reads, on every materialized day."):

@@ -3,6 +3,7 @@ points, and axis titles broken into lines that fit their axis instead of being c
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -58,3 +59,17 @@ def test_the_job_days_chart_draws_its_day_axis_once(app) -> None:
     rows, seconds = days["vconcat"]
     assert rows["encoding"]["x"]["axis"]["labels"] is False and rows["encoding"]["x"]["title"] is None
     assert seconds["encoding"]["x"]["axis"]["format"] == "%b %d" and seconds["encoding"]["x"]["title"] == "Day"
+
+
+def test_a_week_chart_has_a_tick_on_each_monday_its_weeks_start(app, studio_project) -> None:
+    app.switch_page("pages/explore.py").run()
+    app.selectbox(key="explore_grain").set_value("week").run()
+    assert not app.exception, app.exception
+    date_from, date_to = app.date_input(key="explore_dates").value
+    monday = date_from - dt.timedelta(days=date_from.weekday())
+    weeks = [monday + dt.timedelta(days=7 * i) for i in range((date_to - monday).days // 7 + 1)]
+    spec = _specs(app)[0]
+    chart = spec["layer"][0] if "layer" in spec else spec
+    ticks = chart["encoding"]["x"]["axis"]["values"]
+    assert ticks == [{"year": w.year, "month": w.month, "date": w.day, "utc": True} for w in weeks]
+    assert chart["encoding"]["x"]["axis"]["format"] == "%b %d"

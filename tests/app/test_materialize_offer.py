@@ -37,7 +37,8 @@ def test_a_saved_property_not_in_the_model_offers_its_partial_update(properties_
     notes = [i.value for i in app.info]
     assert not [n for n in notes if n.startswith("No change")], notes
     assert [n for n in notes if n.startswith("Not in the model yet:")], notes
-    assert any("`sessions_on_day` is saved but not in the model yet" in m.value for m in app.markdown)
+    assert any("Explore computes `sessions_on_day` on the fly until a job writes its column" in m.value
+               for m in app.markdown)
     before = {j.id for j in studio_project.jobs()}
     app.button(key="prop_materialize_run").click().run()
     assert not app.exception and not app.error, (app.exception, [e.value for e in app.error])

@@ -160,3 +160,24 @@ def test_the_events_page_previews_sample_rows(page, writable_url) -> None:
     type_in(page, page, "Where", "{no_such_column} > 1")
     page.get_by_text("where references {no_such_column}").first.wait_for(timeout=60_000)
     expect(button(page, "Save")).to_be_disabled(timeout=30_000)
+
+
+@pytest.mark.browser
+def test_a_new_ratio_kpi_explains_its_avg_default(page, writable_url, writable_project) -> None:
+    open_new(page, writable_url, "kpis", "New KPI", "arpdau_note_test")
+    select = page.get_by_label("Select", exact=True)
+    select.fill("SAFE_DIVIDE(SUM({property.revenue_on_day}), SUM({property.dau_active}))")
+    select.blur()
+    wait_for_app(page)
+    note = page.get_by_text("by default: the select divides two measures")
+    note.wait_for(timeout=60_000)
+    assert "average of its daily ratios" in note.inner_text()
+    expect(page.get_by_text("avg (suggested for a ratio)")).to_have_count(1)
+    page.get_by_text("New KPI:").first.wait_for(timeout=60_000)
+    note.scroll_into_view_if_needed()
+    shot(page, "editor-kpi-ratio-default")
+    button(page, "All KPIs").click()  # leave nothing behind for the next flows
+    wait_for_app(page)
+    button(page, "Discard changes").click()
+    wait_for_app(page)
+    assert load_draft(writable_project.root, "kpi") is None
