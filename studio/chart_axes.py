@@ -9,6 +9,7 @@ it is cut off. A title is therefore broken into lines that fit the axis's length
 from __future__ import annotations
 
 import datetime as dt
+import math
 import textwrap
 
 import altair as alt
@@ -17,7 +18,7 @@ import altair as alt
 TIME_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y", "quarter": "%b %Y", "year": "%Y"}
 CHAR_PX = 7  # the width of an average character of an axis title (11 px sans-serif), rounded up
 NARROW_PX = 320  # the width of a chart in half a column (two charts side by side)
-MAX_TICKS = 16  # buckets a coarse-grained axis labels one by one
+MAX_TICKS = 16  # ticks an axis labels one by one at the most
 
 
 def axis_title(text: str, length_px: int = NARROW_PX) -> str | list[str]:
@@ -31,9 +32,16 @@ def axis_title(text: str, length_px: int = NARROW_PX) -> str | list[str]:
 
 def date_axis(grain: str = "day", buckets: list[dt.date] | None = None, **kwargs) -> alt.Axis:
     """A date axis whose every label has the format of ``grain`` ("%b %d" for days and weeks,
-    "%b %Y" for months and quarters, "%Y" for years), written horizontally. At a grain
-    coarser than a day the ticks are the ``buckets`` themselves (a week starts on a Monday,
-    which Vega's own ticks do not know), as long as they are few enough to label one by one."""
-    if grain != "day" and buckets and len(buckets) <= MAX_TICKS:
-        kwargs["values"] = [alt.DateTime(year=d.year, month=d.month, date=d.day, utc=True) for d in sorted(buckets)]
+    "%b %Y" for months and quarters, "%Y" for years), written horizontally.
+
+    The ticks stand on the ``buckets`` (the dates of the points): every one while they are
+    few, else every n-th at a grain coarser than a day. Vega's own ticks would fall every
+    12 hours over a few days (each date labelled twice) and on Sundays over weeks that start
+    on a Monday."""
+    if buckets:
+        days = sorted(buckets)
+        if len(days) > MAX_TICKS and grain != "day":
+            days = days[::math.ceil(len(days) / MAX_TICKS)]
+        if len(days) <= MAX_TICKS:
+            kwargs["values"] = [alt.DateTime(year=d.year, month=d.month, date=d.day, utc=True) for d in days]
     return alt.Axis(format=TIME_FORMATS[grain], labelAngle=0, labelOverlap=True, **kwargs)

@@ -111,11 +111,14 @@ def job_durations_chart(rows: list[JobRow]) -> alt.Chart:
 def job_days_chart(days: list[tuple[str, int, float]]) -> alt.Chart:
     """Rows written and seconds spent per day of one job, one above the other."""
     frame = pl.DataFrame(days, schema=["day", "rows", "seconds"], orient="row").to_pandas()
-    base = alt.Chart(frame).encode(x=alt.X("day:T", title="Day", scale=alt.Scale(type="utc"), axis=date_axis()),
+    buckets = [dt.date.fromisoformat(day) for day, _rows, _seconds in days]
+    base = alt.Chart(frame).encode(x=alt.X("day:T", title="Day", scale=alt.Scale(type="utc"),
+                                           axis=date_axis("day", buckets)),
                                    tooltip=[alt.Tooltip("day:N", title="Day"), alt.Tooltip("rows:Q", format=","),
                                             alt.Tooltip("seconds:Q", format=".3f")])
     rows = (base.mark_bar(color="#4c78a8")  # the day axis once, under the second chart
-            .encode(x=alt.X("day:T", title=None, scale=alt.Scale(type="utc"), axis=date_axis(labels=False)),
+            .encode(x=alt.X("day:T", title=None, scale=alt.Scale(type="utc"),
+                            axis=date_axis("day", buckets, labels=False)),
                     y=alt.Y("rows:Q", title="Rows")).properties(height=160))
     seconds = base.mark_bar(color="#f58518").encode(y=alt.Y("seconds:Q", title="Seconds")).properties(height=120)
     return alt.vconcat(rows, seconds).resolve_scale(x="shared")

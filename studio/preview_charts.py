@@ -42,8 +42,11 @@ def kpi_chart(long: pl.DataFrame, axis: str, unit_symbol: str | None = None) -> 
     present = [d for d in COLORS if d in set(long["definition"].to_list())]
     fmt = ",.4~f"
     title = f"value ({unit_symbol.strip()})" if unit_symbol and unit_symbol.strip() else "value"
-    x = (alt.X("date:T", title="date", scale=alt.Scale(type="utc"), axis=date_axis()) if axis == "date"
-         else alt.X("cohort_day:Q", title="cohort day", axis=alt.Axis(labelAngle=0, tickMinStep=1)))
+    if axis == "date":
+        x = alt.X("date:T", title="date", scale=alt.Scale(type="utc"),
+                  axis=date_axis("day", long["date"].unique().to_list()))
+    else:
+        x = alt.X("cohort_day:Q", title="cohort day", axis=alt.Axis(labelAngle=0, tickMinStep=1))
     base = alt.Chart(long).encode(
         x=x,
         y=alt.Y("value:Q", title=axis_title(title, 300)),

@@ -73,3 +73,14 @@ def test_a_week_chart_has_a_tick_on_each_monday_its_weeks_start(app, studio_proj
     ticks = chart["encoding"]["x"]["axis"]["values"]
     assert ticks == [{"year": w.year, "month": w.month, "date": w.day, "utc": True} for w in weeks]
     assert chart["encoding"]["x"]["axis"]["format"] == "%b %d"
+
+
+def test_a_few_days_get_one_tick_each_and_many_weeks_every_nth() -> None:
+    few = [dt.date(2026, 1, 27) + dt.timedelta(days=i) for i in range(6)]
+    assert date_axis("day", few).to_dict()["values"] == [
+        {"year": 2026, "month": 1, "date": d, "utc": True} for d in (27, 28, 29, 30, 31)] + [
+        {"year": 2026, "month": 2, "date": 1, "utc": True}]
+    assert "values" not in date_axis("day", [few[0] + dt.timedelta(days=i) for i in range(40)]).to_dict()
+    mondays = [dt.date(2025, 1, 6) + dt.timedelta(days=7 * i) for i in range(40)]  # 40 weeks: every 3rd
+    ticks = date_axis("week", mondays).to_dict()["values"]
+    assert [(t["month"], t["date"]) for t in ticks[:3]] == [(1, 6), (1, 27), (2, 17)] and len(ticks) == 14
