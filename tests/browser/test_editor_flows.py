@@ -41,7 +41,7 @@ def test_a_kpi_that_does_not_compile_cannot_be_saved(page, writable_url, writabl
     error = page.get_by_test_id("stAlertContentError").filter(has_text="sum(VARCHAR)")
     error.first.wait_for(timeout=60_000)
     no_exception(page)
-    assert "does not compile against the warehouse" in error.first.inner_text()
+    assert "does not compile against the warehouse: SUM does not take STRING values" in error.first.inner_text()
     expect(button(page, "Save")).to_be_disabled(timeout=30_000)
     page.get_by_text("Fix the errors in the form to see a preview.").wait_for()
     shot(page, "editor-kpi-broken")
