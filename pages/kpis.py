@@ -119,8 +119,9 @@ def kpi_fields(form: dict, fi: FieldIssues) -> None:
     EDITOR.inserter("Insert a filter property", "where", listing.filterable_properties(resolved),
                     lambda p: f"{{property.{p}}}", placeholder="Pick a property to add {property.x} to the where")
 
+    # The options' words stay the same while the select changes (a widget shows the labels it was
+    # created with): what "default" means is said under the field.
     suggested = forms.suggested_default_total(form)
-    default = form["total_function"] or suggested or "sum"
     with st.container(border=True):
         st.markdown("**X axis**")
         for axis, words in AXIS_WORDS.items():
@@ -129,12 +130,10 @@ def kpi_fields(form: dict, fi: FieldIssues) -> None:
                 EDITOR.checkbox(words, f"axes.{axis}")
             with c2:
                 EDITOR.selectbox("Total", f"axis_totals.{axis}", TOTALS, disabled=not form["axes"][axis],
-                                 format_func=lambda t: t or f"default ({default})", label_visibility="collapsed",
+                                 format_func=lambda t: t or "default", label_visibility="collapsed",
                                  help=f"How the points of the {axis} axis add up to a total.")
         fi.show("x_axis")
-        EDITOR.selectbox("Default total function", "total_function", TOTALS,
-                         format_func=lambda t: t or (f"{suggested} (suggested for a ratio)" if suggested
-                                                     else "sum (default)"),
+        EDITOR.selectbox("Default total function", "total_function", TOTALS, format_func=lambda t: t or "default",
                          help="How a KPI's points add up to weeks, months and its total, on every axis whose "
                               "total is 'default'.")
         if suggested:
@@ -142,6 +141,9 @@ def kpi_fields(form: dict, fi: FieldIssues) -> None:
                        "point is a ratio (like ARPDAU or a retention %). A week's or a month's ratio is the average of "
                        "its daily ratios; adding them up would show about seven times a day's value for a week. "
                        "Pick **sum** to add the points up instead.")
+        elif not form["total_function"] and any(not form["axis_totals"][a] for a in AXIS_WORDS if form["axes"][a]):
+            st.caption(":material/functions: **sum** by default: a week's, a month's and the total's value add up "
+                       "their points. Ratios (a select dividing two measures) average them instead.")
         fi.show("total_function")
 
     c1, c2 = st.columns([1, 1], vertical_alignment="bottom")

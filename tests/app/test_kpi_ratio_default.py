@@ -15,27 +15,25 @@ RATIO = "SAFE_DIVIDE(SUM({property.revenue_on_day}), SUM({property.dau_active}))
 
 
 def _default_total_note(app) -> list[str]:
-    return [c.value for c in app.caption if "by default" in c.value]
+    """The captions under the "Default total function" field."""
+    return [c.value for c in block_of(app, "kpi_editor.total_function").children.values()
+            if getattr(c, "type", None) == "caption"]
 
 
 def test_the_form_explains_the_avg_default_of_a_ratio(kpis_page) -> None:
     app = create(kpis_page, "kpi", "ratio_note_test")
     app.text_area(key="kpi_editor.select").input("SUM({property.revenue_on_day})").run()
-    assert app.selectbox(key="kpi_editor.total_function").options[0] == "sum (default)"
-    assert app.selectbox(key="kpi_editor.axis_totals.date").options[0] == "default (sum)"
-    assert not _default_total_note(app)
+    assert app.selectbox(key="kpi_editor.total_function").value == ""
+    note = _default_total_note(app)
+    assert len(note) == 1 and note[0].startswith(":material/functions: **sum** by default")
 
     app.text_area(key="kpi_editor.select").input(RATIO).run()
-    assert app.selectbox(key="kpi_editor.total_function").options[0] == "avg (suggested for a ratio)"
-    assert app.selectbox(key="kpi_editor.axis_totals.date").options[0] == "default (avg)"
     note = _default_total_note(app)
-    assert len(note) == 1 and "**avg** by default" in note[0] and "average of its daily ratios" in note[0]
-    assert note[0] in [c.value for c in block_of(app, "kpi_editor.total_function").children.values()
-                       if getattr(c, "type", None) == "caption"]
+    assert len(note) == 1 and note[0].startswith(":material/functions: **avg** by default")
+    assert "the select divides two measures" in note[0] and "average of its daily ratios" in note[0]
 
     app.selectbox(key="kpi_editor.total_function").select("sum").run()  # a choice of the analyst's wins
     assert not _default_total_note(app)
-    assert app.selectbox(key="kpi_editor.axis_totals.date").options[0] == "default (sum)"
 
 
 def test_a_new_ratio_kpi_saves_avg_totals(kpis_page, studio_project) -> None:
