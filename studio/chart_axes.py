@@ -45,3 +45,10 @@ def date_axis(grain: str = "day", buckets: list[dt.date] | None = None, **kwargs
         if len(days) <= MAX_TICKS:
             kwargs["values"] = [alt.DateTime(year=d.year, month=d.month, date=d.day, utc=True) for d in days]
     return alt.Axis(format=TIME_FORMATS[grain], labelAngle=0, labelOverlap=True, **kwargs)
+
+
+def day_band_axis(**kwargs) -> alt.Axis:
+    """The axis of bars, one per day, whose field holds ISO dates as text (an ordinal scale:
+    a bar as wide as its day, even when there are only a few): labelled like a date axis."""
+    return alt.Axis(labelExpr=f"utcFormat(toDate(datum.value), '{TIME_FORMATS['day']}')", labelAngle=0,
+                    labelOverlap=True, **kwargs)

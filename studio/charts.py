@@ -13,7 +13,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from studio.chart_axes import axis_title, date_axis
+from studio.chart_axes import axis_title, date_axis, day_band_axis
 from studio.session import model_source
 from asemic_core.jobs.plan import JobPlan
 from asemic_core.jobs.requests import JobRow, duration_text, when
@@ -111,14 +111,11 @@ def job_durations_chart(rows: list[JobRow]) -> alt.Chart:
 def job_days_chart(days: list[tuple[str, int, float]]) -> alt.Chart:
     """Rows written and seconds spent per day of one job, one above the other."""
     frame = pl.DataFrame(days, schema=["day", "rows", "seconds"], orient="row").to_pandas()
-    buckets = [dt.date.fromisoformat(day) for day, _rows, _seconds in days]
-    base = alt.Chart(frame).encode(x=alt.X("day:T", title="Day", scale=alt.Scale(type="utc"),
-                                           axis=date_axis("day", buckets)),
+    base = alt.Chart(frame).encode(x=alt.X("day:O", title="Day", axis=day_band_axis()),
                                    tooltip=[alt.Tooltip("day:N", title="Day"), alt.Tooltip("rows:Q", format=","),
                                             alt.Tooltip("seconds:Q", format=".3f")])
     rows = (base.mark_bar(color="#4c78a8")  # the day axis once, under the second chart
-            .encode(x=alt.X("day:T", title=None, scale=alt.Scale(type="utc"),
-                            axis=date_axis("day", buckets, labels=False)),
+            .encode(x=alt.X("day:O", title=None, axis=day_band_axis(labels=False, ticks=False)),
                     y=alt.Y("rows:Q", title="Rows")).properties(height=160))
     seconds = base.mark_bar(color="#f58518").encode(y=alt.Y("seconds:Q", title="Seconds")).properties(height=120)
     return alt.vconcat(rows, seconds).resolve_scale(x="shared")

@@ -53,12 +53,14 @@ def test_the_kpi_preview_labels_its_days_alike(kpis_page) -> None:
     assert x["axis"]["format"] == "%b %d" and x["scale"] == {"type": "utc"}
 
 
-def test_the_job_days_chart_draws_its_day_axis_once(app) -> None:
+def test_the_job_days_chart_draws_its_day_axis_once_with_a_bar_a_day(app) -> None:
     app.switch_page("pages/jobs.py").run()
     days = next(s for s in _specs(app) if "vconcat" in s)
     rows, seconds = days["vconcat"]
+    assert rows["encoding"]["x"]["type"] == seconds["encoding"]["x"]["type"] == "ordinal"  # a band per day
     assert rows["encoding"]["x"]["axis"]["labels"] is False and rows["encoding"]["x"]["title"] is None
-    assert seconds["encoding"]["x"]["axis"]["format"] == "%b %d" and seconds["encoding"]["x"]["title"] == "Day"
+    assert seconds["encoding"]["x"]["axis"]["labelExpr"] == "utcFormat(toDate(datum.value), '%b %d')"
+    assert seconds["encoding"]["x"]["title"] == "Day"
 
 
 def test_a_week_chart_has_a_tick_on_each_monday_its_weeks_start(app, studio_project) -> None:
