@@ -131,6 +131,15 @@ def open_new(page, url: str, path: str, popover: str, object_id: str, kind: str 
     wait_for_app(page)
 
 
+def new_kpi(page, url: str, kpi_id: str, select: str) -> None:
+    """Open the editor of a new KPI ``kpi_id`` and write its select (sent when it loses focus)."""
+    open_new(page, url, "kpis", "New KPI", kpi_id)
+    box = page.get_by_label("Select", exact=True)
+    box.fill(select)
+    box.blur()
+    wait_for_app(page)
+
+
 def saved_object(root, collection: str, object_id: str, timeout: float = 30):
     """The object as written on disk, once the save has reached the file."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import expect
-from studio_helpers import button, choose, no_exception, open_new, saved_object, shot, type_in, wait_for_app
+from studio_helpers import (button, choose, new_kpi, no_exception, open_new, saved_object, shot, type_in,
+                            wait_for_app)
 
 from asemic_core.editing.draft_store import load_draft
 
@@ -33,11 +34,7 @@ def query(page) -> dict[str, list[str]]:
 
 @pytest.mark.browser
 def test_a_kpi_that_does_not_compile_cannot_be_saved(page, writable_url, writable_project) -> None:
-    open_new(page, writable_url, "kpis", "New KPI", "country_total")
-    select = page.get_by_label("Select", exact=True)
-    select.fill("SUM({property.country})")
-    select.blur()
-    wait_for_app(page)
+    new_kpi(page, writable_url, "country_total", "SUM({property.country})")
     error = page.get_by_test_id("stAlertContentError").filter(has_text="sum(VARCHAR)")
     error.first.wait_for(timeout=60_000)
     no_exception(page)
@@ -164,11 +161,8 @@ def test_the_events_page_previews_sample_rows(page, writable_url) -> None:
 
 @pytest.mark.browser
 def test_a_new_ratio_kpi_explains_its_avg_default(page, writable_url, writable_project) -> None:
-    open_new(page, writable_url, "kpis", "New KPI", "arpdau_note_test")
-    select = page.get_by_label("Select", exact=True)
-    select.fill("SAFE_DIVIDE(SUM({property.revenue_on_day}), SUM({property.dau_active}))")
-    select.blur()
-    wait_for_app(page)
+    new_kpi(page, writable_url, "arpdau_note_test",
+            "SAFE_DIVIDE(SUM({property.revenue_on_day}), SUM({property.dau_active}))")
     note = page.get_by_text("by default: the select divides two measures")
     note.wait_for(timeout=60_000)
     assert "average of its daily ratios" in note.inner_text()
