@@ -65,18 +65,38 @@ def wait_until_drawn(tab, last=None, timeout: float = 60_000) -> None:
 
 # Streamlit scrolls inside its main section, so a "full page" screenshot of the window holds
 # only what fits in it: the window is made as tall as the content first (up to a limit).
-CONTENT_HEIGHT = """() => Math.max(...[...document.querySelectorAll("[data-testid='stMain'], "
-  + "[data-testid='stSidebarContent']")].map(el => el.scrollHeight), 0)"""
+CONTENT_HEIGHT = """() => {
+  const scrollers = [...document.querySelectorAll("[data-testid='stMain'], [data-testid='stAppViewContainer'], "
+    + "[data-testid='stSidebarContent']"), document.scrollingElement].filter(Boolean);
+  scrollers.forEach(el => { el.scrollTop = 0; });
+  const block = document.querySelector("[data-testid='stMainBlockContainer']");
+  const bottom = block ? block.getBoundingClientRect().bottom : 0;
+  return Math.ceil(Math.max(bottom, ...scrollers.map(el => el.scrollHeight)));
+}"""
 MAX_HEIGHT = 8000
 
 
+def settled_height(tab, tries: int = 20) -> int:
+    """The content's height once the page is drawn and has stopped growing (a rerun that
+    follows a click may leave a moment with no running icon while it draws the rest)."""
+    height = -1
+    for _ in range(tries):
+        tab.wait_for_function(DRAWN, timeout=30_000)
+        now = min(int(tab.evaluate(CONTENT_HEIGHT)), MAX_HEIGHT)
+        if now == height:
+            return height
+        height = now
+        tab.wait_for_timeout(400)
+    return height
+
+
 def shot(tab, name: str) -> Path:
-    """A screenshot of the whole page (the window stretched to the content's height, then
-    given back its size), kept under :data:`ARTIFACTS` as ``<name>.png``."""
+    """A screenshot of the whole page once it is drawn (the window stretched to the content's
+    height, then given back its size), kept under :data:`ARTIFACTS` as ``<name>.png``."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    height = settled_height(tab)
     size = tab.viewport_size
-    height = min(int(tab.evaluate(CONTENT_HEIGHT)), MAX_HEIGHT)
     if size and height > size["height"]:
         tab.set_viewport_size({"width": size["width"], "height": height})
         tab.wait_for_function(DRAWN, timeout=30_000)  # charts redraw at the new size
