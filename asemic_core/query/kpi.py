@@ -179,12 +179,17 @@ def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[ex
     return found[0].copy(), set(found[1]), found[2].copy()
 
 
-def reads_active_days_only(project: ResolvedProject, kpi_id: str, axis: str) -> bool:
-    """Every aggregation of the KPI sees only the days a user was active (date axis): the
-    stored rows hold those days (they are change days), so the query needs no derived day."""
+def rows_read(project: ResolvedProject, kpi_id: str, axis: str) -> str:
+    """Which rows the KPI's aggregations see, as the source can serve them: "active" (only
+    days a user was active: stored rows, nothing derived), "recent" (days within
+    active_days of the last activity) or "all"."""
     compiled_value(project, kpi_id, axis)
     rules = _COMPILED[(config_key(project), kpi_id, axis)][3]
-    return axis == "date" and rules == {"active_day"}
+    if axis != "date" or not rules:
+        return "all"
+    if rules == {"active_day"}:
+        return "active"
+    return "recent" if rules <= {"active_day", "active_window", "recent"} else "all"
 
 
 def _grain_bucket(grain: str) -> exp.Expression:
@@ -240,7 +245,7 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         date_from = request.date_from or plan.day_from
         date_to = request.date_to or plan.day_to
         ranges[:] = [date_from, date_to]
-        relation = source.relation_sql(plan, active_only=reads_active_days_only(project, kpi.id, request.x_axis))
+        relation = source.relation_sql(plan, rows=rows_read(project, kpi.id, request.x_axis))
         groupings = [by, []] if by else [by]
         return [render(_points_query(project, relation, value, request, grouping, date_from, date_to, total_function,
                                      contributing), source.executor.dialect) for grouping in groupings]

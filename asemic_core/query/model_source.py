@@ -16,6 +16,7 @@ from asemic_core.names import quote_names
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import expand_range, month_start, needed_columns
+from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE
 from asemic_core.sql.sources import quoted as quoted_column
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
@@ -109,15 +110,17 @@ class ModelSource:
         files = [f.path for f in snapshot.files] if snapshot else []
         return SourcePlan(stored, adhoc, day_from, day_to, files, snapshot, current.version if current else None)
 
-    def relation_sql(self, plan: SourcePlan, user_filter=None, active_only: bool = False) -> str:
+    def relation_sql(self, plan: SourcePlan, user_filter=None, rows: str = "all") -> str:
         """SQL of a relation with entity_id, date and the planned columns: every user and day
         of the plan's range (the logical model), expanded from the stored rows.
 
-        ``active_only``: the caller reads only rows with days_since_last_active = 0; those
-        are stored rows (activity days are change days), so the stored rows of the range
-        are enough and nothing is derived."""
-        if active_only:
+        ``rows``: what the caller reads: "active", only rows with days_since_last_active = 0
+        (stored rows: activity days are change days, so nothing is derived); "recent", only
+        rows within active_days of the last activity (fewer days derived); "all"."""
+        if rows == "active":
             return self._stored_rows_sql(plan, user_filter)
+        entity = self.resolved.entity
+        recent = entity.active_days if rows == "recent" and entity is not None else None
         parts = []
         if plan.snapshot is not None or not plan.adhoc:
             names = [*KEYS, *needed_columns(self.resolved, plan.stored)]
@@ -127,13 +130,17 @@ class ModelSource:
                 from asemic_core.backend.seam import TableSnapshot
 
                 snapshot = TableSnapshot(DAILY, "", 0, tuple(names), "date")
-            rows = exp.Subquery(this=self.executor.relation(snapshot, names, types))
-            parts.append(render(expand_range(self.resolved, rows, plan.stored, plan.day_from, plan.day_to)))
+            stored_rows = exp.Subquery(this=self.executor.relation(snapshot, names, types))
+            cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.stored else None
+            parts.append(render(expand_range(self.resolved, stored_rows, plan.stored, plan.day_from, plan.day_to,
+                                             recent_days=cap)))
         if plan.adhoc:
             request = ModelRequest(properties=plan.adhoc, day_from=month_start(plan.day_from), day_to=plan.day_to,
                                    user_filter=user_filter)
             computed = exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request))
-            adhoc_sql = render(expand_range(self.resolved, computed, plan.adhoc, plan.day_from, plan.day_to))
+            cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.adhoc else None
+            adhoc_sql = render(expand_range(self.resolved, computed, plan.adhoc, plan.day_from, plan.day_to,
+                                            recent_days=cap))
             if not parts:
                 return adhoc_sql
             extra = quote_names(plan.adhoc, "a")

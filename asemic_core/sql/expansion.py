@@ -27,6 +27,7 @@ from asemic_core.sql.sources import quoted
 from asemic_core.sql.types import cast
 
 ROW_DATE = "__row_date"
+DAY = "__target_day"
 KEYS = ("entity_id", "date")
 ADVANCING = {base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE}
 
@@ -65,22 +66,23 @@ def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Express
 def _derived(project: ResolvedProject, name: str) -> exp.Expression:
     """A non-computed column on the target day, from the anchor row (``r``)."""
     prop = project.properties.get(name)
-    stored = quoted(name, "r")
+    stored = quoted(name, "t")
     if prop is None:  # a column the config no longer defines (dropped by the job): as stored
         return stored
-    on_row = exp.EQ(this=quoted("__d", "t"), expression=quoted(ROW_DATE, "t"))
+    on_row = exp.EQ(this=quoted(DAY, "t"), expression=quoted(ROW_DATE, "t"))
     if prop.kind == "event_property":
         default = cast(literal(prop.definition.default_value), prop.data_type)
         return exp.Case(ifs=[exp.If(this=on_row, true=stored)], default=default)
     if prop.is_base and prop.id in ADVANCING:
-        return cast(exp.Add(this=stored, expression=_days_between(quoted("__d", "t"), quoted(ROW_DATE, "t"))),
+        return cast(exp.Add(this=stored, expression=_days_between(quoted(DAY, "t"), quoted(ROW_DATE, "t"))),
                     prop.data_type)
     return stored
 
 
-def _finish(project: ResolvedProject, targets: exp.Expression, rows: exp.Expression, columns: list[str],
+def _finish(project: ResolvedProject, base: exp.Expression, columns: list[str],
             dialect: str, available: set[str] | None = None) -> exp.Select:
-    """Values at ``targets`` (entity_id, __d, __row_date) from ``rows`` (stored rows).
+    """Values at each row of ``base``: the target (entity_id, __target_day), the day of its
+    anchor row (__row_date) and the anchor row's stored columns.
     ``available``: the columns ``rows`` has (default: all that are needed); a computed
     column whose inputs are not all there keeps the anchor row's value."""
     from asemic_core.sql.model_sql import ModelQueryBuilder
@@ -95,17 +97,14 @@ def _finish(project: ResolvedProject, targets: exp.Expression, rows: exp.Express
         unknown = []
     needed = needed_columns(project, columns, carried)
     computed = [c for c in needed if project.properties[c].kind == "computed_property" and c not in carried]
-    first = [quoted("entity_id", "t"), exp.alias_(quoted("__d", "t"), "date", quoted=True),
+    first = [quoted("entity_id", "t"), exp.alias_(quoted(DAY, "t"), "date", quoted=True),
              exp.alias_(quoted(ROW_DATE, "t"), ROW_DATE, quoted=True)]
     for name in [*needed, *unknown]:
         if name in computed:
-            first.append(exp.alias_(quoted(name, "r"), f"__stored_{name}", quoted=True))
+            first.append(exp.alias_(quoted(name, "t"), f"__stored_{name}", quoted=True))
         else:
             first.append(exp.alias_(_derived(project, name), name, quoted=True))
-    stage = exp.select(*first).from_(exp.alias_(targets, "t", table=True)).join(
-        exp.alias_(rows, "r", table=True), join_type="LEFT",
-        on=exp.and_(exp.EQ(this=quoted("entity_id", "t"), expression=quoted("entity_id", "r")),
-                    exp.EQ(this=quoted(ROW_DATE, "t"), expression=quoted("date", "r"))))
+    stage = exp.select(*first).from_(exp.alias_(base, "t", table=True))
     builder = ModelQueryBuilder(project, dialect)
     ctes: list[tuple[str, exp.Expression]] = [("x0", stage)]
     done = set(needed) - set(computed)
@@ -132,25 +131,35 @@ def _finish(project: ResolvedProject, targets: exp.Expression, rows: exp.Express
 
 
 def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date,
-                 day_to: dt.date, dialect: str = ENGINE_DIALECT) -> exp.Select:
+                 day_to: dt.date, dialect: str = ENGINE_DIALECT, recent_days: int | None = None) -> exp.Select:
     """Every (user, day) of ``day_from`` .. ``day_to`` from ``rows`` (a relation of stored rows
-    from ``month_start(day_from)`` to ``day_to`` at least, with the columns ``needed_columns``)."""
+    from ``month_start(day_from)`` to ``day_to`` at least, with the columns ``needed_columns``).
+
+    ``recent_days``: only the days within that many days of the user's last activity (and
+    the stored rows), for a reader that sees nothing else (``days_since_last_active`` must
+    be among the columns)."""
     within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
         exp.Between(this=quoted("date"), low=_date(month_start(day_from)), high=_date(day_to)))
     following = exp.Window(this=exp.func("LEAD", quoted("date")), partition_by=[quoted("entity_id")],
                            order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
-    nexts = exp.select(quoted("entity_id"), quoted("date"), exp.alias_(following, "__next", quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=within.copy()), "w", table=True))
+    nexts = exp.select(exp.Star(), exp.alias_(following, "__next", quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=within), "w", table=True))
     last = exp.Coalesce(this=cast(exp.DateAdd(this=quoted("__next"), expression=exp.Literal.number(-1), unit=exp.var("DAY")),
                                   DataType.DATE), expressions=[_date(day_to)])
     last = exp.Case(ifs=[exp.If(this=exp.GT(this=last.copy(), expression=_date(day_to)), true=_date(day_to))], default=last)
+    if recent_days is not None:
+        since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
+        reach = cast(exp.DateAdd(this=quoted("date"), expression=exp.Sub(this=exp.Literal.number(recent_days), expression=since),
+                                 unit=exp.var("DAY")), DataType.DATE)
+        last = exp.Case(ifs=[exp.If(this=exp.Is(this=since.copy(), expression=exp.Null()), true=quoted("date")),
+                             exp.If(this=exp.LT(this=reach.copy(), expression=last.copy()), true=reach)], default=last)
     first = exp.Case(ifs=[exp.If(this=exp.LT(this=quoted("date"), expression=_date(day_from)), true=_date(day_from))],
                      default=quoted("date"))
-    series = exp.func("generate_series", first, last, exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
-    targets = exp.select(quoted("entity_id"), exp.alias_(cast(exp.Unnest(expressions=[series]), DataType.DATE), "__d", quoted=True),
-                         exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(exp.GTE(this=last.copy(), expression=_date(day_from)))
-    return _finish(project, exp.Subquery(this=targets), exp.Subquery(this=within), columns, dialect)
+    series = exp.func("generate_series", first, last.copy(), exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+    base = exp.select(exp.Star(), exp.alias_(cast(exp.Unnest(expressions=[series]), DataType.DATE), DAY, quoted=True),
+                      exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(exp.GTE(this=last, expression=_date(day_from)))
+    return _finish(project, exp.Subquery(this=base), columns, dialect)
 
 
 def expand_at(project: ResolvedProject, rows: exp.Expression, keys: exp.Expression, columns: list[str],
@@ -170,8 +179,13 @@ def expand_at(project: ResolvedProject, rows: exp.Expression, keys: exp.Expressi
                         order=exp.Order(expressions=[exp.Ordered(this=quoted("date")),
                                                      exp.Ordered(this=quoted("__stored"), desc=True)]),
                         spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"))
-    ranked = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), "__d", quoted=True), quoted("__stored"),
+    ranked = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), DAY, quoted=True), quoted("__stored"),
                         exp.alias_(anchor, ROW_DATE, quoted=True)).from_(exp.alias_(exp.Subquery(this=marked), "m", table=True))
-    targets = exp.select(quoted("entity_id"), quoted("__d"), quoted(ROW_DATE)).from_(
+    targets = exp.select(quoted("entity_id"), quoted(DAY), quoted(ROW_DATE)).from_(
         exp.alias_(exp.Subquery(this=ranked), "a", table=True)).where(exp.EQ(this=quoted("__stored"), expression=exp.Literal.number(0)))
-    return _finish(project, exp.Subquery(this=targets), rows, columns, dialect, available)
+    base = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("r")), quoted(DAY, "k"), quoted(ROW_DATE, "k")).from_(
+        exp.alias_(exp.Subquery(this=targets), "k", table=True)).join(
+        exp.alias_(rows, "r", table=True), join_type="LEFT",
+        on=exp.and_(exp.EQ(this=quoted("entity_id", "k"), expression=quoted("entity_id", "r")),
+                    exp.EQ(this=quoted(ROW_DATE, "k"), expression=quoted("date", "r"))))
+    return _finish(project, exp.Subquery(this=base), columns, dialect, available)
