@@ -12,12 +12,27 @@ from asemic_core.config.strict import StrictModel
 
 
 class WarehouseConfig(StrictModel):
-    type: Literal["duckdb", "parquet"] = Field(
+    type: Literal["duckdb", "parquet", "spark_catalog"] = Field(
         default="duckdb",
         description="duckdb: a DuckDB file; parquet: a directory holding one Parquet directory per event table "
-                    "(table game.sessions in <path>/game/sessions/), read by DuckDB and by Spark alike")
-    path: str = Field(min_length=1, description="DuckDB file or Parquet directory, relative to the project directory "
-                                                "(a Spark engine may name a cluster path, e.g. s3://bucket/events)")
+                    "(table game.sessions in <path>/game/sessions/), read by DuckDB and by Spark alike; "
+                    "spark_catalog: the event tables are tables of the Spark session's catalog (table_name "
+                    "db.table), read by Spark only (engine.type: spark)")
+    path: str | None = Field(default=None, min_length=1,
+                             description="DuckDB file or Parquet directory, relative to the project directory "
+                                         "(a Spark engine may name a cluster path, e.g. s3://bucket/events); "
+                                         "not used with spark_catalog")
+
+    @model_validator(mode="after")
+    def _path_when_needed(self) -> WarehouseConfig:
+        if self.type == "spark_catalog":
+            if self.path is not None:
+                raise ValueError("warehouse.path is not used with warehouse.type spark_catalog (the event tables "
+                                 "are the catalog's): remove it")
+        elif self.path is None:
+            raise ValueError(f"missing required field 'path' (the {'DuckDB file' if self.type == 'duckdb' else 'Parquet directory'} "
+                             "of the event tables)")
+        return self
 
 
 class ModelStorageConfig(StrictModel):
@@ -83,3 +98,10 @@ class DeploymentConfig(StrictModel):
     warehouse: WarehouseConfig
     model: ModelStorageConfig = Field(default_factory=ModelStorageConfig)
     engine: EngineConfig | None = None
+
+    @model_validator(mode="after")
+    def _catalog_needs_spark(self) -> DeploymentConfig:
+        if self.warehouse.type == "spark_catalog" and (self.engine is None or self.engine.type != "spark"):
+            raise ValueError("warehouse.type spark_catalog needs engine.type: spark (only Spark reads the catalog's "
+                             "tables)")
+        return self

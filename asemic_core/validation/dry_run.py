@@ -51,21 +51,36 @@ class DryRunResult:
         return "passed"
 
 
-def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[Issue]) -> DryRunResult:
+def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[Issue], settings=None) -> DryRunResult:
+    """The dry run against DuckDB, or, when ``settings`` (EngineSettings) name Spark, against
+    the Spark session: the same generated SQL rendered for Spark (one session for the run)."""
     project = resolve(files)
+    spark = settings is not None and settings.spark is not None
     try:
-        with Warehouse(warehouse_path) as warehouse:
+        with _open_warehouse(warehouse_path, settings) as warehouse:
             run = _DryRun(files, project, warehouse, static_issues)
             run.check_tables()
-            annotate_row_order(warehouse.con, project)
+            if not spark:
+                annotate_row_order(warehouse.con, project)
             run.compile_events()
             run.compile_computed()
             run.compile_kpis()
             return run.result
     except WarehouseError as err:
-        line = files.deployment.field_line("warehouse", "path") if files.deployment else None
-        return DryRunResult([Issue("asemic.yml", line, err.message, field="warehouse.path", rule="dry-run")],
+        # Spark did not start (the message names engine.master or Java) or the events cannot be read.
+        setting = ("engine", "master") if spark and ("engine." in err.message or "Java" in err.message) else (
+            "warehouse", "path")
+        line = files.deployment.field_line(*setting) if files.deployment else None
+        return DryRunResult([Issue("asemic.yml", line, err.message, field=".".join(setting), rule="dry-run")],
                             unreadable=True)
+
+
+def _open_warehouse(path, settings):
+    if settings is not None and settings.spark is not None:
+        from asemic_core.backend.spark_warehouse import SparkWarehouse
+
+        return SparkWarehouse.open(path, settings)
+    return Warehouse(path)
 
 
 class _DryRun:
@@ -122,7 +137,8 @@ class _DryRun:
             self.result.checks += 1
             columns = self.warehouse.columns(event.table_name)
             if columns is None:
-                self.add(issue_at(event.located, f"table {event.table_name} does not exist in the warehouse",
+                where = getattr(self.warehouse, "where", "the warehouse")
+                self.add(issue_at(event.located, f"table {event.table_name} does not exist in {where}",
                                   "table_name", rule="dry-run"))
                 continue
             for name, declared in event.columns.items():
