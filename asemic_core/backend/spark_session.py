@@ -82,15 +82,16 @@ def spark_session(settings: SparkSettings):
         except ImportError:
             raise SparkUnavailable("engine.type is spark but pyspark is not installed: "
                                    "pip install 'asemic[spark]' (pyspark 4.3.0)") from None
+        probe_master(settings.master)  # before the running session is stopped: a bad setting leaves it be
+        if not settings.remote:
+            check_java()
         if _current is not None:
             _stop(_current[1])
             _current = None
-        probe_master(settings.master)
         builder = SparkSession.builder.appName("asemic")
         if settings.remote:
             builder = builder.remote(settings.master)
         else:
-            check_java()
             builder = builder.master(settings.master)
             for name, value in BASE_CONF.items():
                 builder = builder.config(name, value)

@@ -1,0 +1,105 @@
+"""Event tables that are tables of the Spark catalog (``warehouse: {type: spark_catalog}``,
+``table_name: game.sessions``): created here as managed tables in Spark's warehouse
+directory (a temporary directory, see conftest), read by the jobs, the planner and the KPI
+queries through Spark, and checked by ``config validate``'s dry run on Spark."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from spark_support import DEMO_START, TABLES, assert_models_equal, day, kpi_points, make_pair, assert_same
+
+from asemic_core.config import writer
+from asemic_core.config.models import DeploymentConfig
+from asemic_core.demo.project import PARQUET_DIR
+from asemic_core.errors import AsemicError
+from asemic_core.project import Project
+
+USERS, DAYS = 300, 20
+
+
+@pytest.fixture(scope="module")
+def projects(spark, spark_warehouse_dir, tmp_path_factory):
+    """(the project reading the catalog's tables, the DuckDB project reading the same rows as Parquet)."""
+    root = tmp_path_factory.mktemp("catalog")
+    spark_root, duck_root, full = make_pair(root, USERS, DAYS)
+    session = spark()
+    session.sql("CREATE DATABASE IF NOT EXISTS game")
+    for table in TABLES:
+        session.sql(f"DROP TABLE IF EXISTS game.{table}")
+        session.read.parquet(str(full / "game" / table)).write.saveAsTable(f"game.{table}")
+    catalog_root = root / "catalog"
+    shutil.copytree(spark_root, catalog_root, ignore=shutil.ignore_patterns(".asemic"))
+    shutil.rmtree(catalog_root / PARQUET_DIR, ignore_errors=True)  # the events are the catalog's only
+    writer.save_deployment(catalog_root, DeploymentConfig.model_validate(
+        {"name": "Demo game", "warehouse": {"type": "spark_catalog"}, "engine": {"type": "spark"}}))
+    yield Project(catalog_root), Project(duck_root)
+    for table in TABLES:
+        session.sql(f"DROP TABLE IF EXISTS game.{table}")
+
+
+def test_the_tables_live_in_the_spark_warehouse_directory(projects, spark_warehouse_dir):
+    # Managed tables: Spark wrote their files under spark.sql.warehouse.dir.
+    assert sorted(p.name for p in (spark_warehouse_dir / "game.db").iterdir() if p.is_dir()) == sorted(TABLES)
+
+
+def test_validate_refresh_and_kpis_read_the_catalog(projects):
+    catalog, duck = projects
+    report = catalog.validate()
+    assert report.ok and report.dry_run == "passed", [i.to_dict() for i in report.issues]
+    duck_report = duck.validate()
+    assert duck_report.dry_run == "passed"
+
+    plan = catalog.plan_refresh()
+    assert (plan.first_day, plan.last_day) == (DEMO_START, day(DAYS - 1))
+    result = catalog.refresh(origin="test")
+    duck.refresh(origin="test")
+    assert (result.first_day, result.last_day) == (day(0), day(DAYS - 1))
+    assert assert_models_equal(catalog.root, duck.root, "refresh from the Spark catalog") == result.rows
+
+    # KPI queries run on Spark (DuckDB cannot read the catalog's events).
+    from asemic_core.backend.spark_executor import SparkExecutor
+
+    source = catalog.source()
+    try:
+        assert isinstance(source.executor, SparkExecutor)
+    finally:
+        source.close()
+    expected = kpi_points(duck, day(5), day(DAYS - 1))
+    actual = kpi_points(catalog, day(5), day(DAYS - 1))
+    assert sorted(actual) == sorted(expected) and len(expected) >= 8
+    for kpi_id, points in expected.items():
+        assert_same(actual[kpi_id].cast(points.schema), points, f"KPI {kpi_id} from the catalog")
+
+
+def test_a_table_missing_from_the_catalog(projects, spark, tmp_path):
+    catalog, _duck = projects
+    root = tmp_path / "missing"
+    shutil.copytree(catalog.root, root, ignore=shutil.ignore_patterns(".asemic"))
+    event = root / "userentity" / "events" / "ad_view.yml"
+    event.write_text(event.read_text().replace("game.ad_views", "game.ad_impressions"))
+    report = Project(root).validate()
+    issues = [i for i in report.errors if i.rule == "dry-run"]
+    assert len(issues) == 1, [i.to_dict() for i in report.issues]
+    line = next(n for n, text in enumerate(event.read_text().splitlines(), 1) if "table_name:" in text)
+    assert (issues[0].file, issues[0].line, issues[0].object_id, issues[0].field) == (
+        "userentity/events/ad_view.yml", line, "ad_view", "table_name")
+    assert issues[0].message == ("table game.ad_impressions does not exist in the Spark catalog "
+                                 "(warehouse.type spark_catalog)")
+    with pytest.raises(AsemicError) as refused:
+        Project(root).refresh(origin="test")
+    assert "event 'ad_view': table game.ad_impressions does not exist on Spark" in refused.value.message
+    assert "the Spark catalog (warehouse.type spark_catalog)" in refused.value.message
+    assert not (root / ".asemic").exists()
+
+
+def test_spark_catalog_needs_the_spark_engine(projects, tmp_path):
+    catalog, _duck = projects
+    root = tmp_path / "duckdb-engine"
+    shutil.copytree(catalog.root, root, ignore=shutil.ignore_patterns(".asemic"))
+    text = (root / "asemic.yml").read_text()
+    (root / "asemic.yml").write_text(text.replace("type: spark\n", "type: duckdb\n"))
+    report = Project(root).validate(dry_run=False)
+    assert [i.message for i in report.errors if i.file == "asemic.yml"] == [
+        "warehouse.type spark_catalog needs engine.type: spark (only Spark reads the catalog's tables)"]
