@@ -218,3 +218,19 @@ def coverage_chart(status, order: list[str]):
     labels = base.transform_filter(alt.datum.note != "").mark_text(align="left", dx=4, color=STATE_COLORS["new"]).encode(
         x="from:T", y=y, text="note:N", tooltip=tooltip)
     return alt.layer(bars, labels).properties(height=max(120, 22 * len(rows)))
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def engine_summary(project: Project, files: ProjectFiles) -> str:
+    """Which engine runs the jobs and where the queries run (Overview's engine line)."""
+    settings = project.engine_settings(files).spark if files.deployment is not None else None
+    if settings is None:
+        return "Engine: **DuckDB** (embedded): jobs and queries run in this process."
+    catalog = files.deployment.model.warehouse.type == "spark_catalog"
+    events = "the events from the Spark catalog" if catalog else "the events from Parquet tables"
+    queries = ("queries read the model's Parquet files with DuckDB" if settings.local_tables and not catalog
+               else "queries run on Spark")
+    return (f"Engine: **Spark** `{settings.master}`: jobs run on Spark ({events}, the model as "
+            f"{settings.table_format} tables); {queries}.")

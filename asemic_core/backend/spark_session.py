@@ -95,6 +95,10 @@ def spark_session(settings: SparkSettings):
             builder = builder.master(settings.master)
             for name, value in BASE_CONF.items():
                 builder = builder.config(name, value)
+        if not settings.remote and settings.state_dir is not None and \
+                "spark.sql.warehouse.dir" not in dict(settings.conf) and not _submit_sets_warehouse():
+            # Spark creates its catalog's directory on start: under the model, not wherever the process runs.
+            builder = builder.config("spark.sql.warehouse.dir", str(Path(settings.state_dir) / "spark-warehouse"))
         for name, value in settings.conf:
             builder = builder.config(name, value)
         try:
@@ -115,6 +119,10 @@ def spark_session(settings: SparkSettings):
             session.sparkContext.setLogLevel("ERROR")
         _current = (_key(settings), session)
         return session
+
+
+def _submit_sets_warehouse() -> bool:
+    return "spark.sql.warehouse.dir" in os.environ.get("PYSPARK_SUBMIT_ARGS", "")
 
 
 def _alive(session) -> bool:

@@ -98,10 +98,9 @@ CONNECT_CLIENT = ("grpc", "grpc_status", "google.rpc")
 
 
 @pytest.mark.skipif(any(importlib.util.find_spec(m.split(".")[0]) is None for m in CONNECT_CLIENT),
-                    reason="Spark Connect's Python client needs grpcio, grpcio-status and googleapis-common-protos, "
-                           "which pyspark does not install and this machine does not have (the server jar ships "
-                           "with pyspark)")
-def test_refresh_through_spark_connect(tmp_path):  # pragma: no cover - needs the Connect client packages
+                    reason="Spark Connect's Python client needs grpcio, grpcio-status and googleapis-common-protos "
+                           "(and zstandard), which pyspark does not install: pip install '.[spark]' pins them")
+def test_refresh_through_spark_connect(tmp_path):
     port = free_port()
     server = start(["org.apache.spark.deploy.SparkSubmit", "--class",
                     "org.apache.spark.sql.connect.service.SparkConnectServer", "--master", "local[2]",
