@@ -1,10 +1,12 @@
 """The Spark executor: the same generated SQL, rendered by sqlglot in the Spark dialect.
 
 The planner and the jobs render their trees for the project's engine dialect (DuckDB);
-this executor parses each statement once and renders it for Spark, with three rewrites
+this executor parses each statement once and renders it for Spark, with four rewrites
 Spark needs: a Parquet warehouse's tables become ``parquet.`<dir>/<schema>/<table>```,
 ``CAST(UNNEST(...))`` becomes a bare ``EXPLODE`` (Spark refuses a generator inside an
-expression), and ``hash(x) % n`` becomes ``pmod(hash(x), n)`` (Spark's hash is signed).
+expression), ``hash(x) % n`` becomes ``pmod(hash(x), n)`` (Spark's hash is signed), and
+``COUNT(DISTINCT x) OVER w`` becomes ``SIZE(COLLECT_SET(x) OVER w)`` (Spark has no
+distinct window aggregate).
 
 Results never travel through Python on a write: ``batches`` and ``deferred`` return a
 ``SparkRows`` the Spark table store writes from, on the cluster.
@@ -77,6 +79,14 @@ class SparkExecutor:
         return tree.sql(dialect=SPARK_DIALECT)
 
     def _rewrite(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Window) and isinstance(node.this, exp.Count) and \
+                isinstance(node.this.this, exp.Distinct) and len(node.this.this.expressions) == 1:
+            # Spark has no COUNT(DISTINCT x) OVER (...): the size of the window's set of values
+            # (NULLs left out, as COUNT DISTINCT leaves them out; an empty frame counts 0).
+            window = node.copy()
+            value = node.this.this.expressions[0].copy().transform(self._rewrite)
+            window.set("this", exp.Anonymous(this="COLLECT_SET", expressions=[value]))
+            return exp.cast(exp.Anonymous(this="SIZE", expressions=[window]), "BIGINT")
         if isinstance(node, exp.Cast) and isinstance(node.this, (exp.Explode, exp.Unnest)):
             return node.this
         if isinstance(node, exp.Mod) and isinstance(node.this, exp.Anonymous) and str(node.this.this).lower() == "hash":

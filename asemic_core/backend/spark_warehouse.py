@@ -1,7 +1,7 @@
 """The warehouse as Spark sees it, for ``config validate``'s dry run on a Spark project:
 the event tables' columns, and compile checks of the generated SQL (rendered for Spark,
-as the jobs render it) on the process's Spark session. Nothing is executed: Spark parses
-and analyses each statement (what EXPLAIN does) and reports the result's columns.
+as the jobs render it) on the process's Spark session. Nothing is executed: each statement
+is EXPLAINed (parsed, analysed, planned), and a query's columns come from its analysed plan.
 
 The same interface as ``asemic_core.warehouse.Warehouse`` (``columns``, ``explain``,
 ``describe``); Spark's type names are given upper-cased (``BIGINT``, ``DOUBLE``,
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from asemic_core.backend.settings import SparkCatalog
 from asemic_core.backend.spark_executor import SparkExecutor
 from asemic_core.errors import WarehouseError
 from asemic_core.names import quoted_table
@@ -50,13 +49,10 @@ class SparkWarehouse:
         self._schemas: dict[str, object] = {}
 
     @classmethod
-    def open(cls, path, settings) -> SparkWarehouse:
-        """Starts (or reuses) the process's session: a failure names the engine setting."""
-        from asemic_core.engine import describe_events, spark_executor
-
-        executor = spark_executor(None if isinstance(path, SparkCatalog) else path, settings)
-        executor.session  # noqa: B018 - starts Spark now: no Java, a master that does not answer
-        return cls(executor, describe_events(path))
+    def open(cls, executor: SparkExecutor, where: str) -> SparkWarehouse:
+        """Starts (or reuses) the process's session now: a failure names the engine setting."""
+        executor.session  # noqa: B018 - starts Spark: no Java, a master that does not answer
+        return cls(executor, where)
 
     def close(self) -> None:
         self._schemas.clear()  # the session stays for the process's next use

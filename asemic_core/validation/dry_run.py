@@ -67,9 +67,12 @@ def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[I
             run.compile_kpis()
             return run.result
     except WarehouseError as err:
-        # Spark did not start (the message names engine.master or Java) or the events cannot be read.
-        setting = ("engine", "master") if spark and ("engine." in err.message or "Java" in err.message) else (
-            "warehouse", "path")
+        # Spark did not start (a master that does not answer; no Java or pyspark), or the events cannot be read.
+        setting = ("warehouse", "path")
+        if spark and "engine.master" in err.message:
+            setting = ("engine", "master")
+        elif spark and err.message.startswith("engine.type is spark"):
+            setting = ("engine", "type")
         line = files.deployment.field_line(*setting) if files.deployment else None
         return DryRunResult([Issue("asemic.yml", line, err.message, field=".".join(setting), rule="dry-run")],
                             unreadable=True)
@@ -78,8 +81,9 @@ def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[I
 def _open_warehouse(path, settings):
     if settings is not None and settings.spark is not None:
         from asemic_core.backend.spark_warehouse import SparkWarehouse
+        from asemic_core.engine import describe_events, spark_executor
 
-        return SparkWarehouse.open(path, settings)
+        return SparkWarehouse.open(spark_executor(path, settings), describe_events(path))
     return Warehouse(path)
 
 

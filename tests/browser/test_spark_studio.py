@@ -90,3 +90,14 @@ def test_overview_jobs_and_explore_on_spark(page, spark_url, spark_project) -> N
     assert result.points.height == 14 and result.total > 0
     page.get_by_text(f"{result.total:,.2f}", exact=True).first.wait_for()
     shot(page, "spark-explore")
+
+
+def test_every_page_renders_on_spark(page, spark_url) -> None:
+    """After the refresh above: no page of the studio fails on a Spark project."""
+    page.set_default_timeout(90_000)
+    for path in ["", "events", "properties", "kpis", "schema", "explore", "jobs", "git", "export"]:
+        page.goto(f"{spark_url}/{path}")
+        wait_for_app(page)
+        no_exception(page)
+        assert page.locator("h1").count() >= 1, path
+        shot(page, f"spark-page-{path or 'overview'}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from spark_support import DEMO_START, TABLES, assert_models_equal, day, kpi_points, make_pair, assert_same
+from spark_support import DEMO_START, TABLES, assert_models_equal, assert_same, day, kpi_points, make_pair
 
 from asemic_core.config import writer
 from asemic_core.config.models import DeploymentConfig
@@ -103,3 +103,45 @@ def test_spark_catalog_needs_the_spark_engine(projects, tmp_path):
     report = Project(root).validate(dry_run=False)
     assert [i.message for i in report.errors if i.file == "asemic.yml"] == [
         "warehouse.type spark_catalog needs engine.type: spark (only Spark reads the catalog's tables)"]
+
+
+HIVE_SCRIPT = """
+import sys
+from asemic_core.backend.settings import SparkSettings
+from asemic_core.backend.spark_session import spark_session, stop_session
+conf = tuple(sorted(dict(a.split("=", 1) for a in sys.argv[3:]).items()))
+spark = spark_session(SparkSettings("local[2]", conf))
+spark.sql("CREATE DATABASE IF NOT EXISTS game")
+for table in sys.argv[2].split(","):
+    spark.read.parquet(f"{sys.argv[1]}/game/{table}").write.saveAsTable(f"game.{table}")
+stop_session()
+"""
+
+
+def test_catalog_tables_of_a_hive_metastore_through_the_cli(tmp_path):
+    """A local Hive metastore (Derby, shipped with pyspark) keeps the catalog across processes:
+    one process creates the tables, the CLI (another process, as the studio's jobs are)
+    validates and refreshes from them."""
+    import os
+    import subprocess
+    import sys
+
+    spark_root, duck_root, full = make_pair(tmp_path / "pair", 120, 8)
+    conf = {"spark.sql.catalogImplementation": "hive", "spark.sql.warehouse.dir": str(tmp_path / "warehouse"),
+            "spark.hadoop.javax.jdo.option.ConnectionURL":
+                f"jdbc:derby:;databaseName={tmp_path / 'metastore_db'};create=true"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("PYSPARK_SUBMIT_ARGS", None)
+    done = subprocess.run([sys.executable, "-c", HIVE_SCRIPT, str(full), ",".join(TABLES),
+                           *[f"{k}={v}" for k, v in conf.items()]], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    root = tmp_path / "hive"
+    shutil.copytree(spark_root, root, ignore=shutil.ignore_patterns(".asemic"))  # its events moved out
+    writer.save_deployment(root, DeploymentConfig.model_validate(
+        {"warehouse": {"type": "spark_catalog"}, "engine": {"type": "spark", "conf": conf}}))
+    done = subprocess.run([sys.executable, "-m", "asemic_core.cli", "--project", str(root), "model", "refresh"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    Project(duck_root).refresh(origin="test")
+    assert assert_models_equal(root, duck_root, "refresh from a Hive metastore") > 0

@@ -91,3 +91,21 @@ def test_a_bad_engine_section_is_a_config_issue(demo, tmp_path):
     assert "not a Spark master" in issues[("engine.master", master_line)]
     assert "'parquet', 'delta' or 'iceberg'" in issues[("engine.format", format_line)]
     assert not (root / ".asemic").exists()
+
+
+def test_validate_without_java_reports_the_engine(demo, tmp_path):
+    """The dry run of a Spark project runs on Spark: without Java it is one issue on engine.type."""
+    import json
+
+    root = with_engine(demo, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "asemic_core.cli", "--project", str(root), "config", "validate",
+                           "--format", "json"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java")})
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["dry_run"] == "failed (the warehouse cannot be read)"
+    [issue] = report["issues"]
+    line = next(n for n, text in enumerate((root / "asemic.yml").read_text().splitlines(), 1) if "type: spark" in text)
+    assert (issue["file"], issue["field"], issue["line"]) == ("asemic.yml", "engine.type", line)
+    assert issue["message"].startswith(f"engine.type is spark but JAVA_HOME ({tmp_path / 'no-java'}) holds no bin/java")
+    assert not (root / ".asemic").exists()

@@ -1,0 +1,25 @@
+"""Statements the Spark executor rewrites, run on Spark and on DuckDB over the same rows."""
+
+from __future__ import annotations
+
+import duckdb
+
+from asemic_core.backend.settings import SparkSettings
+from asemic_core.backend.spark_executor import SparkExecutor
+
+ROWS = "(VALUES ('a', 1, 'x'), ('a', 2, NULL), ('a', 3, 'y'), ('a', 4, 'x'), ('b', 1, NULL), ('b', 2, 'z')) " \
+       "AS t(entity_id, d, v)"
+
+
+def test_count_distinct_over_a_window(spark):
+    # Spark has no COUNT(DISTINCT ...) OVER: the executor counts the window's set of values.
+    sql = (f"SELECT entity_id, d, COUNT(DISTINCT v) OVER (PARTITION BY entity_id ORDER BY d ROWS BETWEEN "
+           f"UNBOUNDED PRECEDING AND CURRENT ROW) AS lifetime, COUNT(DISTINCT v) OVER (PARTITION BY entity_id "
+           f"ORDER BY d ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS last_two FROM {ROWS} ORDER BY entity_id, d")
+    executor = SparkExecutor(SparkSettings())
+    assert "COLLECT_SET" in executor.to_spark(sql).upper()
+    expected = [("a", 1, 1, 1), ("a", 2, 1, 1), ("a", 3, 2, 1), ("a", 4, 2, 2), ("b", 1, 0, 0), ("b", 2, 1, 1)]
+    assert duckdb.sql(sql).fetchall() == expected
+    assert executor.rows(sql) == expected
+    frame = executor.frame(sql)
+    assert str(frame.schema["lifetime"]) == "Int64"
