@@ -65,9 +65,13 @@ def model_schema(project: Project):
 
 
 def warehouse_key(project: Project, files: ProjectFiles) -> tuple[str, int] | None:
+    """(path, a stamp that changes with its contents) of a DuckDB file or a local Parquet
+    directory (read with DuckDB); None when the studio cannot list the warehouse's tables."""
     path = project.warehouse_path(files)
-    if path is None or not path.is_file():
+    if path is None or not (path.is_file() or path.is_dir()):
         return None
+    if path.is_dir():
+        return str(path), max((p.stat().st_mtime_ns for p in path.rglob("*.parquet")), default=0)
     return str(path), path.stat().st_mtime_ns
 
 
