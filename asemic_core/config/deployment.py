@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from asemic_core.config.strict import StrictModel
 
@@ -18,21 +19,21 @@ class WarehouseConfig(StrictModel):
                     "(table game.sessions in <path>/game/sessions/), read by DuckDB and by Spark alike; "
                     "spark_catalog: the event tables are tables of the Spark session's catalog (table_name "
                     "db.table), read by Spark only (engine.type: spark)")
-    path: str | None = Field(default=None, min_length=1,
+    path: str | None = Field(default=None, min_length=1, validate_default=True,
                              description="DuckDB file or Parquet directory, relative to the project directory "
                                          "(a Spark engine may name a cluster path, e.g. s3://bucket/events); "
                                          "not used with spark_catalog")
 
-    @model_validator(mode="after")
-    def _path_when_needed(self) -> WarehouseConfig:
-        if self.type == "spark_catalog":
-            if self.path is not None:
+    @field_validator("path")
+    @classmethod
+    def _path_when_needed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") == "spark_catalog":
+            if value is not None:
                 raise ValueError("warehouse.path is not used with warehouse.type spark_catalog (the event tables "
                                  "are the catalog's): remove it")
-        elif self.path is None:
-            raise ValueError(f"missing required field 'path' (the {'DuckDB file' if self.type == 'duckdb' else 'Parquet directory'} "
-                             "of the event tables)")
-        return self
+        elif value is None:
+            raise PydanticCustomError("missing", "Field required")  # reported as a missing field, at path
+        return value
 
 
 class ModelStorageConfig(StrictModel):
