@@ -92,6 +92,9 @@ def spark_session(settings: SparkSettings):
         if settings.remote:
             builder = builder.remote(settings.master)
         else:
+            # pyspark marks the process as a Spark Connect client once it made a remote session,
+            # and would take the next classic session for a remote one too.
+            os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
             builder = builder.master(settings.master)
             for name, value in BASE_CONF.items():
                 builder = builder.config(name, value)

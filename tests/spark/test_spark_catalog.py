@@ -16,7 +16,7 @@ from asemic_core.demo.project import PARQUET_DIR
 from asemic_core.errors import AsemicError
 from asemic_core.project import Project
 
-USERS, DAYS = 300, 20
+USERS, DAYS = 150, 14
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,11 @@ def test_validate_refresh_and_kpis_read_the_catalog(projects):
         assert isinstance(source.executor, SparkExecutor)
     finally:
         source.close()
-    expected = kpi_points(duck, day(5), day(DAYS - 1))
-    actual = kpi_points(catalog, day(5), day(DAYS - 1))
-    assert sorted(actual) == sorted(expected) and len(expected) >= 8
+    # A few KPIs (test_spark_equivalence compares every one on Spark): each is a Spark query here.
+    kpis = ("dau", "revenue", "arpdau", "wau")
+    expected = kpi_points(duck, day(5), day(DAYS - 1), only=kpis)
+    actual = kpi_points(catalog, day(5), day(DAYS - 1), only=kpis)
+    assert sorted(actual) == sorted(expected) == sorted(kpis)
     for kpi_id, points in expected.items():
         assert_same(actual[kpi_id].cast(points.schema), points, f"KPI {kpi_id} from the catalog")
 
@@ -109,19 +111,22 @@ HIVE_SCRIPT = """
 import sys
 from asemic_core.backend.settings import SparkSettings
 from asemic_core.backend.spark_session import spark_session, stop_session
-conf = tuple(sorted(dict(a.split("=", 1) for a in sys.argv[3:]).items()))
+from asemic_core.project import Project
+events, tables, root = sys.argv[1:4]
+conf = tuple(sorted(dict(a.split("=", 1) for a in sys.argv[4:]).items()))
 spark = spark_session(SparkSettings("local[2]", conf))
 spark.sql("CREATE DATABASE IF NOT EXISTS game")
-for table in sys.argv[2].split(","):
-    spark.read.parquet(f"{sys.argv[1]}/game/{table}").write.saveAsTable(f"game.{table}")
-stop_session()
+for table in tables.split(","):
+    spark.read.parquet(f"{events}/game/{table}").write.saveAsTable(f"game.{table}")
+stop_session()  # the catalog is gone with the session unless the metastore kept it
+Project(root).refresh(origin="test")
 """
 
 
-def test_catalog_tables_of_a_hive_metastore_through_the_cli(tmp_path):
-    """A local Hive metastore (Derby, shipped with pyspark) keeps the catalog across processes:
-    one process creates the tables, the CLI (another process, as the studio's jobs are)
-    validates and refreshes from them."""
+def test_catalog_tables_of_a_hive_metastore(tmp_path):
+    """A local Hive metastore (Derby, shipped with pyspark) keeps the catalog beyond the
+    session: a session creates the tables and stops; the refresh's session (the project's
+    engine.conf) finds them. In a process of its own, as Derby admits one JVM at a time."""
     import os
     import subprocess
     import sys
@@ -130,18 +135,16 @@ def test_catalog_tables_of_a_hive_metastore_through_the_cli(tmp_path):
     conf = {"spark.sql.catalogImplementation": "hive", "spark.sql.warehouse.dir": str(tmp_path / "warehouse"),
             "spark.hadoop.javax.jdo.option.ConnectionURL":
                 f"jdbc:derby:;databaseName={tmp_path / 'metastore_db'};create=true"}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    env.pop("PYSPARK_SUBMIT_ARGS", None)
-    done = subprocess.run([sys.executable, "-c", HIVE_SCRIPT, str(full), ",".join(TABLES),
-                           *[f"{k}={v}" for k, v in conf.items()]], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
     root = tmp_path / "hive"
     shutil.copytree(spark_root, root, ignore=shutil.ignore_patterns(".asemic"))  # its events moved out
     writer.save_deployment(root, DeploymentConfig.model_validate(
         {"warehouse": {"type": "spark_catalog"}, "engine": {"type": "spark", "conf": conf}}))
-    done = subprocess.run([sys.executable, "-m", "asemic_core.cli", "--project", str(root), "model", "refresh"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("PYSPARK_SUBMIT_ARGS", None)
+    done = subprocess.run([sys.executable, "-c", HIVE_SCRIPT, str(full), ",".join(TABLES), str(root),
+                           *[f"{k}={v}" for k, v in conf.items()]], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "warehouse" / "game.db" / "sessions").is_dir()
     Project(duck_root).refresh(origin="test")
     assert assert_models_equal(root, duck_root, "refresh from a Hive metastore") > 0
