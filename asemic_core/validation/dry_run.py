@@ -57,7 +57,7 @@ def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[I
     project = resolve(files)
     spark = settings is not None and settings.spark is not None
     try:
-        with _open_warehouse(warehouse_path, settings) as warehouse:
+        with open_warehouse(warehouse_path, settings) as warehouse:
             run = _DryRun(files, project, warehouse, static_issues)
             run.check_tables()
             if not spark:
@@ -78,7 +78,9 @@ def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[I
                             unreadable=True)
 
 
-def _open_warehouse(path, settings):
+def open_warehouse(path, settings=None):
+    """What the dry run compiles against: the Spark session when ``settings`` name Spark,
+    else DuckDB over the warehouse file or Parquet directory."""
     if settings is not None and settings.spark is not None:
         from asemic_core.backend.spark_warehouse import SparkWarehouse
         from asemic_core.engine import describe_events, spark_executor

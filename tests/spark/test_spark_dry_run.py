@@ -109,3 +109,31 @@ def test_an_unreachable_master_is_an_engine_issue(pair, tmp_path):
     assert (issue.file, issue.field, issue.line) == ("asemic.yml", "engine.master",
                                                      line_of(project, "asemic.yml", "master:"))
     assert f"engine.master spark://127.0.0.1:{port} is not reachable" in issue.message
+
+
+def test_editor_drafts_compile_on_spark(pair):
+    """The studio's checks of an unsaved draft run on Spark on a Spark project."""
+    from asemic_core.config.models import Kpi, Property
+    from asemic_core.query.draft_check import draft_dry_run, produced_data_type
+    from asemic_core.query.draft_preview import Draft
+
+    spark_project, _duck = pair
+    files = spark_project.files()
+    path, settings = spark_project.warehouse_path(files), spark_project.engine_settings(files)
+    broken = Draft("kpi", "revenue_plus", Kpi.model_validate({"select": "SUM({property.revenue_on_day} + TRUE)",
+                                                               "x_axis": {"date": {}}}))
+    [issue] = draft_dry_run(files, path, broken, [], settings)
+    assert (issue.object_id, issue.field) == ("revenue_plus", "select")
+    assert "[DATATYPE_MISMATCH.BINARY_OP_DIFF_TYPES]" in issue.message  # Spark's message
+    fine = Draft("kpi", "revenue_twice", Kpi.model_validate({"select": "SUM({property.revenue_on_day}) * 2",
+                                                              "x_axis": {"date": {}}}))
+    assert draft_dry_run(files, path, fine, [], settings) == []
+
+    def produced(model: dict) -> str | None:
+        found = produced_data_type(files, path, Draft("property", "x", Property.model_validate(model)), settings)
+        return found.value if found else None
+
+    event = {"source_event": "purchase", "select": "{amount_usd}"}
+    assert produced({"data_type": "INTEGER", "event_property": {**event, "aggregate_function": "sum"}}) == "NUMBER"
+    assert produced({"data_type": "NUMBER", "event_property": {**event, "aggregate_function": "count"}}) == "INTEGER"
+    assert produced({"data_type": "INTEGER", "computed_property": {"select": "{country} || '!'"}}) == "STRING"
