@@ -10,6 +10,8 @@ The same interface as ``asemic_core.warehouse.Warehouse`` (``columns``, ``explai
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from asemic_core.backend.spark_executor import SparkExecutor
@@ -19,6 +21,7 @@ from asemic_core.sql.render import render
 from asemic_core.warehouse import Column
 
 PLANNING_ERROR = "Error occurred during query planning:"
+_TRAILER = re.compile(r"\s*SQLSTATE: \w+;?(\s*line \d+ pos \d+;?)?\s*$")
 # Spark's names of the types whose DuckDB name differs where data_type_of reads it.
 _NAMES = {"VOID": "NULL", "INT": "INTEGER", "TIMESTAMP_NTZ": "TIMESTAMP"}
 
@@ -96,7 +99,8 @@ class SparkWarehouse:
             return err.message
         except Exception as err:  # noqa: BLE001 - sqlglot's and Spark's errors: the first line is the message
             text = str(err).strip()
-            return text.splitlines()[0] if text else type(err).__name__
+            # Spark's SQLSTATE and position point into the generated SQL, which the user did not write.
+            return _TRAILER.sub("", text.splitlines()[0]) if text else type(err).__name__
         return None
 
     def describe(self, sql: str) -> dict[str, str]:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import serve_studio
 from studio_helpers import shot, wait_for_app
-from test_flows import button, no_exception, run_planned, wait_for_job
+from playwright.sync_api import expect
+from test_flows import button, no_exception, open_new, run_planned, wait_for_job
 
 from asemic_core.demo.dataset import DemoSpec
 from asemic_core.demo.project import init_demo
@@ -104,3 +105,20 @@ def test_every_page_renders_on_spark(page, spark_url) -> None:
         if path == "events":  # the studio lists the Parquet warehouse's tables (all used by the demo)
             page.get_by_text("Every table of the warehouse is already used by an event table.").wait_for()
             assert page.get_by_text("The warehouse is not reachable", exact=False).count() == 0
+
+
+def test_a_kpi_draft_is_compiled_on_spark(page, spark_url, spark_project) -> None:
+    """The editor checks an unsaved KPI on Spark: Spark's compile error, Save disabled."""
+    page.set_default_timeout(90_000)
+    open_new(page, spark_url, "kpis", "New KPI", "revenue_plus")
+    select = page.get_by_label("Select", exact=True)
+    select.fill("SUM({property.revenue_on_day} + TRUE)")
+    select.blur()
+    wait_for_app(page)
+    error = page.get_by_test_id("stAlertContentError").filter(has_text="DATATYPE_MISMATCH")
+    error.first.wait_for()
+    no_exception(page)
+    assert "does not compile against the warehouse" in error.first.inner_text()
+    expect(button(page, "Save")).to_be_disabled()
+    shot(page, "spark-editor-kpi-broken")
+    assert "revenue_plus" not in spark_project.files().kpis

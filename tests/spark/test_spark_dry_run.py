@@ -76,7 +76,7 @@ def test_an_event_property_error_and_a_data_type_spark_produces(pair, tmp_path):
     [issue] = project.validate().errors
     assert (issue.file, issue.line, issue.object_id, issue.field) == (
         rel, line_of(project, rel, "DATE_DIFF"), "revenue_on_day", "event_property.select")
-    assert "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE]" in issue.message
+    assert "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE]" in issue.message and "SQLSTATE" not in issue.message
 
     # A sum of amounts (DOUBLE on Spark) declared INTEGER: the data_type field is at fault.
     project = edited(spark_project, tmp_path / "typed", rel, "  revenue_on_day:\n    data_type: NUMBER",
