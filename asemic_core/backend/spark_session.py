@@ -4,8 +4,10 @@ setting to fix (no pyspark, no Java, a master that does not answer)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import tempfile
 import socket
 import threading
 import warnings
@@ -28,6 +30,9 @@ BASE_CONF = {
     "spark.sql.ansi.enabled": "false",
 }
 PROBE_SECONDS = 5.0
+WAREHOUSE_DIR = "asemic-spark-warehouse"  # spark.sql.warehouse.dir of a local session, under the temp dir
+# pyspark logs every analysis error it raises (a JSON record on stderr) through these.
+QUERY_ERROR_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
 
 _lock = threading.Lock()
 _current: tuple[tuple, object] | None = None  # (key of the settings, the session)
@@ -98,10 +103,11 @@ def spark_session(settings: SparkSettings):
             builder = builder.master(settings.master)
             for name, value in BASE_CONF.items():
                 builder = builder.config(name, value)
-        if not settings.remote and settings.state_dir is not None and \
-                "spark.sql.warehouse.dir" not in dict(settings.conf) and not _submit_sets_warehouse():
-            # Spark creates its catalog's directory on start: under the model, not wherever the process runs.
-            builder = builder.config("spark.sql.warehouse.dir", str(Path(settings.state_dir) / "spark-warehouse"))
+        if not settings.remote and "spark.sql.warehouse.dir" not in dict(settings.conf) and \
+                not _submit_sets_warehouse():
+            # Spark creates its catalog's directory on the first query: in the temporary directory, not
+            # in the project or wherever the process runs (a local session's catalog is the session's).
+            builder = builder.config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / WAREHOUSE_DIR))
         for name, value in settings.conf:
             builder = builder.config(name, value)
         try:
@@ -120,6 +126,8 @@ def spark_session(settings: SparkSettings):
                         pass
         else:
             session.sparkContext.setLogLevel("ERROR")
+        for name in QUERY_ERROR_LOGGERS:  # asemic reports Spark's errors itself, one line each
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         _current = (_key(settings), session)
         return session
 
