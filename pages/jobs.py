@@ -236,6 +236,6 @@ if phases:
 if days:
     st.altair_chart(job_days_chart(days), width="stretch")
     st.dataframe([{"day": d, "rows": r, "seconds": round(s, 4)} for d, r, s in days], hide_index=True,
-                 width="stretch", height=240)
+                 width="stretch")
 else:
     st.caption("This job wrote no day partitions.")

@@ -79,8 +79,9 @@ def render_list() -> None:
     for column in ("Where", "Unit", "Template values", "Status"):
         if not any(table[column]):
             del table[column]
-    widths = {"Id": 130, "Label": 140, "Formula": 280, "Where": 150, "X axis (total)": 150, "Unit": 50,
-              "Template values": 150, "File": 120}
+    # about 950 px in all (Where only when a KPI has one): the table fits the page beside the sidebar
+    widths = {"Id": 120, "Label": 130, "Formula": 250, "Where": 150, "X axis (total)": 170, "Unit": 45,
+              "Template values": 110, "File": 110}
     config = {name: st.column_config.TextColumn(width=width) for name, width in widths.items() if name in table}
     config["File"] = st.column_config.TextColumn(width=120, help="Under userentity/kpis/ (file:line)")
     st.dataframe(table, key="kpi_list.table", on_select=lambda: editor.open_selected("kpi_list.table", "kpi_list.ids"),
@@ -118,6 +119,9 @@ def kpi_fields(form: dict, fi: FieldIssues) -> None:
     EDITOR.inserter("Insert a filter property", "where", listing.filterable_properties(resolved),
                     lambda p: f"{{property.{p}}}", placeholder="Pick a property to add {property.x} to the where")
 
+    # The options' words stay the same while the select changes (a widget shows the labels it was
+    # created with): what "default" means is said under the field.
+    suggested = forms.suggested_default_total(form)
     with st.container(border=True):
         st.markdown("**X axis**")
         for axis, words in AXIS_WORDS.items():
@@ -129,8 +133,17 @@ def kpi_fields(form: dict, fi: FieldIssues) -> None:
                                  format_func=lambda t: t or "default", label_visibility="collapsed",
                                  help=f"How the points of the {axis} axis add up to a total.")
         fi.show("x_axis")
-        EDITOR.selectbox("Default total function", "total_function", TOTALS, format_func=lambda t: t or "sum (default)",
-                         help="Used by an axis whose total is 'default'.")
+        EDITOR.selectbox("Default total function", "total_function", TOTALS, format_func=lambda t: t or "default",
+                         help="How a KPI's points add up to weeks, months and its total, on every axis whose "
+                              "total is 'default'.")
+        if suggested:
+            st.caption(f":material/functions: **{suggested}** by default: the select divides two measures, so each "
+                       "point is a ratio (like ARPDAU or a retention %). A week's or a month's ratio is the average of "
+                       "its daily ratios; adding them up would show about seven times a day's value for a week. "
+                       "Pick **sum** to add the points up instead.")
+        elif not form["total_function"] and any(not form["axis_totals"][a] for a in AXIS_WORDS if form["axes"][a]):
+            st.caption(":material/functions: **sum** by default: a week's, a month's and the total's value add up "
+                       "their points. Ratios (a select dividing two measures) average them instead.")
         fi.show("total_function")
 
     c1, c2 = st.columns([1, 1], vertical_alignment="bottom")

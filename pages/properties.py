@@ -12,8 +12,10 @@ from asemic_core.config.models import PROPERTY_KINDS, DataType
 from asemic_core.editing import forms, listing
 from asemic_core.editing import preview_shaping as shaping
 from asemic_core.editing.wording import KIND_HELP, KIND_NAMES, KIND_TITLES, describe_relative_days
+from asemic_core.jobs.requests import property_column_state
 from studio.editor import EditorSpec, ObjectEditor, impact_note
 from studio.forms import FieldIssues
+from studio.job_status import materialize_offer
 from studio.preview_charts import distribution_chart
 from studio.session import open_project
 
@@ -107,12 +109,13 @@ def property_group(kind: str, group: list) -> None:
         on_select=lambda: editor.open_selected(f"prop_list.table.{kind}", f"prop_list.ids.{kind}"),
         hide_index=True, width="stretch",
         column_config={
-            "Id": st.column_config.TextColumn(width=180),
-            "Label": st.column_config.TextColumn(width=160),
-            "Type": st.column_config.TextColumn(width=80),
+            # about 950 px in all: the table fits the page beside the sidebar, no column cut off at its edge
+            "Id": st.column_config.TextColumn(width=170),
+            "Label": st.column_config.TextColumn(width=150),
+            "Type": st.column_config.TextColumn(width=75),
             "File": st.column_config.TextColumn(width=120, help="Under userentity/properties/ (file:line)"),
-            "Description": st.column_config.TextColumn(width=260),
-            "Definition": st.column_config.TextColumn(width=260),
+            "Description": st.column_config.TextColumn(width=200),
+            "Definition": st.column_config.TextColumn(width=200),
         },
     )
 
@@ -264,8 +267,12 @@ def window_fields(kind: str, form: dict, fi: FieldIssues) -> None:
 
 
 def preview(result, object_id: str, model_json: str, form: dict) -> None:
-    """A property draft's values on the sample: their distribution, then a few users day by day."""
-    impact_note(result, shaping.property_impact(result))
+    """A property draft's values on the sample: their distribution, then a few users day by day;
+    for a saved property the model does not hold yet, the offer to materialize it."""
+    status = editor.project.status()
+    impact_note(result, shaping.property_impact(result, property_column_state(status, resolved, object_id)))
+    if not result.is_new:
+        materialize_offer(editor.project, object_id, status, resolved)
     values = result.values
     if values is None or values.height == 0:
         st.caption("The sample has no user-days in this window.")

@@ -13,6 +13,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
+from studio.chart_axes import axis_title, date_axis, day_band_axis
 from studio.session import model_source
 from asemic_core.jobs.plan import JobPlan
 from asemic_core.jobs.requests import JobRow, duration_text, when
@@ -23,7 +24,6 @@ from asemic_core.query.kpi import KpiRequest
 
 STATUS_COLORS = {"succeeded": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00", "running": "#1565c0",
                  "queued": "#78909c"}
-TIME_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y", "quarter": "%b %Y", "year": "%Y"}
 AXIS_TITLES = {"day": "Date", "week": "Week starting", "month": "Month", "quarter": "Quarter starting", "year": "Year"}
 
 
@@ -65,11 +65,12 @@ def kpi_chart(series: ExploreSeries, brush: str | None = None, height: int = 280
     """A line per group over the date or cohort_day axis; ``brush`` names an x interval selection."""
     frame = series_frame(series).to_pandas()
     label_expr = _unit_label_expr(series.unit_symbol, series.unit_is_prefix)
-    y = alt.Y("value:Q", title=series.label,
+    y = alt.Y("value:Q", title=axis_title(series.label, height),
               axis=alt.Axis(labelExpr=label_expr) if label_expr else alt.Axis())
     if series.axis == "date":
+        buckets = sorted({d for d in series.points["date"].to_list() if d is not None})
         x = alt.X("day:T", title=AXIS_TITLES[series.grain], scale=alt.Scale(type="utc"),
-                  axis=alt.Axis(format=TIME_FORMATS[series.grain], labelAngle=0))
+                  axis=date_axis(series.grain, buckets))
         x_tip = alt.Tooltip("day:N", title=AXIS_TITLES[series.grain])
     else:
         x = alt.X("cohort_day:O", title="Cohort day (days since registration)", axis=alt.Axis(labelAngle=0))
@@ -110,11 +111,12 @@ def job_durations_chart(rows: list[JobRow]) -> alt.Chart:
 def job_days_chart(days: list[tuple[str, int, float]]) -> alt.Chart:
     """Rows written and seconds spent per day of one job, one above the other."""
     frame = pl.DataFrame(days, schema=["day", "rows", "seconds"], orient="row").to_pandas()
-    base = alt.Chart(frame).encode(x=alt.X("day:T", title="Day", scale=alt.Scale(type="utc"),
-                                           axis=alt.Axis(format="%b %d", labelAngle=0)),
+    base = alt.Chart(frame).encode(x=alt.X("day:O", title="Day", axis=day_band_axis()),
                                    tooltip=[alt.Tooltip("day:N", title="Day"), alt.Tooltip("rows:Q", format=","),
                                             alt.Tooltip("seconds:Q", format=".3f")])
-    rows = base.mark_bar(color="#4c78a8").encode(y=alt.Y("rows:Q", title="Rows")).properties(height=160)
+    rows = (base.mark_bar(color="#4c78a8")  # the day axis once, under the second chart
+            .encode(x=alt.X("day:O", title=None, axis=day_band_axis(labels=False, ticks=False)),
+                    y=alt.Y("rows:Q", title="Rows")).properties(height=160))
     seconds = base.mark_bar(color="#f58518").encode(y=alt.Y("seconds:Q", title="Seconds")).properties(height=120)
     return alt.vconcat(rows, seconds).resolve_scale(x="shared")
 

@@ -33,7 +33,8 @@ def versions_section(project: Project, busy: bool) -> tuple[str, dict, str] | No
     st.caption("Every job publishes a new model version; readers see one version whole. Older versions stay "
                "restorable until a vacuum removes their files.")
     st.dataframe(version_rows(history), hide_index=True, width="stretch",
-                 column_config={"current": st.column_config.CheckboxColumn("current")})
+                 column_config={"current": st.column_config.CheckboxColumn("current"),
+                                "rows": st.column_config.NumberColumn("rows", format="localized")})
     choices = [v.version for v in history[1:] if not v.vacuumed]
     launch = None
     restore_col, vacuum_col = st.columns(2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from studio.chart_axes import axis_title, date_axis
+
 COLORS = {"draft": "#ff4b4b", "saved": "#9aa5b1"}
 DASHES = {"draft": [1, 0], "saved": [5, 4]}
 
@@ -20,7 +22,7 @@ def distribution_chart(dist: pl.DataFrame, title: str = "") -> alt.Chart:
     both = dist.select(pl.col("definition").n_unique()).item() > 1
     bars = alt.Chart(dist).mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2)
     encoding = dict(
-        x=alt.X("bucket:N", sort=order, title=title or "value",
+        x=alt.X("bucket:N", sort=order, title=axis_title(title or "value"),
                 axis=alt.Axis(labelAngle=-40 if len(order) > 8 else 0, labelLimit=120)),
         y=alt.Y("user_days:Q", title="user-days"),
         color=alt.Color("definition:N", scale=_scale(dist), title=None,
@@ -40,9 +42,14 @@ def kpi_chart(long: pl.DataFrame, axis: str, unit_symbol: str | None = None) -> 
     present = [d for d in COLORS if d in set(long["definition"].to_list())]
     fmt = ",.4~f"
     title = f"value ({unit_symbol.strip()})" if unit_symbol and unit_symbol.strip() else "value"
+    if axis == "date":
+        x = alt.X("date:T", title="date", scale=alt.Scale(type="utc"),
+                  axis=date_axis("day", long["date"].unique().to_list()))
+    else:
+        x = alt.X("cohort_day:Q", title="cohort day", axis=alt.Axis(labelAngle=0, tickMinStep=1))
     base = alt.Chart(long).encode(
-        x=alt.X(f"{axis}:{axis_type}", title="date" if axis == "date" else "cohort day"),
-        y=alt.Y("value:Q", title=title),
+        x=x,
+        y=alt.Y("value:Q", title=axis_title(title, 300)),
         color=alt.Color("definition:N", scale=_scale(long), title=None,
                         legend=alt.Legend(orient="top", direction="horizontal")),
         strokeDash=alt.StrokeDash("definition:N", legend=None,

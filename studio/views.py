@@ -195,6 +195,8 @@ def coverage_chart(status, order: list[str]):
     import altair as alt
     import polars as pl
 
+    from studio.chart_axes import date_axis
+
     position = {name: i for i, name in enumerate(order)}
     columns = sorted(status.columns, key=lambda c: (position.get(c.name, len(order)), c.name))
     start = dt.date.fromisoformat(status.first_day) if status.first_day else dt.date.today()
@@ -217,7 +219,7 @@ def coverage_chart(status, order: list[str]):
     tooltip = [alt.Tooltip("column:N"), alt.Tooltip("state:N"), alt.Tooltip("days:N", title="materialized")]
     base = alt.Chart(data)
     bars = base.transform_filter(alt.datum.note == "").mark_bar(cornerRadius=2, height=12).encode(
-        x=alt.X("from:T", title="materialized days", axis=alt.Axis(format="%b %d")), x2="to:T", y=y, color=color,
+        x=alt.X("from:T", title="materialized days", axis=date_axis()), x2="to:T", y=y, color=color,
         tooltip=tooltip)
     labels = base.transform_filter(alt.datum.note != "").mark_text(align="left", dx=4, color=STATE_COLORS["new"]).encode(
         x="from:T", y=y, text="note:N", tooltip=tooltip)

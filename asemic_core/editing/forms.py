@@ -17,6 +17,7 @@ from asemic_core.editing.kpi_form import (
     kpi_form,
     kpi_from_form,
     new_kpi_form,
+    suggested_default_total,
     template_list,
     template_text,
 )
@@ -37,7 +38,7 @@ __all__ = [
     "default_label", "default_property_file", "format_literal", "id_issues", "kpi_data", "kpi_form",
     "kpi_from_form", "mapping_rows", "mappings_data", "model_issues", "model_json", "new_kpi_form",
     "new_property_form", "parse_literal", "property_data", "property_form", "property_from_form",
-    "template_list", "template_text", "untouched_required",
+    "suggested_default_total", "template_list", "template_text", "untouched_required",
 ]
 
 

@@ -84,15 +84,24 @@ def kpi_data(form: dict) -> dict:
         data["unit"] = {"symbol": form["unit_symbol"], "is_prefix": bool(form.get("unit_prefix"))}
     if form.get("total_function"):
         data["total_function"] = form["total_function"]
-    elif form.get("original_id") is None and not any(form["axis_totals"].get(r) for r in AXES if form["axes"].get(r)):
-        # A new ratio (ARPDAU, retention %) averages over weeks and months instead of adding up.
-        if suggested := suggested_total_function(data.get("select", "")):
-            data["total_function"] = suggested
+    elif suggested := suggested_default_total(form):
+        data["total_function"] = suggested
     if form.get("template") == "cohort_day":
         data["template"] = "cohort_day"
     elif form.get("template") == "list":
         data["template"] = template_list(form.get("template_values") or "")
     return data
+
+
+def suggested_default_total(form: dict) -> str | None:
+    """The total function a new KPI is saved with when its form leaves every total at the
+    default: ``avg`` for a ratio (ARPDAU, retention %), whose weeks and months average its
+    daily values instead of adding them up; None where the default (sum) fits."""
+    if form.get("total_function") or form.get("original_id") is not None:
+        return None
+    if any(form["axis_totals"].get(r) for r in AXES if form["axes"].get(r)):
+        return None
+    return suggested_total_function(clean_text(form.get("select")))
 
 
 def kpi_from_form(form: dict) -> tuple[Kpi | None, list[Issue]]:

@@ -208,12 +208,16 @@ def _period(result: PreviewResult) -> str:
     return f"{result.day_from:%b %d} – {result.day_to:%b %d, %Y}" if result.day_from else "the sample window"
 
 
-def property_impact(result: PreviewResult) -> str:
-    """The impact line of a property preview."""
+def property_impact(result: PreviewResult, column_state: str | None = None) -> str:
+    """The impact line of a property preview; ``column_state`` is how the model holds the
+    saved property ("new": no column yet, "stale": an older definition's values)."""
     total = result.values.height if result.values is not None else 0
     sample = f"{result.sample_users:,} of {result.total_users:,} users sampled, {_period(result)}"
     if result.is_new:
         return f"New property: {total:,} user-days computed ({sample})."
+    if column_state == "new" and not result.changed:
+        return (f"Not in the model yet: {total:,} user-days computed from the events ({sample}); the model gets "
+                "its column when it is materialized.")
     if not result.changed:
         return f"No change: all {total:,} user-days keep their value ({sample})."
     share = result.changed / total if total else 0

@@ -19,11 +19,13 @@ from asemic_core.jobs.writing import (
     job_executor,
     stream,
     user_bucket,
+    user_days,
     users_query,
 )
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
+from asemic_core.sql.expansion import expand_at, month_start
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest, continues_from_state, overlay_columns
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import quoted
@@ -65,7 +67,9 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
                 compute_from = min(compute_from, prop.definition.date_from)
         compute_from = max(compute_from, model_first)
         needed = sorted(overlay_columns(props) | {p.id for p in props if continues_from_state(p)})
-        stored = daily.between(compute_from, resume - DAY)
+        # From the first of the month before the resume day: each user has a stored row there
+        # (or registered later), whose values carry to the resume day (sparse layout).
+        stored = daily.between(min(compute_from, month_start(resume - DAY)), resume - DAY)
         stored_sql = render(executor.relation(stored, ["entity_id", "date", *needed]))
     buckets = buckets_for(_users_per_day(work, plan.last) * plan.days)
     mark = time.monotonic()
@@ -85,7 +89,8 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
     reporter.finish()
     seconds = time.monotonic() - mark
     work.written += [c.name for c in generate_schema(project).table(DAILY).columns]
-    return day_stats(daily, plan.first, plan.last, seconds), {"compute_and_write": seconds}
+    return day_stats(user_days(executor, project, plan.first, plan.last), plan.first, plan.last,
+                     seconds), {"compute_and_write": seconds}
 
 
 def recompute_columns(executor, project: ResolvedProject, work: Work, targets: list[str], drop: list[str],
@@ -100,10 +105,14 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     buckets = buckets_for(_users_per_day(work, watermark) * days)
     reporter.start(buckets + 1, f"Recomputing {len(targets)} column(s)")
     keys = [quoted("entity_id"), quoted("date")]
+    sparse = builder.layout(ModelRequest(targets, model_first, watermark)).sparse
+    # Sparse layout: the targets are computed on the stored days too (the change days of the
+    # edited config may differ), and the kept columns are derived on the new days.
+    stored_days = render(executor.relation(daily, ["entity_id", "date"])) if sparse else None
     statements = []
     for bucket in range(buckets):
         request = ModelRequest(properties=targets, day_from=model_first, day_to=watermark,
-                               user_filter=user_bucket(bucket, buckets))
+                               user_filter=user_bucket(bucket, buckets), extra_days_sql=stored_days)
         statements.append(render(exp.select(*keys, *[quoted(c) for c in targets]).from_(
             exp.alias_(exp.Subquery(this=builder.build(request)), "c", table=True))))
     progress = work.store.jobs.progress
@@ -116,7 +125,12 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     order = [c.name for c in generate_schema(project).table(DAILY).columns]
     keep = [c for c in daily.columns if c not in targets and c not in drop]
     final = [c for c in order if c in keep or c in targets] + [c for c in keep if c not in order]
-    stored = exp.alias_(exp.Subquery(this=executor.relation(daily, keep)), "o", table=True)
+    if sparse:
+        rows = exp.Subquery(this=executor.relation(daily, keep))
+        kept = expand_at(project, rows, exp.select(*keys).from_("__columns"), keep, available=set(keep))
+        stored = exp.alias_(exp.Subquery(this=kept), "o", table=True)
+    else:
+        stored = exp.alias_(exp.Subquery(this=executor.relation(daily, keep)), "o", table=True)
     query = exp.select(*[quoted(c, "n" if c in targets else "o") for c in final]).from_(stored).join(
         exp.alias_(exp.to_table("__columns"), "n", table=True), join_type="LEFT",
         on=exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, "n")) for k in ("entity_id", "date")]))
@@ -124,7 +138,8 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     executor.unstage("__columns")
     progress(work.job_id, _share(span, buckets + 1, buckets + 1), f"{len(targets)} column(s) written on every day")
     reporter.finish()
-    return day_stats(daily, model_first, watermark, time.monotonic() - mark), {
+    return day_stats(user_days(executor, project, model_first, watermark), model_first, watermark,
+                     time.monotonic() - mark), {
         "compute": compute, "rewrite": time.monotonic() - mark - compute}
 
 

@@ -14,6 +14,7 @@ from asemic_core.jobs.writing import (
     job_executor,
     stream,
     user_bucket,
+    user_days,
     users_query,
 )
 from asemic_core.progress import NullReporter, Reporter
@@ -62,14 +63,15 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
         reporter.finish()
         phases["compute_and_write"] = time.monotonic() - mark
         work.write(USERS, executor.batches(users_query(project, last)), replace_schema=True)
+        counts = user_days(executor, project, first, last)
     finally:
         executor.close()
     schema = generate_schema(project)
     work.set_columns([ColumnState(DAILY, c.name, c.data_type, c.def_hash, first.isoformat(), last.isoformat(), job_id)
                       for c in schema.table(DAILY).columns], replace_all=True)
     work.first_day, work.watermark = first.isoformat(), last.isoformat()
-    stats = day_stats(daily, first, last, phases["compute_and_write"])
+    stats = day_stats(counts, first, last, phases["compute_and_write"])
     phases["total"] = time.monotonic() - started
-    version = store.publish(work, "refresh", day_from=first, day_to=last, rows=daily.rows, days=stats, phases=phases)
+    version = store.publish(work, "refresh", day_from=first, day_to=last, rows=sum(n for _d, n, _s in stats), days=stats, phases=phases)
     duckdb_views.write_views(store, project)
     return JobResult(job_id, "succeeded", stats, phases, first, last, version.version)

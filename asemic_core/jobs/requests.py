@@ -134,16 +134,35 @@ def job_progress(job: JobRecord, history: list[JobRecord]) -> tuple[float, bool]
     return shown_progress(job, expected_duration(history, job))
 
 
+def _column_owner(name: str, project):
+    """The property a model column stands for (an inline source column: the property that
+    holds it), or None."""
+    prop = project.get_property(name)
+    if prop is None:
+        return None
+    if prop.hidden and prop.parent:
+        prop = project.get_property(prop.parent) or prop
+    return None if prop.hidden else prop
+
+
 def stale_properties(status, project) -> list[str]:
     """Stale or new columns of the model as the properties to name in a partial update
     (an inline source column stands for the property that holds it)."""
     out: list[str] = []
     for name in status.stale:
-        prop = project.get_property(name)
-        if prop is None:
-            continue
-        if prop.hidden and prop.parent:
-            prop = project.get_property(prop.parent) or prop
-        if not prop.hidden and prop.id not in out:
+        prop = _column_owner(name, project)
+        if prop is not None and prop.id not in out:
             out.append(prop.id)
     return out
+
+
+def property_column_state(status, project, prop_id: str) -> str | None:
+    """How the model holds a saved property: "new" when a column of it was never
+    materialized, "stale" when one holds values of an older definition, None when the model
+    matches it (or nothing is materialized yet: a refresh comes first)."""
+    if not status.watermark:
+        return None
+    states = {c.state for c in status.columns
+              if c.state in ("new", "stale") and (owner := _column_owner(c.name, project)) is not None
+              and owner.id == prop_id}
+    return "new" if "new" in states else "stale" if states else None

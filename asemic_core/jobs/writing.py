@@ -89,10 +89,29 @@ def estimate_rows(executor, project: ResolvedProject, first: dt.date, last: dt.d
     return int(users), int(rows)
 
 
-def day_stats(snapshot, first: dt.date, last: dt.date, seconds: float) -> list[tuple[str, int, float]]:
-    """(day, rows, seconds) of the days first .. last of a written table version; a day's
+def user_days(executor, project: ResolvedProject, first: dt.date, last: dt.date) -> dict[dt.date, int]:
+    """The rows of the logical model on each day first .. last: the users registered by then
+    (the stored rows are fewer in the sparse layout)."""
+    query = exp.select(quoted("date"), exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)).from_(
+        exp.alias_(registrations_relation(project), "r", table=True)).where(
+        exp.LTE(this=quoted("date"), expression=exp.cast(exp.Literal.string(last.isoformat()), "DATE"))).group_by(quoted("date"))
+    registered = sorted((row[0], row[1]) for row in executor.rows(render(query)))
+    counts, total, index = {}, 0, 0
+    day = first
+    while day <= last:
+        while index < len(registered) and registered[index][0] <= day:
+            total += registered[index][1]
+            index += 1
+        if total:
+            counts[day] = total
+        day += dt.timedelta(days=1)
+    return counts
+
+
+def day_stats(counts: dict[dt.date, int], first: dt.date, last: dt.date, seconds: float) -> list[tuple[str, int, float]]:
+    """(day, user-days, seconds) of the days first .. last (``counts``: ``user_days``); a day's
     time is the job's time apportioned by its rows (the days are computed together)."""
-    counts = {d: n for d, n in snapshot.rows_by_day().items() if first <= d <= last}
+    counts = {d: n for d, n in counts.items() if first <= d <= last}
     total = sum(counts.values()) or 1
     return [(d.isoformat(), n, seconds * n / total) for d, n in counts.items()]
 

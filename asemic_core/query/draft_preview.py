@@ -172,7 +172,8 @@ def preview(source: ModelSource, files: ProjectFiles, draft: Draft, sample_users
 
 def _property_values(source, draft_project, prop_id, user_filter, day_from, day_to, has_saved) -> pl.DataFrame:
     def values(project) -> pl.DataFrame:
-        request = ModelRequest(properties=[prop_id], day_from=day_from, day_to=day_to, user_filter=user_filter)
+        # every sampled user on every day of the window, as the analyst reads it
+        request = ModelRequest(properties=[prop_id], day_from=day_from, day_to=day_to, user_filter=user_filter, dense=True)
         sql = render(ModelQueryBuilder(project).build(request))
         return source.con.sql(f"SELECT entity_id, date, {quote_name(prop_id)} AS value FROM ({sql}) "
                               "ORDER BY entity_id, date").pl()

@@ -7,12 +7,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from sqlglot import exp
+
 from asemic_core.backend.seam import SnapshotGone, TableSnapshot
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.errors import AsemicError
 from asemic_core.names import quote_names
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
+from asemic_core.sql.expansion import expand_range, month_start, needed_columns
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
 from asemic_core.sql.types import sql_type
@@ -96,28 +99,30 @@ class ModelSource:
             else:
                 adhoc.append(name)
         snapshot = self.store.snapshot(DAILY, current) if current is not None else None
-        if snapshot is not None:
-            snapshot = snapshot.between(day_from, day_to)
+        if snapshot is not None:  # a user's row on or before day_from is on or after the month's first day
+            snapshot = snapshot.between(month_start(day_from), day_to)
         files = [f.path for f in snapshot.files] if snapshot else []
         return SourcePlan(stored, adhoc, day_from, day_to, files, snapshot, current.version if current else None)
 
     def relation_sql(self, plan: SourcePlan, user_filter=None) -> str:
-        """SQL of a relation with entity_id, date and the planned columns."""
+        """SQL of a relation with entity_id, date and the planned columns: every user and day
+        of the plan's range (the logical model), expanded from the stored rows."""
         parts = []
         if plan.snapshot is not None or not plan.adhoc:
-            names = [*KEYS, *plan.stored]
+            names = [*KEYS, *needed_columns(self.resolved, plan.stored)]
             types = {c: sql_type(self.resolved.properties[c].data_type) for c in names if c in self.resolved.properties}
-            if plan.snapshot is None:
+            snapshot = plan.snapshot
+            if snapshot is None:
                 from asemic_core.backend.seam import TableSnapshot
 
-                empty = TableSnapshot(DAILY, "", 0, tuple(names), "date")
-                parts.append(render(self.executor.relation(empty, names, types)))
-            else:
-                parts.append(render(self.executor.relation(plan.snapshot, names, types)))
+                snapshot = TableSnapshot(DAILY, "", 0, tuple(names), "date")
+            rows = exp.Subquery(this=self.executor.relation(snapshot, names, types))
+            parts.append(render(expand_range(self.resolved, rows, plan.stored, plan.day_from, plan.day_to)))
         if plan.adhoc:
-            request = ModelRequest(properties=plan.adhoc, day_from=plan.day_from, day_to=plan.day_to,
+            request = ModelRequest(properties=plan.adhoc, day_from=month_start(plan.day_from), day_to=plan.day_to,
                                    user_filter=user_filter)
-            adhoc_sql = render(ModelQueryBuilder(self.resolved).build(request))
+            computed = exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request))
+            adhoc_sql = render(expand_range(self.resolved, computed, plan.adhoc, plan.day_from, plan.day_to))
             if not parts:
                 return adhoc_sql
             extra = quote_names(plan.adhoc, "a")

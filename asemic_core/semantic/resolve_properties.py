@@ -137,6 +137,11 @@ def _inner_type(outer: DataType, definition, inner_def=None, event=None) -> Data
             return DataType.INTEGER
         if inner_def.aggregate_function in {"sum", "avg", "none"}:
             return DataType.NUMBER
+        refs = references(inner_def.select)  # a plain column has the column's type (0.5, not its default's 0)
+        if event is not None and len(refs) == 1 and refs[0].namespace is None and inner_def.select.strip() == "{" + refs[0].name + "}":
+            column = event.columns.get(refs[0].name)
+            if column is not None:
+                return column
         default = inner_def.default_value
         if isinstance(default, bool):
             return DataType.BOOLEAN
@@ -144,11 +149,6 @@ def _inner_type(outer: DataType, definition, inner_def=None, event=None) -> Data
             return DataType.INTEGER
         if isinstance(default, float):
             return DataType.NUMBER
-        refs = references(inner_def.select)
-        if event is not None and len(refs) == 1 and refs[0].namespace is None and inner_def.select.strip() == "{" + refs[0].name + "}":
-            column = event.columns.get(refs[0].name)
-            if column is not None:
-                return column
     if isinstance(inner_def, ComputedPropertyDef) and inner_def.value_mappings:
         values = [m.new_value for m in inner_def.value_mappings if m.new_value is not None]
         if values and all(isinstance(v, bool) for v in values):

@@ -1,12 +1,15 @@
 """SQL that computes the logical model (SEMANTICS 4-5): one row per (user, day) with
 the value of every requested property at the end of that day.
 
-The query is a chain of stages. Stage 0 is the spine (every user, every day from
-registration to the last day) joined with one GROUP BY per event table and the
-registration row. Each later stage adds the properties whose inputs the previous
-stages provide: computed properties as row expressions, windows and lifetime
-properties as window functions over the user's ordered days. Because the spine is
-dense, a frame of N rows is exactly N days, restricted to the days the user exists.
+The query is a chain of stages. Stage 0 is the spine (the user-days to compute) joined with
+one GROUP BY per event table and the registration row. Each later stage adds the
+properties whose inputs the previous stages provide: computed properties as row
+expressions, windows and lifetime properties as window functions over the user's days.
+
+Two spines (sql/sparse.py): the sparse layout computes only each user's change days and
+frames windows by day number (RANGE), counting the days between stored rows
+arithmetically; the dense layout (configs whose change days have no short description, and
+the reference for tests) computes every day, where a frame of N rows is exactly N days.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from asemic_core.sql.sources import (
     registrations_relation,
 )
 from asemic_core.sql.types import cast
+from asemic_core.sql import sparse
+from asemic_core.sql.sparse import DAY_NUMBER, REG_DAY, SparseLayout, layout_of
+from asemic_core.sql.sparse import date_literal as _date, last_rows as _last_rows, within as _within
 
 ACTIVE = "__active"
 PRESENT = "__present_{}"
@@ -57,6 +63,13 @@ class ModelRequest:
     # value of the day before ``resume_from``.
     resume_from: dt.date | None = None
     stored_sql: str | None = None
+    # The sparse layout stores only the rows of days on which a value can change
+    # (sql/sparse.py); ``dense`` computes every day (the layout for configs without a short
+    # description of their change days, and the reference the tests compare with).
+    dense: bool = False
+    # Days the spine must hold besides the change days (a relation of entity_id, date): a
+    # partial update keeps the stored rows' days when the layout's change days moved.
+    extra_days_sql: str | None = None
 
 
 # The activity-based last active day. days_since_last_active always derives from it, even
@@ -94,12 +107,22 @@ class ModelQueryBuilder:
             exp.alias_(cast(exp.Unnest(expressions=[days]), DataType.DATE), "date", quoted=True),
         ).from_(exp.to_table("users").as_("u"))
 
+    def layout(self, request: ModelRequest) -> SparseLayout:
+        if request.dense:
+            return SparseLayout(False, reason="dense requested")
+        return layout_of(self.project, [p.id for p in self.project.properties.values() if not p.is_base])
+
     def build(self, request: ModelRequest) -> exp.Select:
         project = self.project
         self._resume = request.resume_from
+        self._layout = self.layout(request)
+        self._sparse = self._layout.sparse
+        self._day_to = request.day_to
         closure = dependency_closure(project, request.properties + request.extra_columns)
         props = [project.properties[name] for name in closure]
-        ctes: list[tuple[str, exp.Expression]] = [("users", self._users(request)), ("spine", self._spine(request))]
+        ctes: list[tuple[str, exp.Expression]] = [("users", self._users(request))]
+        if not self._sparse:
+            ctes.append(("spine", self._spine(request)))
         lower = _date(request.compute_from) if request.compute_from else None
         upper = _date(request.day_to)
 
@@ -168,8 +191,7 @@ class ModelQueryBuilder:
             stored = exp.maybe_parse(request.stored_sql, dialect=self.dialect)
             ctes.append(("stored", stored))
             prev_day = resume - dt.timedelta(days=1)
-            ctes.append(("prev_state", exp.select(exp.Star()).from_("stored").where(
-                exp.EQ(this=quoted("date"), expression=_date(prev_day)))))
+            ctes.append(("prev_state", _last_rows("stored", prev_day)))
             joins.append((exp.to_table("stored").as_("st"), ["entity_id", "date"]))
             joins.append((exp.to_table("prev_state").as_("ps"), ["entity_id"]))
             for name in sorted(self._overlay):
@@ -182,6 +204,10 @@ class ModelQueryBuilder:
                 if alias in self._overlay and alias in available:
                     columns[index] = exp.alias_(self._overlaid(alias, column.this, "s"), alias, quoted=True)
 
+        if self._sparse:
+            ctes += sparse.spine_ctes(self.project, self._layout, request, self.dialect)
+            columns.append(exp.alias_(sparse.day_number(quoted("date", "s")), DAY_NUMBER, quoted=True))
+            columns.append(exp.alias_(sparse.day_number(quoted("registration_date", "u")), REG_DAY, quoted=True))
         stage0 = exp.select(*columns).from_(exp.to_table("spine").as_("s")).join(
             exp.to_table("users").as_("u"), on=exp.EQ(this=quoted("entity_id", "s"), expression=quoted("entity_id", "u")))
         for table, keys in joins:
@@ -288,6 +314,10 @@ class ModelQueryBuilder:
         prop = self.project.get_property(name)
         return quoted(prop.id if prop else name)
 
+    def computed_expression(self, prop: ResolvedProperty) -> exp.Expression:
+        """A computed property's value over the columns of its inputs (no cast)."""
+        return self._computed(prop)
+
     def _computed(self, prop: ResolvedProperty) -> exp.Expression:
         definition = prop.definition
         parsed = parse_expression(definition.select, allow_aggregates=False)
@@ -312,8 +342,28 @@ class ModelQueryBuilder:
     def _source(self, prop: ResolvedProperty) -> exp.Expression:
         return self._column_of(prop.source)
 
+    def _gap(self, prop: ResolvedProperty):
+        """The value the source of ``prop`` holds on days without events (sparse layout)."""
+        return self._layout.gap_values.get(prop.source)
+
+    def _sparse_sliding(self, prop: ResolvedProperty) -> exp.Expression:
+        definition = prop.definition
+        low, high = definition.relative_days_from, definition.relative_days_to
+        frame = sparse.range_frame(low, high)
+        value = self._source(prop)
+        aggregate = sparse.over(_window_aggregate(definition.window_function, value), frame)
+        day = quoted(DAY_NUMBER)
+        first = sparse.greatest(exp.Add(this=day.copy(), expression=exp.Literal.number(low)), quoted(REG_DAY))
+        last = sparse.least(exp.Add(this=day.copy(), expression=exp.Literal.number(high)), sparse.end_day(self._day_to))
+        gap_days = exp.Sub(this=sparse.existing_days(first, last), expression=sparse.stored_rows_in(frame))
+        source = self.project.properties[prop.source]
+        return sparse.with_gap_days(definition.window_function, value, aggregate, frame, gap_days, self._gap(prop),
+                                    source.data_type)
+
     def _sliding(self, prop: ResolvedProperty) -> exp.Expression:
         definition = prop.definition
+        if self._sparse:
+            return self._sparse_sliding(prop)
         aggregate = _window_aggregate(definition.window_function, self._source(prop))
         return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
                           spec=_frame(definition.relative_days_from, definition.relative_days_to))
@@ -329,6 +379,15 @@ class ModelQueryBuilder:
         aggregate = _window_aggregate(definition.window_function, value)
         running = exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
                              spec=_frame(None, 0))
+        if self._sparse and self._gap(prop) is not None:
+            frame = sparse.range_frame(None, 0)
+            day = quoted(DAY_NUMBER)
+            first = sparse.greatest(sparse.end_day(low), quoted(REG_DAY))
+            last = sparse.least(day, sparse.end_day(definition.date_to))
+            gap_days = exp.Sub(this=sparse.existing_days(first, last), expression=sparse.stored_rows_in(frame, inside))
+            source = self.project.properties[prop.source]
+            running = sparse.with_gap_days(definition.window_function, value, sparse.over(aggregate, frame), frame, gap_days,
+                                           self._gap(prop), source.data_type)
         if continuing:
             running = _merge(definition.window_function, quoted(f"__prev_{prop.id}"), running)
         started = exp.GTE(this=quoted("date"), expression=_date(definition.date_from))
@@ -436,19 +495,3 @@ def _frame(start: int | None, end: int) -> exp.WindowSpec:
     start_value, start_side = side(start)
     end_value, end_side = side(end)
     return exp.WindowSpec(kind="ROWS", start=start_value, start_side=start_side, end=end_value, end_side=end_side)
-
-
-def _date(day: dt.date) -> exp.Expression:
-    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE"))
-
-
-def _within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expression,
-            user_filter: exp.Expression | None = None) -> exp.Select:
-    """Restrict a (entity_id, date) query to a day range (and to some users)."""
-    wrapped = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=query), "w", table=True))
-    if user_filter is not None:
-        wrapped = wrapped.where(user_filter.copy())
-    wrapped = wrapped.where(exp.LTE(this=quoted("date"), expression=upper.copy()))
-    if lower is not None:
-        wrapped = wrapped.where(exp.GTE(this=quoted("date"), expression=lower.copy()))
-    return wrapped

@@ -1,19 +1,26 @@
 """A DuckDB file with views over the published model version, so analysts can
 ``SELECT * FROM <data_model_schema>.daily`` from any DuckDB client (the tables themselves
-are Delta Lake tables under ``tables/``, readable by any Delta reader)."""
+are Delta Lake tables under ``tables/``, readable by any Delta reader).
+
+``daily`` is the logical model (every registered user on every materialized day, derived
+from the stored rows as the queries derive it); ``daily_stored`` is the rows as stored
+(only the days on which a value can change, in the sparse layout)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
 
 from asemic_core.backend.duckdb_executor import DuckDBExecutor, configure
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.names import quote_name
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.storage.store import ModelStore
+from asemic_core.sql.expansion import expand_range
+from asemic_core.storage.store import DAILY, ModelStore
 
 VIEWS_FILE = "catalog.duckdb"
 
@@ -34,7 +41,13 @@ def write_views(store: ModelStore, project: ResolvedProject) -> Path:
             snapshot = store.snapshot(table, current)
             if snapshot is None or not snapshot.files:
                 continue
-            con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table)} AS {executor.relation(snapshot).sql(executor.dialect)}")
+            relation = executor.relation(snapshot)
+            if table == DAILY and current.watermark:
+                con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table + '_stored')} AS {relation.sql(executor.dialect)}")
+                columns = [c for c in snapshot.columns if c not in ("entity_id", "date") and c in project.properties]
+                relation = expand_range(project, exp.Subquery(this=relation), columns,
+                                        dt.date.fromisoformat(current.first_day), dt.date.fromisoformat(current.watermark))
+            con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table)} AS {relation.sql(executor.dialect)}")
     finally:
         con.close()
     os.replace(tmp, target)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.storage.schema import generate_schema
-from asemic_core.storage.store import DAILY, ModelStore
+from asemic_core.storage.store import DAILY, USERS, ModelStore
 
 
 @dataclass
@@ -23,11 +23,12 @@ class ModelStatus:
     watermark: str | None
     first_day: str | None
     partitions: int
-    rows: int
+    rows: int  # rows of the logical model: every registered user on every materialized day
     columns: list[ColumnStatus] = field(default_factory=list)
     running_job: str | None = None
     version: int | None = None  # the published model version
     size_bytes: int = 0  # the files of that version
+    stored_rows: int = 0  # rows the daily table stores (fewer in the sparse layout)
 
     @property
     def stale(self) -> list[str]:
@@ -35,7 +36,7 @@ class ModelStatus:
 
     def to_dict(self) -> dict:
         return {"watermark": self.watermark, "first_day": self.first_day, "partitions": self.partitions,
-                "rows": self.rows, "version": self.version, "size_bytes": self.size_bytes, "running_job": self.running_job, "stale_columns": self.stale,
+                "rows": self.rows, "stored_rows": self.stored_rows, "version": self.version, "size_bytes": self.size_bytes, "running_job": self.running_job, "stale_columns": self.stale,
                 "columns": [c.__dict__ for c in self.columns]}
 
     def describe(self) -> str:
@@ -43,7 +44,7 @@ class ModelStatus:
             head = "The model has not been materialized yet: run `asemic-cli model refresh`."
         else:
             head = (f"Materialized {self.first_day} .. {self.watermark}: {self.partitions} day partition(s), "
-                    f"{self.rows:,} rows")
+                    f"{self.rows:,} rows ({self.stored_rows:,} stored)")
         lines = [head]
         if self.version is not None:
             lines.append(f"Model version {self.version} ({self.size_bytes / 1e6:,.1f} MB of files; "
@@ -81,6 +82,25 @@ def model_status(project: ResolvedProject, store: ModelStore) -> ModelStatus:
     size = sum(s.size for s in (store.snapshot(t, current) for t in (current.tables if current else {})) if s)
     return ModelStatus(
         watermark=current.watermark if current else None, first_day=current.first_day if current else None,
-        partitions=len(daily.rows_by_day()) if daily else 0, rows=daily.rows if daily else 0, columns=columns,
+        partitions=len(daily.rows_by_day()) if daily else 0, rows=_user_days(store, current), columns=columns,
         running_job=store.lock.holder(), version=current.version if current else None, size_bytes=size,
+        stored_rows=daily.rows if daily else 0,
     )
+
+
+def _user_days(store: ModelStore, current) -> int:
+    """Every registered user on every materialized day (from the users table's registration days)."""
+    users = store.snapshot(USERS, current) if current else None
+    if users is None or not users.files or not current.watermark:
+        return 0
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            "SELECT sum(date_diff('day', greatest(registration_date, CAST(? AS DATE)), CAST(? AS DATE)) + 1) "
+            "FROM read_parquet(?) WHERE registration_date <= CAST(? AS DATE)",
+            [current.first_day, current.watermark, [f.path for f in users.files], current.watermark]).fetchall()
+    finally:
+        con.close()
+    return int(row[0][0] or 0)

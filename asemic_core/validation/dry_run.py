@@ -26,6 +26,7 @@ from asemic_core.sql.sources import ROW_ALIAS, column_resolver, event_properties
 from asemic_core.sql.types import typed_null
 from asemic_core.validation.context import issue_at, property_issue
 from asemic_core.validation.data_types import produced_type_issue
+from asemic_core.validation.engine_errors import plain_compile_error
 from asemic_core.validation.expressions import expression_problem
 from asemic_core.warehouse import COMPATIBLE, Warehouse
 
@@ -133,7 +134,8 @@ class _DryRun:
 
     def explain(self, sql: str) -> str | None:
         self.result.checks += 1
-        return self.warehouse.explain(sql)
+        error = self.warehouse.explain(sql)
+        return plain_compile_error(error) if error else None
 
     # -- event tables ------------------------------------------------------------------
     def check_tables(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 from asemic_core.demo.dataset import DemoSpec
 from asemic_core.demo.project import init_demo
 from asemic_core.project import Project
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # studio_tree: the editors' helpers
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -35,3 +38,21 @@ def studio_project(studio_template, tmp_path, monkeypatch) -> Project:
 def app(studio_project) -> AppTest:
     """The studio, not yet run; call ``app.switch_page("pages/x.py").run()``."""
     return AppTest.from_file(APP, default_timeout=60)
+
+
+def opened(app: AppTest, page: str) -> AppTest:
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+@pytest.fixture
+def properties_page(app) -> AppTest:
+    """The studio run on the Properties page."""
+    return opened(app, "pages/properties.py")
+
+
+@pytest.fixture
+def kpis_page(app) -> AppTest:
+    """The studio run on the KPIs page."""
+    return opened(app, "pages/kpis.py")

@@ -1,17 +1,43 @@
-"""A new ratio KPI made in the KPIs form averages over weeks and months by default."""
+"""A new ratio KPI made in the KPIs form averages over weeks and months by default, and the
+form says so, and why, next to the field."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from studio_tree import block_of, create
+
 from asemic_core.config.models import Kpi
 from asemic_core.query.kpi import KpiRequest
 
 
-def test_a_new_ratio_kpi_saves_avg_totals(app, studio_project) -> None:
-    app.switch_page("pages/kpis.py").run()
-    app.text_input(key="kpi_new.id").input("arpdau_form_test")
-    next(b for b in app.get("form_submit_button") if b.form_id == "kpi_new").click().run()
+RATIO = "SAFE_DIVIDE(SUM({property.revenue_on_day}), SUM({property.dau_active}))"
+
+
+def _default_total_note(app) -> list[str]:
+    """The captions under the "Default total function" field."""
+    return [c.value for c in block_of(app, "kpi_editor.total_function").children.values()
+            if getattr(c, "type", None) == "caption"]
+
+
+def test_the_form_explains_the_avg_default_of_a_ratio(kpis_page) -> None:
+    app = create(kpis_page, "kpi", "ratio_note_test")
+    app.text_area(key="kpi_editor.select").input("SUM({property.revenue_on_day})").run()
+    assert app.selectbox(key="kpi_editor.total_function").value == ""
+    note = _default_total_note(app)
+    assert len(note) == 1 and note[0].startswith(":material/functions: **sum** by default")
+
+    app.text_area(key="kpi_editor.select").input(RATIO).run()
+    note = _default_total_note(app)
+    assert len(note) == 1 and note[0].startswith(":material/functions: **avg** by default")
+    assert "the select divides two measures" in note[0] and "average of its daily ratios" in note[0]
+
+    app.selectbox(key="kpi_editor.total_function").select("sum").run()  # a choice of the analyst's wins
+    assert not _default_total_note(app)
+
+
+def test_a_new_ratio_kpi_saves_avg_totals(kpis_page, studio_project) -> None:
+    app = create(kpis_page, "kpi", "arpdau_form_test")
     app.text_area(key="kpi_editor.select").input(
         "SAFE_DIVIDE(SUM({property.revenue_on_day}), SUM({property.dau_active}))").run()
     assert not app.exception and not app.error, [e.value for e in app.error]

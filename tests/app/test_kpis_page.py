@@ -6,42 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from streamlit.testing.v1.element_tree import Error
+from studio_tree import block_of, create, errors_in, open_object
 
 from asemic_core.config.models import Kpi
-
-PAGE = "pages/kpis.py"
-
-
-def _walk(node):
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from _walk(child)
-
-
-def block_of(app, key: str):
-    for node in _walk(app._tree):
-        if any(getattr(child, "key", None) == key for child in getattr(node, "children", {}).values()):
-            return node
-    raise AssertionError(f"no widget {key!r} on the page")
-
-
-def errors_in(node) -> list[str]:
-    return [n.value for n in _walk(node) if isinstance(n, Error)]
-
-
-def open_kpi(app, kpi_id: str):
-    app.selectbox(key="kpi_list.jump").select(kpi_id).run()
-    assert not app.exception, app.exception
-    return app
-
-
-def create(app, kpi_id: str):
-    app.text_input(key="kpi_new.id").input(kpi_id)
-    button = next(b for b in app.get("form_submit_button") if b.form_id == "kpi_new")
-    button.click().run()
-    assert not app.exception, app.exception
-    return app
 
 
 def object_lines(text: str, object_id: str) -> tuple[int, int]:
@@ -52,10 +19,8 @@ def object_lines(text: str, object_id: str) -> tuple[int, int]:
 
 
 @pytest.fixture
-def page(app):
-    app.switch_page(PAGE).run()
-    assert not app.exception, app.exception
-    return app
+def page(kpis_page):
+    return kpis_page
 
 
 def test_list_shows_templated_kpis_once_with_their_values(page, studio_project) -> None:
@@ -71,7 +36,7 @@ def test_list_shows_templated_kpis_once_with_their_values(page, studio_project) 
 
 
 def test_creating_a_kpi_through_the_form_writes_the_yaml(page, studio_project) -> None:
-    create(page, "payer_share")
+    create(page, "kpi", "payer_share")
     page.text_input(key="kpi_editor.label").input("Payer share").run()
     page.text_area(key="kpi_editor.select").input(
         "SAFE_DIVIDE(SUM({property.payers_on_day}), SUM({property.dau_active})) * 100").run()
@@ -95,7 +60,7 @@ def test_creating_a_kpi_through_the_form_writes_the_yaml(page, studio_project) -
 
 
 def test_formula_helper_builds_a_formula(page) -> None:
-    create(page, "revenue_per_payer")
+    create(page, "kpi", "revenue_per_payer")
     page.selectbox(key="kpi_helper.aggregation").select("SUM").run()
     page.button_group(key="kpi_editor._snippets.select").set_value("SAFE_DIVIDE(").run()
     page.selectbox(key="kpi_editor._insert.property").select("revenue_on_day").run()
@@ -113,7 +78,7 @@ def test_formula_helper_builds_a_formula(page) -> None:
 def test_a_property_outside_an_aggregation_is_reported_at_the_select(page, studio_project) -> None:
     path = studio_project.root / "userentity/kpis/activity.yml"
     before = path.read_text()
-    open_kpi(page, "dau")
+    open_object(page, "kpi", "dau")
     page.text_area(key="kpi_editor.select").input("{property.dau_active} + 1").run()
     near = errors_in(block_of(page, "kpi_editor.select"))
     assert any("{property.dau_active} must be inside an aggregation" in text for text in near)
@@ -123,7 +88,7 @@ def test_a_property_outside_an_aggregation_is_reported_at_the_select(page, studi
 
 
 def test_kpis_without_an_axis_or_with_unknown_references_are_refused(page) -> None:
-    open_kpi(page, "dau")
+    open_object(page, "kpi", "dau")
     page.checkbox(key="kpi_editor.axes.date").uncheck().run()
     assert any("at least one x axis" in text for text in errors_in(page._tree))
     page.checkbox(key="kpi_editor.axes.date").check().run()
@@ -135,7 +100,7 @@ def test_kpis_without_an_axis_or_with_unknown_references_are_refused(page) -> No
 def test_editing_a_kpi_changes_only_its_lines_and_previews_the_impact(page, studio_project) -> None:
     path = studio_project.root / "userentity/kpis/activity.yml"
     before = path.read_text()
-    open_kpi(page, "dau")
+    open_object(page, "kpi", "dau")
     assert page.get("vega_lite_chart")
     page.text_area(key="kpi_editor.select").input("SUM({property.wau_active})").run()
     impact = [w.value for w in page.warning if "change" in w.value]
@@ -151,7 +116,7 @@ def test_editing_a_kpi_changes_only_its_lines_and_previews_the_impact(page, stud
 
 
 def test_templated_kpi_preview_per_template_value(page) -> None:
-    open_kpi(page, "retention_d{}")
+    open_object(page, "kpi", "retention_d{}")
     assert page.segmented_control(key="kpi_editor.template").value == "cohort_day"
     assert page.get("vega_lite_chart")
     page.selectbox(key="kpi_preview.template").select("7").run()
@@ -160,7 +125,7 @@ def test_templated_kpi_preview_per_template_value(page) -> None:
 
 
 def test_delete_asks_for_confirmation(page, studio_project) -> None:
-    open_kpi(page, "stickiness")
+    open_object(page, "kpi", "stickiness")
     page.button(key="kpi_editor_delete").click().run()
     assert "stickiness" in studio_project.files().kpis
     page.button(key="kpi_editor_confirm_delete").click().run()

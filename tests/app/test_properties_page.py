@@ -5,41 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from streamlit.testing.v1.element_tree import Error
+from studio_tree import block_of, errors_in, open_object, submit
 
 from asemic_core.config.models import Property
-
-PAGE = "pages/properties.py"
-
-
-def _walk(node):
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from _walk(child)
-
-
-def block_of(app, key: str):
-    """The block that holds the widget ``key`` (its neighbours are shown next to it)."""
-    for node in _walk(app._tree):
-        children = getattr(node, "children", {})
-        if any(getattr(child, "key", None) == key for child in children.values()):
-            return node
-    raise AssertionError(f"no widget {key!r} on the page")
-
-
-def errors_in(node) -> list[str]:
-    return [n.value for n in _walk(node) if isinstance(n, Error)]
-
-
-def open_property(app, prop_id: str):
-    app.selectbox(key="prop_list.jump").select(prop_id).run()
-    assert not app.exception
-    return app
-
-
-def submit(app, form_id: str):
-    button = next(b for b in app.get("form_submit_button") if b.form_id == form_id)
-    return button.click().run()
 
 
 def object_lines(text: str, object_id: str) -> tuple[int, int]:
@@ -51,10 +19,8 @@ def object_lines(text: str, object_id: str) -> tuple[int, int]:
 
 
 @pytest.fixture
-def page(app):
-    app.switch_page(PAGE).run()
-    assert not app.exception, app.exception
-    return app
+def page(properties_page):
+    return properties_page
 
 
 def test_list_shows_every_property_grouped_by_kind(page, studio_project) -> None:
@@ -135,7 +101,7 @@ def test_creating_a_sliding_window_property_with_an_inline_event_source(page, st
 def test_editing_a_property_changes_only_its_own_lines(page, studio_project) -> None:
     path = studio_project.root / "userentity/properties/revenue.yml"
     before = path.read_text()
-    open_property(page, "revenue_on_day")
+    open_object(page, "prop", "revenue_on_day")
     page.text_input(key="prop_editor.event.select").input("{amount_usd} * 0.7").run()
     page.text_input(key="prop_editor.description").input("Net revenue (after store fees) on the day").run()
     page.button(key="prop_editor_save").click().run()
@@ -156,7 +122,7 @@ def test_editing_a_property_changes_only_its_own_lines(page, studio_project) -> 
 def test_a_window_ending_before_it_starts_shows_the_error_next_to_the_field(page, studio_project) -> None:
     path = studio_project.root / "userentity/properties/activity.yml"
     before = path.read_text()
-    open_property(page, "days_active_last_7_days")
+    open_object(page, "prop", "days_active_last_7_days")
     page.number_input(key="prop_editor.window.relative_days_from").set_value(3).run()
     assert not page.exception
     near = errors_in(block_of(page, "prop_editor.window.relative_days_from"))
@@ -170,7 +136,7 @@ def test_a_window_ending_before_it_starts_shows_the_error_next_to_the_field(page
 def test_an_unknown_reference_shows_the_error_next_to_the_select(page, studio_project) -> None:
     path = studio_project.root / "userentity/properties/activity.yml"
     before = path.read_text()
-    open_property(page, "is_churned")
+    open_object(page, "prop", "is_churned")
     page.text_area(key="prop_editor.computed.select").input("{days_since_last_seen} >= 7").run()
     near = errors_in(block_of(page, "prop_editor.computed.select"))
     assert any("unknown property {days_since_last_seen}" in text for text in near)
@@ -181,7 +147,7 @@ def test_an_unknown_reference_shows_the_error_next_to_the_select(page, studio_pr
 def test_an_inline_source_error_is_shown_at_the_inline_field(page, studio_project) -> None:
     path = studio_project.root / "userentity/properties/activity.yml"
     before = path.read_text()
-    open_property(page, "days_active_last_7_days")
+    open_object(page, "prop", "days_active_last_7_days")
     page.segmented_control(key="prop_editor.window.source").set_value("computed").run()
     page.text_area(key="prop_editor.inline_computed.select").input("{dau_actve} * 2").run()
     near = errors_in(block_of(page, "prop_editor.inline_computed.select"))
@@ -191,7 +157,7 @@ def test_an_inline_source_error_is_shown_at_the_inline_field(page, studio_projec
 
 
 def test_an_event_select_naming_a_missing_column_is_reported_at_the_select(page) -> None:
-    open_property(page, "revenue_on_day")
+    open_object(page, "prop", "revenue_on_day")
     page.text_input(key="prop_editor.event.select").input("{amount_eur}").run()
     near = errors_in(block_of(page, "prop_editor.event.select"))
     assert any("{amount_eur}" in text and "not a column of purchase" in text for text in near)
@@ -207,7 +173,7 @@ def test_a_new_property_needs_a_free_id(page) -> None:
 
 
 def test_preview_shows_the_distribution_and_the_impact(page) -> None:
-    open_property(page, "days_active_last_7_days")
+    open_object(page, "prop", "days_active_last_7_days")
     assert page.get("vega_lite_chart"), "a distribution chart"
     assert any(i.value.startswith("No change") for i in page.info)
     page.number_input(key="prop_editor.window.relative_days_from").set_value(-2).run()
@@ -220,14 +186,14 @@ def test_preview_shows_the_distribution_and_the_impact(page) -> None:
 
 
 def test_column_and_property_helpers_insert_references(page) -> None:
-    open_property(page, "is_churned")
+    open_object(page, "prop", "is_churned")
     page.selectbox(key="prop_editor._insert.computed.select").select("dau_active").run()
     assert page.text_area(key="prop_editor.computed.select").value.endswith("{dau_active}")
     assert page.session_state["prop_editor"]["computed"]["select"].endswith("{dau_active}")
 
 
 def test_switching_kind_keeps_what_was_typed(page) -> None:
-    open_property(page, "revenue_on_day")
+    open_object(page, "prop", "revenue_on_day")
     page.selectbox(key="prop_editor.kind").select("lifetime_property").run()
     assert page.selectbox(key="prop_editor.window.merge_function")
     page.selectbox(key="prop_editor.kind").select("event_property").run()
@@ -235,7 +201,7 @@ def test_switching_kind_keeps_what_was_typed(page) -> None:
 
 
 def test_source_property_choices_leave_out_itself_and_its_readers(page) -> None:
-    open_property(page, "days_active_last_7_days")
+    open_object(page, "prop", "days_active_last_7_days")
     options = page.selectbox(key="prop_editor.window.source_property").options
     assert "days_active_last_7_days" not in options
     assert "activity_segment" not in options  # reads days_active_last_7_days: a cycle
@@ -243,7 +209,7 @@ def test_source_property_choices_leave_out_itself_and_its_readers(page) -> None:
 
 
 def test_delete_asks_for_confirmation(page, studio_project) -> None:
-    open_property(page, "build_version")
+    open_object(page, "prop", "build_version")
     page.button(key="prop_editor_delete").click().run()
     assert "build_version" in studio_project.files().properties
     page.button(key="prop_editor_cancel_delete").click().run()

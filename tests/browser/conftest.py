@@ -1,6 +1,7 @@
 """Browser tests: the studio served by Streamlit, driven by Playwright in Debian's Chromium.
 
-Screenshots of every test land in ``test-artifacts/screenshots/``.
+Screenshots of every test land in ``test-artifacts/screenshots/`` (or
+``$ASEMIC_TEST_ARTIFACTS/screenshots``, see ``studio_helpers``) and are kept there.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from asemic_core.demo.dataset import DemoSpec
 from asemic_core.demo.project import init_demo
 from asemic_core.project import Project
-
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts" / "screenshots"
+from studio_helpers import ARTIFACTS, REPO
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -13,46 +13,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import expect
-from studio_helpers import shot, wait_for_app
+from studio_helpers import (button, choose, new_kpi, no_exception, open_new, saved_object, shot, type_in,
+                            wait_for_app)
 
 from asemic_core.editing.draft_store import load_draft
-from asemic_core.project import Project
-
-
-def no_exception(page) -> None:
-    errors = page.locator("[data-testid='stException']")
-    assert errors.count() == 0, errors.first.inner_text()
-
-
-def button(scope, name: str):
-    return scope.get_by_role("button", name=re.compile(rf"^(\S+\s+)?{re.escape(name)}(\s+Shortcut\b.*)?$"))
-
-
-def choose(page, scope, label: str, option: str) -> None:
-    box = scope.get_by_label(label, exact=True)
-    box.click()
-    box.press_sequentially(option)
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_for_app(page)
-
-
-def type_in(page, label: str, text: str) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(text)
-    box.press("Enter")
-    wait_for_app(page)
-
-
-def open_new(page, url: str, path: str, popover: str, object_id: str, kind: str | None = None) -> None:
-    page.goto(f"{url}/{path}")
-    wait_for_app(page)
-    button(page, popover).click()
-    body = page.get_by_test_id("stPopoverBody")
-    body.get_by_label("Id", exact=True).fill(object_id)
-    if kind is not None:
-        choose(page, body, "Kind", kind)
-    button(body, "Create").click()
-    wait_for_app(page)
 
 
 def expect_id(page, value: str) -> None:
@@ -68,27 +32,13 @@ def query(page) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
 
 
-def saved_object(root, collection: str, object_id: str, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = getattr(Project(root).files(), collection).get(object_id)
-        if found is not None or time.monotonic() > deadline:
-            assert found is not None, f"{object_id} was not written within {timeout}s"
-            return found
-        time.sleep(0.5)
-
-
 @pytest.mark.browser
 def test_a_kpi_that_does_not_compile_cannot_be_saved(page, writable_url, writable_project) -> None:
-    open_new(page, writable_url, "kpis", "New KPI", "country_total")
-    select = page.get_by_label("Select", exact=True)
-    select.fill("SUM({property.country})")
-    select.blur()
-    wait_for_app(page)
+    new_kpi(page, writable_url, "country_total", "SUM({property.country})")
     error = page.get_by_test_id("stAlertContentError").filter(has_text="sum(VARCHAR)")
     error.first.wait_for(timeout=60_000)
     no_exception(page)
-    assert "does not compile against the warehouse" in error.first.inner_text()
+    assert "does not compile against the warehouse: SUM does not take STRING values" in error.first.inner_text()
     expect(button(page, "Save")).to_be_disabled(timeout=30_000)
     page.get_by_text("Fix the errors in the form to see a preview.").wait_for()
     shot(page, "editor-kpi-broken")
@@ -109,7 +59,7 @@ def test_a_decimal_lifetime_sum_previews_fractions_and_saves_as_number(page, wri
     wait_for_app(page)
     choose(page, page, "Source event", "ad_view")
     choose(page, page, "Aggregate function", "sum")
-    type_in(page, "Select", "{revenue_usd}")
+    type_in(page, page, "Select", "{revenue_usd}")
     summary = page.get_by_text(re.compile(r"Values from [\d.,]+ to"))
     summary.first.wait_for(timeout=60_000)
     wait_for_app(page)
@@ -158,7 +108,7 @@ def test_a_draft_survives_a_reload_and_is_discarded_only_when_confirmed(page, wr
     wait_for_app(page)
     page.get_by_label("Label", exact=True).wait_for(timeout=60_000)
     wait_for_app(page)
-    type_in(page, "Label", "Active that day (draft)")
+    type_in(page, page, "Label", "Active that day (draft)")
     page.get_by_text("Unsaved changes").first.wait_for()
     deadline = time.monotonic() + 30
     while load_draft(writable_project.root, "prop") is None and time.monotonic() < deadline:
@@ -197,13 +147,30 @@ def test_the_events_page_previews_sample_rows(page, writable_url) -> None:
     page.get_by_text("Sample rows").first.wait_for(timeout=60_000)
     wait_for_app(page)
     assert page.get_by_text("rows of game.ad_views is read (no where)").count() == 1
-    type_in(page, "Where", "{revenue_usd} > 0.02")
+    type_in(page, page, "Where", "{revenue_usd} > 0.02")
     note = page.get_by_text(re.compile(r"of [\d,]+ rows of game\.ad_views pass the where"))
     note.wait_for(timeout=60_000)
     no_exception(page)
     page.get_by_test_id("stDataFrame").first.wait_for()
     page.get_by_text("Sample rows").first.scroll_into_view_if_needed()
     shot(page, "editor-events-sample-rows")
-    type_in(page, "Where", "{no_such_column} > 1")
+    type_in(page, page, "Where", "{no_such_column} > 1")
     page.get_by_text("where references {no_such_column}").first.wait_for(timeout=60_000)
     expect(button(page, "Save")).to_be_disabled(timeout=30_000)
+
+
+@pytest.mark.browser
+def test_a_new_ratio_kpi_explains_its_avg_default(page, writable_url, writable_project) -> None:
+    new_kpi(page, writable_url, "arpdau_note_test",
+            "SAFE_DIVIDE(SUM({property.revenue_on_day}), SUM({property.dau_active}))")
+    note = page.get_by_text("by default: the select divides two measures")
+    note.wait_for(timeout=60_000)
+    assert "average of its daily ratios" in note.inner_text()
+    page.get_by_text("New KPI:").first.wait_for(timeout=60_000)
+    note.scroll_into_view_if_needed()
+    shot(page, "editor-kpi-ratio-default")
+    button(page, "All KPIs").click()  # leave nothing behind for the next flows
+    wait_for_app(page)
+    button(page, "Discard changes").click()
+    wait_for_app(page)
+    assert load_draft(writable_project.root, "kpi") is None

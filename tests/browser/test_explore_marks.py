@@ -6,14 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from studio_helpers import ARTIFACTS, shot, wait_for_app
+from studio_helpers import ARTIFACTS, no_exception, shot, wait_for_app
 
 CHART = "[data-testid='stVegaLiteChart']"
-
-
-def no_exception(page) -> None:
-    errors = page.locator("[data-testid='stException']")
-    assert errors.count() == 0, errors.first.inner_text()
 
 
 def choose(page, label: str, option: str) -> None:

@@ -17,52 +17,13 @@ import zipfile
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 import yaml
-from studio_helpers import shot, wait_for_app
+from studio_helpers import button, choose, no_exception, open_new, saved_object, shot, type_in, wait_for_app
 
 from asemic_core.project import Project
 
 PROPERTY_ID = "purchases_last_7_days"
 KPI_ID = "revenue_flow_test"
 CHART = "[data-testid='stVegaLiteChart']"
-
-
-def no_exception(page) -> None:
-    errors = page.locator("[data-testid='stException']")
-    assert errors.count() == 0, errors.first.inner_text()
-
-
-def choose(page, scope, label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox labelled ``label`` (inside ``scope``)."""
-    box = scope.get_by_label(label, exact=True)
-    box.click()
-    box.press_sequentially(option)  # the list is virtualized: filter it first
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_for_app(page)
-
-
-def type_in(page, scope, label: str, text: str) -> None:
-    """Type into a text input and commit it with Enter."""
-    box = scope.get_by_label(label, exact=True)
-    box.fill(text)
-    box.press("Enter")
-    wait_for_app(page)
-
-
-def button(scope, name: str):
-    """The button named ``name`` (its accessible name may end with "Shortcut Ctrl + Enter")."""
-    return scope.get_by_role("button", name=re.compile(rf"^(\S+\s+)?{re.escape(name)}(\s+Shortcut\b.*)?$"))
-
-
-def open_new(page, url: str, path: str, popover: str, object_id: str, kind: str | None = None) -> None:
-    page.goto(f"{url}/{path}")
-    wait_for_app(page)
-    button(page, popover).click()
-    body = page.get_by_test_id("stPopoverBody")
-    body.get_by_label("Id", exact=True).fill(object_id)
-    if kind is not None:
-        choose(page, body, "Kind", kind)
-    button(body, "Create").click()
-    wait_for_app(page)
 
 
 def wait_for_preview(page, impact: str) -> None:
@@ -79,17 +40,6 @@ def save(page) -> None:
     wait_for_app(page)
     no_exception(page)
     page.get_by_text("Saved", exact=False).first.wait_for(timeout=15_000)  # the toast
-
-
-def saved_object(root, collection: str, object_id: str, timeout: float = 30):
-    """The object as written on disk, once the save has reached the file."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = getattr(Project(root).files(), collection).get(object_id)
-        if found is not None or time.monotonic() > deadline:
-            assert found is not None, f"{object_id} was not written to userentity/{collection}/ within {timeout}s"
-            return found
-        time.sleep(0.5)
 
 
 @pytest.mark.browser

@@ -8,18 +8,13 @@ import subprocess
 
 import pytest
 from playwright.sync_api import expect
-from studio_helpers import shot, wait_for_app
+from studio_helpers import no_exception, shot, wait_for_app
 
 KPI_FILE = "userentity/kpis/revenue.yml"
 
 
 def git(root, *args: str) -> str:
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True, text=True).stdout
-
-
-def no_exception(page) -> None:
-    errors = page.locator("[data-testid='stException']")
-    assert errors.count() == 0, errors.first.inner_text()
 
 
 def click(page, name: str) -> None:

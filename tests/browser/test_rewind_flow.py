@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from studio_helpers import copy_project, shot, wait_for_app
+from studio_helpers import copy_project, no_exception, shot, wait_for_app
 
 from asemic_core.project import Project
 
@@ -28,11 +28,6 @@ NEW_PROPERTY = f"""
       merge_function: sum
 """
 CHART = "[data-testid='stVegaLiteChart']"
-
-
-def no_exception(page) -> None:
-    errors = page.locator("[data-testid='stException']")
-    assert errors.count() == 0, errors.first.inner_text()
 
 
 def cli(root, *args: str) -> str:

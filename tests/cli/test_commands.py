@@ -140,8 +140,9 @@ def test_model_refresh_and_status(capsys, model, facts):
         facts["first"].isoformat(), facts["last"].isoformat(), facts["days"], facts["rows"])
     assert status["stale_columns"] == [] and status["running_job"] is None
     code, out, _ = cli(capsys, "--project", str(model), "model", "status")
+    assert 0 < status["stored_rows"] < facts["rows"]  # the sparse layout stores the change days only
     assert out.splitlines()[0] == (f"Materialized {facts['first']} .. {facts['last']}: {facts['days']} day partition(s), "
-                                   f"{facts['rows']:,} rows")
+                                   f"{facts['rows']:,} rows ({status['stored_rows']:,} stored)")
     code, out, _ = cli(capsys, "--project", str(model), "jobs", "list", "--format", "json")
     (job,) = json.loads(out)
     assert (job["kind"], job["status"], job["message"]) == (

@@ -25,7 +25,7 @@ def test_a_kpi_summing_a_string_does_not_compile(demo) -> None:
                                                              "x_axis": {"date": {}}}))
     issues = draft_dry_run(files, demo.warehouse_path(files), draft, [])
     assert [(i.object_id, i.field) for i in issues] == [("country_sum", "select")]
-    assert "sum(VARCHAR)" in issues[0].message
+    assert "SUM does not take STRING values" in issues[0].message and "sum(VARCHAR)" in issues[0].message
 
 
 def test_a_decimal_sum_declared_integer_is_a_data_type_error(demo) -> None:

@@ -1,0 +1,177 @@
+"""The logical model (every user, every day) from stored rows (sparse or dense).
+
+A stored row holds the user's values on its day; on the following days up to the user's
+next stored row (gap days) the values are derived from it (sql/sparse.py): event
+properties are their default, day counters advance, windows, lifetime and registration
+values carry, computed properties are evaluated again over the derived inputs. A dense
+table has no gap days, so the same SQL reads both layouts.
+
+Two shapes: ``expand_range`` gives every day of a range (the stored rows must start at
+the first day of the range's first month: each user has a row there, or registered
+later); ``expand_at`` gives the values at given (entity_id, date) keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlglot import exp
+
+from asemic_core.config.models import DataType
+from asemic_core.semantic import base_properties
+from asemic_core.semantic.graph import property_inputs
+from asemic_core.semantic.model import ResolvedProject
+from asemic_core.sql.literals import literal
+from asemic_core.sql.render import ENGINE_DIALECT
+from asemic_core.sql.sources import quoted
+from asemic_core.sql.types import cast
+
+ROW_DATE = "__row_date"
+KEYS = ("entity_id", "date")
+ADVANCING = {base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE}
+
+
+def month_start(day: dt.date) -> dt.date:
+    """The first day stored rows must be read from to expand a range starting on ``day``."""
+    return day.replace(day=1)
+
+
+def needed_columns(project: ResolvedProject, columns: list[str], carried: frozenset[str] = frozenset()) -> list[str]:
+    """``columns`` plus what their evaluation on gap days reads (inputs of computed properties)."""
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order or name in KEYS:
+            return
+        prop = project.properties[name]
+        if prop.kind == "computed_property" and name not in carried:
+            for dep in property_inputs(project, prop):
+                visit(dep)
+        order.append(name)
+
+    for name in columns:
+        visit(project.property_aliases.get(name, name))
+    return order
+
+
+def _date(day: dt.date) -> exp.Expression:
+    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE"))
+
+
+def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:
+    return cast(exp.DateDiff(this=later, expression=earlier, unit=exp.var("DAY")), DataType.INTEGER)
+
+
+def _derived(project: ResolvedProject, name: str) -> exp.Expression:
+    """A non-computed column on the target day, from the anchor row (``r``)."""
+    prop = project.properties.get(name)
+    stored = quoted(name, "r")
+    if prop is None:  # a column the config no longer defines (dropped by the job): as stored
+        return stored
+    on_row = exp.EQ(this=quoted("__d", "t"), expression=quoted(ROW_DATE, "t"))
+    if prop.kind == "event_property":
+        default = cast(literal(prop.definition.default_value), prop.data_type)
+        return exp.Case(ifs=[exp.If(this=on_row, true=stored)], default=default)
+    if prop.is_base and prop.id in ADVANCING:
+        return cast(exp.Add(this=stored, expression=_days_between(quoted("__d", "t"), quoted(ROW_DATE, "t"))),
+                    prop.data_type)
+    return stored
+
+
+def _finish(project: ResolvedProject, targets: exp.Expression, rows: exp.Expression, columns: list[str],
+            dialect: str, available: set[str] | None = None) -> exp.Select:
+    """Values at ``targets`` (entity_id, __d, __row_date) from ``rows`` (stored rows).
+    ``available``: the columns ``rows`` has (default: all that are needed); a computed
+    column whose inputs are not all there keeps the anchor row's value."""
+    from asemic_core.sql.model_sql import ModelQueryBuilder
+
+    carried: frozenset[str] = frozenset()
+    if available is not None:
+        unknown = [c for c in columns if c not in project.properties]
+        columns = [c for c in columns if c in project.properties]
+        carried = frozenset(c for c in columns if project.properties[c].kind == "computed_property"
+                            and not set(needed_columns(project, [c])) <= available)
+    else:
+        unknown = []
+    needed = needed_columns(project, columns, carried)
+    computed = [c for c in needed if project.properties[c].kind == "computed_property" and c not in carried]
+    first = [quoted("entity_id", "t"), exp.alias_(quoted("__d", "t"), "date", quoted=True),
+             exp.alias_(quoted(ROW_DATE, "t"), ROW_DATE, quoted=True)]
+    for name in [*needed, *unknown]:
+        if name in computed:
+            first.append(exp.alias_(quoted(name, "r"), f"__stored_{name}", quoted=True))
+        else:
+            first.append(exp.alias_(_derived(project, name), name, quoted=True))
+    stage = exp.select(*first).from_(exp.alias_(targets, "t", table=True)).join(
+        exp.alias_(rows, "r", table=True), join_type="LEFT",
+        on=exp.and_(exp.EQ(this=quoted("entity_id", "t"), expression=quoted("entity_id", "r")),
+                    exp.EQ(this=quoted(ROW_DATE, "t"), expression=quoted("date", "r"))))
+    builder = ModelQueryBuilder(project, dialect)
+    ctes: list[tuple[str, exp.Expression]] = [("x0", stage)]
+    done = set(needed) - set(computed)
+    pending = list(computed)
+    while pending:
+        ready = [c for c in pending if all(d in done or d in KEYS for d in property_inputs(project, project.properties[c]))]
+        if not ready:  # pragma: no cover - needed_columns orders the inputs first
+            raise AssertionError(f"cannot order {pending}")
+        select = exp.select(exp.Star()).from_(ctes[-1][0])
+        for name in ready:
+            prop = project.properties[name]
+            on_row = exp.EQ(this=quoted("date"), expression=quoted(ROW_DATE))
+            value = cast(builder.computed_expression(prop), prop.data_type)
+            select = select.select(exp.alias_(exp.Case(ifs=[exp.If(this=on_row, true=quoted(f"__stored_{name}"))],
+                                                       default=value), name, quoted=True))
+        ctes.append((f"x{len(ctes)}", select))
+        done |= set(ready)
+        pending = [c for c in pending if c not in done]
+    final = exp.select(*[quoted(c) for c in (*KEYS, *[project.properties[c].id for c in columns if c not in KEYS],
+                                             *unknown)]).from_(ctes[-1][0])
+    for name, query in ctes:
+        final = final.with_(name, as_=query)
+    return final
+
+
+def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date,
+                 day_to: dt.date, dialect: str = ENGINE_DIALECT) -> exp.Select:
+    """Every (user, day) of ``day_from`` .. ``day_to`` from ``rows`` (a relation of stored rows
+    from ``month_start(day_from)`` to ``day_to`` at least, with the columns ``needed_columns``)."""
+    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
+        exp.Between(this=quoted("date"), low=_date(month_start(day_from)), high=_date(day_to)))
+    following = exp.Window(this=exp.func("LEAD", quoted("date")), partition_by=[quoted("entity_id")],
+                           order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
+    nexts = exp.select(quoted("entity_id"), quoted("date"), exp.alias_(following, "__next", quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=within.copy()), "w", table=True))
+    last = exp.Coalesce(this=cast(exp.DateAdd(this=quoted("__next"), expression=exp.Literal.number(-1), unit=exp.var("DAY")),
+                                  DataType.DATE), expressions=[_date(day_to)])
+    last = exp.Case(ifs=[exp.If(this=exp.GT(this=last.copy(), expression=_date(day_to)), true=_date(day_to))], default=last)
+    first = exp.Case(ifs=[exp.If(this=exp.LT(this=quoted("date"), expression=_date(day_from)), true=_date(day_from))],
+                     default=quoted("date"))
+    series = exp.func("generate_series", first, last, exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+    targets = exp.select(quoted("entity_id"), exp.alias_(cast(exp.Unnest(expressions=[series]), DataType.DATE), "__d", quoted=True),
+                         exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(exp.GTE(this=last.copy(), expression=_date(day_from)))
+    return _finish(project, exp.Subquery(this=targets), exp.Subquery(this=within), columns, dialect)
+
+
+def expand_at(project: ResolvedProject, rows: exp.Expression, keys: exp.Expression, columns: list[str],
+              dialect: str = ENGINE_DIALECT, available: set[str] | None = None) -> exp.Select:
+    """The values at each (entity_id, date) of ``keys`` from ``rows`` (stored rows: each key's
+    user has a row on or before the key's day)."""
+    if isinstance(keys, exp.Select):
+        keys = exp.Subquery(this=keys)
+    marked = exp.Union(
+        this=exp.select(quoted("entity_id"), quoted("date"), exp.alias_(exp.Literal.number(1), "__stored", quoted=True)).from_(
+            exp.alias_(rows.copy(), "s", table=True)),
+        expression=exp.select(quoted("entity_id"), quoted("date"), exp.alias_(exp.Literal.number(0), "__stored", quoted=True)).from_(
+            exp.alias_(keys, "k", table=True)), distinct=False)
+    anchor = exp.Window(this=exp.Max(this=exp.Case(ifs=[exp.If(this=exp.EQ(this=quoted("__stored"), expression=exp.Literal.number(1)),
+                                                              true=quoted("date"))])),
+                        partition_by=[quoted("entity_id")],
+                        order=exp.Order(expressions=[exp.Ordered(this=quoted("date")),
+                                                     exp.Ordered(this=quoted("__stored"), desc=True)]),
+                        spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"))
+    ranked = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), "__d", quoted=True), quoted("__stored"),
+                        exp.alias_(anchor, ROW_DATE, quoted=True)).from_(exp.alias_(exp.Subquery(this=marked), "m", table=True))
+    targets = exp.select(quoted("entity_id"), quoted("__d"), quoted(ROW_DATE)).from_(
+        exp.alias_(exp.Subquery(this=ranked), "a", table=True)).where(exp.EQ(this=quoted("__stored"), expression=exp.Literal.number(0)))
+    return _finish(project, exp.Subquery(this=targets), rows, columns, dialect, available)

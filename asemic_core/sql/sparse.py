@@ -1,0 +1,292 @@
+"""The sparse layout: the model stores a user's row only on the days its values can change.
+
+The logical model has a row for every user and every day from registration (SEMANTICS 4).
+Most of those rows hold nothing new: an event property is its default on a day without
+events, a lifetime value carries, a sliding window moves only when a day with events
+enters or leaves it. The sparse layout computes and stores the rows of the *change days*
+of each user (the spine) and derives every other day from the user's last stored row:
+
+- the registration day, and the first day of every month (an anchor, so that a reader of
+  days A..B finds each user's last row on or after the first of A's month);
+- every day with events in a table the model reads (or activity), shifted by the offsets at
+  which that day enters or leaves a window (``shifts``);
+- each fixed window's first day, and for windows wholly in the future (``from`` >= 1) the
+  day from which they reach past the model's last day.
+
+On a day between two stored rows (a gap day) the sources of windows and lifetime values
+hold their default (``gap value``), so those values are constant from the last stored row
+on; event properties are their default; day counters advance by the days since that row;
+computed properties are evaluated again over the derived inputs (``query.expansion``).
+
+Windows are computed over the stored rows with RANGE frames on the day number, corrected
+for the gap days inside the frame (their count is arithmetic: the days of the window that
+exist for the user, less the stored rows in the frame).
+
+A config whose windows read a computed property, or whose gap values change a value on
+every day (a sum with a non-zero default, an average or count of a non-NULL default), has
+no short description of its change days: it is computed and stored dense (every day), and
+``SparseLayout.reason`` says why. Readers treat both the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from asemic_core.config.models import DataType
+from asemic_core.semantic.graph import dependency_closure
+from asemic_core.semantic.model import ResolvedProject, ResolvedProperty
+from asemic_core.sql.literals import literal
+from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS
+from asemic_core.sql.render import ENGINE_DIALECT
+from asemic_core.sql.sources import (ROW_ALIAS, activity_relation, column_path, event_date_expression, quoted,
+                                     table_rows)
+from asemic_core.sql.types import cast
+
+DAY_NUMBER = "__day"  # days since 1970-01-01: windows frame over it
+REG_DAY = "__reg_day"  # the registration day's number
+WINDOW_FUNCTIONS_NEUTRAL_DEFAULT = {"min", "max", "count_distinct"}  # a constant default changes them at most once per gap
+LIFETIME_NEUTRAL_DEFAULT = {"min", "max", "first_value", "last_value"}
+
+
+@dataclass(frozen=True)
+class SparseLayout:
+    """Which days a user's rows are stored on; ``sparse`` False: every day (and why)."""
+
+    sparse: bool
+    shifts: tuple[int, ...] = (0,)
+    fixed_starts: tuple[dt.date, ...] = ()
+    # windows wholly in the future (from >= 1) lose their last day at the end of the model:
+    # day_to - k + 1 for each such ``from`` k is a change day of every user
+    end_offsets: tuple[int, ...] = ()
+    reason: str | None = None
+    gap_values: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+
+
+def gap_value(prop: ResolvedProperty):
+    """An event property's value on a day without events (its default), as a Python value."""
+    return prop.definition.default_value
+
+
+def layout_of(project: ResolvedProject, columns: list[str]) -> SparseLayout:
+    """The layout of a model of ``columns`` (decided for the whole config, so that every
+    job of one config stores the same days)."""
+    shifts: set[int] = {0}
+    starts: set[dt.date] = set()
+    ends: set[int] = set()
+    gaps: dict[str, object] = {}
+    for name in dependency_closure(project, list(columns)):
+        prop = project.properties[name]
+        if prop.kind not in ("sliding_window_property", "fixed_window_property", "lifetime_property"):
+            continue
+        source = project.properties.get(prop.source) if prop.source else None
+        if source is None or source.kind != "event_property":
+            kind = source.kind if source is not None else "another property"
+            return SparseLayout(False, reason=f"{prop.id} reads {prop.source} ({kind.replace('_', ' ')}), "
+                                              "whose value may change on days without events")
+        value = gap_value(source)
+        gaps[source.id] = value
+        definition = prop.definition
+        function = definition.merge_function if prop.kind == "lifetime_property" else definition.window_function
+        constant = value is not None
+        neutral = not constant or (function == "sum" and value == 0)
+        idempotent = function in (LIFETIME_NEUTRAL_DEFAULT if prop.kind == "lifetime_property"
+                                  else WINDOW_FUNCTIONS_NEUTRAL_DEFAULT)
+        if not neutral and not idempotent:
+            return SparseLayout(False, reason=f"{prop.id}: {function} over {source.id}, whose default "
+                                              f"{value!r} changes the value on every day without events")
+        if prop.kind == "sliding_window_property":
+            low, high = definition.relative_days_from, definition.relative_days_to
+            shifts |= {-high, 1 - low}  # the day enters the window, the day after it leaves
+            if low >= 1:
+                ends.add(low)
+            if constant:  # a run of default days starts or ends inside the window
+                shifts |= {1 - high, -low}
+        else:
+            if constant:
+                shifts.add(1)  # the first default day after a day with events
+            if prop.kind == "fixed_window_property":
+                starts.add(definition.date_from)
+    return SparseLayout(True, tuple(sorted(shifts)), tuple(sorted(starts)), tuple(sorted(ends)), gap_values=gaps)
+
+
+def event_days_queries(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> list[exp.Select]:
+    """(entity_id, date) of the days with rows in each event table that an event property of
+    the config reads (after the table's ``where``), and of the activity days."""
+    tables = sorted({p.source_event for p in project.properties.values()
+                     if p.kind == "event_property" and p.source_event not in (ACTIVITY, REGISTRATIONS)})
+    queries = []
+    for event_id in tables:
+        event = project.events[event_id]
+        rows = table_rows(event, project, ROW_ALIAS, dialect)
+        queries.append(exp.select(
+            exp.alias_(column_path(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
+            exp.alias_(event_date_expression(event), "date", quoted=True),
+        ).from_(exp.alias_(exp.Subquery(this=rows), ROW_ALIAS, table=True)).distinct())
+    queries.append(exp.select(quoted("entity_id"), quoted("date")).from_(
+        exp.alias_(activity_relation(project, dialect), "a", table=True)))
+    return queries
+
+
+# -- windows over the stored rows -------------------------------------------------------
+
+def day_number(column: exp.Expression) -> exp.Expression:
+    epoch = exp.Cast(this=exp.Literal.string("1970-01-01"), to=exp.DataType.build("DATE"))
+    return cast(exp.DateDiff(this=column, expression=epoch, unit=exp.var("DAY")), DataType.INTEGER)
+
+
+def range_frame(low: int | None, high: int) -> exp.WindowSpec:
+    """RANGE frame over the day number, from ``low`` (None: unbounded) to ``high`` days."""
+
+    def side(offset: int | None):
+        if offset is None:
+            return "UNBOUNDED", "PRECEDING"
+        if offset == 0:
+            return "CURRENT ROW", None
+        return exp.Literal.number(abs(offset)), "PRECEDING" if offset < 0 else "FOLLOWING"
+
+    start, start_side = side(low)
+    end, end_side = side(high)
+    return exp.WindowSpec(kind="RANGE", start=start, start_side=start_side, end=end, end_side=end_side)
+
+
+def over(aggregate: exp.Expression, frame: exp.WindowSpec) -> exp.Window:
+    return exp.Window(this=aggregate, partition_by=[quoted("entity_id")],
+                      order=exp.Order(expressions=[exp.Ordered(this=quoted(DAY_NUMBER))]), spec=frame.copy())
+
+
+def greatest(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+    return exp.Case(ifs=[exp.If(this=exp.GT(this=a.copy(), expression=b.copy()), true=a.copy())], default=b.copy())
+
+
+def least(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+    return exp.Case(ifs=[exp.If(this=exp.LT(this=a.copy(), expression=b.copy()), true=a.copy())], default=b.copy())
+
+
+def existing_days(first: exp.Expression, last: exp.Expression) -> exp.Expression:
+    """How many days of ``first`` .. ``last`` (day numbers) exist: none when last < first."""
+    span = exp.Add(this=exp.Sub(this=last, expression=first), expression=exp.Literal.number(1))
+    return greatest(exp.Paren(this=span), exp.Literal.number(0))
+
+
+def with_gap_days(function: str, value: exp.Expression, aggregate: exp.Expression, frame: exp.WindowSpec,
+                  gap_days: exp.Expression, default, data_type: DataType) -> exp.Expression:
+    """``aggregate`` (over the stored rows of ``frame``) corrected for ``gap_days`` days that
+    hold ``default`` (None: NULL, which aggregates ignore)."""
+    if default is None:
+        return aggregate
+    some = exp.GT(this=gap_days, expression=exp.Literal.number(0))
+    constant = cast(literal(default), data_type)
+    match function:
+        case "sum":  # only a zero default is sparse: it turns "no value" into 0
+            corrected = exp.Coalesce(this=aggregate.copy(), expressions=[constant])
+        case "max" | "min":
+            better = exp.GT if function == "max" else exp.LT
+            corrected = exp.Case(ifs=[exp.If(this=exp.Or(this=exp.Is(this=aggregate.copy(), expression=exp.Null()),
+                                                          expression=better(this=constant.copy(), expression=aggregate.copy())),
+                                             true=constant.copy())], default=aggregate.copy())
+        case "count_distinct":
+            seen = over(exp.Max(this=exp.Case(ifs=[exp.If(this=exp.EQ(this=value.copy(), expression=constant.copy()),
+                                                         true=exp.Literal.number(1))], default=exp.Literal.number(0))), frame)
+            missing = exp.EQ(this=exp.Coalesce(this=seen, expressions=[exp.Literal.number(0)]), expression=exp.Literal.number(0))
+            corrected = exp.Case(ifs=[exp.If(this=missing, true=exp.Add(this=aggregate.copy(), expression=exp.Literal.number(1)))],
+                                 default=aggregate.copy())
+        case other:  # pragma: no cover - layout_of keeps these dense
+            raise AssertionError(other)
+    return exp.Case(ifs=[exp.If(this=some, true=corrected)], default=aggregate)
+
+
+def stored_rows_in(frame: exp.WindowSpec, condition: exp.Expression | None = None) -> exp.Expression:
+    counted = exp.Star() if condition is None else exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))])
+    return over(exp.Count(this=counted), frame)
+
+
+def end_day(day: dt.date) -> exp.Expression:
+    return day_number(exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE")))
+
+
+# -- the spine: each user's change days, and helpers the model query shares --------------
+
+def date_literal(day: dt.date) -> exp.Expression:
+    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE"))
+
+
+def union(selects: list[exp.Expression], distinct: bool) -> exp.Expression:
+    result = selects[0]
+    for select in selects[1:]:
+        result = exp.Union(this=result, expression=select, distinct=distinct)
+    return result
+
+
+def last_rows(table: str, day: dt.date) -> exp.Select:
+    """Each user's last row of ``table`` on or before ``day`` (the value carried to that day)."""
+    ranked = exp.select(exp.Star(), exp.alias_(exp.Window(
+        this=exp.RowNumber(), partition_by=[quoted("entity_id")],
+        order=exp.Order(expressions=[exp.Ordered(this=quoted("date"), desc=True)])), "__rank", quoted=True)).from_(table).where(
+        exp.LTE(this=quoted("date"), expression=date_literal(day)))
+    return exp.select(exp.Star()).from_(
+        exp.alias_(exp.Subquery(this=ranked), "r", table=True)).where(exp.EQ(this=quoted("__rank"), expression=exp.Literal.number(1)))
+
+
+def within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expression,
+            user_filter: exp.Expression | None = None) -> exp.Select:
+    """Restrict a (entity_id, date) query to a day range (and to some users)."""
+    wrapped = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=query), "w", table=True))
+    if user_filter is not None:
+        wrapped = wrapped.where(user_filter.copy())
+    wrapped = wrapped.where(exp.LTE(this=quoted("date"), expression=upper.copy()))
+    if lower is not None:
+        wrapped = wrapped.where(exp.GTE(this=quoted("date"), expression=lower.copy()))
+    return wrapped
+
+
+def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect: str = ENGINE_DIALECT) -> list[tuple[str, exp.Expression]]:
+    """The change days of each user (sql/sparse.py), from the first computed day on:
+    the CTEs ``event_days`` and ``spine``."""
+    lower = date_literal(request.compute_from) if request.compute_from else None
+    # a day with events moves up to max(shifts) days later: read events from that far back
+    reach_back = (date_literal(request.compute_from - dt.timedelta(days=max(layout.shifts)))
+                  if request.compute_from else None)
+    days = [within(q, reach_back, date_literal(request.day_to), request.user_filter)
+            for q in event_days_queries(project, dialect)]
+    days.append(exp.select(quoted("entity_id"), exp.alias_(quoted("registration_date"), "date", quoted=True)).from_("users"))
+    candidates = []
+    for shift in layout.shifts:
+        moved = quoted("date") if shift == 0 else cast(exp.DateAdd(
+            this=quoted("date"), expression=exp.Literal.number(shift), unit=exp.var("DAY")), DataType.DATE)
+        candidates.append(exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_("event_days"))
+    month = exp.DateTrunc(this=quoted("registration_date"), unit=exp.Literal.string("MONTH"))
+    anchors = exp.func("generate_series", exp.DateAdd(this=cast(month, DataType.DATE), expression=exp.Literal.number(1),
+                                                      unit=exp.var("MONTH")),
+                       date_literal(request.day_to), exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MONTH")))
+    candidates.append(exp.select(quoted("entity_id"), exp.alias_(cast(exp.Unnest(expressions=[anchors]), DataType.DATE),
+                                                                 "date", quoted=True)).from_("users"))
+    if request.extra_days_sql is not None:
+        extra = exp.maybe_parse(request.extra_days_sql, dialect=dialect)
+        candidates.append(exp.select(quoted("entity_id"), quoted("date")).from_(
+            exp.alias_(exp.Subquery(this=extra), "x", table=True)))
+    for offset in layout.end_offsets:
+        candidates.append(exp.select(quoted("entity_id"), exp.alias_(
+            date_literal(request.day_to - dt.timedelta(days=offset - 1)), "date", quoted=True)).from_("users"))
+    for start in layout.fixed_starts:
+        candidates.append(exp.select(quoted("entity_id"), exp.alias_(date_literal(start), "date", quoted=True)).from_("users"))
+    first = quoted("registration_date", "u")
+    if request.compute_from is not None:
+        first = exp.func("GREATEST", first, date_literal(request.compute_from))
+    if request.resume_from is not None:  # before the resume day, the stored days are the spine
+        first = exp.func("GREATEST", first, date_literal(request.resume_from))
+    spine = exp.select(quoted("entity_id", "c"), quoted("date", "c")).distinct().from_(
+        exp.alias_(exp.Subquery(this=union(candidates, distinct=False)), "c", table=True)).join(
+        exp.to_table("users").as_("u"), on=exp.EQ(this=quoted("entity_id", "c"), expression=quoted("entity_id", "u"))).where(
+        exp.and_(exp.GTE(this=quoted("date", "c"), expression=first),
+                 exp.LTE(this=quoted("date", "c"), expression=date_literal(request.day_to))))
+    parts = [spine]
+    if request.resume_from is not None:
+        stored = exp.select(quoted("entity_id"), quoted("date")).from_("stored").where(
+            exp.LT(this=quoted("date"), expression=date_literal(request.resume_from)))
+        if lower is not None:
+            stored = stored.where(exp.GTE(this=quoted("date"), expression=lower.copy()))
+        parts.append(stored)
+    return [("event_days", union(days, distinct=True)), ("spine", union(parts, distinct=True))]

@@ -1,0 +1,206 @@
+"""The sparse layout (sql/sparse.py, sql/expansion.py): stored change days, the logical model
+derived from them.
+
+- Random projects (the hypothesis generator of test_engine_properties) cut down to the
+  properties the sparse layout stores sparse (windows and lifetime values over event
+  properties, computed properties over those): every property value, on every user-day of
+  the logical model, equals the reference implementation's (reference.py, which knows
+  nothing of layouts).
+- The demo config: the rows the sparse layout stores are the dense model's rows on those
+  days, value for value; expanded, they are the dense model (every range, every key).
+- Configs without a short list of change days are computed dense, with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+import pytest
+from budget import budget
+from hypothesis import HealthCheck, assume, given, note, settings
+from polars.testing import assert_frame_equal
+from random_project import Prop, Scenario, scenarios, write_project
+from test_engine_properties import check_properties
+
+from asemic_core.engine import source_day_range, warehouse_executor
+from asemic_core.project import Project
+from asemic_core.sql.expansion import expand_at, expand_range
+from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
+from asemic_core.sql.render import render
+from asemic_core.sql.sparse import layout_of
+from asemic_core.storage.schema import daily_columns
+from sqlglot import exp
+
+HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+WINDOW_KINDS = ("sliding_window_property", "fixed_window_property", "lifetime_property")
+REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _reads(prop: Prop) -> set[str]:
+    body = prop.body.get(prop.kind, {})
+    names = set(REFERENCE.findall(str(body.get("select", ""))))
+    if prop.kind in WINDOW_KINDS:
+        if "source_property" in body:
+            names.add(body["source_property"])
+        inner = body.get("source_computed_property")
+        if inner is not None:
+            names |= set(REFERENCE.findall(str(inner.get("select", ""))))
+    return names
+
+
+def _drop_with_dependents(props: list[Prop], dropped: set[str]) -> list[Prop]:
+    ids = {p.id for p in props}
+    kept = list(props)
+    while True:
+        before = len(kept)
+        kept = [p for p in kept if p.id not in dropped and not (_reads(p) & (dropped & ids))]
+        dropped |= ids - {p.id for p in kept}
+        if len(kept) == before:
+            return kept
+
+
+def sparse_part(scenario: Scenario) -> Scenario:
+    """The scenario without the properties the sparse layout cannot store sparse (and what
+    reads them): windows and lifetime values over computed or window sources first, then
+    whatever the engine's layout rule still names."""
+    kinds = {p.id: p.kind for p in scenario.props}
+    not_event = set()
+    for prop in scenario.props:
+        body = prop.body.get(prop.kind, {})
+        if prop.kind in WINDOW_KINDS and "source_event_property" not in body:
+            source = body.get("source_property")
+            if source is None or kinds.get(source) != "event_property":
+                not_event.add(prop.id)
+    props = _drop_with_dependents(scenario.props, not_event)
+    for _attempt in range(len(props) + 1):
+        candidate = replace(scenario, props=props, kpis={}, queries=[])
+        with tempfile.TemporaryDirectory() as directory:
+            resolved = Project(write_project(candidate, Path(directory) / "p")).resolved()
+            layout = layout_of(resolved, [p.id for p in resolved.properties.values() if not p.is_base])
+        if layout.sparse:
+            return candidate
+        culprit = layout.reason.split(":")[0].split(" ")[0]
+        props = _drop_with_dependents(props, {culprit.removesuffix("__inner")})
+    raise AssertionError("the layout rule never settles")  # pragma: no cover
+
+
+def _sparse_examples(count: int):
+    return settings(max_examples=count, deadline=None, suppress_health_check=HEALTH)
+
+
+def _check(scenario: Scenario) -> None:
+    part = sparse_part(scenario)
+    assume(any(p.kind in WINDOW_KINDS for p in part.props))
+    note(f"sparse part: {[p.id for p in part.props]}")
+    check_properties(part)
+
+
+@_sparse_examples(12)
+@given(scenarios())
+def test_random_sparse_projects_match_the_reference(scenario: Scenario) -> None:
+    _check(scenario)
+
+
+@pytest.mark.slow
+@_sparse_examples(budget(ci=30, thorough=300))
+@given(scenarios())
+def test_random_sparse_projects_match_the_reference_many_examples(scenario: Scenario) -> None:
+    _check(scenario)
+
+
+# ------------------------------------------------------------------------ the demo config
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("sparse") / "demo"
+    done = subprocess.run([sys.executable, "-m", "asemic_core.cli", "demo", "init", str(root), "--users", "300",
+                           "--days", "75"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    project = Project(root)
+    resolved = project.resolved()
+    executor = warehouse_executor(root / "warehouse.duckdb", resolved)
+    first, last = source_day_range(executor, resolved)
+    columns = daily_columns(resolved)
+    builder = ModelQueryBuilder(resolved)
+    dense = executor.frame(render(builder.build(ModelRequest(columns, first, last, dense=True)))).sort(["entity_id", "date"])
+    sparse_sql = builder.build(ModelRequest(columns, first, last))
+    stored = executor.frame(render(sparse_sql)).sort(["entity_id", "date"])
+    yield resolved, executor, columns, dense, sparse_sql, stored, (first, last), root
+    executor.close()
+
+
+def test_the_demo_stores_its_change_days_with_the_dense_models_values(demo) -> None:
+    resolved, _executor, _columns, dense, _sql, stored, _days, _root = demo
+    layout = layout_of(resolved, [p.id for p in resolved.properties.values() if not p.is_base])
+    assert layout.sparse and layout.reason is None
+    # dau_active (default 0) feeds max windows: runs of default days matter, so 1-to and -from too.
+    assert {0, 1, 7, 28} <= set(layout.shifts)
+    assert stored.height < 0.8 * dense.height
+    on_stored_days = dense.join(stored.select("entity_id", "date"), on=["entity_id", "date"], how="semi")
+    assert_frame_equal(stored, on_stored_days.select(stored.columns), rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("offsets", [(0, 0), (20, 3), (30, 30), (33, 10)])
+def test_expanding_a_range_gives_the_dense_model(demo, offsets) -> None:
+    resolved, executor, columns, dense, sparse_sql, _stored, (first, last), _root = demo
+    day_from, day_to = first + dt.timedelta(days=offsets[0]), last - dt.timedelta(days=offsets[1])
+    expanded = executor.frame(render(expand_range(resolved, exp.Subquery(this=sparse_sql), columns, day_from, day_to)))
+    want = dense.filter(pl.col("date").is_between(day_from, day_to)).select(expanded.columns)
+    assert want.height > 0
+    assert_frame_equal(expanded.sort(["entity_id", "date"]), want, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_expanding_at_keys_gives_the_dense_values(demo) -> None:
+    resolved, executor, columns, dense, sparse_sql, _stored, _days, _root = demo
+    keys = dense.sample(500, seed=7).select("entity_id", "date")
+    executor.con.register("sampled_keys", keys.to_arrow())
+    at = executor.frame(render(expand_at(resolved, exp.Subquery(this=sparse_sql), exp.to_table("sampled_keys"), columns)))
+    want = dense.join(keys, on=["entity_id", "date"], how="semi").select(at.columns)
+    assert_frame_equal(at.sort(["entity_id", "date"]), want.sort(["entity_id", "date"]), rel_tol=1e-9, abs_tol=1e-12)
+
+
+# ------------------------------------------------------------------------ dense fallback
+
+
+def _edited(demo_root: Path, tmp_path: Path, text: str) -> Project:
+    import shutil
+
+    root = tmp_path / "p"
+    shutil.copytree(demo_root, root)
+    (root / "userentity" / "properties" / "sparse_test.yml").write_text(text)
+    return Project(root)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("properties:\n  weekly_segment_days:\n    data_type: INTEGER\n    sliding_window_property:\n"
+     "      window_function: count\n      relative_days_from: -6\n      relative_days_to: 0\n"
+     "      source_property: payment_segment\n",
+     "weekly_segment_days reads payment_segment (computed property)"),
+    ("properties:\n  revenue_plus_one_lifetime:\n    data_type: NUMBER\n    lifetime_property:\n"
+     "      merge_function: sum\n      source_event_property:\n        source_event: purchase\n"
+     "        select: '{amount_usd}'\n        aggregate_function: sum\n        default_value: 1\n",
+     "revenue_plus_one_lifetime: sum over revenue_plus_one_lifetime__inner, whose default 1"),
+])
+def test_configs_without_a_short_list_of_change_days_are_dense(demo, tmp_path, text, reason) -> None:
+    project = _edited(demo[-1], tmp_path, text)
+    edited = project.resolved()
+    layout = layout_of(edited, [p.id for p in edited.properties.values() if not p.is_base])
+    assert not layout.sparse and layout.reason.startswith(reason), layout.reason
+
+
+def test_a_dense_fallback_config_still_validates(demo, tmp_path) -> None:
+    """The fallback cases above are real configs (a typo would make the layout test vacuous)."""
+    project = _edited(demo[-1], tmp_path, "properties:\n  revenue_plus_one_lifetime:\n    data_type: NUMBER\n"
+                      "    lifetime_property:\n      merge_function: sum\n      source_event_property:\n"
+                      "        source_event: purchase\n        select: '{amount_usd}'\n"
+                      "        aggregate_function: sum\n        default_value: 1\n")
+    assert project.validate(dry_run=False).errors == []
