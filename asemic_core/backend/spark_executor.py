@@ -1,12 +1,13 @@
 """The Spark executor: the same generated SQL, rendered by sqlglot in the Spark dialect.
 
 The planner and the jobs render their trees for the project's engine dialect (DuckDB);
-this executor parses each statement once and renders it for Spark, with four rewrites
+this executor parses each statement once and renders it for Spark, with the rewrites
 Spark needs: a Parquet warehouse's tables become ``parquet.`<dir>/<schema>/<table>```,
 ``CAST(UNNEST(...))`` becomes a bare ``EXPLODE`` (Spark refuses a generator inside an
 expression), ``hash(x) % n`` becomes ``pmod(hash(x), n)`` (Spark's hash is signed), and
 ``COUNT(DISTINCT x) OVER w`` becomes ``SIZE(COLLECT_SET(x) OVER w)`` (Spark has no
-distinct window aggregate).
+distinct window aggregate). A series of days or months whose start is after its end is
+empty, as in DuckDB (Spark's ``SEQUENCE`` fails on it).
 
 Results never travel through Python on a write: ``batches`` and ``deferred`` return a
 ``SparkRows`` the Spark table store writes from, on the cluster.
@@ -88,7 +89,9 @@ class SparkExecutor:
             window.set("this", exp.Anonymous(this="COLLECT_SET", expressions=[value]))
             return exp.cast(exp.Anonymous(this="SIZE", expressions=[window]), "BIGINT")
         if isinstance(node, exp.Cast) and isinstance(node.this, (exp.Explode, exp.Unnest)):
-            return node.this
+            return node.this.transform(self._rewrite)  # its series too (a replaced node's children are not visited)
+        if isinstance(node, exp.GenerateSeries) and not node.args.get("is_end_exclusive") and node.args.get("step"):
+            return _empty_when_reversed(node.transform(_skip_series(self._rewrite)))
         if isinstance(node, exp.Mod) and isinstance(node.this, exp.Anonymous) and str(node.this.this).lower() == "hash":
             return exp.func("pmod", node.this, node.expression)
         if isinstance(node, exp.Table) and self.warehouse and node.db and not node.catalog and \
@@ -215,6 +218,26 @@ class _TaskWatch:
         self.stop.set()
         if self.thread is not None:
             self.thread.join()
+
+
+SERIES_ITEM = "__asemic_item"
+
+
+def _skip_series(rewrite):
+    """``rewrite`` for the parts of a series (not the series itself again)."""
+    return lambda node: node if isinstance(node, exp.GenerateSeries) else rewrite(node)
+
+
+def _empty_when_reversed(series: exp.GenerateSeries) -> exp.Expression:
+    """``FILTER(SEQUENCE(start, GREATEST(start, end), step), x -> x <= end)``: DuckDB's
+    generate_series from a later start to an earlier end is empty, where Spark's SEQUENCE
+    raises "Illegal sequence boundaries"."""
+    start, end = series.args["start"], series.args["end"]
+    bounded = exp.GenerateSeries(start=start.copy(), end=exp.func("GREATEST", start.copy(), end.copy()),
+                                 step=series.args["step"].copy())
+    item = exp.to_identifier(SERIES_ITEM)
+    keep = exp.Lambda(this=exp.LTE(this=exp.column(SERIES_ITEM), expression=end.copy()), expressions=[item])
+    return exp.ArrayFilter(this=bounded, expression=keep)
 
 
 def _date(day) -> exp.Expression:

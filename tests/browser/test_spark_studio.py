@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import serve_studio
-from studio_helpers import shot, wait_for_app
 from playwright.sync_api import expect
-from test_flows import button, no_exception, open_new, run_planned, wait_for_job
+from studio_helpers import button, no_exception, open_new, shot, wait_for_app
+from test_flows import run_planned, wait_for_job
 
 from asemic_core.demo.dataset import DemoSpec
 from asemic_core.demo.project import init_demo

@@ -23,3 +23,17 @@ def test_count_distinct_over_a_window(spark):
     assert executor.rows(sql) == expected
     frame = executor.frame(sql)
     assert str(frame.schema["lifetime"]) == "Int64"
+
+
+def test_a_series_from_a_later_start_is_empty(spark):
+    # DuckDB's generate_series from a later start to an earlier end has no element; Spark's
+    # SEQUENCE raises unless the executor bounds it.
+    sql = ("SELECT k, CAST(UNNEST(generate_series(s, e, INTERVAL '1' MONTH)) AS DATE) AS d FROM (VALUES "
+           "(1, DATE '2024-01-15', DATE '2024-03-20'), (2, DATE '2024-05-01', DATE '2024-03-01'), "
+           "(3, DATE '2024-02-29', DATE '2024-02-29'), (4, NULL, DATE '2024-01-01')) AS t(k, s, e) ORDER BY k, d")
+    import datetime as dt
+
+    expected = [(1, dt.date(2024, 1, 15)), (1, dt.date(2024, 2, 15)), (1, dt.date(2024, 3, 15)),
+                (3, dt.date(2024, 2, 29))]
+    assert duckdb.sql(sql).fetchall() == expected
+    assert SparkExecutor(SparkSettings()).rows(sql) == expected
