@@ -88,6 +88,9 @@ class SparkExecutor:
             value = node.this.this.expressions[0].copy().transform(self._rewrite)
             window.set("this", exp.Anonymous(this="COLLECT_SET", expressions=[value]))
             return exp.cast(exp.Anonymous(this="SIZE", expressions=[window]), "BIGINT")
+        if isinstance(node, exp.Interval) and isinstance(node.this, exp.Paren) and _number(node.this.this) is not None:
+            # DuckDB's INTERVAL (-1) DAY: Spark reads INTERVAL '-1' DAY
+            return exp.Interval(this=exp.Literal.string(_number(node.this.this)), unit=node.args.get("unit"))
         if isinstance(node, exp.Cast) and isinstance(node.this, (exp.Explode, exp.Unnest)):
             return node.this.transform(self._rewrite)  # its series too (a replaced node's children are not visited)
         if isinstance(node, exp.GenerateSeries) and not node.args.get("is_end_exclusive") and node.args.get("step"):
@@ -221,6 +224,15 @@ class _TaskWatch:
 
 
 SERIES_ITEM = "__asemic_item"
+
+
+def _number(node: exp.Expression) -> str | None:
+    """The text of a numeric literal, negated or not (None for anything else)."""
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return node.this
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        return f"-{node.this.this}"
+    return None
 
 
 def _skip_series(rewrite):

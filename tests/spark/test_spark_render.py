@@ -37,3 +37,14 @@ def test_a_series_from_a_later_start_is_empty(spark):
                 (3, dt.date(2024, 2, 29))]
     assert duckdb.sql(sql).fetchall() == expected
     assert SparkExecutor(SparkSettings()).rows(sql) == expected
+
+
+def test_a_parenthesized_interval(spark):
+    # DuckDB renders a negative day step as INTERVAL (-1) DAY, which Spark cannot parse.
+    sql = ("SELECT CAST(d + INTERVAL (-1) DAY AS DATE) AS before, CAST(d + INTERVAL (2) DAY AS DATE) AS after "
+           "FROM (VALUES (DATE '2024-03-01')) AS t(d)")
+    import datetime as dt
+
+    expected = [(dt.date(2024, 2, 29), dt.date(2024, 3, 3))]
+    assert duckdb.sql(sql).fetchall() == expected
+    assert SparkExecutor(SparkSettings()).rows(sql) == expected
