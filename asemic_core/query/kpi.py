@@ -63,6 +63,7 @@ class KpiQueryBuilder:
         self.used: set[str] = set()
         self.conditions: list[exp.Expression] = []
         self.contributing: exp.Expression = exp.Count(this=exp.Star())  # rows some aggregation sees
+        self.rules: set[str] = set()  # the populations of the aggregations (semantic.resolve_kpis)
 
     def _column(self, name: str) -> exp.Expression:
         prop = self.project.get_property(name)
@@ -123,6 +124,7 @@ class KpiQueryBuilder:
             return exp.In(this=quoted("cohort_day", "m"), expressions=[exp.Literal.number(d) for d in days])
         filters = [parse_kpi_expression(w, self.project.property_aliases) for w in wheres]
         rule = population_of(tuple(properties), filters, self.project.properties, self.project.property_aliases, entity)
+        self.rules.add(rule)
         dsla = quoted(DAYS_SINCE_LAST_ACTIVE, "m")
         self.used.add(DAYS_SINCE_LAST_ACTIVE)
         active_days = exp.Literal.number(entity.active_days if entity else 0)
@@ -137,7 +139,7 @@ class KpiQueryBuilder:
 
 # Parsed and resolved KPI formulas, keyed by the config they were built from: a query
 # only copies the tree (formulas and filters are not parsed again on every call).
-_COMPILED: dict[tuple, tuple[exp.Expression, frozenset[str], exp.Expression]] = {}
+_COMPILED: dict[tuple, tuple[exp.Expression, frozenset[str], exp.Expression, frozenset[str]]] = {}
 _COMPILED_MAX = 512
 
 
@@ -170,11 +172,19 @@ def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[ex
     if found is None:
         builder = KpiQueryBuilder(project)
         value = builder.value(kpi_id, axis)
-        found = (value, frozenset(builder.used), builder.contributing)
+        found = (value, frozenset(builder.used), builder.contributing, frozenset(builder.rules))
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
         _COMPILED[key] = found
     return found[0].copy(), set(found[1]), found[2].copy()
+
+
+def reads_active_days_only(project: ResolvedProject, kpi_id: str, axis: str) -> bool:
+    """Every aggregation of the KPI sees only the days a user was active (date axis): the
+    stored rows hold those days (they are change days), so the query needs no derived day."""
+    compiled_value(project, kpi_id, axis)
+    rules = _COMPILED[(config_key(project), kpi_id, axis)][3]
+    return axis == "date" and rules == {"active_day"}
 
 
 def _grain_bucket(grain: str) -> exp.Expression:
@@ -230,7 +240,7 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         date_from = request.date_from or plan.day_from
         date_to = request.date_to or plan.day_to
         ranges[:] = [date_from, date_to]
-        relation = source.relation_sql(plan)
+        relation = source.relation_sql(plan, active_only=reads_active_days_only(project, kpi.id, request.x_axis))
         groupings = [by, []] if by else [by]
         return [render(_points_query(project, relation, value, request, grouping, date_from, date_to, total_function,
                                      contributing), source.executor.dialect) for grouping in groupings]

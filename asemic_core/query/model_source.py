@@ -16,12 +16,17 @@ from asemic_core.names import quote_names
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import expand_range, month_start, needed_columns
+from asemic_core.sql.sources import quoted as quoted_column
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
 from asemic_core.sql.types import sql_type
 from asemic_core.storage.store import DAILY, ModelStore
 
 KEYS = ("entity_id", "date")
+
+
+def _day(day: dt.date) -> exp.Expression:
+    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE"))
 
 
 @dataclass
@@ -104,9 +109,15 @@ class ModelSource:
         files = [f.path for f in snapshot.files] if snapshot else []
         return SourcePlan(stored, adhoc, day_from, day_to, files, snapshot, current.version if current else None)
 
-    def relation_sql(self, plan: SourcePlan, user_filter=None) -> str:
+    def relation_sql(self, plan: SourcePlan, user_filter=None, active_only: bool = False) -> str:
         """SQL of a relation with entity_id, date and the planned columns: every user and day
-        of the plan's range (the logical model), expanded from the stored rows."""
+        of the plan's range (the logical model), expanded from the stored rows.
+
+        ``active_only``: the caller reads only rows with days_since_last_active = 0; those
+        are stored rows (activity days are change days), so the stored rows of the range
+        are enough and nothing is derived."""
+        if active_only:
+            return self._stored_rows_sql(plan, user_filter)
         parts = []
         if plan.snapshot is not None or not plan.adhoc:
             names = [*KEYS, *needed_columns(self.resolved, plan.stored)]
@@ -123,6 +134,29 @@ class ModelSource:
                                    user_filter=user_filter)
             computed = exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request))
             adhoc_sql = render(expand_range(self.resolved, computed, plan.adhoc, plan.day_from, plan.day_to))
+            if not parts:
+                return adhoc_sql
+            extra = quote_names(plan.adhoc, "a")
+            return (f"SELECT s.*, {extra} FROM ({parts[0]}) AS s JOIN ({adhoc_sql}) AS a "
+                    f"ON s.entity_id = a.entity_id AND s.date = a.date")
+        return parts[0]
+
+    def _stored_rows_sql(self, plan: SourcePlan, user_filter=None) -> str:
+        within = exp.Between(this=quoted_column("date"), low=_day(plan.day_from), high=_day(plan.day_to))
+        parts = []
+        if plan.snapshot is not None or not plan.adhoc:
+            names = [*KEYS, *plan.stored]
+            types = {c: sql_type(self.resolved.properties[c].data_type) for c in names if c in self.resolved.properties}
+            snapshot = plan.snapshot.between(plan.day_from, plan.day_to) if plan.snapshot is not None else None
+            if snapshot is None:
+                from asemic_core.backend.seam import TableSnapshot
+
+                snapshot = TableSnapshot(DAILY, "", 0, tuple(names), "date")
+            rows = self.executor.relation(snapshot, names, types)
+            parts.append(render(exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=rows), "r", table=True)).where(within)))
+        if plan.adhoc:
+            request = ModelRequest(properties=plan.adhoc, day_from=plan.day_from, day_to=plan.day_to, user_filter=user_filter)
+            adhoc_sql = render(ModelQueryBuilder(self.resolved).build(request))
             if not parts:
                 return adhoc_sql
             extra = quote_names(plan.adhoc, "a")
