@@ -10,7 +10,7 @@ import duckdb
 from sqlglot import exp
 
 from asemic_core.backend.duckdb_executor import DuckDBExecutor, connect
-from asemic_core.backend.settings import EngineSettings
+from asemic_core.backend.settings import EngineSettings, SparkCatalog
 from asemic_core.errors import WarehouseError
 from asemic_core.names import quoted_table
 from asemic_core.semantic.model import ResolvedProject
@@ -32,7 +32,10 @@ def warehouse_connection(path: Path, scratch: Path | None = None, project: Resol
 
 def warehouse_executor(path: Path, project: ResolvedProject, settings: EngineSettings | None = None) -> DuckDBExecutor:
     """The executor queries run on: the warehouse's events plus the model's tables. On a
-    Spark project whose files this process can read, DuckDB reads them (see docs/spark.md)."""
+    Spark project whose files this process can read, DuckDB reads them (see docs/spark.md);
+    events in the Spark catalog are read by Spark only."""
+    if isinstance(path, SparkCatalog):
+        return spark_executor(path, EngineSettings(spark=path.settings) if settings is None else settings)
     if settings is not None and settings.spark is not None and not settings.spark.local_tables:
         return spark_executor(path, settings)
     return DuckDBExecutor(warehouse_connection(path, project=project, settings=settings))
@@ -42,11 +45,13 @@ def spark_executor(path: Path, settings: EngineSettings):
     """The Spark executor of a project whose ``engine.type`` is spark."""
     from asemic_core.backend.spark_executor import SparkExecutor
 
-    if path is not None and Path(path).is_file():
+    if isinstance(path, SparkCatalog) or path is None:
+        return SparkExecutor(settings.spark or path.settings)  # table names resolve in the session's catalog
+    if Path(path).is_file():
         raise WarehouseError(f"engine.type is spark but the warehouse {path} is a DuckDB file, which Spark "
                              "cannot read: write the events as Parquet (warehouse.type: parquet, a directory "
                              "with <schema>/<table>/ folders)")
-    return SparkExecutor(settings.spark, warehouse=str(path) if path is not None else None)
+    return SparkExecutor(settings.spark, warehouse=str(path))
 
 
 def spark_preflight(path: Path, project: ResolvedProject, settings: EngineSettings) -> None:
@@ -61,10 +66,17 @@ def spark_preflight(path: Path, project: ResolvedProject, settings: EngineSettin
         try:
             executor.session.sql(executor.to_spark(render(probe))).schema  # noqa: B018 - resolves the table
         except Exception as err:  # noqa: BLE001 - AnalysisException and its kin
-            where = f"warehouse.path {path}" if path is not None else "the Spark catalog"
+            where = describe_events(path)
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise WarehouseError(f"event {event_id!r}: table {event.table_name} does not exist on Spark "
                                  f"(looked in {where}): {first}") from None
+
+
+def describe_events(path) -> str:
+    """Where the event tables are, naming the setting (for messages)."""
+    if isinstance(path, SparkCatalog) or path is None:
+        return "the Spark catalog (warehouse.type spark_catalog)"
+    return f"warehouse.path {path}"
 
 
 def annotate_row_order(con: duckdb.DuckDBPyConnection, project: ResolvedProject) -> None:

@@ -90,9 +90,15 @@ class Project:
         return build_graph(self.resolved())
 
     def warehouse_path(self, files: ProjectFiles | None = None) -> Path | None:
+        """The warehouse's path; a ``SparkCatalog`` when the events are Spark catalog tables."""
         files = files or self.files()
         if files.deployment is None:
             return None
+        if files.deployment.model.warehouse.type == "spark_catalog":
+            from asemic_core.backend.settings import SparkCatalog
+
+            spark = self.engine_settings(files).spark
+            return SparkCatalog(spark) if spark is not None else None
         path = Path(files.deployment.model.warehouse.path)
         return path if path.is_absolute() else self.root / path
 
@@ -104,13 +110,16 @@ class Project:
             report.dry_run = "skipped: not requested"
             return report
         warehouse = self.warehouse_path(files)
-        if warehouse is None or not (warehouse.is_file() or warehouse.is_dir()):
+        settings = self.engine_settings(files) if files.deployment is not None else None
+        spark = settings is not None and settings.spark is not None
+        if warehouse is None or not (spark or warehouse.is_file() or warehouse.is_dir()):
             where = f" ({warehouse})" if warehouse else ""
             report.dry_run = f"skipped: warehouse not reachable{where}"
             return report
         from asemic_core.validation.dry_run import run_dry_run
 
-        result = run_dry_run(files, warehouse, issues)
+        # On a Spark project the dry run compiles on Spark (it reads the events where the jobs do).
+        result = run_dry_run(files, warehouse, issues, settings if spark else None)
         report.issues = sort_issues(list(dict.fromkeys(issues + result.issues)))
         report.dry_run = result.summary(sum(1 for i in issues if i.is_error))
         report.not_checked = result.not_run
@@ -206,7 +215,11 @@ class Project:
         return model_status(resolve(files), self.model_store(files, readonly=True))
 
     def _require_warehouse(self, files: ProjectFiles) -> Path:
+        from asemic_core.backend.settings import SparkCatalog
+
         warehouse = self.warehouse_path(files)
+        if isinstance(warehouse, SparkCatalog):
+            return warehouse
         if warehouse is None or not (warehouse.is_file() or warehouse.is_dir()):
             raise AsemicError(f"the warehouse {warehouse} is not reachable")
         return warehouse

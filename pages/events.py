@@ -104,6 +104,11 @@ def unused_tables() -> list[str]:
 
 
 def new_event_popover() -> None:
+    if warehouse is None and project_files(project).deployment is not None and \
+            project_files(project).deployment.model.warehouse.type == "spark_catalog":
+        st.info("The event tables are tables of the Spark catalog, which the studio does not list: "
+                "add an event table's file under `userentity/events/` (its `table_name` is `db.table`).")
+        return
     if warehouse is None:
         st.warning("The warehouse is not reachable: check `warehouse.path` in asemic.yml.")
         return

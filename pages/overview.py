@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from studio.session import config_version, open_project, show_issues, validation_report
-from studio.views import jobs_rows, lineage, lineage_dot, project_files
+from studio.views import engine_summary, jobs_rows, lineage, lineage_dot, project_files
 from asemic_core.lineage import KINDS, kind_of, name_of
 
 KIND_TITLES = {"event": "Event", "property": "Property", "kpi": "KPI"}
@@ -17,6 +17,7 @@ status = project.status()
 
 st.title("Overview")
 st.caption(f"Project `{project.root.name}`: what is defined, whether it is valid, and how fresh the model is.")
+st.markdown(engine_summary(project, files))
 
 counts = st.columns(5)
 counts[0].metric("Event tables", len(files.events))

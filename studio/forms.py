@@ -350,6 +350,11 @@ def draft_issues(root: str, version: str, kind: str, object_id: str, model_json:
     return issues_of(files, Draft(kind, object_id, _model(kind, model_json), file))
 
 
+def _engine(project: Project, files):
+    """The engine settings drafts are compiled with (Spark on a Spark project)."""
+    return project.engine_settings(files) if files.deployment is not None else None
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def draft_compile_issues(root: str, version: str, kind: str, object_id: str, model_json: str,
                          file: str | None) -> list[Issue]:
@@ -361,7 +366,8 @@ def draft_compile_issues(root: str, version: str, kind: str, object_id: str, mod
     static = draft_issues(root, version, kind, object_id, model_json, file)
     files, _ = project_state(root, version)
     draft = Draft(kind, object_id, _model(kind, model_json), file)
-    found = draft_dry_run(files, Project(root).warehouse_path(files), draft, static)
+    project = Project(root)
+    found = draft_dry_run(files, project.warehouse_path(files), draft, static, _engine(project, files))
     return list(dict.fromkeys(static + found))
 
 
@@ -372,8 +378,10 @@ def draft_data_type(root: str, version: str, object_id: str, model_json: str, fi
     from asemic_core.query.draft_preview import Draft
 
     files, _ = project_state(root, version)
-    produced = produced_data_type(files, Project(root).warehouse_path(files),
-                                  Draft("property", object_id, _model("property", model_json), file))
+    project = Project(root)
+    produced = produced_data_type(files, project.warehouse_path(files),
+                                  Draft("property", object_id, _model("property", model_json), file),
+                                  _engine(project, files))
     return produced.value if produced is not None else None
 
 

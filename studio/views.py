@@ -65,9 +65,13 @@ def model_schema(project: Project):
 
 
 def warehouse_key(project: Project, files: ProjectFiles) -> tuple[str, int] | None:
+    """(path, a stamp that changes with its contents) of a DuckDB file or a local Parquet
+    directory (read with DuckDB); None when the studio cannot list the warehouse's tables."""
     path = project.warehouse_path(files)
-    if path is None or not path.is_file():
+    if path is None or not (path.is_file() or path.is_dir()):
         return None
+    if path.is_dir():
+        return str(path), max((p.stat().st_mtime_ns for p in path.rglob("*.parquet")), default=0)
     return str(path), path.stat().st_mtime_ns
 
 
@@ -220,3 +224,19 @@ def coverage_chart(status, order: list[str]):
     labels = base.transform_filter(alt.datum.note != "").mark_text(align="left", dx=4, color=STATE_COLORS["new"]).encode(
         x="from:T", y=y, text="note:N", tooltip=tooltip)
     return alt.layer(bars, labels).properties(height=max(120, 22 * len(rows)))
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def engine_summary(project: Project, files: ProjectFiles) -> str:
+    """Which engine runs the jobs and where the queries run (Overview's engine line)."""
+    settings = project.engine_settings(files).spark if files.deployment is not None else None
+    if settings is None:
+        return "Engine: **DuckDB** (embedded): jobs and queries run in this process."
+    catalog = files.deployment.model.warehouse.type == "spark_catalog"
+    events = "the events from the Spark catalog" if catalog else "the events from Parquet tables"
+    queries = ("queries read the model's Parquet files with DuckDB" if settings.local_tables and not catalog
+               else "queries run on Spark")
+    return (f"Engine: **Spark** `{settings.master}`: jobs run on Spark ({events}, the model as "
+            f"{settings.table_format} tables); {queries}.")

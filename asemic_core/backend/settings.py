@@ -38,6 +38,24 @@ class SparkSettings:
 
 
 @dataclass(frozen=True)
+class SparkCatalog:
+    """Where the events are when ``warehouse.type`` is spark_catalog: the tables of the Spark
+    session's catalog (``table_name: db.table``). It stands where a warehouse path goes;
+    only Spark reads it (jobs, planning and queries run on Spark)."""
+
+    settings: SparkSettings
+
+    def is_file(self) -> bool:  # not a local DuckDB file or Parquet directory
+        return False
+
+    def is_dir(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return "the Spark catalog"
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     temp_directory: Path | None = None  # None: a directory under the system's temp dir

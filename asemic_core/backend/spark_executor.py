@@ -1,10 +1,13 @@
 """The Spark executor: the same generated SQL, rendered by sqlglot in the Spark dialect.
 
 The planner and the jobs render their trees for the project's engine dialect (DuckDB);
-this executor parses each statement once and renders it for Spark, with three rewrites
+this executor parses each statement once and renders it for Spark, with the rewrites
 Spark needs: a Parquet warehouse's tables become ``parquet.`<dir>/<schema>/<table>```,
 ``CAST(UNNEST(...))`` becomes a bare ``EXPLODE`` (Spark refuses a generator inside an
-expression), and ``hash(x) % n`` becomes ``pmod(hash(x), n)`` (Spark's hash is signed).
+expression), ``hash(x) % n`` becomes ``pmod(hash(x), n)`` (Spark's hash is signed), and
+``COUNT(DISTINCT x) OVER w`` becomes ``SIZE(COLLECT_SET(x) OVER w)`` (Spark has no
+distinct window aggregate). A series of days or months whose start is after its end is
+empty, as in DuckDB (Spark's ``SEQUENCE`` fails on it).
 
 Results never travel through Python on a write: ``batches`` and ``deferred`` return a
 ``SparkRows`` the Spark table store writes from, on the cluster.
@@ -77,8 +80,21 @@ class SparkExecutor:
         return tree.sql(dialect=SPARK_DIALECT)
 
     def _rewrite(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Window) and isinstance(node.this, exp.Count) and \
+                isinstance(node.this.this, exp.Distinct) and len(node.this.this.expressions) == 1:
+            # Spark has no COUNT(DISTINCT x) OVER (...): the size of the window's set of values
+            # (NULLs left out, as COUNT DISTINCT leaves them out; an empty frame counts 0).
+            window = node.copy()
+            value = node.this.this.expressions[0].copy().transform(self._rewrite)
+            window.set("this", exp.Anonymous(this="COLLECT_SET", expressions=[value]))
+            return exp.cast(exp.Anonymous(this="SIZE", expressions=[window]), "BIGINT")
+        if isinstance(node, exp.Interval) and isinstance(node.this, exp.Paren) and _number(node.this.this) is not None:
+            # DuckDB's INTERVAL (-1) DAY: Spark reads INTERVAL '-1' DAY
+            return exp.Interval(this=exp.Literal.string(_number(node.this.this)), unit=node.args.get("unit"))
         if isinstance(node, exp.Cast) and isinstance(node.this, (exp.Explode, exp.Unnest)):
-            return node.this
+            return node.this.transform(self._rewrite)  # its series too (a replaced node's children are not visited)
+        if isinstance(node, exp.GenerateSeries) and not node.args.get("is_end_exclusive") and node.args.get("step"):
+            return _empty_when_reversed(node.transform(_skip_series(self._rewrite)))
         if isinstance(node, exp.Mod) and isinstance(node.this, exp.Anonymous) and str(node.this.this).lower() == "hash":
             return exp.func("pmod", node.this, node.expression)
         if isinstance(node, exp.Table) and self.warehouse and node.db and not node.catalog and \
@@ -205,6 +221,35 @@ class _TaskWatch:
         self.stop.set()
         if self.thread is not None:
             self.thread.join()
+
+
+SERIES_ITEM = "__asemic_item"
+
+
+def _number(node: exp.Expression) -> str | None:
+    """The text of a numeric literal, negated or not (None for anything else)."""
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return node.this
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        return f"-{node.this.this}"
+    return None
+
+
+def _skip_series(rewrite):
+    """``rewrite`` for the parts of a series (not the series itself again)."""
+    return lambda node: node if isinstance(node, exp.GenerateSeries) else rewrite(node)
+
+
+def _empty_when_reversed(series: exp.GenerateSeries) -> exp.Expression:
+    """``FILTER(SEQUENCE(start, GREATEST(start, end), step), x -> x <= end)``: DuckDB's
+    generate_series from a later start to an earlier end is empty, where Spark's SEQUENCE
+    raises "Illegal sequence boundaries"."""
+    start, end = series.args["start"], series.args["end"]
+    bounded = exp.GenerateSeries(start=start.copy(), end=exp.func("GREATEST", start.copy(), end.copy()),
+                                 step=series.args["step"].copy())
+    item = exp.to_identifier(SERIES_ITEM)
+    keep = exp.Lambda(this=exp.LTE(this=exp.column(SERIES_ITEM), expression=end.copy()), expressions=[item])
+    return exp.ArrayFilter(this=bounded, expression=keep)
 
 
 def _date(day) -> exp.Expression:

@@ -4,8 +4,10 @@ setting to fix (no pyspark, no Java, a master that does not answer)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import tempfile
 import socket
 import threading
 import warnings
@@ -28,6 +30,9 @@ BASE_CONF = {
     "spark.sql.ansi.enabled": "false",
 }
 PROBE_SECONDS = 5.0
+WAREHOUSE_DIR = "asemic-spark-warehouse"  # spark.sql.warehouse.dir of a local session, under the temp dir
+# pyspark logs every analysis error it raises (a JSON record on stderr) through these.
+QUERY_ERROR_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
 
 _lock = threading.Lock()
 _current: tuple[tuple, object] | None = None  # (key of the settings, the session)
@@ -82,18 +87,27 @@ def spark_session(settings: SparkSettings):
         except ImportError:
             raise SparkUnavailable("engine.type is spark but pyspark is not installed: "
                                    "pip install 'asemic[spark]' (pyspark 4.3.0)") from None
+        probe_master(settings.master)  # before the running session is stopped: a bad setting leaves it be
+        if not settings.remote:
+            check_java()
         if _current is not None:
             _stop(_current[1])
             _current = None
-        probe_master(settings.master)
         builder = SparkSession.builder.appName("asemic")
         if settings.remote:
             builder = builder.remote(settings.master)
         else:
-            check_java()
+            # pyspark marks the process as a Spark Connect client once it made a remote session,
+            # and would take the next classic session for a remote one too.
+            os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
             builder = builder.master(settings.master)
             for name, value in BASE_CONF.items():
                 builder = builder.config(name, value)
+        if not settings.remote and "spark.sql.warehouse.dir" not in dict(settings.conf) and \
+                not _submit_sets_warehouse():
+            # Spark creates its catalog's directory on the first query: in the temporary directory, not
+            # in the project or wherever the process runs (a local session's catalog is the session's).
+            builder = builder.config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / WAREHOUSE_DIR))
         for name, value in settings.conf:
             builder = builder.config(name, value)
         try:
@@ -112,8 +126,14 @@ def spark_session(settings: SparkSettings):
                         pass
         else:
             session.sparkContext.setLogLevel("ERROR")
+        for name in QUERY_ERROR_LOGGERS:  # asemic reports Spark's errors itself, one line each
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         _current = (_key(settings), session)
         return session
+
+
+def _submit_sets_warehouse() -> bool:
+    return "spark.sql.warehouse.dir" in os.environ.get("PYSPARK_SUBMIT_ARGS", "")
 
 
 def _alive(session) -> bool:

@@ -179,6 +179,8 @@ def _carry_warehouse(root: Path, staging: Path) -> None:
     files = load_project(staging)
     if files.deployment is None:
         return
+    if files.deployment.model.warehouse.path is None:
+        return  # a Spark catalog: nothing on disk to link
     warehouse = Path(files.deployment.model.warehouse.path)
     link = staging / warehouse
     if not link.resolve().is_relative_to(staging.resolve()):

@@ -6,18 +6,34 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from asemic_core.config.strict import StrictModel
 
 
 class WarehouseConfig(StrictModel):
-    type: Literal["duckdb", "parquet"] = Field(
+    type: Literal["duckdb", "parquet", "spark_catalog"] = Field(
         default="duckdb",
         description="duckdb: a DuckDB file; parquet: a directory holding one Parquet directory per event table "
-                    "(table game.sessions in <path>/game/sessions/), read by DuckDB and by Spark alike")
-    path: str = Field(min_length=1, description="DuckDB file or Parquet directory, relative to the project directory "
-                                                "(a Spark engine may name a cluster path, e.g. s3://bucket/events)")
+                    "(table game.sessions in <path>/game/sessions/), read by DuckDB and by Spark alike; "
+                    "spark_catalog: the event tables are tables of the Spark session's catalog (table_name "
+                    "db.table), read by Spark only (engine.type: spark)")
+    path: str | None = Field(default=None, min_length=1, validate_default=True,
+                             description="DuckDB file or Parquet directory, relative to the project directory "
+                                         "(a Spark engine may name a cluster path, e.g. s3://bucket/events); "
+                                         "not used with spark_catalog")
+
+    @field_validator("path")
+    @classmethod
+    def _path_when_needed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("type") == "spark_catalog":
+            if value is not None:
+                raise ValueError("warehouse.path is not used with warehouse.type spark_catalog (the event tables "
+                                 "are the catalog's): remove it")
+        elif value is None:
+            raise PydanticCustomError("missing", "Field required")  # reported as a missing field, at path
+        return value
 
 
 class ModelStorageConfig(StrictModel):
@@ -83,3 +99,10 @@ class DeploymentConfig(StrictModel):
     warehouse: WarehouseConfig
     model: ModelStorageConfig = Field(default_factory=ModelStorageConfig)
     engine: EngineConfig | None = None
+
+    @model_validator(mode="after")
+    def _catalog_needs_spark(self) -> DeploymentConfig:
+        if self.warehouse.type == "spark_catalog" and (self.engine is None or self.engine.type != "spark"):
+            raise ValueError("warehouse.type spark_catalog needs engine.type: spark (only Spark reads the catalog's "
+                             "tables)")
+        return self

@@ -76,6 +76,8 @@ def _scratch_copy(root: Path, target: Path) -> None:
         shutil.copy2(root / rel, target / rel)
     files = load_project(root)
     if files.deployment is not None:
+        if files.deployment.model.warehouse.path is None:
+            return  # a Spark catalog: nothing on disk
         warehouse = Path(files.deployment.model.warehouse.path)
         if not warehouse.is_absolute() and (root / warehouse).exists():
             (target / warehouse).parent.mkdir(parents=True, exist_ok=True)

@@ -22,26 +22,36 @@ from asemic_core.sql.expressions import ExpressionError
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import event_properties_query
 from asemic_core.validation.data_types import window_result_type
-from asemic_core.validation.dry_run import _DryRun, run_dry_run
+from asemic_core.validation.dry_run import _DryRun, open_warehouse, run_dry_run
 from asemic_core.warehouse import Warehouse, data_type_of
 
 
+def _checkable(warehouse_path, settings) -> bool:
+    """Whether drafts can be compiled: on Spark (a Spark project), or with DuckDB over a
+    warehouse file or a local Parquet directory."""
+    if settings is not None and settings.spark is not None:
+        return warehouse_path is not None
+    return warehouse_path is not None and (Path(warehouse_path).is_file() or Path(warehouse_path).is_dir())
+
+
 def draft_dry_run(files: ProjectFiles, warehouse_path: Path | None, draft: Draft,
-                  static_issues: list[Issue]) -> list[Issue]:
+                  static_issues: list[Issue], settings=None) -> list[Issue]:
     """Dry-run issues of the project with the draft in it: those of the draft itself, and
     those it causes elsewhere that the saved project does not have. ``static_issues`` are
-    the draft's static issues (objects they already explain are not compiled again)."""
-    if warehouse_path is None or not Path(warehouse_path).is_file():
+    the draft's static issues (objects they already explain are not compiled again).
+    ``settings`` (EngineSettings): on a Spark project the draft is compiled on Spark."""
+    if not _checkable(warehouse_path, settings):
         return []
-    before = set(run_dry_run(files, warehouse_path, []).issues)
-    after = run_dry_run(draft_files(files, draft), warehouse_path, static_issues).issues
+    before = set(run_dry_run(files, warehouse_path, [], settings).issues)
+    after = run_dry_run(draft_files(files, draft), warehouse_path, static_issues, settings).issues
     return [i for i in after if i.object_id == draft.id or (i.is_error and i not in before)]
 
 
-def produced_data_type(files: ProjectFiles, warehouse_path: Path | None, draft: Draft) -> DataType | None:
+def produced_data_type(files: ProjectFiles, warehouse_path: Path | None, draft: Draft,
+                       settings=None) -> DataType | None:
     """The data type a property draft's definition produces (None when it cannot be told:
     the draft does not compile, or the warehouse cannot be read)."""
-    if draft.kind != "property" or warehouse_path is None or not Path(warehouse_path).is_file():
+    if draft.kind != "property" or not _checkable(warehouse_path, settings):
         return None
     files = draft_files(files, draft)
     project = resolve(files)
@@ -49,8 +59,9 @@ def produced_data_type(files: ProjectFiles, warehouse_path: Path | None, draft: 
     if prop is None:
         return None
     try:
-        with Warehouse(warehouse_path) as warehouse:
-            annotate_row_order(warehouse.con, project)
+        with open_warehouse(warehouse_path, settings) as warehouse:
+            if isinstance(warehouse, Warehouse):
+                annotate_row_order(warehouse.con, project)
             return _produced(_DryRun(files, project, warehouse, []), project, prop, depth=0)
     except WarehouseError:
         return None

@@ -33,8 +33,9 @@ class EventSample:
 def event_draft_sample(root: Path, warehouse_path: Path | None, event_id: str, data: dict,
                        limit: int = 20) -> EventSample:
     """The rows event table ``event_id`` would read with ``data`` (plain YAML data) saved."""
-    if warehouse_path is None or not Path(warehouse_path).is_file():
-        return EventSample(problem="the warehouse is not reachable")
+    if warehouse_path is None or not (Path(warehouse_path).is_file() or Path(warehouse_path).is_dir()):
+        return EventSample(problem="the warehouse is not reachable (the studio reads a DuckDB file or a local "
+                                   "Parquet directory)")
     with tempfile.TemporaryDirectory(prefix="asemic-event-preview-") as scratch:
         try:
             copy = write_draft_copy(Path(root), Path(scratch), draft_target(Path(root), event_id), data)

@@ -52,21 +52,42 @@ class DryRunResult:
         return "passed"
 
 
-def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[Issue]) -> DryRunResult:
+def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[Issue], settings=None) -> DryRunResult:
+    """The dry run against DuckDB, or, when ``settings`` (EngineSettings) name Spark, against
+    the Spark session: the same generated SQL rendered for Spark (one session for the run)."""
     project = resolve(files)
+    spark = settings is not None and settings.spark is not None
     try:
-        with Warehouse(warehouse_path) as warehouse:
+        with open_warehouse(warehouse_path, settings) as warehouse:
             run = _DryRun(files, project, warehouse, static_issues)
             run.check_tables()
-            annotate_row_order(warehouse.con, project)
+            if not spark:
+                annotate_row_order(warehouse.con, project)
             run.compile_events()
             run.compile_computed()
             run.compile_kpis()
             return run.result
     except WarehouseError as err:
-        line = files.deployment.field_line("warehouse", "path") if files.deployment else None
-        return DryRunResult([Issue("asemic.yml", line, err.message, field="warehouse.path", rule="dry-run")],
+        # Spark did not start (a master that does not answer; no Java or pyspark), or the events cannot be read.
+        setting = ("warehouse", "path")
+        if spark and "engine.master" in err.message:
+            setting = ("engine", "master")
+        elif spark and err.message.startswith("engine.type is spark"):
+            setting = ("engine", "type")
+        line = files.deployment.field_line(*setting) if files.deployment else None
+        return DryRunResult([Issue("asemic.yml", line, err.message, field=".".join(setting), rule="dry-run")],
                             unreadable=True)
+
+
+def open_warehouse(path, settings=None):
+    """What the dry run compiles against: the Spark session when ``settings`` name Spark,
+    else DuckDB over the warehouse file or Parquet directory."""
+    if settings is not None and settings.spark is not None:
+        from asemic_core.backend.spark_warehouse import SparkWarehouse
+        from asemic_core.engine import describe_events, spark_executor
+
+        return SparkWarehouse.open(spark_executor(path, settings), describe_events(path))
+    return Warehouse(path)
 
 
 class _DryRun:
@@ -124,7 +145,8 @@ class _DryRun:
             self.result.checks += 1
             columns = self.warehouse.columns(event.table_name)
             if columns is None:
-                self.add(issue_at(event.located, f"table {event.table_name} does not exist in the warehouse",
+                where = getattr(self.warehouse, "where", "the warehouse")
+                self.add(issue_at(event.located, f"table {event.table_name} does not exist in {where}",
                                   "table_name", rule="dry-run"))
                 continue
             for name, declared in event.columns.items():

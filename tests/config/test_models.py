@@ -56,6 +56,11 @@ def test_deployment_every_field():
     assert config.model.path == "out/model"
 
 
+def test_spark_catalog_warehouse_has_no_path():
+    config = DeploymentConfig.model_validate({"warehouse": {"type": "spark_catalog"}, "engine": {"type": "spark"}})
+    assert (config.warehouse.type, config.warehouse.path) == ("spark_catalog", None)
+
+
 def test_deployment_defaults():
     config = DeploymentConfig.model_validate({"warehouse": {"path": "w.duckdb"}})
     assert config.name is None
@@ -73,6 +78,9 @@ def test_deployment_defaults():
         ({"warehouse": {"path": "x"}, "model": {"path": ""}}, ("model", "path")),
         ({"warehouse": {"path": "x"}, "schema": "s"}, ("schema",)),
         ({"warehouse": {"path": "x", "user": "u"}}, ("warehouse", "user")),
+        ({"warehouse": {"type": "parquet"}}, ("warehouse", "path")),
+        ({"warehouse": {"type": "spark_catalog", "path": "x"}, "engine": {"type": "spark"}}, ("warehouse", "path")),
+        ({"warehouse": {"type": "spark_catalog"}}, ()),  # needs engine.type: spark
     ],
 )
 def test_deployment_refuses(data, loc):

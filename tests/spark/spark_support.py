@@ -107,15 +107,17 @@ def assert_models_equal(spark_root: Path, duck_root: Path, step: str) -> int:
     return daily.height
 
 
-def kpi_points(project: Project, date_from: dt.date, date_to: dt.date, executor=None) -> dict[str, pl.DataFrame]:
-    """Every date-axis KPI over date_from .. date_to (``executor``: run the queries on it)."""
+def kpi_points(project: Project, date_from: dt.date, date_to: dt.date, executor=None,
+               only: tuple[str, ...] | None = None) -> dict[str, pl.DataFrame]:
+    """Every date-axis KPI (or those of ``only``) over date_from .. date_to (``executor``:
+    run the queries on it)."""
     source = project.source()
     if executor is not None:
         source._executor = executor
     out = {}
     try:
         for kpi_id, kpi in sorted(source.resolved.kpis.items()):
-            if "date" in kpi.x_axes:
+            if "date" in kpi.x_axes and (only is None or kpi_id in only):
                 result = project.kpi_query(KpiRequest(kpi_id, date_from, date_to), source)
                 out[kpi_id] = result.points.sort(result.points.columns[0])
     finally:

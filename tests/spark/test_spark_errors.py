@@ -24,8 +24,11 @@ def demo(tmp_path_factory) -> Path:
 
 
 def refresh(root: Path, **env: str) -> subprocess.CompletedProcess:
+    """``model refresh`` through the CLI, in the project directory, with Spark's defaults
+    (not the tests' warehouse directory)."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYSPARK_SUBMIT_ARGS"}
     return subprocess.run([sys.executable, "-m", "asemic_core.cli", "--project", str(root), "model", "refresh"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+                          capture_output=True, text=True, timeout=300, env={**environment, **env}, cwd=root)
 
 
 def with_engine(root: Path, tmp_path: Path, **engine) -> Path:
@@ -45,7 +48,8 @@ def assert_refused(done: subprocess.CompletedProcess, root: Path, *fragments: st
     for fragment in fragments:
         assert fragment in error[0], error[0]
     assert "Traceback" not in done.stderr
-    assert not (root / ".asemic").exists()
+    assert '"level": "ERROR"' not in done.stderr  # pyspark's own log of the error it raised is silenced
+    assert not (root / ".asemic").exists() and not (root / "spark-warehouse").exists()
 
 
 def test_no_java(demo, tmp_path):
@@ -90,4 +94,22 @@ def test_a_bad_engine_section_is_a_config_issue(demo, tmp_path):
     format_line = next(n for n, line in enumerate(lines, 1) if "format:" in line)
     assert "not a Spark master" in issues[("engine.master", master_line)]
     assert "'parquet', 'delta' or 'iceberg'" in issues[("engine.format", format_line)]
+    assert not (root / ".asemic").exists()
+
+
+def test_validate_without_java_reports_the_engine(demo, tmp_path):
+    """The dry run of a Spark project runs on Spark: without Java it is one issue on engine.type."""
+    import json
+
+    root = with_engine(demo, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "asemic_core.cli", "--project", str(root), "config", "validate",
+                           "--format", "json"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java")})
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["dry_run"] == "failed (the warehouse cannot be read)"
+    [issue] = report["issues"]
+    line = next(n for n, text in enumerate((root / "asemic.yml").read_text().splitlines(), 1) if "type: spark" in text)
+    assert (issue["file"], issue["field"], issue["line"]) == ("asemic.yml", "engine.type", line)
+    assert issue["message"].startswith(f"engine.type is spark but JAVA_HOME ({tmp_path / 'no-java'}) holds no bin/java")
     assert not (root / ".asemic").exists()
