@@ -149,8 +149,10 @@ def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[s
     last = exp.Case(ifs=[exp.If(this=exp.GT(this=last.copy(), expression=_date(day_to)), true=_date(day_to))], default=last)
     if recent_days is not None:
         since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
-        reach = cast(exp.DateAdd(this=quoted("date"), expression=exp.Sub(this=exp.Literal.number(recent_days), expression=since),
-                                 unit=exp.var("DAY")), DataType.DATE)
+        # date + integer days (DuckDB and Spark both read it as a date)
+        days = exp.Cast(this=exp.Paren(this=exp.Sub(this=exp.Literal.number(recent_days), expression=since)),
+                        to=exp.DataType.build("INT"))
+        reach = cast(exp.Add(this=quoted("date"), expression=days), DataType.DATE)
         last = exp.Case(ifs=[exp.If(this=exp.Is(this=since.copy(), expression=exp.Null()), true=quoted("date")),
                              exp.If(this=exp.LT(this=reach.copy(), expression=last.copy()), true=reach)], default=last)
     first = exp.Case(ifs=[exp.If(this=exp.LT(this=quoted("date"), expression=_date(day_from)), true=_date(day_from))],
