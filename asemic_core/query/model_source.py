@@ -106,7 +106,9 @@ class ModelSource:
                 adhoc.append(name)
         snapshot = self.store.snapshot(DAILY, current) if current is not None else None
         if snapshot is not None:  # a user's row on or before day_from is on or after the month's first day
-            snapshot = snapshot.between(month_start(day_from), day_to)
+            entity = self.resolved.entity
+            recent = day_from - dt.timedelta(days=entity.active_days if entity else 0)
+            snapshot = snapshot.between(min(month_start(day_from), recent), day_to)
         files = [f.path for f in snapshot.files] if snapshot else []
         return SourcePlan(stored, adhoc, day_from, day_to, files, snapshot, current.version if current else None)
 

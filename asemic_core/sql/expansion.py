@@ -138,8 +138,18 @@ def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[s
     ``recent_days``: only the days within that many days of the user's last activity (and
     the stored rows), for a reader that sees nothing else (``days_since_last_active`` must
     be among the columns)."""
-    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
-        exp.Between(this=quoted("date"), low=_date(month_start(day_from)), high=_date(day_to)))
+    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True))
+    if recent_days is None:
+        within = within.where(exp.Between(this=quoted("date"), low=_date(month_start(day_from)), high=_date(day_to)))
+    else:
+        # A row more than recent_days after the last activity derives no recent day, and ends
+        # no recent row's days early (the day it is stored is past that row's reach), so such
+        # rows are left out, and so are rows too old to reach day_from.
+        since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
+        earliest = day_from - dt.timedelta(days=recent_days)
+        within = within.where(exp.and_(
+            exp.Between(this=quoted("date"), low=_date(earliest), high=_date(day_to)),
+            exp.LTE(this=since, expression=exp.Literal.number(recent_days))))
     following = exp.Window(this=exp.func("LEAD", quoted("date")), partition_by=[quoted("entity_id")],
                            order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
     nexts = exp.select(exp.Star(), exp.alias_(following, "__next", quoted=True)).from_(
