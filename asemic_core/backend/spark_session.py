@@ -59,6 +59,19 @@ def check_java() -> None:
                                "(Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
 
 
+def spark_unavailable() -> str | None:
+    """Why Spark cannot start in this process (pyspark or Java missing), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install '.[spark]')"
+    try:
+        check_java()
+    except SparkUnavailable as err:
+        return str(err)
+    return None
+
+
 def probe_master(master: str) -> None:
     """A standalone master or a Spark Connect server must answer on its port (Spark itself
     would retry for a minute before giving up)."""

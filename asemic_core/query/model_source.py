@@ -119,59 +119,45 @@ class ModelSource:
         ``rows``: what the caller reads: "active", only rows with days_since_last_active = 0
         (stored rows: activity days are change days, so nothing is derived); "recent", only
         rows within active_days of the last activity (fewer days derived); "all"."""
-        if rows == "active":
-            return self._stored_rows_sql(plan, user_filter)
         entity = self.resolved.entity
         recent = entity.active_days if rows == "recent" and entity is not None else None
-        parts = []
+        stored_sql = adhoc_sql = None
         if plan.snapshot is not None or not plan.adhoc:
-            names = [*KEYS, *needed_columns(self.resolved, plan.stored)]
-            types = {c: sql_type(self.resolved.properties[c].data_type) for c in names if c in self.resolved.properties}
-            snapshot = plan.snapshot
-            if snapshot is None:
-                from asemic_core.backend.seam import TableSnapshot
-
-                snapshot = TableSnapshot(DAILY, "", 0, tuple(names), "date")
-            stored_rows = exp.Subquery(this=self.executor.relation(snapshot, names, types))
-            cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.stored else None
-            parts.append(render(expand_range(self.resolved, stored_rows, plan.stored, plan.day_from, plan.day_to,
-                                             recent_days=cap)))
+            if rows == "active":
+                within = exp.Between(this=quoted_column("date"), low=_day(plan.day_from), high=_day(plan.day_to))
+                stored = self._stored_rows(plan, plan.stored, plan.day_from)
+                stored_sql = render(exp.select(exp.Star()).from_(exp.alias_(stored, "r", table=True)).where(within))
+            else:
+                stored = self._stored_rows(plan, needed_columns(self.resolved, plan.stored))
+                cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.stored else None
+                stored_sql = render(expand_range(self.resolved, stored, plan.stored, plan.day_from, plan.day_to,
+                                                 recent_days=cap))
         if plan.adhoc:
-            request = ModelRequest(properties=plan.adhoc, day_from=month_start(plan.day_from), day_to=plan.day_to,
-                                   user_filter=user_filter)
-            computed = exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request))
-            cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.adhoc else None
-            adhoc_sql = render(expand_range(self.resolved, computed, plan.adhoc, plan.day_from, plan.day_to,
-                                            recent_days=cap))
-            if not parts:
-                return adhoc_sql
-            extra = quote_names(plan.adhoc, "a")
-            return (f"SELECT s.*, {extra} FROM ({parts[0]}) AS s JOIN ({adhoc_sql}) AS a "
-                    f"ON s.entity_id = a.entity_id AND s.date = a.date")
-        return parts[0]
+            first = plan.day_from if rows == "active" else month_start(plan.day_from)
+            request = ModelRequest(properties=plan.adhoc, day_from=first, day_to=plan.day_to, user_filter=user_filter)
+            computed = ModelQueryBuilder(self.resolved).build(request)
+            if rows == "active":
+                adhoc_sql = render(computed)
+            else:
+                cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.adhoc else None
+                adhoc_sql = render(expand_range(self.resolved, exp.Subquery(this=computed), plan.adhoc, plan.day_from,
+                                                plan.day_to, recent_days=cap))
+        if stored_sql is None or adhoc_sql is None:
+            return stored_sql if adhoc_sql is None else adhoc_sql
+        extra = quote_names(plan.adhoc, "a")
+        return (f"SELECT s.*, {extra} FROM ({stored_sql}) AS s JOIN ({adhoc_sql}) AS a "
+                f"ON s.entity_id = a.entity_id AND s.date = a.date")
 
-    def _stored_rows_sql(self, plan: SourcePlan, user_filter=None) -> str:
-        within = exp.Between(this=quoted_column("date"), low=_day(plan.day_from), high=_day(plan.day_to))
-        parts = []
-        if plan.snapshot is not None or not plan.adhoc:
-            names = [*KEYS, *plan.stored]
-            types = {c: sql_type(self.resolved.properties[c].data_type) for c in names if c in self.resolved.properties}
-            snapshot = plan.snapshot.between(plan.day_from, plan.day_to) if plan.snapshot is not None else None
-            if snapshot is None:
-                from asemic_core.backend.seam import TableSnapshot
-
-                snapshot = TableSnapshot(DAILY, "", 0, tuple(names), "date")
-            rows = self.executor.relation(snapshot, names, types)
-            parts.append(render(exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=rows), "r", table=True)).where(within)))
-        if plan.adhoc:
-            request = ModelRequest(properties=plan.adhoc, day_from=plan.day_from, day_to=plan.day_to, user_filter=user_filter)
-            adhoc_sql = render(ModelQueryBuilder(self.resolved).build(request))
-            if not parts:
-                return adhoc_sql
-            extra = quote_names(plan.adhoc, "a")
-            return (f"SELECT s.*, {extra} FROM ({parts[0]}) AS s JOIN ({adhoc_sql}) AS a "
-                    f"ON s.entity_id = a.entity_id AND s.date = a.date")
-        return parts[0]
+    def _stored_rows(self, plan: SourcePlan, columns: list[str], day_from: dt.date | None = None) -> exp.Expression:
+        """The stored rows of the plan's model version (from ``day_from`` on, if given)."""
+        names = [*KEYS, *columns]
+        types = {c: sql_type(self.resolved.properties[c].data_type) for c in names if c in self.resolved.properties}
+        snapshot = plan.snapshot
+        if snapshot is not None and day_from is not None:
+            snapshot = snapshot.between(day_from, plan.day_to)
+        if snapshot is None:
+            snapshot = TableSnapshot(DAILY, "", 0, tuple(names), "date")
+        return exp.Subquery(this=self.executor.relation(snapshot, names, types))
 
     def run_many(self, build_sqls):
         """Run the SQL statements ``build_sqls()`` returns, all on one model version.

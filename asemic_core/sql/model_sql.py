@@ -483,15 +483,5 @@ def _order_by_date() -> exp.Order:
 
 
 def _frame(start: int | None, end: int) -> exp.WindowSpec:
-    """ROWS frame from ``start`` (None = unbounded) to ``end`` days relative to the row."""
-
-    def side(offset: int | None) -> tuple[exp.Expression | str, str | None]:
-        if offset is None:
-            return "UNBOUNDED", "PRECEDING"
-        if offset == 0:
-            return "CURRENT ROW", None
-        return exp.Literal.number(abs(offset)), "PRECEDING" if offset < 0 else "FOLLOWING"
-
-    start_value, start_side = side(start)
-    end_value, end_side = side(end)
-    return exp.WindowSpec(kind="ROWS", start=start_value, start_side=start_side, end=end_value, end_side=end_side)
+    """ROWS frame from ``start`` (None = unbounded) to ``end`` days relative to the row (dense layout)."""
+    return sparse.frame("ROWS", start, end)

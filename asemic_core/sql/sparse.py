@@ -137,8 +137,8 @@ def day_number(column: exp.Expression) -> exp.Expression:
     return cast(exp.DateDiff(this=column, expression=epoch, unit=exp.var("DAY")), DataType.INTEGER)
 
 
-def range_frame(low: int | None, high: int) -> exp.WindowSpec:
-    """RANGE frame over the day number, from ``low`` (None: unbounded) to ``high`` days."""
+def frame(kind: str, low: int | None, high: int) -> exp.WindowSpec:
+    """A ``kind`` (ROWS or RANGE) frame from ``low`` (None: unbounded) to ``high`` days."""
 
     def side(offset: int | None):
         if offset is None:
@@ -149,7 +149,12 @@ def range_frame(low: int | None, high: int) -> exp.WindowSpec:
 
     start, start_side = side(low)
     end, end_side = side(high)
-    return exp.WindowSpec(kind="RANGE", start=start, start_side=start_side, end=end, end_side=end_side)
+    return exp.WindowSpec(kind=kind, start=start, start_side=start_side, end=end, end_side=end_side)
+
+
+def range_frame(low: int | None, high: int) -> exp.WindowSpec:
+    """RANGE frame over the day number (the stored rows of ``low`` .. ``high`` days around)."""
+    return frame("RANGE", low, high)
 
 
 def over(aggregate: exp.Expression, frame: exp.WindowSpec) -> exp.Window:

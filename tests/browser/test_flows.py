@@ -117,6 +117,15 @@ def wait_for_job(page, detail: str, timeout: float = 90) -> None:
     raise AssertionError(f"no succeeded job '{detail}' within {timeout}s (status: {seen!r})")
 
 
+def plan_job(page, kind: str, days: str = r"\d+") -> None:
+    """On the Jobs page: choose ``kind``, plan it, wait for the plan's headline."""
+    page.get_by_test_id("stRadio").get_by_text(kind, exact=True).click()
+    wait_for_app(page)
+    button(page, f"Plan {kind}").click()
+    wait_for_app(page)
+    page.get_by_text(re.compile(rf"^{kind}: {days} day\(s\), ")).first.wait_for()
+
+
 def run_planned(page, name: str) -> None:
     button(page, f"Run {name}").click()
     page.get_by_text(f"Started {name}").wait_for(timeout=30_000)
@@ -129,11 +138,7 @@ def test_jobs_refresh_and_rewind(page, writable_url, writable_project) -> None:
     wait_for_app(page)
     no_exception(page)
 
-    page.get_by_test_id("stRadio").get_by_text("refresh", exact=True).click()
-    wait_for_app(page)
-    button(page, "Plan refresh").click()
-    wait_for_app(page)
-    page.get_by_text(re.compile(r"^refresh: \d+ day\(s\), ")).first.wait_for()
+    plan_job(page, "refresh")
     shot(page, "flow-jobs-refresh-plan")
 
     run_planned(page, "refresh")

@@ -6,18 +6,16 @@ Skipped, with the reason, without pyspark or Java."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import serve_studio
 from playwright.sync_api import expect
 from studio_helpers import button, no_exception, open_new, shot, wait_for_app
-from test_flows import run_planned, wait_for_job
+from test_flows import plan_job, run_planned, wait_for_job
 
+from asemic_core.backend.spark_session import spark_unavailable
 from asemic_core.demo.dataset import DemoSpec
 from asemic_core.demo.project import init_demo
 from asemic_core.project import Project
@@ -27,12 +25,7 @@ CHART = "[data-testid='stVegaLiteChart']"
 
 
 def _missing() -> str | None:
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install '.[spark]')"
-    home = os.environ.get("JAVA_HOME")
-    if not (Path(home) / "bin" / "java").is_file() if home else shutil.which("java") is None:
-        return "Java is not installed (Debian: apt-get install openjdk-17-jre-headless)"
-    return None
+    return spark_unavailable()
 
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(_missing() is not None, reason=f"needs Spark: {_missing()}")]
@@ -62,11 +55,7 @@ def test_overview_jobs_and_explore_on_spark(page, spark_url, spark_project) -> N
 
     page.goto(f"{spark_url}/jobs")
     wait_for_app(page)
-    page.get_by_test_id("stRadio").get_by_text("refresh", exact=True).click()
-    wait_for_app(page)
-    button(page, "Plan refresh").click()
-    wait_for_app(page)
-    page.get_by_text(re.compile(r"^refresh: 14 day\(s\), ")).first.wait_for()
+    plan_job(page, "refresh", days="14")
     run_planned(page, "refresh")
     wait_for_job(page, "refresh  from app", timeout=300)
     wait_for_app(page)

@@ -10,14 +10,14 @@ pytest runs with ``--import-mode=importlib``).
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import sys
 import warnings
 from pathlib import Path
 
 import pytest
+
+from asemic_core.backend.spark_session import spark_unavailable
 
 _HERE = Path(__file__).parent
 if str(_HERE) not in sys.path:
@@ -36,12 +36,7 @@ with warnings.catch_warnings():
 
 
 def missing() -> str | None:
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install '.[spark]')"
-    home = os.environ.get("JAVA_HOME")
-    if not (Path(home) / "bin" / "java").is_file() if home else shutil.which("java") is None:
-        return "Java is not installed (Debian: apt-get install openjdk-17-jre-headless)"
-    return None
+    return spark_unavailable()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
