@@ -53,7 +53,8 @@ with freshness:
                    icon=":material/database:")
     else:
         st.markdown(f":material/database: Materialized **{status.first_day} .. {status.watermark}**: "
-                    f"{status.partitions} day partition(s), {status.rows:,} rows.")
+                    f"{status.partitions} day partition(s), {status.rows:,} user-days, "
+                    f"{status.stored_rows:,} rows stored (the days on which a value changes).")
     if status.running_job:
         st.info(f"Job `{status.running_job}` is running.", icon=":material/sync:")
     changed = [c for c in status.columns if c.state != "fresh"]
