@@ -182,10 +182,13 @@ def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[ex
 def rows_read(project: ResolvedProject, kpi_id: str, axis: str) -> str:
     """Which rows the KPI's aggregations see, as the source can serve them: "active" (only
     days a user was active: stored rows, nothing derived), "recent" (days within
-    active_days of the last activity) or "all"."""
+    active_days of the last activity), "cohort" (the cohort axis: only the cohorted days
+    of each user) or "all"."""
+    if axis == "cohort_day":
+        return "cohort"  # every aggregation sees cohort_day IN cohorted_daily_kpis_days
     compiled_value(project, kpi_id, axis)
     rules = _COMPILED[(config_key(project), kpi_id, axis)][3]
-    if axis != "date" or not rules:
+    if not rules:
         return "all"
     if rules == {"active_day"}:
         return "active"
@@ -245,7 +248,8 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         date_from = request.date_from or plan.day_from
         date_to = request.date_to or plan.day_to
         ranges[:] = [date_from, date_to]
-        relation = source.relation_sql(plan, rows=rows_read(project, kpi.id, request.x_axis))
+        registered = (request.date_from, request.date_to) if request.x_axis == "cohort_day" else None
+        relation = source.relation_sql(plan, rows=rows_read(project, kpi.id, request.x_axis), registered=registered)
         groupings = [by, []] if by else [by]
         return [render(_points_query(project, relation, value, request, grouping, date_from, date_to, total_function,
                                      contributing), source.executor.dialect) for grouping in groupings]

@@ -15,8 +15,8 @@ from asemic_core.errors import AsemicError
 from asemic_core.names import quote_names
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import expand_range, month_start, needed_columns
-from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE
+from asemic_core.sql.expansion import cohort_days, expand_range, month_start, needed_columns
+from asemic_core.semantic.base_properties import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, REGISTRATION_DATE
 from asemic_core.sql.sources import quoted as quoted_column
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
@@ -112,14 +112,18 @@ class ModelSource:
         files = [f.path for f in snapshot.files] if snapshot else []
         return SourcePlan(stored, adhoc, day_from, day_to, files, snapshot, current.version if current else None)
 
-    def relation_sql(self, plan: SourcePlan, user_filter=None, rows: str = "all") -> str:
+    def relation_sql(self, plan: SourcePlan, user_filter=None, rows: str = "all", registered=None) -> str:
         """SQL of a relation with entity_id, date and the planned columns: every user and day
         of the plan's range (the logical model), expanded from the stored rows.
 
         ``rows``: what the caller reads: "active", only rows with days_since_last_active = 0
         (stored rows: activity days are change days, so nothing is derived); "recent", only
-        rows within active_days of the last activity (fewer days derived); "all"."""
+        rows within active_days of the last activity (fewer days derived); "cohort", only
+        each user's days with cohort_day in cohorted_daily_kpis_days (of the users
+        ``registered`` in that range of days, if given); "all"."""
         entity = self.resolved.entity
+        if rows == "cohort":
+            return self._cohort_sql(plan, user_filter, registered)
         recent = entity.active_days if rows == "recent" and entity is not None else None
         stored_sql = adhoc_sql = None
         if plan.snapshot is not None or not plan.adhoc:
@@ -148,13 +152,39 @@ class ModelSource:
         return (f"SELECT s.*, {extra} FROM ({stored_sql}) AS s JOIN ({adhoc_sql}) AS a "
                 f"ON s.entity_id = a.entity_id AND s.date = a.date")
 
-    def _stored_rows(self, plan: SourcePlan, columns: list[str], day_from: dt.date | None = None) -> exp.Expression:
-        """The stored rows of the plan's model version (from ``day_from`` on, if given)."""
+    def _cohort_sql(self, plan: SourcePlan, user_filter=None, registered=None) -> str:
+        """Each user's cohorted days (registration + N for N in cohorted_daily_kpis_days, up
+        to the plan's last day), derived from the rows of the user's first max(N) days."""
+        entity = self.resolved.entity
+        days = sorted(set(entity.cohorted_daily_kpis_days if entity else [0]))
+        parts = []
+        if plan.snapshot is not None or not plan.adhoc:
+            columns = needed_columns(self.resolved, [*plan.stored, COHORT_DAY, REGISTRATION_DATE])
+            # the rows of users registered from A on, within max(N) days of registering: A .. B + max(N)
+            first, last = registered or (None, None)
+            last = last + dt.timedelta(days=max(days)) if last is not None else None
+            parts.append((self._stored_rows(plan, columns, first, last), plan.stored))
+        if plan.adhoc:
+            request = ModelRequest(properties=[*plan.adhoc, COHORT_DAY, REGISTRATION_DATE], day_from=plan.day_from, day_to=plan.day_to,
+                                   user_filter=user_filter)
+            parts.append((exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request)), plan.adhoc))
+        sqls = [render(cohort_days(self.resolved, rows, columns, days, plan.day_from, plan.day_to,
+                                   registered=registered))
+                for rows, columns in parts]
+        if len(sqls) == 1:
+            return sqls[0]
+        extra = quote_names(plan.adhoc, "a")
+        return (f"SELECT s.*, {extra} FROM ({sqls[0]}) AS s JOIN ({sqls[1]}) AS a "
+                f"ON s.entity_id = a.entity_id AND s.date = a.date")
+
+    def _stored_rows(self, plan: SourcePlan, columns: list[str], day_from: dt.date | None = None,
+                     day_to: dt.date | None = None) -> exp.Expression:
+        """The stored rows of the plan's model version (of ``day_from`` .. ``day_to``, if given)."""
         names = [*KEYS, *columns]
         types = {c: sql_type(self.resolved.properties[c].data_type) for c in names if c in self.resolved.properties}
         snapshot = plan.snapshot
-        if snapshot is not None and day_from is not None:
-            snapshot = snapshot.between(day_from, plan.day_to)
+        if snapshot is not None and (day_from is not None or day_to is not None):
+            snapshot = snapshot.between(day_from or plan.day_from, day_to or plan.day_to)
         if snapshot is None:
             snapshot = TableSnapshot(DAILY, "", 0, tuple(names), "date")
         return exp.Subquery(this=self.executor.relation(snapshot, names, types))

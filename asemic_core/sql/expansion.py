@@ -201,3 +201,33 @@ def expand_at(project: ResolvedProject, rows: exp.Expression, keys: exp.Expressi
         on=exp.and_(exp.EQ(this=quoted("entity_id", "k"), expression=quoted("entity_id", "r")),
                     exp.EQ(this=quoted(ROW_DATE, "k"), expression=quoted("date", "r"))))
     return _finish(project, exp.Subquery(this=base), columns, dialect, available)
+
+
+def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[str], days: list[int],
+                day_from: dt.date, day_to: dt.date, dialect: str = ENGINE_DIALECT,
+                registered: tuple[dt.date | None, dt.date | None] | None = None) -> exp.Select:
+    """Each user's days with cohort_day in ``days`` within ``day_from`` .. ``day_to``, from
+    ``rows`` (stored rows with ``cohort_day`` among their columns): only the rows of the
+    first max(days) days after registration are read, the anchors of those days.
+    ``registered``: only users registered in that range (``registration_date`` must be a column)."""
+    cohort = quoted(base_properties.COHORT_DAY)
+    early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
+        exp.LTE(this=cohort.copy(), expression=exp.Literal.number(max(days))))
+    for bound, compare in zip(registered or (), (exp.GTE, exp.LTE)):
+        if bound is not None:
+            early = early.where(compare(this=quoted(base_properties.REGISTRATION_DATE), expression=_date(bound)))
+    keys = []
+    for day in days:
+        moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
+            this=exp.Paren(this=exp.Sub(this=exp.Literal.number(day), expression=cohort.copy())),
+            to=exp.DataType.build("INT"))), DataType.DATE)
+        keys.append(exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
+            exp.alias_(exp.Subquery(this=early.copy()), "e", table=True)).where(
+            exp.LTE(this=cohort.copy(), expression=exp.Literal.number(day))))
+    union = keys[0]
+    for key in keys[1:]:
+        union = exp.Union(this=union, expression=key, distinct=False)
+    targets = exp.select(quoted("entity_id"), quoted("date")).distinct().from_(
+        exp.alias_(exp.Subquery(this=union), "k", table=True)).where(
+        exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to)))
+    return expand_at(project, exp.Subquery(this=early), targets, columns, dialect)
