@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import io
 import json
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import duckdb
 import pytest
@@ -110,22 +111,27 @@ def test_the_catalog_quotes_a_hostile_schema_name(project_dw):
 
     root = project_dw.root
     assert main(["--project", str(root), "model", "refresh"]) == 0
-    store = Project(root).model_store()
-    fake = SimpleNamespace(entity=SimpleNamespace(model_schema='m"x; DROP SCHEMA main; --'))
-    path = write_views(store, fake)
+    project = Project(root)
+    store = project.model_store()
+    resolved = project.resolved()
+    hostile = copy.copy(resolved)
+    # past the config boundary's identifier rule: the views file must quote it anyway
+    hostile.entity = resolved.entity.model_copy(update={"data_model_schema": 'm"x; DROP SCHEMA main; --'})
+    path = write_views(store, hostile)
     con = duckdb.connect(str(path), read_only=True)
     try:
-        daily = con.execute('SELECT count(*) FROM "m""x; DROP SCHEMA main; --".daily').fetchall()[0][0]
-        users = con.execute('SELECT count(*) FROM "m""x; DROP SCHEMA main; --".users').fetchall()[0][0]
+        counts = {table: con.execute(f'SELECT count(*) FROM "m""x; DROP SCHEMA main; --".{table}').fetchall()[0][0]
+                  for table in ("daily", "daily_stored", "users")}
     finally:
         con.close()
     direct = duckdb.connect()
     try:
-        for table, got in (("daily", daily), ("users", users)):
+        for table, view in (("daily", "daily_stored"), ("users", "users")):
             files = ", ".join(repr(f.path) for f in store.snapshot(table).files)
-            assert got == direct.execute(f"SELECT count(*) FROM read_parquet([{files}])").fetchall()[0][0] > 0
+            assert counts[view] == direct.execute(f"SELECT count(*) FROM read_parquet([{files}])").fetchall()[0][0] > 0
     finally:
         direct.close()
+    assert counts["daily"] == project.status().rows >= counts["daily_stored"]  # the logical model: every user-day
 
 
 # ------------------------------------------------------------------ Asemic CLI archives
