@@ -10,12 +10,25 @@ from __future__ import annotations
 import copy
 import hashlib
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
 
 from asemic_core.issues import Issue
 from asemic_core.project import Project, ValidationReport
+
+# When a hypothesis test fails, hypothesis's pytest plugin imports hypothesis.extra._patching,
+# which imports libcst when it is installed; libcst's import warns (mypy_extensions.TypedDict
+# is deprecated) and, with warnings as errors, the failure report becomes an INTERNALERROR
+# that hides the failing example. Import it once here, for every test directory, with that
+# warning silenced.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import hypothesis.extra._patching  # noqa: F401
+    except ImportError:  # pragma: no cover - libcst absent
+        pass
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CURRENT = FIXTURES / "asemic_current"

@@ -12,23 +12,12 @@
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 
 _HERE = Path(__file__).parent
 
-# When a hypothesis test fails, hypothesis' pytest plugin imports hypothesis.extra._patching
-# (then libcst, then mypy_extensions, which warns DeprecationWarning); with warnings as
-# errors that turns the failure report into an INTERNALERROR that hides the failing example.
-# Import it once here, with that warning silenced.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    try:
-        import hypothesis.extra._patching  # noqa: F401
-    except ImportError:  # pragma: no cover - libcst not installed: hypothesis skips the patch
-        pass
 for _path in (str(_HERE.parent / "engine"), str(_HERE)):
     if _path not in sys.path:
         sys.path.insert(0, _path)

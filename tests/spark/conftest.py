@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,6 @@ if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
 
-# A failing hypothesis example is reported through hypothesis.extra._patching, whose import
-# of libcst warns (and warnings are errors): import it once here with that warning silenced,
-# as tests/engine/conftest.py does, so the report shows the example.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    try:
-        import hypothesis.extra._patching  # noqa: F401
-    except ImportError:  # pragma: no cover - libcst absent
-        pass
 
 
 def missing() -> str | None:
