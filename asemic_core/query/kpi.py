@@ -10,11 +10,11 @@ from sqlglot import exp
 
 from asemic_core.errors import AsemicError
 from asemic_core.query.filters import Filter, filter_condition, literal
-from asemic_core.query.model_source import ModelSource
+from asemic_core.query.model_source import CounterDays, ModelSource
 from asemic_core.semantic.kpi_formula import parse_kpi_expression
 from asemic_core.semantic.model import ResolvedKpi, ResolvedProject
 from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE
-from asemic_core.semantic.resolve_kpis import population_of
+from asemic_core.semantic.resolve_kpis import counter_equality, population_of
 from asemic_core.sql.expressions import find_aggregates, parse_expression, placeholders_in, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT, render
 from asemic_core.sql.sources import quoted
@@ -64,6 +64,7 @@ class KpiQueryBuilder:
         self.conditions: list[exp.Expression] = []
         self.contributing: exp.Expression = exp.Count(this=exp.Star())  # rows some aggregation sees
         self.rules: set[str] = set()  # the populations of the aggregations (semantic.resolve_kpis)
+        self.counters: set[tuple[str, int] | None] = set()  # each aggregation's counter = N filter, if any
 
     def _column(self, name: str) -> exp.Expression:
         prop = self.project.get_property(name)
@@ -123,6 +124,7 @@ class KpiQueryBuilder:
             days = entity.cohorted_daily_kpis_days if entity else [0]
             return exp.In(this=quoted("cohort_day", "m"), expressions=[exp.Literal.number(d) for d in days])
         filters = [parse_kpi_expression(w, self.project.property_aliases) for w in wheres]
+        self.counters.add(counter_equality(filters, self.project.property_aliases))
         rule = population_of(tuple(properties), filters, self.project.properties, self.project.property_aliases, entity)
         self.rules.add(rule)
         dsla = quoted(DAYS_SINCE_LAST_ACTIVE, "m")
@@ -139,7 +141,7 @@ class KpiQueryBuilder:
 
 # Parsed and resolved KPI formulas, keyed by the config they were built from: a query
 # only copies the tree (formulas and filters are not parsed again on every call).
-_COMPILED: dict[tuple, tuple[exp.Expression, frozenset[str], exp.Expression, frozenset[str]]] = {}
+_COMPILED: dict[tuple, tuple[exp.Expression, frozenset[str], exp.Expression, frozenset[str], frozenset]] = {}
 _COMPILED_MAX = 512
 
 
@@ -172,26 +174,35 @@ def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[ex
     if found is None:
         builder = KpiQueryBuilder(project)
         value = builder.value(kpi_id, axis)
-        found = (value, frozenset(builder.used), builder.contributing, frozenset(builder.rules))
+        found = (value, frozenset(builder.used), builder.contributing, frozenset(builder.rules),
+                 frozenset(builder.counters))
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
         _COMPILED[key] = found
     return found[0].copy(), set(found[1]), found[2].copy()
 
 
-def rows_read(project: ResolvedProject, kpi_id: str, axis: str) -> str:
+def rows_read(project: ResolvedProject, kpi_id: str, axis: str) -> str | CounterDays:
     """Which rows the KPI's aggregations see, as the source can serve them: "active" (only
-    days a user was active: stored rows, nothing derived), "recent" (days within
+    days a user was active: stored rows, nothing derived), a ``CounterDays`` (every
+    aggregation filters on one ``cohort_day = N`` or ``days_since_last_active = N``, N
+    within active_days: one day per registration or activity day), "recent" (days within
     active_days of the last activity), "cohort" (the cohort axis: only the cohorted days
     of each user) or "all"."""
     if axis == "cohort_day":
         return "cohort"  # every aggregation sees cohort_day IN cohorted_daily_kpis_days
     compiled_value(project, kpi_id, axis)
-    rules = _COMPILED[(config_key(project), kpi_id, axis)][3]
+    found = _COMPILED[(config_key(project), kpi_id, axis)]
+    rules, counters = found[3], found[4]
     if not rules:
         return "all"
     if rules == {"active_day"}:
         return "active"
+    entity = project.entity
+    if len(counters) == 1 and None not in counters and entity is not None:
+        counter, n = next(iter(counters))
+        if n <= entity.active_days:  # the plan reads stored rows from active_days before the range
+            return CounterDays(counter, n)
     return "recent" if rules <= {"active_day", "active_window", "recent"} else "all"
 
 

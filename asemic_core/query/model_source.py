@@ -15,7 +15,7 @@ from asemic_core.errors import AsemicError
 from asemic_core.names import quote_names
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import cohort_days, expand_range, month_start, needed_columns
+from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns
 from asemic_core.semantic.base_properties import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, REGISTRATION_DATE
 from asemic_core.sql.sources import quoted as quoted_column
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
@@ -24,6 +24,15 @@ from asemic_core.sql.types import sql_type
 from asemic_core.storage.store import DAILY, ModelStore
 
 KEYS = ("entity_id", "date")
+
+
+@dataclass(frozen=True)
+class CounterDays:
+    """Rows a reader sees when its filter is ``counter = n`` (cohort_day or
+    days_since_last_active): one day per registration or activity day, ``n`` days later."""
+
+    counter: str
+    n: int
 
 
 def _day(day: dt.date) -> exp.Expression:
@@ -120,10 +129,13 @@ class ModelSource:
         (stored rows: activity days are change days, so nothing is derived); "recent", only
         rows within active_days of the last activity (fewer days derived); "cohort", only
         each user's days with cohort_day in cohorted_daily_kpis_days (of the users
-        ``registered`` in that range of days, if given); "all"."""
+        ``registered`` in that range of days, if given); a ``CounterDays``, only the rows
+        where that counter can equal its value; "all"."""
         entity = self.resolved.entity
         if rows == "cohort":
             return self._cohort_sql(plan, user_filter, registered)
+        if isinstance(rows, CounterDays):
+            return self._counter_sql(plan, rows, user_filter)
         recent = entity.active_days if rows == "recent" and entity is not None else None
         stored_sql = adhoc_sql = None
         if plan.snapshot is not None or not plan.adhoc:
@@ -171,6 +183,33 @@ class ModelSource:
         sqls = [render(cohort_days(self.resolved, rows, columns, days, plan.day_from, plan.day_to,
                                    registered=registered))
                 for rows, columns in parts]
+        if len(sqls) == 1:
+            return sqls[0]
+        extra = quote_names(plan.adhoc, "a")
+        return (f"SELECT s.*, {extra} FROM ({sqls[0]}) AS s JOIN ({sqls[1]}) AS a "
+                f"ON s.entity_id = a.entity_id AND s.date = a.date")
+
+    def _duckdb(self) -> bool:
+        from asemic_core.backend.duckdb_executor import DuckDBExecutor
+
+        return isinstance(self.executor, DuckDBExecutor)
+
+    def _counter_sql(self, plan: SourcePlan, rows: CounterDays, user_filter=None) -> str:
+        """The days of the plan's range where ``rows.counter`` can be ``rows.n`` (see
+        ``counter_days``), from the stored rows of the ``n`` days before the range on."""
+        first = plan.day_from - dt.timedelta(days=rows.n)
+        sqls = []
+        if plan.snapshot is not None or not plan.adhoc:
+            columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
+            stored = self._stored_rows(plan, columns, first, plan.day_to)
+            sqls.append(render(counter_days(self.resolved, stored, plan.stored, rows.counter, rows.n,
+                                            plan.day_from, plan.day_to, materialize=self._duckdb())))
+        if plan.adhoc:
+            request = ModelRequest(properties=[*plan.adhoc, rows.counter], day_from=max(first, self.available_range()[0]),
+                                   day_to=plan.day_to, user_filter=user_filter)
+            computed = exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request))
+            sqls.append(render(counter_days(self.resolved, computed, plan.adhoc, rows.counter, rows.n,
+                                            plan.day_from, plan.day_to, materialize=self._duckdb())))
         if len(sqls) == 1:
             return sqls[0]
         extra = quote_names(plan.adhoc, "a")

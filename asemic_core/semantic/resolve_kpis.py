@@ -199,6 +199,19 @@ def _flatten_and(filters: tuple) -> list[exp.Expression]:
     return list(unique.values())
 
 
+def counter_equality(filters, aliases: dict[str, str]) -> tuple[str, int] | None:
+    """(counter, N) when one conjunct of ``filters`` (marker trees of the accumulated
+    wheres) is ``cohort_day = N`` or ``days_since_last_active = N`` with N >= 0: the rows
+    the filters admit are then one day per registration (or per activity day) N days later."""
+    for predicate in _flatten_and(tuple(filters)):
+        equality = _simple_equality(predicate)
+        if equality is not None:
+            name = aliases.get(equality[0], equality[0])
+            if name in (COHORT_DAY, DAYS_SINCE_LAST_ACTIVE) and equality[1] >= 0:
+                return name, equality[1]
+    return None
+
+
 def _simple_equality(node: exp.Expression) -> tuple[str, int] | None:
     if not isinstance(node, exp.EQ):
         return None

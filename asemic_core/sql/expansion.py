@@ -29,6 +29,7 @@ from asemic_core.sql.types import cast
 ROW_DATE = "__row_date"
 DAY = "__target_day"
 KEYS = ("entity_id", "date")
+EARLY = "__counter_rows"
 ADVANCING = {base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE}
 
 
@@ -231,3 +232,39 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
         exp.alias_(exp.Subquery(this=union), "k", table=True)).where(
         exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to)))
     return expand_at(project, exp.Subquery(this=early), targets, columns, dialect)
+
+
+def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[str], counter: str, n: int,
+                 day_from: dt.date, day_to: dt.date, dialect: str = ENGINE_DIALECT,
+                 materialize: bool = False) -> exp.Select:
+    """The (user, day) rows of ``day_from`` .. ``day_to`` whose ``counter`` (cohort_day or
+    days_since_last_active) can be ``n``: the days ``n`` days after a stored row where it is
+    0 (the registration day, an activity day: both are stored), valued from ``rows`` (stored
+    rows from ``day_from - n`` on, with ``counter`` among their columns).
+
+    Only rows with the counter at most ``n`` are read: a key's anchor row (its user's last
+    stored row on or before it) lies between the counter's zero day and the key, where the
+    counter is at most ``n``. A key where the counter is not ``n`` (the user was active
+    again) keeps its derived value, which the reader's filter on the counter drops.
+    ``materialize``: read the early rows once, as a MATERIALIZED CTE (DuckDB only)."""
+    value = quoted(counter)
+    early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(exp.and_(
+        exp.LTE(this=value.copy(), expression=exp.Literal.number(n)),
+        exp.Between(this=quoted("date"), low=_date(day_from - dt.timedelta(days=n)), high=_date(day_to))))
+    if n == 0:  # the counter's zero days are stored rows: nothing to derive
+        return exp.select(*[quoted(c) for c in (*KEYS, *[project.properties[c].id for c in columns if c not in KEYS])]).from_(
+            exp.alias_(exp.Subquery(this=early), "e", table=True)).where(
+            exp.and_(exp.EQ(this=value.copy(), expression=exp.Literal.number(0)),
+                     exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to))))
+    # One CTE for the three uses of the early rows (its own CTEs defined once: Spark refuses
+    # repeated names); MATERIALIZED makes DuckDB read them once (Spark has no such CTEs)
+    source = exp.to_table(EARLY)
+    moved = cast(exp.Add(this=quoted("date"), expression=exp.Literal.number(n)), DataType.DATE)
+    keys = exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
+        exp.alias_(source.copy(), "e", table=True)).where(exp.and_(
+            exp.EQ(this=value.copy(), expression=exp.Literal.number(0)),
+            exp.Between(this=moved.copy(), low=_date(day_from), high=_date(day_to))))
+    result = expand_at(project, source, keys.distinct(), [*columns], dialect)
+    ctes = result.args["with_"].expressions
+    ctes.insert(0, exp.CTE(this=early, alias=exp.TableAlias(this=exp.to_identifier(EARLY)), materialized=materialize or None))
+    return result

@@ -29,7 +29,7 @@ from test_engine_properties import check_kpis, check_properties
 
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.project import Project
-from asemic_core.sql.expansion import expand_at, expand_range
+from asemic_core.sql.expansion import counter_days, expand_at, expand_range
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
 from asemic_core.sql.sparse import layout_of
@@ -203,6 +203,21 @@ def test_expanding_at_keys_gives_the_dense_values(demo) -> None:
     at = executor.frame(render(expand_at(resolved, exp.Subquery(this=sparse_sql), exp.to_table("sampled_keys"), columns)))
     want = dense.join(keys, on=["entity_id", "date"], how="semi").select(at.columns)
     assert_frame_equal(at.sort(["entity_id", "date"]), want.sort(["entity_id", "date"]), rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("counter", ["cohort_day", "days_since_last_active"])
+@pytest.mark.parametrize(("n", "offsets"), [(0, (30, 0)), (1, (20, 3)), (7, (40, 10)), (28, (30, 0))])
+def test_counter_days_give_the_dense_rows_where_the_counter_has_the_value(demo, counter, n, offsets) -> None:
+    """A reader filtering on ``counter = n`` sees exactly the dense rows with that value
+    (counter_days may derive more keys; the filter drops them with their derived values)."""
+    resolved, executor, columns, dense, sparse_sql, _stored, (first, last), _root = demo
+    day_from, day_to = first + dt.timedelta(days=offsets[0]), last - dt.timedelta(days=offsets[1])
+    derived = executor.frame(render(counter_days(resolved, exp.Subquery(this=sparse_sql), columns, counter, n,
+                                                 day_from, day_to)))
+    got = derived.filter(pl.col(counter) == n).sort(["entity_id", "date"])
+    want = dense.filter(pl.col("date").is_between(day_from, day_to) & (pl.col(counter) == n)).select(got.columns)
+    assert want.height > 0
+    assert_frame_equal(got, want.sort(["entity_id", "date"]), rel_tol=1e-9, abs_tol=1e-12)
 
 
 # ------------------------------------------------------------------------ dense fallback
