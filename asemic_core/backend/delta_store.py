@@ -23,10 +23,11 @@ from asemic_core.backend.seam import TableFile, TableSnapshot
 from asemic_core.names import quote_name, sql_string
 
 # A job's rows reach every day's partition at once (each batch of users spans all days), so
-# delta-rs holds one open file per day; row groups of 16k rows flush their pages early
-# instead of keeping each day's column buffers until the end (refresh peak RSS at
-# 100,000 x 180: 3.08 GiB with the default row group size, 2.65 GiB with this one).
-_WRITER = WriterProperties(compression="ZSTD", max_row_group_size=16_384)
+# delta-rs holds one open file per day; small row groups flush their pages early instead of
+# keeping each day's column buffers until the end. Refresh peak RSS at 1,000,000 x 365
+# (docs/performance.md): 6.5 GB with 16k-row groups, 5.9 GB with 8k; at 100,000 x 180,
+# 3.1 GB with the default (1M rows), 2.7 GB with 16k.
+_WRITER = WriterProperties(compression="ZSTD", max_row_group_size=8_192)
 # Keep every commit file: the store decides which versions stay (see remove_unreferenced).
 _HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
