@@ -142,12 +142,14 @@ def _inner_type(outer: DataType, definition, inner_def=None, event=None) -> Data
             column = event.columns.get(refs[0].name)
             if column is not None:
                 return column
+        # The default tells the kind of the values, not their precision: a whole default (0)
+        # says nothing of min/max/first/last of an expression (last {v} / 2 is 151.5), and an
+        # INTEGER column would round each day's value before the count (151.5 and 152 would
+        # count once). NUMBER holds both the default and the expression's values as they are.
         default = inner_def.default_value
         if isinstance(default, bool):
             return DataType.BOOLEAN
-        if isinstance(default, int):
-            return DataType.INTEGER
-        if isinstance(default, float):
+        if isinstance(default, (int, float)):
             return DataType.NUMBER
     if isinstance(inner_def, ComputedPropertyDef) and inner_def.value_mappings:
         values = [m.new_value for m in inner_def.value_mappings if m.new_value is not None]

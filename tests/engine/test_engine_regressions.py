@@ -151,6 +151,23 @@ def test_count_window_over_an_inline_computed_source_with_numeric_mappings_is_va
     assert values(project, "early_days_7") == [1, 2]
 
 
+def test_count_distinct_window_keeps_the_fractions_of_an_inline_source_with_an_integer_default(tmp_path: Path) -> None:
+    """SEMANTICS 5.1/5.4: the window counts the distinct values of the inline source, the
+    last ``{v} / 2`` of each day: 151.5 on day 1, 152 on day 2, so 1 then 2 values. The
+    source has no data_type of its own; the engine typed it INTEGER after its default_value
+    0, so each day's value was cast (151.5 -> 152) before the window counted: was [1, 1]."""
+    project = tiny_project(tmp_path, [("u1", at(D1, 9), "ios", 303.0), ("u1", at(D2, 9), "ios", 304.0)],
+                           {"halves_7": {"data_type": "INTEGER", "sliding_window_property": {
+                               "window_function": "count_distinct", "relative_days_from": -6, "relative_days_to": 0,
+                               "source_event_property": {"source_event": "events", "select": "{v} / 2",
+                                                         "aggregate_function": "last_value", "default_value": 0}}}})
+    report = project.validate(dry_run=False)
+    assert [issue.message for issue in report.errors] == []
+    project.refresh(origin="test")
+    assert values(project, "halves_7__inner") == [151.5, 152]  # was: [152, 152]
+    assert values(project, "halves_7") == [1, 2]  # was: [1, 1]
+
+
 DAU = {"dau": {"select": "SUM({property.active})", "x_axis": {"date": {}}}}
 ACTIVE = {"active": {"data_type": "INTEGER", "event_property": {
     "source_event": "entity_activity", "select": "1", "aggregate_function": "none", "default_value": 0}},
