@@ -26,7 +26,10 @@ from asemic_core.storage.state import ColumnState, ModelVersion, StateStore, now
 
 DAILY = "daily"
 USERS = "users"
-PARTITION_BY = {DAILY: "date", USERS: None}  # the layout: which table is partitioned by day
+# Each entity's last activity day through the table's ``state_day`` (an update continues
+# from it instead of reading the activity history; jobs/user_state.py).
+USER_STATE = "user_state"
+PARTITION_BY = {DAILY: "date", USERS: None, USER_STATE: None}  # the layout: which table is partitioned by day
 
 
 class ModelStore:
