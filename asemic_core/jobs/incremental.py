@@ -214,13 +214,16 @@ def update_is_up_to_date(project: ResolvedProject, store: ModelStore, warehouse_
     _first, watermark = model_range(store)
     executor = warehouse_executor(warehouse_path, project)
     try:
-        day_range = source_day_range(executor, project)
+        latest = latest_source_day(executor, project, watermark - DAY)  # the days from the watermark on
+        if latest < watermark:  # no activity on the watermark's day (or later): the whole range says which day
+            day_range = source_day_range(executor, project)
+            latest = day_range[1] if day_range is not None else None
     finally:
         executor.close()
-    if day_range is None or day_range[1] > watermark:
+    if latest is None or latest > watermark:
         return None
     return (f"the model is up to date: materialized through {watermark}, and the sources hold no later day "
-            f"(latest: {day_range[1]})")
+            f"(latest: {latest})")
 
 
 def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str,
