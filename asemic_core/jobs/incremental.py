@@ -21,7 +21,7 @@ from asemic_core.jobs.writing import (
     user_days,
     users_query,
 )
-from asemic_core.jobs.user_state import added_users_query, read_state, write_state
+from asemic_core.jobs.user_state import read_state, write_state, write_users
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
@@ -243,12 +243,7 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
         first_stats, phases, share = _stale_first(executor, project, work, status, reporter, plan.days)
         mark = time.monotonic()
         state = read_state(executor, work)
-        stored_users = work.snapshot(USERS)
-        if stored_users is not None and stored_users.files:
-            users_sql = added_users_query(project, render(executor.relation(stored_users)), plan.first, plan.last)
-        else:
-            users_sql = users_query(project, plan.last)
-        users = executor.relation(work.write(USERS, executor.batches(users_sql), replace_schema=True))
+        users = executor.relation(write_users(executor, project, work, plan.first, plan.last))
         phases["users"] = time.monotonic() - mark
         stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0), users, state)
         phases.update(more)

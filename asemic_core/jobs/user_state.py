@@ -1,7 +1,7 @@
 """Per-user state: what an incremental update reads instead of the event history.
 
-- The ``users`` table: an update adds the users whose first registration row is on a
-  recomputed day (``since`` .. the new last day) to the stored users, instead of
+- The ``users`` table: an update appends the users whose first registration row is on a
+  recomputed day (``since`` .. the new last day) and who are not stored yet, instead of
   rebuilding the table from every registration row.
 - The ``user_state`` table: each entity's last activity day through the table's
   ``state_day`` (entities not yet registered included: activity before registration
@@ -28,10 +28,12 @@ from asemic_core.sql.render import render
 from asemic_core.sql.sources import activity_relation, quoted, registrations_relation
 from asemic_core.sql.sparse import date_literal
 from asemic_core.sql.types import cast
-from asemic_core.storage.schema import daily_columns
-from asemic_core.storage.store import USER_STATE, Work
+from asemic_core.storage.schema import daily_columns, generate_schema
+from asemic_core.jobs.writing import users_query
+from asemic_core.storage.store import USER_STATE, USERS, Work
 
 STATE_DAY = "state_day"
+USERS_FILES = 32  # appends to the users table before an update rewrites it in one file
 
 
 def state_day(project: ResolvedProject, watermark: dt.date) -> dt.date:
@@ -92,8 +94,8 @@ def write_state(executor, project: ResolvedProject, work: Work, watermark: dt.da
 
 
 def added_users_query(project: ResolvedProject, stored_sql: str, since: dt.date, last: dt.date) -> str:
-    """The users table after an update of days ``since`` .. ``last``: the stored users and
-    the users whose first registration row (from ``since`` on) is on or before ``last``."""
+    """The users an update of days ``since`` .. ``last`` adds to the stored users: those whose
+    first registration row (from ``since`` on) is on or before ``last`` and who are not stored."""
     registration = project.events[REGISTRATIONS]
     extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
     stored = exp.alias_(exp.Subquery(this=exp.maybe_parse(stored_sql)), "s", table=True)
@@ -101,12 +103,25 @@ def added_users_query(project: ResolvedProject, stored_sql: str, since: dt.date,
         quoted("entity_id", "n"), exp.alias_(quoted("ts", "n"), "registration_ts", quoted=True),
         exp.alias_(quoted("date", "n"), "registration_date", quoted=True), *[quoted(c, "n") for c in extra],
     ).from_(exp.alias_(registrations_relation(project, since=since), "n", table=True)).join(
-        stored.copy(), on=exp.EQ(this=quoted("entity_id", "n"), expression=quoted("entity_id", "s")),
+        stored, on=exp.EQ(this=quoted("entity_id", "n"), expression=quoted("entity_id", "s")),
         join_type="LEFT").where(exp.and_(
             exp.LTE(this=quoted("date", "n"), expression=date_literal(last)),
             exp.Is(this=quoted("entity_id", "s"), expression=exp.Null())))
-    kept = exp.select(quoted("entity_id"), quoted("registration_ts"), quoted("registration_date"),
-                      *[quoted(c) for c in extra]).from_(stored)
-    both = exp.Union(this=kept, expression=added, distinct=False)
-    return render(exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=both), "u", table=True)).order_by(
-        quoted("entity_id")))
+    return render(added.order_by(quoted("entity_id", "n")))
+
+
+def write_users(executor, project: ResolvedProject, work: Work, since: dt.date, last: dt.date):
+    """The users table of an update of ``since`` .. ``last`` (the stored users and the added
+    ones: appended, or the table rewritten once appends left more than ``USERS_FILES``
+    files); the written snapshot."""
+    stored = work.snapshot(USERS)
+    columns = [c.name for c in generate_schema(project).table(USERS).columns]
+    if stored is None or not stored.files or list(stored.columns) != columns:  # none yet, or other columns
+        return work.write(USERS, executor.batches(users_query(project, last)), replace_schema=True)
+    added = added_users_query(project, render(executor.relation(stored, ["entity_id"])), since, last)
+    if len(stored.files) < USERS_FILES:
+        return work.write(USERS, executor.batches(added), append=True)
+    both = exp.Union(this=executor.relation(stored), expression=exp.maybe_parse(added), distinct=False)
+    compacted = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=both), "u", table=True)).order_by(
+        quoted("entity_id"))
+    return work.write(USERS, executor.batches(render(compacted)), replace_schema=True)

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pytest
 from jobs_support import DEMO_TABLES, WAREHOUSE, copy_project, differing_days, partitions, same, table_frame
 
+from asemic_core.jobs import user_state
 from asemic_core.project import Project
 from asemic_core.sql.sparse import layout_of
 from asemic_core.storage.store import USER_STATE, USERS
@@ -32,7 +34,11 @@ def _delete_before(root: Path, day: dt.date) -> dict[str, int]:
     return deleted
 
 
-def test_an_update_reads_no_event_before_its_window(demo_states, tmp_path: Path) -> None:
+@pytest.mark.parametrize("limit", [user_state.USERS_FILES, 1], ids=["append", "compact"])
+def test_an_update_reads_no_event_before_its_window(limit: int, demo_states, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """(``compact``: the users table is rewritten from the stored one instead of appended to.)"""
+    monkeypatch.setattr(user_state, "USERS_FILES", limit)
     root = copy_project(demo_states.behind, tmp_path / "behind")
     project = Project(root)
     resolved = project.resolved()
@@ -51,6 +57,8 @@ def test_an_update_reads_no_event_before_its_window(demo_states, tmp_path: Path)
 
     assert differing_days(partitions(root), partitions(demo_states.clean)) == []
     assert same(table_frame(root, USERS), table_frame(demo_states.clean, USERS), exact=True)
+    files = len(project.model_store(readonly=True).snapshot(USERS).files)
+    assert files == (2 if limit > 1 else 1)  # the refresh's file and the added users', or one rewritten file
 
 
 def _last_activity(root: Path, through: dt.date) -> pl.DataFrame:
