@@ -22,7 +22,11 @@ from deltalake import PostCommitHookProperties, WriterProperties
 from asemic_core.backend.seam import TableFile, TableSnapshot
 from asemic_core.names import quote_name, sql_string
 
-_WRITER = WriterProperties(compression="ZSTD")
+# A job's rows reach every day's partition at once (each batch of users spans all days), so
+# delta-rs holds one open file per day; row groups of 16k rows flush their pages early
+# instead of keeping each day's column buffers until the end (refresh peak RSS at
+# 100,000 x 180: 3.08 GiB with the default row group size, 2.65 GiB with this one).
+_WRITER = WriterProperties(compression="ZSTD", max_row_group_size=16_384)
 # Keep every commit file: the store decides which versions stay (see remove_unreferenced).
 _HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 

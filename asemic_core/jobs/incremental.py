@@ -133,9 +133,7 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     keep = [c for c in daily.columns if c not in targets and c not in drop]
     final = [c for c in order if c in keep or c in targets] + [c for c in keep if c not in order]
     if sparse:
-        rows = exp.Subquery(this=executor.relation(daily, keep))
-        kept = expand_at(project, rows, exp.select(*keys).from_("__columns"), keep, available=set(keep))
-        stored = exp.alias_(exp.Subquery(this=kept), "o", table=True)
+        stored = exp.alias_(exp.Subquery(this=_kept_columns(executor, project, daily, keep)), "o", table=True)
     else:
         stored = exp.alias_(exp.Subquery(this=executor.relation(daily, keep)), "o", table=True)
     query = exp.select(*[quoted(c, "n" if c in targets else "o") for c in final]).from_(stored).join(
@@ -143,11 +141,36 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
         on=exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, "n")) for k in ("entity_id", "date")]))
     daily = work.write(DAILY, executor.batches(render(query)), replace_schema=True)
     executor.unstage("__columns")
+    if sparse:
+        executor.unstage("__added_keys")
     progress(work.job_id, _share(span, buckets + 1, buckets + 1), f"{len(targets)} column(s) written on every day")
     reporter.finish()
     return day_stats(user_days(executor, project, model_first, watermark), model_first, watermark,
                      time.monotonic() - mark), {
         "compute": compute, "rewrite": time.monotonic() - mark - compute}
+
+
+def _kept_columns(executor, project: ResolvedProject, daily, keep: list[str]) -> exp.Expression:
+    """The kept columns on every key of ``__columns`` (the stored days, and the change days
+    the edited config adds): as stored, and derived (``expand_at``) only on the added days,
+    from the rows of the users who have such days."""
+    stored_keys = exp.Subquery(this=executor.relation(daily, ["entity_id", "date"]))
+    added = exp.select(quoted("entity_id", "c"), quoted("date", "c")).from_(exp.alias_(exp.to_table("__columns"), "c", table=True)).join(
+        exp.alias_(stored_keys, "d", table=True), join_type="LEFT",
+        on=exp.and_(exp.EQ(this=quoted("entity_id", "c"), expression=quoted("entity_id", "d")),
+                    exp.EQ(this=quoted("date", "c"), expression=quoted("date", "d")))).where(
+        exp.Is(this=quoted("entity_id", "d"), expression=exp.Null()))
+    executor.stage("__added_keys", [render(added)])
+    rows = exp.Subquery(this=executor.relation(daily, keep))
+    if not executor.rows(render(exp.select(exp.Count(this=exp.Star())).from_("__added_keys")))[0][0]:
+        return exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True))
+    users = exp.select(quoted("entity_id")).distinct().from_("__added_keys")
+    theirs = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
+        exp.In(this=quoted("entity_id"), query=exp.Subquery(this=users)))
+    derived = expand_at(project, exp.Subquery(this=theirs), exp.to_table("__added_keys"), keep, available=set(keep))
+    return exp.union(exp.select(*[quoted(c) for c in keep]).from_(exp.alias_(rows, "s", table=True)),
+                     exp.select(*[quoted(c) for c in keep]).from_(exp.alias_(exp.Subquery(this=derived), "x", table=True)),
+                     distinct=False)
 
 
 def _column_states(project: ResolvedProject, job_id: str, names: list[str], first: dt.date,

@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from asemic_core.errors import AsemicError
 from asemic_core.query.filters import Filter, filter_condition, literal
+from asemic_core.query.kpi_delta import NotSummable, applicable, delta_aggregated
 from asemic_core.query.model_source import CounterDays, ModelSource
 from asemic_core.semantic.kpi_formula import parse_kpi_expression
 from asemic_core.semantic.model import ResolvedKpi, ResolvedProject
@@ -65,12 +66,14 @@ class KpiQueryBuilder:
         self.contributing: exp.Expression = exp.Count(this=exp.Star())  # rows some aggregation sees
         self.rules: set[str] = set()  # the populations of the aggregations (semantic.resolve_kpis)
         self.counters: set[tuple[str, int] | None] = set()  # each aggregation's counter = N filter, if any
+        self.direct: set[str] = set()  # properties the formula and wheres name (not the population rules)
 
     def _column(self, name: str) -> exp.Expression:
         prop = self.project.get_property(name)
         if prop is None or prop.hidden:
             raise AsemicError(f"unknown property {name!r}")
         self.used.add(prop.id)
+        self.direct.add(prop.id)
         return quoted(prop.id, "m")
 
     def _where_tree(self, text: str) -> exp.Expression:
@@ -175,11 +178,17 @@ def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[ex
         builder = KpiQueryBuilder(project)
         value = builder.value(kpi_id, axis)
         found = (value, frozenset(builder.used), builder.contributing, frozenset(builder.rules),
-                 frozenset(builder.counters))
+                 frozenset(builder.counters), frozenset(builder.direct))
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
         _COMPILED[key] = found
     return found[0].copy(), set(found[1]), found[2].copy()
+
+
+def direct_columns(project: ResolvedProject, kpi_id: str, axis: str) -> frozenset[str]:
+    """The properties a KPI's formula and wheres name (the population rules' day counter aside)."""
+    compiled_value(project, kpi_id, axis)
+    return _COMPILED[(config_key(project), kpi_id, axis)][5]
 
 
 def rows_read(project: ResolvedProject, kpi_id: str, axis: str) -> str | CounterDays:
@@ -260,8 +269,19 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         date_to = request.date_to or plan.day_to
         ranges[:] = [date_from, date_to]
         registered = (request.date_from, request.date_to) if request.x_axis == "cohort_day" else None
-        relation = source.relation_sql(plan, rows=rows_read(project, kpi.id, request.x_axis), registered=registered)
+        rows = rows_read(project, kpi.id, request.x_axis)
         groupings = [by, []] if by else [by]
+        runs = _runs(source, plan, kpi.id, request, rows, by)
+        if runs is not None:
+            try:
+                return [render(_points_query(project, None, value, request, grouping, date_from, date_to, total_function,
+                                             contributing, delta_aggregated(project, runs, value, contributing,
+                                                                            request.filters, grouping, date_from,
+                                                                            date_to, source.reads_with_duckdb())),
+                               source.executor.dialect) for grouping in groupings]
+            except NotSummable:
+                pass
+        relation = source.relation_sql(plan, rows=rows, registered=registered)
         return [render(_points_query(project, relation, value, request, grouping, date_from, date_to, total_function,
                                      contributing), source.executor.dialect) for grouping in groupings]
 
@@ -278,6 +298,17 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         totals = points.select(_polars_total(total_function).alias("total"))
         total = totals.item() if totals.height else None
     return KpiResult(request, kpi, points, totals, total, sql, date_from, date_to, list(adhoc))
+
+
+def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by: list[str]) -> exp.Expression | None:
+    """The runs of days (``spans``) a KPI over "all" or "recent" rows is summed over, when
+    its values do not change on gap days (``kpi_delta.applicable``); None: expand the days."""
+    if request.x_axis != "date" or plan.adhoc or plan.snapshot is None or not isinstance(rows, str):
+        return None
+    found = _COMPILED[(config_key(source.resolved), kpi_id, request.x_axis)]
+    if not applicable(source.resolved, rows, found[3], found[5], request.filters, by):
+        return None
+    return source.runs(plan, recent=rows == "recent")
 
 
 def numeric_values(frame: pl.DataFrame, column: str = "value") -> pl.DataFrame:
@@ -302,10 +333,12 @@ def _polars_total(function: str) -> pl.Expr:
         if function != "sum" else pl.when(column.is_not_null().any()).then(column.sum()).otherwise(None)
 
 
-def _points_query(project: ResolvedProject, relation: str, value: exp.Expression, request: KpiRequest,
+def _points_query(project: ResolvedProject, relation: str | None, value: exp.Expression, request: KpiRequest,
                   by: list[str], date_from: dt.date, date_to: dt.date, total_function: str,
-                  contributing: exp.Expression) -> exp.Expression:
-    m = exp.alias_(exp.Subquery(this=exp.maybe_parse(relation, dialect=ENGINE_DIALECT)), "m", table=True)
+                  contributing: exp.Expression, aggregated: exp.Select | None = None) -> exp.Expression:
+    """The points of a KPI: its aggregation over ``relation`` (or the ``aggregated`` rows of
+    (axis, group-by columns, value, __rows) given), on the axis's grid, rolled up to the grain."""
+    m = exp.alias_(exp.Subquery(this=exp.maybe_parse(relation or "SELECT 1", dialect=ENGINE_DIALECT)), "m", table=True)
     conditions = [filter_condition(f, "m") for f in request.filters]
     groups = [quoted(b, "m") for b in by]
     if request.x_axis == "cohort_day":
@@ -322,12 +355,13 @@ def _points_query(project: ResolvedProject, relation: str, value: exp.Expression
                           exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
         grid_values = exp.select(exp.alias_(exp.cast(exp.Unnest(expressions=[series]), "DATE"), "date", quoted=True))
         axis_name = "date"
-    aggregated = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
-                            *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
-                            exp.alias_(value, "value", quoted=True),  # its own type: see numeric_values
-                            exp.alias_(contributing.copy(), "__rows", quoted=True)).from_(m)
-    aggregated = aggregated.where(exp.and_(*conditions)) if conditions else aggregated
-    aggregated = aggregated.group_by(*[exp.Literal.number(i + 1) for i in range(len(by) + 1)])
+    if aggregated is None:
+        aggregated = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
+                                *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
+                                exp.alias_(value, "value", quoted=True),  # its own type: see numeric_values
+                                exp.alias_(contributing.copy(), "__rows", quoted=True)).from_(m)
+        aggregated = aggregated.where(exp.and_(*conditions)) if conditions else aggregated
+        aggregated = aggregated.group_by(*[exp.Literal.number(i + 1) for i in range(len(by) + 1)])
 
     grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid_values), "axis", table=True))
     if by:

@@ -15,7 +15,7 @@ from asemic_core.errors import AsemicError
 from asemic_core.names import quote_names
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns
+from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns, spans
 from asemic_core.semantic.base_properties import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, REGISTRATION_DATE
 from asemic_core.sql.sources import quoted as quoted_column
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
@@ -189,7 +189,18 @@ class ModelSource:
         return (f"SELECT s.*, {extra} FROM ({sqls[0]}) AS s JOIN ({sqls[1]}) AS a "
                 f"ON s.entity_id = a.entity_id AND s.date = a.date")
 
-    def _duckdb(self) -> bool:
+    def runs(self, plan: SourcePlan, recent: bool = False) -> exp.Expression:
+        """The plan's range as runs of days with one value each (``spans``) for its stored
+        columns that keep their value on gap days; ``recent``: only the days within
+        active_days of the last activity."""
+        entity = self.resolved.entity
+        recent_days = (entity.active_days if entity else 0) if recent else None
+        columns = needed_columns(self.resolved, [*plan.stored, DAYS_SINCE_LAST_ACTIVE] if recent else plan.stored)
+        stored = self._stored_rows(plan, columns)
+        return spans(self.resolved, stored, plan.stored, plan.day_from, plan.day_to, recent_days=recent_days,
+                     materialize=self.reads_with_duckdb())
+
+    def reads_with_duckdb(self) -> bool:
         from asemic_core.backend.duckdb_executor import DuckDBExecutor
 
         return isinstance(self.executor, DuckDBExecutor)
@@ -203,13 +214,13 @@ class ModelSource:
             columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
             stored = self._stored_rows(plan, columns, first, plan.day_to)
             sqls.append(render(counter_days(self.resolved, stored, plan.stored, rows.counter, rows.n,
-                                            plan.day_from, plan.day_to, materialize=self._duckdb())))
+                                            plan.day_from, plan.day_to, materialize=self.reads_with_duckdb())))
         if plan.adhoc:
             request = ModelRequest(properties=[*plan.adhoc, rows.counter], day_from=max(first, self.available_range()[0]),
                                    day_to=plan.day_to, user_filter=user_filter)
             computed = exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request))
             sqls.append(render(counter_days(self.resolved, computed, plan.adhoc, rows.counter, rows.n,
-                                            plan.day_from, plan.day_to, materialize=self._duckdb())))
+                                            plan.day_from, plan.day_to, materialize=self.reads_with_duckdb())))
         if len(sqls) == 1:
             return sqls[0]
         extra = quote_names(plan.adhoc, "a")

@@ -268,3 +268,100 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
     ctes = result.args["with_"].expressions
     ctes.insert(0, exp.CTE(this=early, alias=exp.TableAlias(this=exp.to_identifier(EARLY)), materialized=materialize or None))
     return result
+
+
+START, END = "__start", "__end"
+NEXTS = "__rows_with_next"
+GAP_VARYING = frozenset({base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.DATE})
+
+
+def gap_constant(project: ResolvedProject, name: str) -> bool:
+    """Whether a property keeps one value on all the gap days after a stored row: not a day
+    counter, not a computed property of one (or of the date). Event properties hold their
+    default there; windows, lifetime and registration values carry."""
+    prop = project.properties.get(project.property_aliases.get(name, name))
+    if prop is None:
+        return False
+    if prop.is_base:
+        return prop.id not in GAP_VARYING
+    if prop.kind == "computed_property":
+        return all(gap_constant(project, dep) for dep in property_inputs(project, prop))
+    return True
+
+
+def _if(condition: exp.Expression, then: exp.Expression, otherwise: exp.Expression) -> exp.Expression:
+    return exp.Case(ifs=[exp.If(this=condition, true=then)], default=otherwise)
+
+
+def _plus_days(day: exp.Expression, days: int) -> exp.Expression:
+    return cast(exp.Add(this=day, expression=exp.Literal.number(days)), DataType.DATE)
+
+
+def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date, day_to: dt.date,
+          dialect: str = ENGINE_DIALECT, recent_days: int | None = None, materialize: bool = False) -> exp.Select:
+    """The logical model of ``day_from`` .. ``day_to`` as runs of days with one value each,
+    for ``columns`` that are ``gap_constant`` (plus ``days_since_last_active``, valued on
+    the run's first day): per stored row, its own day (``__start`` = ``__end``), then its
+    gap days up to the user's next stored row, valued as on the first of them. Nothing is
+    expanded: a run is one row whatever its length.
+
+    ``rows``: stored rows from ``month_start(day_from)`` (or, with ``recent_days``, from
+    ``day_from - recent_days``) to ``day_to``. ``recent_days``: only the days within that
+    many days of the last activity (gap runs end there; rows past it are left out).
+    ``materialize``: the rows with their next day are computed once (DuckDB)."""
+    since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
+    lowest = month_start(day_from)
+    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True))
+    if recent_days is not None:
+        # every user has a row on the month's first day: it or a later row anchors day_from
+        lowest = max(lowest, day_from - dt.timedelta(days=recent_days))
+        within = within.where(exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)))
+    # before the range, only each user's last row matters (it anchors day_from): found by a
+    # grouping, so that only the range's rows are sorted by user
+    before = within.copy().where(exp.GTE(this=quoted("date"), expression=_date(lowest)),
+                                 exp.LT(this=quoted("date"), expression=_date(day_from)))
+    latest = exp.select(quoted("entity_id"), exp.alias_(exp.Max(this=quoted("date")), "__latest", quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=before.copy()), "b", table=True)).group_by(quoted("entity_id"))
+    anchors = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("a"))).from_(
+        exp.alias_(exp.Subquery(this=before), "a", table=True)).join(
+        exp.alias_(exp.Subquery(this=latest), "l", table=True),
+        on=exp.and_(exp.EQ(this=quoted("entity_id", "a"), expression=quoted("entity_id", "l")),
+                    exp.EQ(this=quoted("date", "a"), expression=quoted("__latest", "l"))))
+    inside = within.where(exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to)))
+    within = exp.union(anchors, inside, distinct=False)
+    following = exp.Window(this=exp.func("LEAD", quoted("date")), partition_by=[quoted("entity_id")],
+                           order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
+    paired = exp.select(exp.Star(), exp.alias_(following, "__next", quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=within), "w", table=True))
+    nexts = exp.select(exp.Star()).from_(NEXTS)
+    names = [project.properties[project.property_aliases.get(c, c)].id for c in columns if c not in KEYS]
+    own = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), START, quoted=True),
+                     exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names]).from_(
+        exp.alias_(exp.Subquery(this=nexts.copy()), "o", table=True)).where(
+        exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to)))
+    # the gap days: valued on the first of them (the day after the row), which _finish derives
+    base = exp.select(exp.Star(), exp.alias_(_plus_days(quoted("date"), 1), DAY, quoted=True),
+                      exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(
+        exp.LT(this=quoted("date"), expression=_date(day_to)))
+    needed = needed_columns(project, names)
+    if recent_days is not None and base_properties.DAYS_SINCE_LAST_ACTIVE not in needed:
+        needed.append(base_properties.DAYS_SINCE_LAST_ACTIVE)
+    valued = _finish(project, exp.Subquery(this=base), [*needed, "__next"], dialect, available=set(needed))
+    last = _if(exp.Is(this=quoted("__next"), expression=exp.Null()), _date(day_to),
+               _if(exp.GT(this=quoted("__next"), expression=_plus_days(_date(day_to), 1)), _date(day_to),
+                   _plus_days(quoted("__next"), -1)))
+    if recent_days is not None:
+        # the first gap day has days_since_last_active = d + 1; the last recent day is
+        # that day + recent_days - (d + 1); a user never active has no recent gap day
+        reach = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
+            this=exp.Paren(this=exp.Sub(this=exp.Literal.number(recent_days), expression=since.copy())),
+            to=exp.DataType.build("INT"))), DataType.DATE)
+        last = _if(exp.Is(this=since.copy(), expression=exp.Null()), _plus_days(quoted("date"), -1),
+                   _if(exp.LT(this=reach.copy(), expression=last.copy()), reach, last))
+    first = _if(exp.LT(this=quoted("date"), expression=_date(day_from)), _date(day_from), quoted("date"))
+    gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
+                      exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names]).from_(
+        exp.alias_(exp.Subquery(this=valued), "g", table=True)).where(exp.LTE(this=first, expression=last))
+    both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False)), "r", table=True))
+    return both.with_(NEXTS, as_=paired, materialized=materialize or None)

@@ -29,7 +29,7 @@ from test_engine_properties import check_kpis, check_properties
 
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.project import Project
-from asemic_core.sql.expansion import counter_days, expand_at, expand_range
+from asemic_core.sql.expansion import counter_days, gap_constant, spans, expand_at, expand_range
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
 from asemic_core.sql.sparse import layout_of
@@ -218,6 +218,28 @@ def test_counter_days_give_the_dense_rows_where_the_counter_has_the_value(demo, 
     want = dense.filter(pl.col("date").is_between(day_from, day_to) & (pl.col(counter) == n)).select(got.columns)
     assert want.height > 0
     assert_frame_equal(got, want.sort(["entity_id", "date"]), rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("recent", [None, 30, 5])
+@pytest.mark.parametrize("offsets", [(0, 0), (20, 3), (33, 10)])
+def test_spans_cover_the_dense_days_with_their_values(demo, recent, offsets) -> None:
+    """Runs of days (one row per stored row and per gap) hold, on every day they cover, the
+    dense model's values of the columns that do not change on gap days; with ``recent``,
+    exactly the days within that many days of the last activity."""
+    resolved, executor, columns, dense, sparse_sql, _stored, (first, last), _root = demo
+    day_from, day_to = first + dt.timedelta(days=offsets[0]), last - dt.timedelta(days=offsets[1])
+    constant = [c for c in columns if gap_constant(resolved, c)]
+    assert {"mau_active", "lifetime_revenue", "registration_date"} <= set(constant)
+    assert "cohort_day" not in constant and "days_since_last_active" not in constant
+    runs = executor.frame(render(spans(resolved, exp.Subquery(this=sparse_sql), constant, day_from, day_to,
+                                       recent_days=recent)))
+    days = runs.with_columns(pl.date_ranges("__start", "__end").alias("date")).explode("date").drop("__start", "__end")
+    want = dense.filter(pl.col("date").is_between(day_from, day_to))
+    if recent is not None:
+        want = want.filter(pl.col("days_since_last_active") <= recent)
+    assert want.height > 0 and runs.height < want.height
+    assert_frame_equal(days.select("entity_id", "date", *constant).sort(["entity_id", "date"]),
+                       want.select("entity_id", "date", *constant).sort(["entity_id", "date"]), rel_tol=1e-9, abs_tol=1e-12)
 
 
 # ------------------------------------------------------------------------ dense fallback

@@ -1,0 +1,174 @@
+"""KPI points by the delta method: sums over runs of days instead of over expanded days.
+
+A date-axis KPI over every registered user (or over the days within active_days of the
+last activity) sees, on the days between two stored rows of a user, values that do not
+change (sql/expansion.py ``spans``) as long as it reads no day counter. Such a KPI is a
+formula of sums and counts; each of them, per day, is the sum of its per-run values over
+the runs covering that day: +value on the run's first day, -value the day after its last
+day, and a running total over the days of the range. The cost follows the stored rows of
+the range, not users x days.
+
+Used for SUM, COUNT and AVG of whole numbers (their running totals are exact); MIN, MAX,
+COUNT(DISTINCT) and fractional sums keep the expanded path (``applicable`` says no).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlglot import exp
+
+from asemic_core.config.models import DataType
+from asemic_core.query.filters import filter_condition, literal
+from asemic_core.semantic.model import ResolvedProject
+from asemic_core.sql.expansion import END, START, gap_constant
+from asemic_core.sql.sources import quoted
+
+WHOLE = (DataType.INTEGER, DataType.BOOLEAN)
+RUNS = "__runs"
+
+
+class NotSummable(Exception):
+    """The formula holds an aggregation a running total cannot give exactly."""
+
+
+def applicable(project: ResolvedProject, rows: str, rules: frozenset[str], direct: frozenset[str],
+               filters: list, by: list[str]) -> bool:
+    """Whether a KPI reading ``rows`` ("all" or "recent") can be summed over runs: every
+    property it names (formula, wheres, filters, group-by) keeps its value on gap days, and
+    the population rules' day counter condition is constant on each run ("recent": runs end
+    with the population; "all": only the active-day rule, false on every gap day)."""
+    if rows == "recent":
+        allowed = {"active_day", "active_window", "recent"}
+    elif rows == "all":
+        allowed = {"all", "active_day"}
+    else:
+        return False
+    if not rules <= allowed:
+        return False
+    names = set(direct) | {f.property for f in filters} | set(by)
+    return all(gap_constant(project, name) for name in names)
+
+
+def _whole(project: ResolvedProject, node: exp.Expression) -> bool:
+    if not isinstance(node, exp.Column):
+        return False
+    prop = project.properties.get(node.name)
+    return prop is not None and prop.data_type in WHOLE
+
+
+class _Sums:
+    """The per-run values to total, by their SQL (one column each)."""
+
+    def __init__(self, project: ResolvedProject) -> None:
+        self.project = project
+        self.columns: dict[str, tuple[str, exp.Expression]] = {}
+
+    def add(self, value: exp.Expression) -> exp.Expression:
+        key = value.sql()
+        if key not in self.columns:
+            self.columns[key] = (f"__s{len(self.columns)}", value)
+        return quoted(self.columns[key][0])
+
+    def aggregate(self, aggregate: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """The running-total form of ``aggregate`` FILTER (WHERE ``condition``)."""
+        zero, one = exp.Literal.number(0), exp.Literal.number(1)
+
+        def when(test: exp.Expression, then: exp.Expression) -> exp.Expression:
+            return exp.Case(ifs=[exp.If(this=test, true=then)], default=zero.copy())
+
+        argument = aggregate.this
+        if isinstance(argument, exp.Distinct):
+            raise NotSummable("distinct")
+        if isinstance(aggregate, exp.Count):
+            if isinstance(argument, exp.Star):
+                return self.add(when(condition, one))
+            return self.add(when(exp.and_(condition.copy(), exp.Not(this=exp.Is(this=argument.copy(), expression=exp.Null()))), one))
+        if isinstance(aggregate, (exp.Sum, exp.Avg)) and _whole(self.project, argument):
+            present = exp.and_(condition.copy(), exp.Not(this=exp.Is(this=argument.copy(), expression=exp.Null())))
+            total = self.add(when(present.copy(), argument.copy()))
+            count = self.add(when(present, one))
+            none = exp.EQ(this=count.copy(), expression=zero.copy())
+            result = total if isinstance(aggregate, exp.Sum) else exp.Div(this=total, expression=count)
+            return exp.Case(ifs=[exp.If(this=none, true=exp.Null())], default=result)
+        raise NotSummable(type(aggregate).__name__)
+
+    def rewrite(self, tree: exp.Expression) -> exp.Expression:
+        """``tree`` with each aggregation replaced by its running total's column."""
+        if isinstance(tree, exp.Filter) and isinstance(tree.this, exp.AggFunc):
+            return self.aggregate(tree.this, tree.expression.this)
+        if isinstance(tree, exp.AggFunc):
+            return self.aggregate(tree, exp.true())
+        if isinstance(tree, (exp.Window, exp.Subquery, exp.Select)):
+            raise NotSummable(type(tree).__name__)
+        tree = tree.copy()
+        for key, value in list(tree.args.items()):
+            if isinstance(value, exp.Expression):
+                tree.set(key, self.rewrite(value))
+            elif isinstance(value, list):
+                tree.set(key, [self.rewrite(v) if isinstance(v, exp.Expression) else v for v in value])
+        return tree
+
+
+def _day_after(column: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=exp.Add(this=column, expression=exp.Literal.number(1)), to=exp.DataType.build("DATE"))
+
+
+def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.Expression,
+                     contributing: exp.Expression, filters: list, by: list[str], date_from: dt.date,
+                     date_to: dt.date, materialize: bool = False) -> exp.Select:
+    """(date, group-by columns, value, __rows) for every day of the range and group, from
+    ``runs`` (``spans``: entity_id, __start, __end and the columns): the same rows the
+    expanded query's aggregation gives, where a day with no row has value NULL.
+
+    Raises NotSummable when the formula holds an aggregation without an exact running total.
+    ``materialize``: the runs are computed once for their three uses (DuckDB)."""
+    sums = _Sums(project)
+    everything = sums.add(exp.Literal.number(1))  # the rows of the (date, group): none -> no point
+    formula = sums.rewrite(value)
+    rows = sums.rewrite(contributing)
+    conditions = [filter_condition(f, "m") for f in filters]
+    groups = [quoted(b, "m") for b in by]
+
+    def events(day: exp.Expression, sign: int, last_day_only: bool) -> exp.Select:
+        signed = [exp.alias_(expression.copy() if sign > 0 else exp.Neg(this=exp.Paren(this=expression.copy())),
+                             name, quoted=True) for name, expression in sums.columns.values()]
+        select = exp.select(exp.alias_(day, "date", quoted=True), *[exp.alias_(g.copy(), b, quoted=True)
+                                                                     for g, b in zip(groups, by)], *signed).from_(
+            exp.alias_(exp.to_table(RUNS), "m", table=True))
+        wheres = [c.copy() for c in conditions]
+        if last_day_only:
+            wheres.append(exp.LT(this=quoted(END, "m"), expression=literal(date_to)))
+        return select.where(exp.and_(*wheres)) if wheres else select
+
+    starts = events(quoted(START, "m"), +1, False)
+    ends = events(_day_after(quoted(END, "m")), -1, True)
+    keys = ["date", *by]
+    deltas = exp.select(*[quoted(k) for k in keys], *[exp.alias_(exp.Sum(this=quoted(name)), name, quoted=True)
+                                                       for name, _ in sums.columns.values()]).from_(
+        exp.alias_(exp.Subquery(this=exp.union(starts, ends, distinct=False)), "e", table=True)).group_by(
+        *[exp.Literal.number(i + 1) for i in range(len(keys))])
+    series = exp.func("generate_series", literal(date_from), literal(date_to),
+                      exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+    grid = exp.select(exp.alias_(exp.cast(exp.Unnest(expressions=[series]), "DATE"), "date", quoted=True))
+    if by:
+        listed = exp.select(*[exp.alias_(g.copy(), b, quoted=True) for g, b in zip(groups, by)]).distinct().from_(
+            exp.alias_(exp.to_table(RUNS), "m", table=True))
+        listed = listed.where(exp.and_(*[c.copy() for c in conditions])) if conditions else listed
+        grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid), "d", table=True)).join(
+            exp.alias_(exp.Subquery(this=listed), "g", table=True), join_type="CROSS")
+    order = exp.Order(expressions=[exp.Ordered(this=quoted("date", "grid"))])
+    frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+    totals = exp.select(*[quoted(k, "grid") for k in keys], *[
+        exp.alias_(exp.Window(this=exp.Sum(this=exp.Coalesce(this=quoted(name, "dl"), expressions=[exp.Literal.number(0)])),
+                              partition_by=[quoted(b, "grid") for b in by] or None, order=order.copy(), spec=frame.copy()),
+                   name, quoted=True)
+        for name, _ in sums.columns.values()]).from_(exp.alias_(exp.Subquery(this=grid), "grid", table=True)).join(
+        exp.alias_(exp.Subquery(this=deltas), "dl", table=True), join_type="LEFT",
+        on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "dl")) for k in keys]))
+    none = exp.EQ(this=everything, expression=exp.Literal.number(0))
+    result = exp.select(*[quoted(k) for k in keys],
+                        exp.alias_(exp.Case(ifs=[exp.If(this=none, true=exp.Null())], default=formula), "value", quoted=True),
+                        exp.alias_(rows, "__rows", quoted=True)).from_(exp.alias_(exp.Subquery(this=totals), "t", table=True))
+    return result.with_(RUNS, as_=runs, materialized=materialize or None)
+
