@@ -83,3 +83,20 @@ def test_every_job_leaves_the_activity_state_of_its_watermark(demo_states, tmp_p
         expected = _last_activity(root, through)
         assert expected.height > 1000
         assert same(entities.sort("entity_id"), expected, exact=True), label
+
+
+def test_an_update_of_a_model_without_state_reads_the_history_once(demo_states, tmp_path: Path) -> None:
+    """A model written before the state table existed (its version has no user_state): the
+    update reads the activity history, gives the refresh's values and leaves a state."""
+    root = copy_project(demo_states.behind, tmp_path / "behind")
+    store = Project(root).model_store()
+    work = store.begin("older-model")
+    del work.tables[USER_STATE]
+    store.publish(work, "restore")
+    assert USER_STATE not in store.current().tables
+
+    Project(root).update(origin="test")
+
+    assert differing_days(partitions(root), partitions(demo_states.clean)) == []
+    assert same(table_frame(root, USERS), table_frame(demo_states.clean, USERS), exact=True)
+    assert USER_STATE in Project(root).model_store(readonly=True).current().tables
