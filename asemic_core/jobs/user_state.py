@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from asemic_core.config.models import DataType
 from asemic_core.jobs.days import reach
+from asemic_core.jobs.writing import users_query
 from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
 from asemic_core.sql.model_users import STATE_COLUMN
 from asemic_core.sql.render import render
@@ -29,7 +30,6 @@ from asemic_core.sql.sources import activity_relation, quoted, registrations_rel
 from asemic_core.sql.sparse import date_literal
 from asemic_core.sql.types import cast
 from asemic_core.storage.schema import daily_columns, generate_schema
-from asemic_core.jobs.writing import users_query
 from asemic_core.storage.store import USER_STATE, USERS, Work
 
 STATE_DAY = "state_day"
