@@ -109,10 +109,11 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     mark = time.monotonic()
     builder = ModelQueryBuilder(project)
     days = (watermark - model_first).days + 1
-    buckets = buckets_for(_users_per_day(work, watermark) * days)
-    reporter.start(buckets + 1, f"Recomputing {len(targets)} column(s)")
     keys = [quoted("entity_id"), quoted("date")]
     sparse = builder.layout(ModelRequest(targets, model_first, watermark)).sparse
+    # the rows computed: the stored rows (and the days an edit adds) or, dense, every user-day
+    buckets = buckets_for(daily.rows if sparse else _users_per_day(work, watermark) * days)
+    reporter.start(buckets + 1, f"Recomputing {len(targets)} column(s)")
     # Sparse layout: the targets are computed on the stored days too (the change days of the
     # edited config may differ), and the kept columns are derived on the new days.
     stored_days = render(executor.relation(daily, ["entity_id", "date"])) if sparse else None
@@ -132,14 +133,20 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     order = [c.name for c in generate_schema(project).table(DAILY).columns]
     keep = [c for c in daily.columns if c not in targets and c not in drop]
     final = [c for c in order if c in keep or c in targets] + [c for c in keep if c not in order]
-    if sparse:
-        stored = exp.alias_(exp.Subquery(this=_kept_columns(executor, project, daily, keep)), "o", table=True)
-    else:
-        stored = exp.alias_(exp.Subquery(this=executor.relation(daily, keep)), "o", table=True)
-    query = exp.select(*[quoted(c, "n" if c in targets else "o") for c in final]).from_(stored).join(
-        exp.alias_(exp.to_table("__columns"), "n", table=True), join_type="LEFT",
-        on=exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, "n")) for k in ("entity_id", "date")]))
-    daily = work.write(DAILY, executor.batches(render(query)), replace_schema=True)
+    added = _stage_added_keys(executor, daily) if sparse else 0
+    # one month at a time (a user's first row of a month is stored: the kept columns of a
+    # month derive from that month's rows), so each join holds a month of rows
+    statements = []
+    for first, last in _months(model_first, watermark):
+        month = daily.between(first, last)
+        kept = _kept_columns(executor, project, month, keep, first, last) if added else executor.relation(month, keep)
+        within = exp.Between(this=quoted("date"), low=_date(first), high=_date(last))
+        computed = exp.select(exp.Star()).from_("__columns").where(within)
+        statements.append(render(exp.select(*[quoted(c, "n" if c in targets else "o") for c in final]).from_(
+            exp.alias_(exp.Subquery(this=kept), "o", table=True)).join(
+            exp.alias_(exp.Subquery(this=computed), "n", table=True), join_type="LEFT",
+            on=exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, "n")) for k in ("entity_id", "date")]))))
+    daily = work.write(DAILY, stream(executor, statements), replace_schema=True)
     executor.unstage("__columns")
     if sparse:
         executor.unstage("__added_keys")
@@ -150,10 +157,24 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
         "compute": compute, "rewrite": time.monotonic() - mark - compute}
 
 
-def _kept_columns(executor, project: ResolvedProject, daily, keep: list[str]) -> exp.Expression:
-    """The kept columns on every key of ``__columns`` (the stored days, and the change days
-    the edited config adds): as stored, and derived (``expand_at``) only on the added days,
-    from the rows of the users who have such days."""
+def _months(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Calendar months of first .. last, clipped to it."""
+    out = []
+    start = first
+    while start <= last:
+        following = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        out.append((start, min(last, following - DAY)))
+        start = following
+    return out
+
+
+def _date(day: dt.date) -> exp.Expression:
+    return exp.cast(exp.Literal.string(day.isoformat()), "DATE")
+
+
+def _stage_added_keys(executor, daily) -> int:
+    """Stage ``__added_keys``: the keys of ``__columns`` (the stored days and the change days
+    of the edited config) that the daily table does not store; returns how many."""
     stored_keys = exp.Subquery(this=executor.relation(daily, ["entity_id", "date"]))
     added = exp.select(quoted("entity_id", "c"), quoted("date", "c")).from_(exp.alias_(exp.to_table("__columns"), "c", table=True)).join(
         exp.alias_(stored_keys, "d", table=True), join_type="LEFT",
@@ -161,13 +182,21 @@ def _kept_columns(executor, project: ResolvedProject, daily, keep: list[str]) ->
                     exp.EQ(this=quoted("date", "c"), expression=quoted("date", "d")))).where(
         exp.Is(this=quoted("entity_id", "d"), expression=exp.Null()))
     executor.stage("__added_keys", [render(added)])
-    rows = exp.Subquery(this=executor.relation(daily, keep))
-    if not executor.rows(render(exp.select(exp.Count(this=exp.Star())).from_("__added_keys")))[0][0]:
-        return exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True))
-    users = exp.select(quoted("entity_id")).distinct().from_("__added_keys")
+    return executor.rows(render(exp.select(exp.Count(this=exp.Star())).from_("__added_keys")))[0][0]
+
+
+def _kept_columns(executor, project: ResolvedProject, month, keep: list[str], first: dt.date,
+                  last: dt.date) -> exp.Expression:
+    """The kept columns on every key of ``__columns`` in ``first`` .. ``last`` (one month):
+    as stored, and derived (``expand_at``) on the added days, from the month's rows of the
+    users who have such days (each user has a row on the month's first day)."""
+    rows = exp.Subquery(this=executor.relation(month, keep))
+    keys = exp.select(quoted("entity_id"), quoted("date")).from_("__added_keys").where(
+        exp.Between(this=quoted("date"), low=_date(first), high=_date(last)))
+    users = exp.select(quoted("entity_id")).distinct().from_(exp.alias_(exp.Subquery(this=keys.copy()), "k", table=True))
     theirs = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
         exp.In(this=quoted("entity_id"), query=exp.Subquery(this=users)))
-    derived = expand_at(project, exp.Subquery(this=theirs), exp.to_table("__added_keys"), keep, available=set(keep))
+    derived = expand_at(project, exp.Subquery(this=theirs), exp.Subquery(this=keys), keep, available=set(keep))
     return exp.union(exp.select(*[quoted(c) for c in keep]).from_(exp.alias_(rows, "s", table=True)),
                      exp.select(*[quoted(c) for c in keep]).from_(exp.alias_(exp.Subquery(this=derived), "x", table=True)),
                      distinct=False)

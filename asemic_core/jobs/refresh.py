@@ -9,6 +9,7 @@ from asemic_core.errors import JobError
 from asemic_core.jobs.writing import (
     JobResult,
     buckets_for,
+    stored_estimate,
     day_stats,
     estimate_rows,
     job_executor,
@@ -46,8 +47,8 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
             raise JobError(f"start date {first} is after the end date {last}")
         columns = daily_columns(project)
         _users, estimated_rows = estimate_rows(executor, project, first, last)
-        buckets = buckets_for(estimated_rows)
         builder = ModelQueryBuilder(project)
+        buckets = buckets_for(stored_estimate(estimated_rows, builder.layout(ModelRequest(columns, first, last)).sparse))
         phases["plan"] = time.monotonic() - started
 
         mark = time.monotonic()

@@ -24,7 +24,7 @@ from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import END, START, gap_constant
 from asemic_core.sql.sources import quoted
 
-WHOLE = (DataType.INTEGER, DataType.BOOLEAN)
+WHOLE = (DataType.INTEGER,)
 RUNS = "__runs"
 
 
