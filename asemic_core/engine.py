@@ -117,5 +117,21 @@ def source_day_range(executor, project: ResolvedProject) -> tuple[dt.date, dt.da
     return first, last
 
 
+def latest_source_day(executor, project: ResolvedProject, after: dt.date) -> dt.date:
+    """The latest activity day after ``after`` (``end_date`` applied), else ``after``: what an
+    update needs of the sources' range, reading only the days after the watermark."""
+    query = exp.select(exp.Max(this=quoted("date"))).from_(exp.alias_(activity_relation(project), "a", table=True)).where(
+        exp.GT(this=quoted("date"), expression=exp.Cast(this=exp.Literal.string(after.isoformat()),
+                                                      to=exp.DataType.build("DATE"))))
+    try:
+        last = executor.rows(render(query))[0][0]
+    except duckdb.Error as err:
+        raise WarehouseError(f"cannot read the event tables: {str(err).splitlines()[0]}") from None
+    settings = project.entity.model_settings if project.entity else None
+    if last is not None and settings and settings.end_date:
+        last = min(last, settings.end_date)
+    return max(last, after) if last is not None else after
+
+
 def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]

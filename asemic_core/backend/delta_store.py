@@ -84,10 +84,12 @@ class DeltaTableStore:
         return found
 
     def write(self, table: str, data, *, partition_by: str | None, replace_days: tuple[dt.date, dt.date] | None,
-              replace_schema: bool) -> int:
+              replace_schema: bool, append: bool = False) -> int:
         location = str(self.location(table))
         options = dict(mode="overwrite", writer_properties=_WRITER, post_commithook_properties=_HOOKS)
-        if replace_days is not None and self.exists(table):
+        if append and self.exists(table):
+            options["mode"] = "append"
+        elif replace_days is not None and self.exists(table):
             first, last = replace_days
             column = quote_name(partition_by)
             options["predicate"] = (f"{column} >= {sql_string(first.isoformat())} AND "

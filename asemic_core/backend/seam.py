@@ -102,9 +102,9 @@ class TableStore(Protocol):
     def snapshot(self, table: str, version: int) -> TableSnapshot: ...
 
     def write(self, table: str, data: Any, *, partition_by: str | None, replace_days: tuple[dt.date, dt.date] | None,
-              replace_schema: bool) -> int:
+              replace_schema: bool, append: bool = False) -> int:
         """Write an Arrow stream: replace the rows of days ``replace_days`` (inclusive), or the
-        whole table when None; return the new version."""
+        whole table when None, or (``append``) add the rows to the table; return the new version."""
         ...
 
     def reset(self, table: str, version: int) -> int:

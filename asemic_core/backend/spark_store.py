@@ -78,7 +78,7 @@ class SparkTableStore:
                              tuple(files))
 
     def write(self, table: str, data: SparkRows, *, partition_by: str | None,
-              replace_days: tuple[dt.date, dt.date] | None, replace_schema: bool) -> int:
+              replace_days: tuple[dt.date, dt.date] | None, replace_schema: bool, append: bool = False) -> int:
         latest = self.latest(table)
         version = 0 if latest is None else latest + 1
         directory = f"{self.location(table)}/v{version:06d}-{uuid.uuid4().hex[:8]}"
@@ -97,7 +97,9 @@ class SparkTableStore:
         data.written()
         parts = [{"dir": directory, "day": day, "rows": rows, "size": self._size(directory, partition_by, day)}
                  for day, rows in sorted(counts.items(), key=lambda kv: kv[0] or "")]
-        if replace_days is not None and latest is not None:
+        if append and latest is not None:  # the table's parts and the new rows' (none when no row was written)
+            parts = self._manifest(table, latest)["parts"] + [p for p in parts if p["rows"]]
+        elif replace_days is not None and latest is not None:
             first, last = (d.isoformat() for d in replace_days)
             kept = [p for p in self._manifest(table, latest)["parts"] if not (first <= p["day"] <= last)]
             parts = sorted(kept + parts, key=lambda p: p["day"])

@@ -9,8 +9,7 @@ import time
 
 from sqlglot import exp
 
-from asemic_core.engine import source_day_range, warehouse_executor
-from asemic_core.errors import JobError
+from asemic_core.engine import latest_source_day, source_day_range, warehouse_executor
 from asemic_core.jobs.days import DayPlan, check_rewind_range, model_range, plan_rewind_days, plan_update_days, reach
 from asemic_core.jobs.writing import (
     JobResult,
@@ -22,6 +21,7 @@ from asemic_core.jobs.writing import (
     user_days,
     users_query,
 )
+from asemic_core.jobs.user_state import read_state, write_state, write_users
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
@@ -50,9 +50,12 @@ def _users_per_day(work: Work, day: dt.date) -> int:
 
 
 def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan, model_first: dt.date,
-                   reporter: Reporter, span: tuple[float, float] = (0.0, 1.0)) -> tuple[list, dict]:
+                   reporter: Reporter, span: tuple[float, float] = (0.0, 1.0), users=None,
+                   state: tuple[str, dt.date] | None = None) -> tuple[list, dict]:
     """Compute every column on plan.first .. plan.last from the events and the stored days
-    before, and replace those days of the daily table."""
+    before, and replace those days of the daily table. ``users``: the users table's
+    relation (else the registration tables); ``state``: the activity state (jobs/user_state.py),
+    used when it ends before the first recomputed day."""
     columns = daily_columns(project)
     props = [project.properties[c] for c in columns]
     builder = ModelQueryBuilder(project)
@@ -71,12 +74,16 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
         # (or registered later), whose values carry to the resume day (sparse layout).
         stored = daily.between(min(compute_from, month_start(resume - DAY)), resume - DAY)
         stored_sql = render(executor.relation(stored, ["entity_id", "date", *needed]))
+    if state is not None and (resume is None or state[1] >= resume):
+        state = None
+    history_free = dict(users_sql=render(users) if users is not None else None,
+                        activity_state_sql=state[0] if state else None, activity_state_day=state[1] if state else None)
     buckets = buckets_for(_users_per_day(work, plan.last) * plan.days)
     mark = time.monotonic()
     reporter.start(buckets, f"Computing {plan.days} day(s)")
     statements = [render(builder.build(ModelRequest(
         properties=columns, day_from=plan.first, day_to=plan.last, user_filter=user_bucket(b, buckets),
-        compute_from=compute_from, resume_from=resume, stored_sql=stored_sql))) for b in range(buckets)]
+        compute_from=compute_from, resume_from=resume, stored_sql=stored_sql, **history_free))) for b in range(buckets)]
 
     def written(index: int) -> None:
         reporter.advance()
@@ -89,7 +96,7 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
     reporter.finish()
     seconds = time.monotonic() - mark
     work.written += [c.name for c in generate_schema(project).table(DAILY).columns]
-    return day_stats(user_days(executor, project, plan.first, plan.last), plan.first, plan.last,
+    return day_stats(user_days(executor, project, plan.first, plan.last, users), plan.first, plan.last,
                      seconds), {"compute_and_write": seconds}
 
 
@@ -259,13 +266,16 @@ def update_is_up_to_date(project: ResolvedProject, store: ModelStore, warehouse_
     _first, watermark = model_range(store)
     executor = warehouse_executor(warehouse_path, project)
     try:
-        day_range = source_day_range(executor, project)
+        latest = latest_source_day(executor, project, watermark - DAY)  # the days from the watermark on
+        if latest < watermark:  # no activity on the watermark's day (or later): the whole range says which day
+            day_range = source_day_range(executor, project)
+            latest = day_range[1] if day_range is not None else None
     finally:
         executor.close()
-    if day_range is None or day_range[1] > watermark:
+    if latest is None or latest > watermark:
         return None
     return (f"the model is up to date: materialized through {watermark}, and the sources hold no later day "
-            f"(latest: {day_range[1]})")
+            f"(latest: {latest})")
 
 
 def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_id: str,
@@ -278,14 +288,20 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     model_first, watermark = model_range(work)
     executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
-        day_range = source_day_range(executor, project)
-        if day_range is None:
-            raise JobError("the event tables hold no registrations or no activity")
-        plan = plan_update_days(project, daily_columns(project), model_first, watermark, day_range[1])
+        # Per-user state instead of the history (jobs/user_state.py): the sources' days after
+        # the watermark, the users table and the activity state of the version it continues.
+        plan = plan_update_days(project, daily_columns(project), model_first, watermark,
+                                latest_source_day(executor, project, watermark))
         first_stats, phases, share = _stale_first(executor, project, work, status, reporter, plan.days)
-        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0))
+        mark = time.monotonic()
+        state = read_state(executor, work)
+        users = executor.relation(write_users(executor, project, work, plan.first, plan.last))
+        phases["users"] = time.monotonic() - mark
+        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0), users, state)
         phases.update(more)
-        work.write(USERS, executor.batches(users_query(project, plan.last)), replace_schema=True)
+        mark = time.monotonic()
+        write_state(executor, project, work, plan.last, state)
+        phases["user_state"] = time.monotonic() - mark
     finally:
         executor.close()
     columns = [c.name for c in generate_schema(project).table(DAILY).columns]
@@ -315,6 +331,7 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
         stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0))
         phases.update(more)
         work.write(USERS, executor.batches(users_query(project, watermark)), replace_schema=True)
+        write_state(executor, project, work, watermark)  # the rewound days' activity may have changed
     finally:
         executor.close()
     if first_stats:  # the stale columns now hold their current definitions on every day

@@ -18,6 +18,7 @@ from asemic_core.jobs.writing import (
     user_days,
     users_query,
 )
+from asemic_core.jobs.user_state import write_state
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
@@ -64,6 +65,7 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
         reporter.finish()
         phases["compute_and_write"] = time.monotonic() - mark
         work.write(USERS, executor.batches(users_query(project, last)), replace_schema=True)
+        write_state(executor, project, work, last)
         counts = user_days(executor, project, first, last)
     finally:
         executor.close()

@@ -99,11 +99,18 @@ def estimate_rows(executor, project: ResolvedProject, first: dt.date, last: dt.d
     return int(users), int(rows)
 
 
-def user_days(executor, project: ResolvedProject, first: dt.date, last: dt.date) -> dict[dt.date, int]:
+def user_days(executor, project: ResolvedProject, first: dt.date, last: dt.date,
+              users: exp.Expression | None = None) -> dict[dt.date, int]:
     """The rows of the logical model on each day first .. last: the users registered by then
-    (the stored rows are fewer in the sparse layout)."""
+    (the stored rows are fewer in the sparse layout); ``users``: read from a users table."""
+    if users is not None:
+        source = exp.select(exp.alias_(quoted("registration_date"), "date", quoted=True)).from_(
+            exp.alias_(exp.Subquery(this=users), "u", table=True))
+        source = exp.Subquery(this=source)
+    else:
+        source = registrations_relation(project)
     query = exp.select(quoted("date"), exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)).from_(
-        exp.alias_(registrations_relation(project), "r", table=True)).where(
+        exp.alias_(source, "r", table=True)).where(
         exp.LTE(this=quoted("date"), expression=exp.cast(exp.Literal.string(last.isoformat()), "DATE"))).group_by(quoted("date"))
     registered = sorted((row[0], row[1]) for row in executor.rows(render(query)))
     counts, total, index = {}, 0, 0

@@ -181,7 +181,7 @@ class ModelSource:
                                    user_filter=user_filter)
             parts.append((exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request)), plan.adhoc))
         sqls = [render(cohort_days(self.resolved, rows, columns, days, plan.day_from, plan.day_to,
-                                   registered=registered))
+                                   registered=registered, materialize=self.reads_with_duckdb()))
                 for rows, columns in parts]
         if len(sqls) == 1:
             return sqls[0]

@@ -206,11 +206,13 @@ def expand_at(project: ResolvedProject, rows: exp.Expression, keys: exp.Expressi
 
 def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[str], days: list[int],
                 day_from: dt.date, day_to: dt.date, dialect: str = ENGINE_DIALECT,
-                registered: tuple[dt.date | None, dt.date | None] | None = None) -> exp.Select:
+                registered: tuple[dt.date | None, dt.date | None] | None = None,
+                materialize: bool = False) -> exp.Select:
     """Each user's days with cohort_day in ``days`` within ``day_from`` .. ``day_to``, from
     ``rows`` (stored rows with ``cohort_day`` among their columns): only the rows of the
     first max(days) days after registration are read, the anchors of those days.
-    ``registered``: only users registered in that range (``registration_date`` must be a column)."""
+    ``registered``: only users registered in that range (``registration_date`` must be a column).
+    The early rows are one CTE for their uses (``materialize``: read once, DuckDB)."""
     cohort = quoted(base_properties.COHORT_DAY)
     early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
         exp.LTE(this=cohort.copy(), expression=exp.Literal.number(max(days))))
@@ -223,7 +225,7 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
             this=exp.Paren(this=exp.Sub(this=exp.Literal.number(day), expression=cohort.copy())),
             to=exp.DataType.build("INT"))), DataType.DATE)
         keys.append(exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
-            exp.alias_(exp.Subquery(this=early.copy()), "e", table=True)).where(
+            exp.alias_(exp.to_table(EARLY), "e", table=True)).where(
             exp.LTE(this=cohort.copy(), expression=exp.Literal.number(day))))
     union = keys[0]
     for key in keys[1:]:
@@ -231,21 +233,26 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
     targets = exp.select(quoted("entity_id"), quoted("date")).distinct().from_(
         exp.alias_(exp.Subquery(this=union), "k", table=True)).where(
         exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to)))
-    return expand_at(project, exp.Subquery(this=early), targets, columns, dialect)
+    result = expand_at(project, exp.to_table(EARLY), targets, columns, dialect)
+    result.args["with_"].expressions.insert(
+        0, exp.CTE(this=early, alias=exp.TableAlias(this=exp.to_identifier(EARLY)), materialized=materialize or None))
+    return result
 
 
 def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[str], counter: str, n: int,
                  day_from: dt.date, day_to: dt.date, dialect: str = ENGINE_DIALECT,
                  materialize: bool = False) -> exp.Select:
     """The (user, day) rows of ``day_from`` .. ``day_to`` whose ``counter`` (cohort_day or
-    days_since_last_active) can be ``n``: the days ``n`` days after a stored row where it is
-    0 (the registration day, an activity day: both are stored), valued from ``rows`` (stored
-    rows from ``day_from - n`` on, with ``counter`` among their columns).
+    days_since_last_active) can be ``n``: for each stored row where the counter is c <= n,
+    the day it reaches n if nothing resets it (the row's day + n - c), valued from ``rows``
+    (stored rows from ``day_from - n`` on, with ``counter`` among their columns).
 
-    Only rows with the counter at most ``n`` are read: a key's anchor row (its user's last
-    stored row on or before it) lies between the counter's zero day and the key, where the
-    counter is at most ``n``. A key where the counter is not ``n`` (the user was active
-    again) keeps its derived value, which the reader's filter on the counter drops.
+    A day where the counter is n has an anchor row (its user's last stored row on or before
+    it) with the counter at most n, no more than n days earlier: that row proposes the day.
+    (The counter's zero day need not be stored: activity before registration starts a user's
+    days_since_last_active above 0.) Only rows with the counter at most n are read. A
+    proposed day where the counter is not n (the user was active again) keeps its derived
+    value, which the reader's filter on the counter drops.
     ``materialize``: read the early rows once, as a MATERIALIZED CTE (DuckDB only)."""
     value = quoted(counter)
     early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(exp.and_(
@@ -259,11 +266,13 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
     # One CTE for the three uses of the early rows (its own CTEs defined once: Spark refuses
     # repeated names); MATERIALIZED makes DuckDB read them once (Spark has no such CTEs)
     source = exp.to_table(EARLY)
-    moved = cast(exp.Add(this=quoted("date"), expression=exp.Literal.number(n)), DataType.DATE)
+    # date + (n - counter), as date + integer days (DuckDB and Spark both read it as a date)
+    moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
+        this=exp.Paren(this=exp.Sub(this=exp.Literal.number(n), expression=value.copy())),
+        to=exp.DataType.build("INT"))), DataType.DATE)
     keys = exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
-        exp.alias_(source.copy(), "e", table=True)).where(exp.and_(
-            exp.EQ(this=value.copy(), expression=exp.Literal.number(0)),
-            exp.Between(this=moved.copy(), low=_date(day_from), high=_date(day_to))))
+        exp.alias_(source.copy(), "e", table=True)).where(
+            exp.Between(this=moved.copy(), low=_date(day_from), high=_date(day_to)))
     result = expand_at(project, source, keys.distinct(), [*columns], dialect)
     ctes = result.args["with_"].expressions
     ctes.insert(0, exp.CTE(this=early, alias=exp.TableAlias(this=exp.to_identifier(EARLY)), materialized=materialize or None))

@@ -27,11 +27,11 @@ from asemic_core.semantic import base_properties
 from asemic_core.semantic.base_properties import ACTIVITY_BASED
 from asemic_core.sql.expressions import parse_expression, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT
+from asemic_core.sql.model_users import activity_lower_bound, prior_activity_cte, users_cte
 from asemic_core.sql.sources import (
     activity_relation,
     event_properties_query,
     quoted,
-    registrations_relation,
 )
 from asemic_core.sql.types import cast
 from asemic_core.sql import sparse
@@ -70,6 +70,14 @@ class ModelRequest:
     # Days the spine must hold besides the change days (a relation of entity_id, date): a
     # partial update keeps the stored rows' days when the layout's change days moved.
     extra_days_sql: str | None = None
+    # Incremental work without the event history (jobs/user_state.py): ``users_sql`` (a
+    # users table: entity_id, registration_ts, registration_date, the registration columns)
+    # instead of the registration tables; ``activity_state_sql`` (entity_id, last_active_date:
+    # each entity's last activity through ``activity_state_day``, a day before ``resume_from``)
+    # instead of the activity up to that day.
+    users_sql: str | None = None
+    activity_state_sql: str | None = None
+    activity_state_day: dt.date | None = None
 
 
 # The activity-based last active day. days_since_last_active always derives from it, even
@@ -83,20 +91,6 @@ class ModelQueryBuilder:
         self.dialect = dialect
 
     # -- stage 0 ------------------------------------------------------------------
-    def _users(self, request: ModelRequest) -> exp.Select:
-        registration = self.project.events[REGISTRATIONS]
-        extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
-        query = exp.select(
-            quoted("entity_id"),
-            exp.alias_(quoted("date"), "registration_date", quoted=True),
-            exp.alias_(quoted("ts"), "registration_ts", quoted=True),
-            *[exp.alias_(quoted(c), f"__reg_{c}", quoted=True) for c in extra],
-        ).from_(exp.alias_(registrations_relation(self.project, self.dialect), "reg", table=True))
-        query = query.where(exp.LTE(this=quoted("date"), expression=_date(request.day_to)))
-        if request.user_filter is not None:
-            query = query.where(request.user_filter.copy())
-        return query
-
     def _spine(self, request: ModelRequest) -> exp.Select:
         start = quoted("registration_date", "u")
         if request.compute_from is not None:
@@ -120,10 +114,13 @@ class ModelQueryBuilder:
         self._day_to = request.day_to
         closure = dependency_closure(project, request.properties + request.extra_columns)
         props = [project.properties[name] for name in closure]
-        ctes: list[tuple[str, exp.Expression]] = [("users", self._users(request))]
+        ctes: list[tuple[str, exp.Expression]] = [("users", users_cte(project, request, self.dialect))]
         if not self._sparse:
             ctes.append(("spine", self._spine(request)))
-        lower = _date(request.compute_from) if request.compute_from else None
+        # Event values before the resume day are the stored ones (window sources are overlaid,
+        # lifetime values continue): an incremental job reads the events from that day on.
+        first_read = request.resume_from or request.compute_from
+        lower = _date(first_read) if first_read else None
         upper = _date(request.day_to)
 
         # One GROUP BY per event table for the event properties it feeds.
@@ -143,8 +140,8 @@ class ModelQueryBuilder:
         if needs_activity:
             activity = exp.select(quoted("entity_id"), quoted("date")).from_(
                 exp.alias_(activity_relation(project, self.dialect), "a", table=True))
-            ctes.append(("activity", _within(activity, None, upper, request.user_filter)))
-            ctes.append(("prior_activity", self._prior_activity(request)))
+            ctes.append(("activity", _within(activity, activity_lower_bound(request), upper, request.user_filter)))
+            ctes.append(("prior_activity", prior_activity_cte(request, self.dialect)))
 
         columns: list[exp.Expression] = [quoted("entity_id", "s"), quoted("date", "s"),
                                          quoted("registration_date", "u")]
@@ -183,6 +180,8 @@ class ModelQueryBuilder:
         resume = request.resume_from
         self._overlay: set[str] = set()
         self._prev: set[str] = set()
+        if request.activity_state_sql is not None and (resume is None or request.activity_state_day >= resume):
+            raise ValueError("the activity state must end before resume_from")
         if resume is not None:
             if request.stored_sql is None:
                 raise ValueError("resume_from needs stored_sql")
@@ -251,20 +250,6 @@ class ModelQueryBuilder:
         for name, query in ctes:
             final = final.with_(name, as_=query)
         return final
-
-    def _prior_activity(self, request: ModelRequest) -> exp.Select:
-        """The latest activity before the first computed day (days before registration count)."""
-        start = quoted("registration_date", "u")
-        if request.compute_from is not None:
-            start = exp.func("GREATEST", start, _date(request.compute_from))
-        return exp.select(
-            quoted("entity_id", "u"),
-            exp.alias_(exp.Max(this=quoted("date", "a")), "__prior_activity", quoted=True),
-        ).from_(exp.to_table("users").as_("u")).join(
-            exp.to_table("activity").as_("a"),
-            on=exp.and_(exp.EQ(this=quoted("entity_id", "u"), expression=quoted("entity_id", "a")),
-                        exp.LT(this=quoted("date", "a"), expression=start)),
-        ).group_by(quoted("entity_id", "u"))
 
     def _overlaid(self, name: str, expression: exp.Expression, spine: str | None) -> exp.Expression:
         """Before the resume day, a column holds its stored (already correct) value.

@@ -90,8 +90,9 @@ def _tagged(project: ResolvedProject, tag: str) -> list[ResolvedEvent]:
     return sorted((e for e in project.events.values() if tag in e.tags and not e.implicit), key=lambda e: e.id)
 
 
-def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> exp.Expression:
-    """One row per user: the earliest event over the registration tables (ties: event id, row order)."""
+def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALECT, since=None) -> exp.Expression:
+    """One row per user: the earliest event over the registration tables (ties: event id, row order).
+    ``since`` (a date): only the rows of that day and later are read (the earliest of those)."""
     registration = project.events[REGISTRATIONS]
     extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
     branches = []
@@ -108,7 +109,11 @@ def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALE
             projections.append(exp.alias_(cast(value, registration.columns[name]), name, quoted=True))
         branch = exp.select(*projections).from_(quoted_table(event.table_name).as_(ROW_ALIAS))
         where = table_where(event, ROW_ALIAS, dialect)
-        branches.append(branch.where(where) if where is not None else branch)
+        branch = branch.where(where) if where is not None else branch
+        if since is not None:
+            branch = branch.where(exp.GTE(this=event_date_expression(event), expression=exp.Cast(
+                this=exp.Literal.string(since.isoformat()), to=exp.DataType.build("DATE"))))
+        branches.append(branch)
     if not branches:
         return _empty_relation(registration)
     union = _union_all(branches)

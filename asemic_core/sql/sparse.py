@@ -252,8 +252,10 @@ def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect:
     the CTEs ``event_days`` and ``spine``."""
     lower = date_literal(request.compute_from) if request.compute_from else None
     # a day with events moves up to max(shifts) days later: read events from that far back
-    reach_back = (date_literal(request.compute_from - dt.timedelta(days=max(layout.shifts)))
-                  if request.compute_from else None)
+    # (before the resume day, the stored days are the spine: only later days are derived)
+    first_derived = request.resume_from or request.compute_from
+    reach_back = (date_literal(first_derived - dt.timedelta(days=max(layout.shifts)))
+                  if first_derived else None)
     days = [within(q, reach_back, date_literal(request.day_to), request.user_filter)
             for q in event_days_queries(project, dialect)]
     days.append(exp.select(quoted("entity_id"), exp.alias_(quoted("registration_date"), "date", quoted=True)).from_("users"))

@@ -20,7 +20,7 @@ from asemic_core.backend.settings import EngineSettings
 from asemic_core.names import quote_name
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import expand_range
-from asemic_core.storage.store import DAILY, ModelStore
+from asemic_core.storage.store import DAILY, ModelStore, USER_STATE
 
 VIEWS_FILE = "catalog.duckdb"
 
@@ -39,7 +39,7 @@ def write_views(store: ModelStore, project: ResolvedProject) -> Path:
         current = store.current()
         for table in (current.tables if current else {}):
             snapshot = store.snapshot(table, current)
-            if snapshot is None or not snapshot.files:
+            if snapshot is None or not snapshot.files or table == USER_STATE:  # the engine's own state: no view
                 continue
             relation = executor.relation(snapshot)
             if table == DAILY and current.watermark:

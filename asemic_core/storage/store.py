@@ -26,7 +26,10 @@ from asemic_core.storage.state import ColumnState, ModelVersion, StateStore, now
 
 DAILY = "daily"
 USERS = "users"
-PARTITION_BY = {DAILY: "date", USERS: None}  # the layout: which table is partitioned by day
+# Each entity's last activity day through the table's ``state_day`` (an update continues
+# from it instead of reading the activity history; jobs/user_state.py).
+USER_STATE = "user_state"
+PARTITION_BY = {DAILY: "date", USERS: None, USER_STATE: None}  # the layout: which table is partitioned by day
 
 
 class ModelStore:
@@ -155,9 +158,11 @@ class Work:
         return self.store.tables.snapshot(table, self.tables[table])
 
     def write(self, table: str, batches, replace_days: tuple[dt.date, dt.date] | None = None,
-              replace_schema: bool = False) -> TableSnapshot:
+              replace_schema: bool = False, append: bool = False) -> TableSnapshot:
+        """Replace the table (or the days ``replace_days``), or ``append`` rows to it."""
         self.tables[table] = self.store.tables.write(table, batches, partition_by=PARTITION_BY[table],
-                                                     replace_days=replace_days, replace_schema=replace_schema)
+                                                     replace_days=replace_days, replace_schema=replace_schema,
+                                                     append=append)
         return self.snapshot(table)
 
     def set_columns(self, states: list[ColumnState], replace_all: bool = False, drop: list[str] = ()) -> None:

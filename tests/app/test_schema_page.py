@@ -88,7 +88,7 @@ def test_storage_lists_the_delta_tables_with_their_bytes_on_disk(app, studio_pro
     assert not app.exception
     physical = next(d.value for d in app.dataframe if "Delta version" in d.value.columns)
     tables_dir = studio_project.model_dir() / "tables"
-    assert sorted(physical["table"]) == ["daily", "users"]
+    assert sorted(physical["table"]) == ["daily", "user_state", "users"]
     by_name = {row["table"]: row for row in physical.to_dict("records")}
     current = studio_project.history()[0]
     assert current.version == 2

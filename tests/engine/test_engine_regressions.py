@@ -202,3 +202,37 @@ def test_group_by_lists_only_groups_with_contributing_rows(tmp_path: Path) -> No
     project.refresh(origin="test")
     result = project.kpi_query(KpiRequest("dau", D2, D2, by=["platform"]))
     assert result.points.rows() == [(D2, "ios", 1.0)]  # was: also (D2, "web", None)
+
+
+def test_a_counter_filter_finds_days_of_users_active_before_registering(tmp_path: Path) -> None:
+    """SEMANTICS 4: days_since_last_active counts from the last activity, which may precede
+    registration. u1 is active on day 1 and registers on day 2, so its first model row (day
+    2) has days_since_last_active = 1 and day 3 has 2. A KPI filtered on
+    days_since_last_active = 2 derived only the days 2 after a stored activity day (u1's
+    activity day is before its first row, so nothing was stored there) and gave NULL on
+    day 3 instead of 1 (found by the random sparse KPI tests)."""
+    d3, d4 = D2 + dt.timedelta(days=1), D2 + dt.timedelta(days=2)
+    entity = tmp_path / "userentity"
+    (entity / "events").mkdir(parents=True)
+    (entity / "kpis").mkdir()
+    (tmp_path / "asemic.yml").write_text("warehouse: {type: duckdb, path: warehouse.duckdb}\n")
+    (entity / "config.yml").write_text("data_model_schema: m\ncohorted_daily_kpis_days: [0]\nactive_days: 3\n")
+    columns = {"user_id": {"data_type": "STRING", "tags": ["entity_id_column"]},
+               "event_ts": {"data_type": "DATETIME", "tags": ["event_timestamp_column"]}}
+    (entity / "events" / "registration.yml").write_text(yaml.safe_dump(
+        {"table_name": "raw.registrations", "tags": ["registration_event"], "columns": columns}))
+    (entity / "events" / "session.yml").write_text(yaml.safe_dump(
+        {"table_name": "raw.sessions", "tags": ["activity_event"], "columns": columns}))
+    (entity / "kpis" / "k.yml").write_text(yaml.safe_dump({"kpis": {"idle_2": {
+        "select": "COUNT({property.cohort_size})", "where": "{property.days_since_last_active} = 2",
+        "x_axis": {"date": {}}}}}))
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("CREATE SCHEMA raw")
+        for table in ("registrations", "sessions"):
+            con.execute(f"CREATE TABLE raw.{table} (user_id VARCHAR, event_ts TIMESTAMP)")
+        con.executemany("INSERT INTO raw.registrations VALUES (?, ?)", [["u1", at(D2, 9)], ["u2", at(d4, 9)]])
+        con.executemany("INSERT INTO raw.sessions VALUES (?, ?)", [["u1", at(D1, 9)], ["u2", at(d4, 9)]])
+    project = Project(tmp_path)
+    project.refresh(origin="test")
+    result = project.kpi_query(KpiRequest("idle_2", D2, d4))
+    assert result.points.rows() == [(D2, None), (d3, 1), (d4, None)]  # was: (d3, None)

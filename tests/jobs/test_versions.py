@@ -35,7 +35,7 @@ from jobs_support import (
 )
 
 from asemic_core.project import Project
-from asemic_core.storage.store import DAILY, USERS
+from asemic_core.storage.store import DAILY, USER_STATE, USERS
 
 @pytest.fixture(scope="module")
 def two_versions(demo_states, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -127,7 +127,8 @@ def test_vacuum_keeps_recent_versions_and_removes_the_rest(two_versions: Path, t
     done = run_cli(root, "model", "vacuum", "--keep-days", "0")
     assert done.returncode == 0, done.stderr
     store = project.model_store()
-    published = {f.path for table in (DAILY, USERS) for f in store.snapshot(table).files}
+    published = {f.path for table in store.current().tables for f in store.snapshot(table).files}
+    assert set(store.current().tables) == {DAILY, USERS, USER_STATE}
     assert _data_files(root) == published, "files of forgotten versions are left, or files of the published one gone"
     assert differing_days(partitions(root), v2) == []
     assert [v.to_dict()["restorable"] for v in project.history()] == [True, False, False, False]

@@ -1,0 +1,127 @@
+"""Per-user state: what an incremental update reads instead of the event history.
+
+- The ``users`` table: an update appends the users whose first registration row is on a
+  recomputed day (``since`` .. the new last day) and who are not stored yet, instead of
+  rebuilding the table from every registration row.
+- The ``user_state`` table: each entity's last activity day through the table's
+  ``state_day`` (entities not yet registered included: activity before registration
+  counts, SEMANTICS 4). ``state_day`` is the watermark less ``lookback_days`` and the
+  widest look-ahead of the windows: the day before the first day the next update
+  recomputes, so that update's users' last activity before its days is the state's (or
+  a later activity it reads anyway). An update carries the state forward with the
+  activity of the days after it; a refresh or a rewind rebuilds it from the history.
+
+Both are written in the job's model version, with the daily table (one publish).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlglot import exp
+
+from asemic_core.config.models import DataType
+from asemic_core.jobs.days import reach
+from asemic_core.jobs.writing import users_query
+from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
+from asemic_core.sql.model_users import STATE_COLUMN
+from asemic_core.sql.render import render
+from asemic_core.sql.sources import activity_relation, quoted, registrations_relation
+from asemic_core.sql.sparse import date_literal
+from asemic_core.sql.types import cast
+from asemic_core.storage.schema import daily_columns, generate_schema
+from asemic_core.storage.store import USER_STATE, USERS, Work
+
+STATE_DAY = "state_day"
+USERS_FILES = 32  # appends to the users table before an update rewrites it in one file
+
+
+def state_day(project: ResolvedProject, watermark: dt.date) -> dt.date:
+    """The last day the activity state holds once the model ends on ``watermark``."""
+    settings = project.entity.model_settings if project.entity else None
+    lookback = settings.lookback_days if settings else 0
+    return watermark - dt.timedelta(days=lookback + reach(project, daily_columns(project)).forward)
+
+
+def read_state(executor, work: Work) -> tuple[str, dt.date] | None:
+    """(SQL of entity_id, last_active_date; its state day) of the job's base version, or None."""
+    snapshot = work.snapshot(USER_STATE)
+    if snapshot is None or not snapshot.files:
+        return None
+    relation = executor.relation(snapshot, ["entity_id", STATE_COLUMN, STATE_DAY])
+    rows = executor.rows(render(exp.select(exp.Max(this=quoted(STATE_DAY))).from_(
+        exp.alias_(exp.Subquery(this=relation), "s", table=True))))
+    if not rows or rows[0][0] is None:
+        return None
+    entities = exp.select(quoted("entity_id"), quoted(STATE_COLUMN)).from_(
+        exp.alias_(exp.Subquery(this=relation), "s", table=True)).where(
+        exp.Not(this=exp.Is(this=quoted("entity_id"), expression=exp.Null())))
+    return render(entities), rows[0][0]
+
+
+def _state_query(project: ResolvedProject, day: dt.date, previous: tuple[str, dt.date] | None) -> str:
+    """The state through ``day``: ``previous`` and the activity after its day, or the whole
+    activity history; a row without entity carries the day (an empty state has one too)."""
+    activity = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), STATE_COLUMN, quoted=True)).from_(
+        exp.alias_(activity_relation(project), "a", table=True)).where(
+        exp.LTE(this=quoted("date"), expression=date_literal(day)))
+    rows: exp.Expression = activity
+    if previous is not None:
+        activity = activity.where(exp.GT(this=quoted("date"), expression=date_literal(previous[1])))
+        rows = exp.Union(this=exp.select(quoted("entity_id"), quoted(STATE_COLUMN)).from_(
+            exp.alias_(exp.Subquery(this=exp.maybe_parse(previous[0])), "p", table=True)), expression=activity,
+            distinct=False)
+    merged = exp.select(quoted("entity_id"), exp.alias_(exp.Max(this=quoted(STATE_COLUMN)), STATE_COLUMN, quoted=True),
+                        exp.alias_(date_literal(day), STATE_DAY, quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=rows), "r", table=True)).group_by(quoted("entity_id"))
+    key_type = project.properties["entity_id"].data_type
+    marker = exp.select(exp.alias_(cast(exp.Null(), key_type), "entity_id", quoted=True),
+                        exp.alias_(cast(exp.Null(), DataType.DATE), STATE_COLUMN, quoted=True),
+                        exp.alias_(date_literal(day), STATE_DAY, quoted=True))
+    return render(exp.Union(this=merged, expression=marker, distinct=False))
+
+
+def write_state(executor, project: ResolvedProject, work: Work, watermark: dt.date,
+                previous: tuple[str, dt.date] | None = None) -> dt.date:
+    """Write the state of a model ending on ``watermark`` (continuing ``previous`` when it
+    ends on or before that state's day, else from the activity history); its day."""
+    day = state_day(project, watermark)
+    if previous is not None and previous[1] == day:
+        return day  # the table the job started from is already that state
+    usable = previous if previous is not None and previous[1] < day else None
+    work.write(USER_STATE, executor.batches(_state_query(project, day, usable)), replace_schema=True)
+    return day
+
+
+def added_users_query(project: ResolvedProject, stored_sql: str, since: dt.date, last: dt.date) -> str:
+    """The users an update of days ``since`` .. ``last`` adds to the stored users: those whose
+    first registration row (from ``since`` on) is on or before ``last`` and who are not stored."""
+    registration = project.events[REGISTRATIONS]
+    extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
+    stored = exp.alias_(exp.Subquery(this=exp.maybe_parse(stored_sql)), "s", table=True)
+    added = exp.select(
+        quoted("entity_id", "n"), exp.alias_(quoted("ts", "n"), "registration_ts", quoted=True),
+        exp.alias_(quoted("date", "n"), "registration_date", quoted=True), *[quoted(c, "n") for c in extra],
+    ).from_(exp.alias_(registrations_relation(project, since=since), "n", table=True)).join(
+        stored, on=exp.EQ(this=quoted("entity_id", "n"), expression=quoted("entity_id", "s")),
+        join_type="LEFT").where(exp.and_(
+            exp.LTE(this=quoted("date", "n"), expression=date_literal(last)),
+            exp.Is(this=quoted("entity_id", "s"), expression=exp.Null())))
+    return render(added.order_by(quoted("entity_id", "n")))
+
+
+def write_users(executor, project: ResolvedProject, work: Work, since: dt.date, last: dt.date):
+    """The users table of an update of ``since`` .. ``last`` (the stored users and the added
+    ones: appended, or the table rewritten once appends left more than ``USERS_FILES``
+    files); the written snapshot."""
+    stored = work.snapshot(USERS)
+    columns = [c.name for c in generate_schema(project).table(USERS).columns]
+    if stored is None or not stored.files or list(stored.columns) != columns:  # none yet, or other columns
+        return work.write(USERS, executor.batches(users_query(project, last)), replace_schema=True)
+    added = added_users_query(project, render(executor.relation(stored, ["entity_id"])), since, last)
+    if len(stored.files) < USERS_FILES:
+        return work.write(USERS, executor.batches(added), append=True)
+    both = exp.Union(this=executor.relation(stored), expression=exp.maybe_parse(added), distinct=False)
+    compacted = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=both), "u", table=True)).order_by(
+        quoted("entity_id"))
+    return work.write(USERS, executor.batches(render(compacted)), replace_schema=True)

@@ -1,0 +1,71 @@
+"""The first CTEs of the model query: the users (from the registration tables, or from a
+users table an incremental job already holds) and each user's last activity before the
+first computed day (from the activity history, or from the per-user activity state)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlglot import exp
+
+from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
+from asemic_core.sql.sources import quoted, registrations_relation
+from asemic_core.sql.sparse import date_literal
+
+STATE_COLUMN = "last_active_date"  # the activity state's column: last activity through its day
+
+
+def users_cte(project: ResolvedProject, request, dialect: str) -> exp.Select:
+    """entity_id, registration_date, registration_ts and ``__reg_<column>`` of each user
+    registered by ``day_to`` (``request.users_sql``: read from a users table)."""
+    registration = project.events[REGISTRATIONS]
+    extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
+    if request.users_sql is not None:
+        source = exp.Subquery(this=exp.maybe_parse(request.users_sql, dialect=dialect))
+        day, ts = quoted("registration_date"), quoted("registration_ts")
+    else:
+        source = registrations_relation(project, dialect)
+        day, ts = quoted("date"), quoted("ts")
+    query = exp.select(
+        quoted("entity_id"),
+        exp.alias_(day.copy(), "registration_date", quoted=True),
+        exp.alias_(ts, "registration_ts", quoted=True),
+        *[exp.alias_(quoted(c), f"__reg_{c}", quoted=True) for c in extra],
+    ).from_(exp.alias_(source, "reg", table=True))
+    query = query.where(exp.LTE(this=day, expression=date_literal(request.day_to)))
+    if request.user_filter is not None:
+        query = query.where(request.user_filter.copy())
+    return query
+
+
+def activity_lower_bound(request):
+    """The first activity day the query reads: the day after the state's, else none (all history)."""
+    if request.activity_state_sql is None:
+        return None
+    return date_literal(request.activity_state_day + dt.timedelta(days=1))
+
+
+def prior_activity_cte(request, dialect: str) -> exp.Select:
+    """Each user's latest activity before the first computed day (days before registration
+    count). With the activity state: its last active day (through the state's day, before
+    the first computed output day) or a later activity before that day."""
+    start = quoted("registration_date", "u")
+    if request.compute_from is not None:
+        start = exp.func("GREATEST", start, date_literal(request.compute_from))
+    rows: exp.Expression = exp.select(quoted("entity_id"), quoted("date"),
+                                      exp.alias_(exp.false(), "__state", quoted=True)).from_("activity")
+    condition = exp.LT(this=quoted("date", "a"), expression=start)
+    if request.activity_state_sql is not None:
+        state = exp.maybe_parse(request.activity_state_sql, dialect=dialect)
+        rows = exp.Union(this=rows, expression=exp.select(
+            quoted("entity_id"), exp.alias_(quoted(STATE_COLUMN), "date", quoted=True),
+            exp.alias_(exp.true(), "__state", quoted=True)).from_(exp.alias_(exp.Subquery(this=state), "st", table=True)),
+            distinct=False)
+        condition = exp.or_(quoted("__state", "a"), condition)
+    return exp.select(
+        quoted("entity_id", "u"),
+        exp.alias_(exp.Max(this=quoted("date", "a")), "__prior_activity", quoted=True),
+    ).from_(exp.to_table("users").as_("u")).join(
+        exp.alias_(exp.Subquery(this=rows), "a", table=True),
+        on=exp.and_(exp.EQ(this=quoted("entity_id", "u"), expression=quoted("entity_id", "a")), exp.paren(condition)),
+    ).group_by(quoted("entity_id", "u"))
