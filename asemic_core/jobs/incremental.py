@@ -29,6 +29,7 @@ from asemic_core.sql.expansion import expand_at, month_start
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest, continues_from_state, overlay_columns
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import quoted
+from asemic_core.sql.sparse import date_literal
 from asemic_core.storage import duckdb_views
 from asemic_core.storage.schema import daily_columns, generate_schema
 from asemic_core.storage.state import ColumnState
@@ -140,7 +141,7 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     for first, last in _months(model_first, watermark):
         month = daily.between(first, last)
         kept = _kept_columns(executor, project, month, keep, first, last) if added else executor.relation(month, keep)
-        within = exp.Between(this=quoted("date"), low=_date(first), high=_date(last))
+        within = exp.Between(this=quoted("date"), low=date_literal(first), high=date_literal(last))
         computed = exp.select(exp.Star()).from_("__columns").where(within)
         statements.append(render(exp.select(*[quoted(c, "n" if c in targets else "o") for c in final]).from_(
             exp.alias_(exp.Subquery(this=kept), "o", table=True)).join(
@@ -168,10 +169,6 @@ def _months(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
     return out
 
 
-def _date(day: dt.date) -> exp.Expression:
-    return exp.cast(exp.Literal.string(day.isoformat()), "DATE")
-
-
 def _stage_added_keys(executor, daily) -> int:
     """Stage ``__added_keys``: the keys of ``__columns`` (the stored days and the change days
     of the edited config) that the daily table does not store; returns how many."""
@@ -192,7 +189,7 @@ def _kept_columns(executor, project: ResolvedProject, month, keep: list[str], fi
     users who have such days (each user has a row on the month's first day)."""
     rows = exp.Subquery(this=executor.relation(month, keep))
     keys = exp.select(quoted("entity_id"), quoted("date")).from_("__added_keys").where(
-        exp.Between(this=quoted("date"), low=_date(first), high=_date(last)))
+        exp.Between(this=quoted("date"), low=date_literal(first), high=date_literal(last)))
     users = exp.select(quoted("entity_id")).distinct().from_(exp.alias_(exp.Subquery(this=keys.copy()), "k", table=True))
     theirs = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
         exp.In(this=quoted("entity_id"), query=exp.Subquery(this=users)))

@@ -233,10 +233,16 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
     targets = exp.select(quoted("entity_id"), quoted("date")).distinct().from_(
         exp.alias_(exp.Subquery(this=union), "k", table=True)).where(
         exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to)))
-    result = expand_at(project, exp.to_table(EARLY), targets, columns, dialect)
-    result.args["with_"].expressions.insert(
+    return _reading_first(expand_at(project, exp.to_table(EARLY), targets, columns, dialect), early, materialize)
+
+
+def _reading_first(query: exp.Select, early: exp.Select, materialize: bool) -> exp.Select:
+    """``query`` (a select with CTEs, reading the table EARLY) with ``early`` as its first CTE:
+    defined once for its uses (Spark refuses repeated CTE names in one statement);
+    ``materialize`` makes DuckDB compute it once (Spark has no MATERIALIZED CTEs)."""
+    query.args["with_"].expressions.insert(
         0, exp.CTE(this=early, alias=exp.TableAlias(this=exp.to_identifier(EARLY)), materialized=materialize or None))
-    return result
+    return query
 
 
 def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[str], counter: str, n: int,
@@ -263,8 +269,6 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
             exp.alias_(exp.Subquery(this=early), "e", table=True)).where(
             exp.and_(exp.EQ(this=value.copy(), expression=exp.Literal.number(0)),
                      exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to))))
-    # One CTE for the three uses of the early rows (its own CTEs defined once: Spark refuses
-    # repeated names); MATERIALIZED makes DuckDB read them once (Spark has no such CTEs)
     source = exp.to_table(EARLY)
     # date + (n - counter), as date + integer days (DuckDB and Spark both read it as a date)
     moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
@@ -273,10 +277,7 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
     keys = exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
         exp.alias_(source.copy(), "e", table=True)).where(
             exp.Between(this=moved.copy(), low=_date(day_from), high=_date(day_to)))
-    result = expand_at(project, source, keys.distinct(), [*columns], dialect)
-    ctes = result.args["with_"].expressions
-    ctes.insert(0, exp.CTE(this=early, alias=exp.TableAlias(this=exp.to_identifier(EARLY)), materialized=materialize or None))
-    return result
+    return _reading_first(expand_at(project, source, keys.distinct(), [*columns], dialect), early, materialize)
 
 
 START, END = "__start", "__end"
