@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import polars as pl
 from sqlglot import exp
@@ -144,7 +145,16 @@ class KpiQueryBuilder:
 
 # Parsed and resolved KPI formulas, keyed by the config they were built from: a query
 # only copies the tree (formulas and filters are not parsed again on every call).
-_COMPILED: dict[tuple, tuple[exp.Expression, frozenset[str], exp.Expression, frozenset[str], frozenset]] = {}
+class Compiled(NamedTuple):
+    value: exp.Expression  # per point, NULL where no aggregation sees a row
+    used: frozenset[str]  # properties read
+    contributing: exp.Expression  # rows some aggregation sees
+    rules: frozenset[str]  # the aggregations' populations
+    counters: frozenset  # each aggregation's counter = N filter (or None)
+    direct: frozenset[str]  # properties the formula and wheres name (the population rules aside)
+
+
+_COMPILED: dict[tuple, Compiled] = {}
 _COMPILED_MAX = 512
 
 
@@ -177,18 +187,17 @@ def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[ex
     if found is None:
         builder = KpiQueryBuilder(project)
         value = builder.value(kpi_id, axis)
-        found = (value, frozenset(builder.used), builder.contributing, frozenset(builder.rules),
-                 frozenset(builder.counters), frozenset(builder.direct))
+        found = Compiled(value, frozenset(builder.used), builder.contributing, frozenset(builder.rules),
+                         frozenset(builder.counters), frozenset(builder.direct))
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
         _COMPILED[key] = found
-    return found[0].copy(), set(found[1]), found[2].copy()
+    return found.value.copy(), set(found.used), found.contributing.copy()
 
 
-def direct_columns(project: ResolvedProject, kpi_id: str, axis: str) -> frozenset[str]:
-    """The properties a KPI's formula and wheres name (the population rules' day counter aside)."""
+def _compiled(project: ResolvedProject, kpi_id: str, axis: str) -> Compiled:
     compiled_value(project, kpi_id, axis)
-    return _COMPILED[(config_key(project), kpi_id, axis)][5]
+    return _COMPILED[(config_key(project), kpi_id, axis)]
 
 
 def rows_read(project: ResolvedProject, kpi_id: str, axis: str) -> str | CounterDays:
@@ -200,9 +209,8 @@ def rows_read(project: ResolvedProject, kpi_id: str, axis: str) -> str | Counter
     of each user) or "all"."""
     if axis == "cohort_day":
         return "cohort"  # every aggregation sees cohort_day IN cohorted_daily_kpis_days
-    compiled_value(project, kpi_id, axis)
-    found = _COMPILED[(config_key(project), kpi_id, axis)]
-    rules, counters = found[3], found[4]
+    found = _compiled(project, kpi_id, axis)
+    rules, counters = found.rules, found.counters
     if not rules:
         return "all"
     if rules == {"active_day"}:
@@ -305,8 +313,8 @@ def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by:
     its values do not change on gap days (``kpi_delta.applicable``); None: expand the days."""
     if request.x_axis != "date" or plan.adhoc or plan.snapshot is None or not isinstance(rows, str):
         return None
-    found = _COMPILED[(config_key(source.resolved), kpi_id, request.x_axis)]
-    if not applicable(source.resolved, rows, found[3], found[5], request.filters, by):
+    found = _compiled(source.resolved, kpi_id, request.x_axis)
+    if not applicable(source.resolved, rows, found.rules, found.direct, request.filters, by):
         return None
     return source.runs(plan, recent=rows == "recent")
 

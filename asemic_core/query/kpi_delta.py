@@ -21,7 +21,7 @@ from sqlglot import exp
 from asemic_core.config.models import DataType
 from asemic_core.query.filters import filter_condition, literal
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import END, START, gap_constant
+from asemic_core.sql.expansion import END, START, gap_constant, plus_days
 from asemic_core.sql.sources import quoted
 
 WHOLE = (DataType.INTEGER,)
@@ -110,10 +110,6 @@ class _Sums:
         return tree
 
 
-def _day_after(column: exp.Expression) -> exp.Expression:
-    return exp.Cast(this=exp.Add(this=column, expression=exp.Literal.number(1)), to=exp.DataType.build("DATE"))
-
-
 def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.Expression,
                      contributing: exp.Expression, filters: list, by: list[str], date_from: dt.date,
                      date_to: dt.date, materialize: bool = False) -> exp.Select:
@@ -142,7 +138,7 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
         return select.where(exp.and_(*wheres)) if wheres else select
 
     starts = events(quoted(START, "m"), +1, False)
-    ends = events(_day_after(quoted(END, "m")), -1, True)
+    ends = events(plus_days(quoted(END, "m"), 1), -1, True)
     keys = ["date", *by]
     deltas = exp.select(*[quoted(k) for k in keys], *[exp.alias_(exp.Sum(this=quoted(name)), name, quoted=True)
                                                        for name, _ in sums.columns.values()]).from_(

@@ -18,6 +18,7 @@ from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns, spans
 from asemic_core.semantic.base_properties import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, REGISTRATION_DATE
 from asemic_core.sql.sources import quoted as quoted_column
+from asemic_core.sql.sparse import date_literal
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
 from asemic_core.sql.types import sql_type
@@ -35,8 +36,13 @@ class CounterDays:
     n: int
 
 
-def _day(day: dt.date) -> exp.Expression:
-    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE"))
+def _with_adhoc(sqls: list[str], plan: "SourcePlan") -> str:
+    """The stored rows' relation (first), joined on the keys to the ad hoc columns' (second)."""
+    if len(sqls) == 1:
+        return sqls[0]
+    extra = quote_names(plan.adhoc, "a")
+    return (f"SELECT s.*, {extra} FROM ({sqls[0]}) AS s JOIN ({sqls[1]}) AS a "
+            f"ON s.entity_id = a.entity_id AND s.date = a.date")
 
 
 @dataclass
@@ -140,7 +146,7 @@ class ModelSource:
         stored_sql = adhoc_sql = None
         if plan.snapshot is not None or not plan.adhoc:
             if rows == "active":
-                within = exp.Between(this=quoted_column("date"), low=_day(plan.day_from), high=_day(plan.day_to))
+                within = exp.Between(this=quoted_column("date"), low=date_literal(plan.day_from), high=date_literal(plan.day_to))
                 stored = self._stored_rows(plan, plan.stored, plan.day_from)
                 stored_sql = render(exp.select(exp.Star()).from_(exp.alias_(stored, "r", table=True)).where(within))
             else:
@@ -158,11 +164,7 @@ class ModelSource:
                 cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.adhoc else None
                 adhoc_sql = render(expand_range(self.resolved, exp.Subquery(this=computed), plan.adhoc, plan.day_from,
                                                 plan.day_to, recent_days=cap))
-        if stored_sql is None or adhoc_sql is None:
-            return stored_sql if adhoc_sql is None else adhoc_sql
-        extra = quote_names(plan.adhoc, "a")
-        return (f"SELECT s.*, {extra} FROM ({stored_sql}) AS s JOIN ({adhoc_sql}) AS a "
-                f"ON s.entity_id = a.entity_id AND s.date = a.date")
+        return _with_adhoc([sql for sql in (stored_sql, adhoc_sql) if sql is not None], plan)
 
     def _cohort_sql(self, plan: SourcePlan, user_filter=None, registered=None) -> str:
         """Each user's cohorted days (registration + N for N in cohorted_daily_kpis_days, up
@@ -183,11 +185,7 @@ class ModelSource:
         sqls = [render(cohort_days(self.resolved, rows, columns, days, plan.day_from, plan.day_to,
                                    registered=registered, materialize=self.reads_with_duckdb()))
                 for rows, columns in parts]
-        if len(sqls) == 1:
-            return sqls[0]
-        extra = quote_names(plan.adhoc, "a")
-        return (f"SELECT s.*, {extra} FROM ({sqls[0]}) AS s JOIN ({sqls[1]}) AS a "
-                f"ON s.entity_id = a.entity_id AND s.date = a.date")
+        return _with_adhoc(sqls, plan)
 
     def runs(self, plan: SourcePlan, recent: bool = False) -> exp.Expression:
         """The plan's range as runs of days with one value each (``spans``) for its stored
@@ -221,11 +219,7 @@ class ModelSource:
             computed = exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request))
             sqls.append(render(counter_days(self.resolved, computed, plan.adhoc, rows.counter, rows.n,
                                             plan.day_from, plan.day_to, materialize=self.reads_with_duckdb())))
-        if len(sqls) == 1:
-            return sqls[0]
-        extra = quote_names(plan.adhoc, "a")
-        return (f"SELECT s.*, {extra} FROM ({sqls[0]}) AS s JOIN ({sqls[1]}) AS a "
-                f"ON s.entity_id = a.entity_id AND s.date = a.date")
+        return _with_adhoc(sqls, plan)
 
     def _stored_rows(self, plan: SourcePlan, columns: list[str], day_from: dt.date | None = None,
                      day_to: dt.date | None = None) -> exp.Expression:

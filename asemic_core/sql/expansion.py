@@ -24,6 +24,7 @@ from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.literals import literal
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import quoted
+from asemic_core.sql.sparse import date_literal
 from asemic_core.sql.types import cast
 
 ROW_DATE = "__row_date"
@@ -54,10 +55,6 @@ def needed_columns(project: ResolvedProject, columns: list[str], carried: frozen
     for name in columns:
         visit(project.property_aliases.get(name, name))
     return order
-
-
-def _date(day: dt.date) -> exp.Expression:
-    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE"))
 
 
 def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:
@@ -141,7 +138,7 @@ def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[s
     be among the columns)."""
     within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True))
     if recent_days is None:
-        within = within.where(exp.Between(this=quoted("date"), low=_date(month_start(day_from)), high=_date(day_to)))
+        within = within.where(exp.Between(this=quoted("date"), low=date_literal(month_start(day_from)), high=date_literal(day_to)))
     else:
         # A row more than recent_days after the last activity derives no recent day, and ends
         # no recent row's days early (the day it is stored is past that row's reach), so such
@@ -149,15 +146,15 @@ def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[s
         since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
         earliest = day_from - dt.timedelta(days=recent_days)
         within = within.where(exp.and_(
-            exp.Between(this=quoted("date"), low=_date(earliest), high=_date(day_to)),
+            exp.Between(this=quoted("date"), low=date_literal(earliest), high=date_literal(day_to)),
             exp.LTE(this=since, expression=exp.Literal.number(recent_days))))
     following = exp.Window(this=exp.func("LEAD", quoted("date")), partition_by=[quoted("entity_id")],
                            order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
     nexts = exp.select(exp.Star(), exp.alias_(following, "__next", quoted=True)).from_(
         exp.alias_(exp.Subquery(this=within), "w", table=True))
     last = exp.Coalesce(this=cast(exp.DateAdd(this=quoted("__next"), expression=exp.Literal.number(-1), unit=exp.var("DAY")),
-                                  DataType.DATE), expressions=[_date(day_to)])
-    last = exp.Case(ifs=[exp.If(this=exp.GT(this=last.copy(), expression=_date(day_to)), true=_date(day_to))], default=last)
+                                  DataType.DATE), expressions=[date_literal(day_to)])
+    last = exp.Case(ifs=[exp.If(this=exp.GT(this=last.copy(), expression=date_literal(day_to)), true=date_literal(day_to))], default=last)
     if recent_days is not None:
         since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
         # date + integer days (DuckDB and Spark both read it as a date)
@@ -166,12 +163,12 @@ def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[s
         reach = cast(exp.Add(this=quoted("date"), expression=days), DataType.DATE)
         last = exp.Case(ifs=[exp.If(this=exp.Is(this=since.copy(), expression=exp.Null()), true=quoted("date")),
                              exp.If(this=exp.LT(this=reach.copy(), expression=last.copy()), true=reach)], default=last)
-    first = exp.Case(ifs=[exp.If(this=exp.LT(this=quoted("date"), expression=_date(day_from)), true=_date(day_from))],
+    first = exp.Case(ifs=[exp.If(this=exp.LT(this=quoted("date"), expression=date_literal(day_from)), true=date_literal(day_from))],
                      default=quoted("date"))
     series = exp.func("generate_series", first, last.copy(), exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
     base = exp.select(exp.Star(), exp.alias_(cast(exp.Unnest(expressions=[series]), DataType.DATE), DAY, quoted=True),
                       exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(exp.GTE(this=last, expression=_date(day_from)))
+        exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(exp.GTE(this=last, expression=date_literal(day_from)))
     return _finish(project, exp.Subquery(this=base), columns, dialect)
 
 
@@ -218,7 +215,7 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
         exp.LTE(this=cohort.copy(), expression=exp.Literal.number(max(days))))
     for bound, compare in zip(registered or (), (exp.GTE, exp.LTE)):
         if bound is not None:
-            early = early.where(compare(this=quoted(base_properties.REGISTRATION_DATE), expression=_date(bound)))
+            early = early.where(compare(this=quoted(base_properties.REGISTRATION_DATE), expression=date_literal(bound)))
     keys = []
     for day in days:
         moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
@@ -232,7 +229,7 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
         union = exp.Union(this=union, expression=key, distinct=False)
     targets = exp.select(quoted("entity_id"), quoted("date")).distinct().from_(
         exp.alias_(exp.Subquery(this=union), "k", table=True)).where(
-        exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to)))
+        exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
     return _reading_first(expand_at(project, exp.to_table(EARLY), targets, columns, dialect), early, materialize)
 
 
@@ -263,12 +260,12 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
     value = quoted(counter)
     early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(exp.and_(
         exp.LTE(this=value.copy(), expression=exp.Literal.number(n)),
-        exp.Between(this=quoted("date"), low=_date(day_from - dt.timedelta(days=n)), high=_date(day_to))))
+        exp.Between(this=quoted("date"), low=date_literal(day_from - dt.timedelta(days=n)), high=date_literal(day_to))))
     if n == 0:  # the counter's zero days are stored rows: nothing to derive
         return exp.select(*[quoted(c) for c in (*KEYS, *[project.properties[c].id for c in columns if c not in KEYS])]).from_(
             exp.alias_(exp.Subquery(this=early), "e", table=True)).where(
             exp.and_(exp.EQ(this=value.copy(), expression=exp.Literal.number(0)),
-                     exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to))))
+                     exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to))))
     source = exp.to_table(EARLY)
     # date + (n - counter), as date + integer days (DuckDB and Spark both read it as a date)
     moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
@@ -276,7 +273,7 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
         to=exp.DataType.build("INT"))), DataType.DATE)
     keys = exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
         exp.alias_(source.copy(), "e", table=True)).where(
-            exp.Between(this=moved.copy(), low=_date(day_from), high=_date(day_to)))
+            exp.Between(this=moved.copy(), low=date_literal(day_from), high=date_literal(day_to)))
     return _reading_first(expand_at(project, source, keys.distinct(), [*columns], dialect), early, materialize)
 
 
@@ -303,7 +300,7 @@ def _if(condition: exp.Expression, then: exp.Expression, otherwise: exp.Expressi
     return exp.Case(ifs=[exp.If(this=condition, true=then)], default=otherwise)
 
 
-def _plus_days(day: exp.Expression, days: int) -> exp.Expression:
+def plus_days(day: exp.Expression, days: int) -> exp.Expression:
     return cast(exp.Add(this=day, expression=exp.Literal.number(days)), DataType.DATE)
 
 
@@ -328,8 +325,8 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         within = within.where(exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)))
     # before the range, only each user's last row matters (it anchors day_from): found by a
     # grouping, so that only the range's rows are sorted by user
-    before = within.copy().where(exp.GTE(this=quoted("date"), expression=_date(lowest)),
-                                 exp.LT(this=quoted("date"), expression=_date(day_from)))
+    before = within.copy().where(exp.GTE(this=quoted("date"), expression=date_literal(lowest)),
+                                 exp.LT(this=quoted("date"), expression=date_literal(day_from)))
     latest = exp.select(quoted("entity_id"), exp.alias_(exp.Max(this=quoted("date")), "__latest", quoted=True)).from_(
         exp.alias_(exp.Subquery(this=before.copy()), "b", table=True)).group_by(quoted("entity_id"))
     anchors = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("a"))).from_(
@@ -337,7 +334,7 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         exp.alias_(exp.Subquery(this=latest), "l", table=True),
         on=exp.and_(exp.EQ(this=quoted("entity_id", "a"), expression=quoted("entity_id", "l")),
                     exp.EQ(this=quoted("date", "a"), expression=quoted("__latest", "l"))))
-    inside = within.where(exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to)))
+    inside = within.where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
     within = exp.union(anchors, inside, distinct=False)
     following = exp.Window(this=exp.func("LEAD", quoted("date")), partition_by=[quoted("entity_id")],
                            order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
@@ -348,28 +345,28 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     own = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), START, quoted=True),
                      exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names]).from_(
         exp.alias_(exp.Subquery(this=nexts.copy()), "o", table=True)).where(
-        exp.Between(this=quoted("date"), low=_date(day_from), high=_date(day_to)))
+        exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
     # the gap days: valued on the first of them (the day after the row), which _finish derives
-    base = exp.select(exp.Star(), exp.alias_(_plus_days(quoted("date"), 1), DAY, quoted=True),
+    base = exp.select(exp.Star(), exp.alias_(plus_days(quoted("date"), 1), DAY, quoted=True),
                       exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
         exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(
-        exp.LT(this=quoted("date"), expression=_date(day_to)))
+        exp.LT(this=quoted("date"), expression=date_literal(day_to)))
     needed = needed_columns(project, names)
     if recent_days is not None and base_properties.DAYS_SINCE_LAST_ACTIVE not in needed:
         needed.append(base_properties.DAYS_SINCE_LAST_ACTIVE)
     valued = _finish(project, exp.Subquery(this=base), [*needed, "__next"], dialect, available=set(needed))
-    last = _if(exp.Is(this=quoted("__next"), expression=exp.Null()), _date(day_to),
-               _if(exp.GT(this=quoted("__next"), expression=_plus_days(_date(day_to), 1)), _date(day_to),
-                   _plus_days(quoted("__next"), -1)))
+    last = _if(exp.Is(this=quoted("__next"), expression=exp.Null()), date_literal(day_to),
+               _if(exp.GT(this=quoted("__next"), expression=plus_days(date_literal(day_to), 1)), date_literal(day_to),
+                   plus_days(quoted("__next"), -1)))
     if recent_days is not None:
         # the first gap day has days_since_last_active = d + 1; the last recent day is
         # that day + recent_days - (d + 1); a user never active has no recent gap day
         reach = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
             this=exp.Paren(this=exp.Sub(this=exp.Literal.number(recent_days), expression=since.copy())),
             to=exp.DataType.build("INT"))), DataType.DATE)
-        last = _if(exp.Is(this=since.copy(), expression=exp.Null()), _plus_days(quoted("date"), -1),
+        last = _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1),
                    _if(exp.LT(this=reach.copy(), expression=last.copy()), reach, last))
-    first = _if(exp.LT(this=quoted("date"), expression=_date(day_from)), _date(day_from), quoted("date"))
+    first = _if(exp.LT(this=quoted("date"), expression=date_literal(day_from)), date_literal(day_from), quoted("date"))
     gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
                       exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names]).from_(
         exp.alias_(exp.Subquery(this=valued), "g", table=True)).where(exp.LTE(this=first, expression=last))
