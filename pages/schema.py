@@ -28,7 +28,7 @@ with tables_tab:
     for table in schema.tables:
         st.subheader(f"{schema.schema}.{table.name}")
         st.caption(table.description)
-        layout = [f"partitioned by `{table.partitioned_by}` (one Parquet file per day)" if table.partitioned_by
+        layout = [f"partitioned by `{table.partitioned_by}` (a directory per day, activity days' rows apart)" if table.partitioned_by
                   else "not partitioned", f"sorted by {', '.join(f'`{c}`' for c in table.sorted_by)}"]
         st.markdown(" · ".join(layout))
         columns = [c for c in table.columns if show_hidden or not c.hidden]

@@ -19,7 +19,9 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake import PostCommitHookProperties, WriterProperties
 
-from asemic_core.backend.seam import TableFile, TableSnapshot
+import pyarrow.compute as pc
+
+from asemic_core.backend.seam import ACTIVE_PARTITION, ACTIVE_WHEN_ZERO, TableFile, TableSnapshot
 from asemic_core.names import quote_name, sql_string
 
 # A job's rows reach every day's partition at once (each batch of users spans all days), so
@@ -64,16 +66,21 @@ class DeltaTableStore:
             return found
         delta = DeltaTable(str(self.location(table)), version=version)
         partition_by = (delta.metadata().partition_columns or [None])[0]
-        columns = tuple(f.name for f in delta.schema().fields)
+        columns = tuple(f.name for f in delta.schema().fields if f.name != ACTIVE_PARTITION)
         actions = pa.table(delta.get_add_actions(flatten=True)).to_pydict()
         base = self.location(table)
         files = []
+        count = len(actions["path"])
+        days = actions.get(f"partition.{partition_by}", [None] * count) if partition_by else [None] * count
+        flags = actions.get(f"partition.{ACTIVE_PARTITION}", [None] * count)
         for index, path in enumerate(actions["path"]):
-            day = actions.get(f"partition.{partition_by}", [None] * len(actions["path"]))[index] if partition_by else None
+            day, active = days[index], flags[index]
             if isinstance(day, str):
                 day = dt.date.fromisoformat(day)
+            if isinstance(active, str):
+                active = active == "true"
             files.append(TableFile(str(base / unquote(path)), int(actions["num_records"][index] or 0),
-                                   int(actions["size_bytes"][index] or 0), day))
+                                   int(actions["size_bytes"][index] or 0), day, active))
         files.sort(key=lambda f: (f.day or dt.date.min, f.path))
         found = TableSnapshot(table, str(base), version, columns, partition_by, tuple(files))
         if key is not None:
@@ -84,18 +91,31 @@ class DeltaTableStore:
         return found
 
     def write(self, table: str, data, *, partition_by: str | None, replace_days: tuple[dt.date, dt.date] | None,
-              replace_schema: bool, append: bool = False) -> int:
+              replace_schema: bool, append: bool = False, split_active: bool = False,
+              replace_active: bool = False) -> int:
         location = str(self.location(table))
         options = dict(mode="overwrite", writer_properties=_WRITER, post_commithook_properties=_HOOKS)
+        whole = not (append or replace_active or replace_days is not None) or not self.exists(table)
+        partitions = [partition_by] if partition_by else None
+        # the split follows the table: a table written before it keeps one part per day
+        # until a job rewrites it whole
+        if (split_active or replace_active) and (whole or ACTIVE_PARTITION in DeltaTable(location).metadata().partition_columns):
+            data, flagged = _with_activity_flag(data)
+            if flagged and partition_by:
+                partitions = [partition_by, ACTIVE_PARTITION]
         if append and self.exists(table):
             options["mode"] = "append"
+        elif replace_active:
+            if ACTIVE_PARTITION not in DeltaTable(location).metadata().partition_columns:
+                raise ValueError(f"table {table} is not split by activity")
+            options["predicate"] = f"{quote_name(ACTIVE_PARTITION)} = true"
         elif replace_days is not None and self.exists(table):
             first, last = replace_days
             column = quote_name(partition_by)
             options["predicate"] = (f"{column} >= {sql_string(first.isoformat())} AND "
                                     f"{column} <= {sql_string(last.isoformat())}")
         else:
-            options["partition_by"] = [partition_by] if partition_by else None
+            options["partition_by"] = partitions
             options["schema_mode"] = "overwrite" if replace_schema or self.exists(table) else None
         write_deltalake(location, data, **options)
         return DeltaTable(location).version()
@@ -135,6 +155,28 @@ class DeltaTableStore:
                 if "_delta_log" not in directory.parts and not any(directory.iterdir()):
                     directory.rmdir()
         return removed
+
+
+def _with_activity_flag(data):
+    """``data`` (an Arrow stream or table) with the ``ACTIVE_PARTITION`` column: one of the
+    row's ``ACTIVE_WHEN_ZERO`` columns is 0 (NULL counts as not 0); and whether it has one
+    (not when ``data`` lacks one of those columns)."""
+    reader = data if isinstance(data, pa.RecordBatchReader) else pa.RecordBatchReader.from_batches(
+        data.schema, data.to_batches())
+    schema = reader.schema
+    if not all(c in schema.names for c in ACTIVE_WHEN_ZERO):
+        return reader, False
+    out = schema.append(pa.field(ACTIVE_PARTITION, pa.bool_(), nullable=False))
+
+    def flagged():
+        for batch in reader:
+            flags = [pc.fill_null(pc.equal(batch.column(c), 0), False) for c in ACTIVE_WHEN_ZERO]
+            flag = flags[0]
+            for more in flags[1:]:
+                flag = pc.or_(flag, more)
+            yield pa.RecordBatch.from_arrays([*batch.columns, flag], schema=out)
+
+    return pa.RecordBatchReader.from_batches(out, flagged()), True
 
 
 def _ever_added(table_dir: Path) -> set[str]:

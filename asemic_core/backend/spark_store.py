@@ -78,7 +78,12 @@ class SparkTableStore:
                              tuple(files))
 
     def write(self, table: str, data: SparkRows, *, partition_by: str | None,
-              replace_days: tuple[dt.date, dt.date] | None, replace_schema: bool, append: bool = False) -> int:
+              replace_days: tuple[dt.date, dt.date] | None, replace_schema: bool, append: bool = False,
+              split_active: bool = False, replace_active: bool = False) -> int:
+        if replace_active:
+            raise ValueError(f"table {table} is not split by activity")
+        # ``split_active`` is not done here: a day's rows stay in one directory, and readers
+        # of activity days filter them (the split only saves reading)
         latest = self.latest(table)
         version = 0 if latest is None else latest + 1
         directory = f"{self.location(table)}/v{version:06d}-{uuid.uuid4().hex[:8]}"

@@ -132,6 +132,17 @@ def columns_for(project: ResolvedProject, kpis: list[str], properties: list[str]
     return [c for c in dependency_closure(project, canonical) if c not in KEYS]
 
 
+def calendar_months(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Calendar months of first .. last, clipped to it."""
+    out = []
+    start = first
+    while start <= last:
+        following = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        out.append((start, min(last, following - dt.timedelta(days=1))))
+        start = following
+    return out
+
+
 def model_range(model) -> tuple[dt.date, dt.date]:
     """(first day, watermark) of a model version, a job's work or a store's published version."""
     if hasattr(model, "current"):

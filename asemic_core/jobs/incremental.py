@@ -10,7 +10,7 @@ import time
 from sqlglot import exp
 
 from asemic_core.engine import latest_source_day, source_day_range, warehouse_executor
-from asemic_core.jobs.days import DayPlan, check_rewind_range, model_range, plan_rewind_days, plan_update_days, reach
+from asemic_core.jobs.days import DayPlan, calendar_months, check_rewind_range, model_range, plan_rewind_days, plan_update_days, reach
 from asemic_core.jobs.writing import (
     JobResult,
     buckets_for,
@@ -21,6 +21,7 @@ from asemic_core.jobs.writing import (
     user_days,
     users_query,
 )
+from asemic_core.jobs.partial_active import activity_targets, recompute_activity_columns
 from asemic_core.jobs.user_state import read_state, write_state, write_users
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.hashing import definition_hashes
@@ -138,7 +139,7 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     # one month at a time (a user's first row of a month is stored: the kept columns of a
     # month derive from that month's rows), so each join holds a month of rows
     statements = []
-    for first, last in _months(model_first, watermark):
+    for first, last in calendar_months(model_first, watermark):
         month = daily.between(first, last)
         kept = _kept_columns(executor, project, month, keep, first, last) if added else executor.relation(month, keep)
         within = exp.Between(this=quoted("date"), low=date_literal(first), high=date_literal(last))
@@ -156,17 +157,6 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     return day_stats(user_days(executor, project, model_first, watermark), model_first, watermark,
                      time.monotonic() - mark), {
         "compute": compute, "rewrite": time.monotonic() - mark - compute}
-
-
-def _months(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """Calendar months of first .. last, clipped to it."""
-    out = []
-    start = first
-    while start <= last:
-        following = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-        out.append((start, min(last, following - DAY)))
-        start = following
-    return out
 
 
 def _stage_added_keys(executor, daily) -> int:
@@ -209,7 +199,16 @@ def _column_states(project: ResolvedProject, job_id: str, names: list[str], firs
 
 def _partial(executor, project, work: Work, targets, drop, reporter, span=(0.0, 1.0)):
     model_first, watermark = model_range(work)
-    stats, phases = recompute_columns(executor, project, work, targets, drop, reporter, span)
+    computed = activity_targets(executor, project, work, work.snapshot(DAILY), targets, drop)
+    if computed is not None:  # only the activity part changes (jobs/partial_active.py)
+        def progress(done: int, total: int) -> None:
+            work.store.jobs.progress(work.job_id, _share(span, done, total),
+                                     f"{len(computed)} column(s): month {done} of {total} written")
+
+        stats, phases = recompute_activity_columns(executor, project, work, computed, reporter, progress)
+        targets = computed
+    else:
+        stats, phases = recompute_columns(executor, project, work, targets, drop, reporter, span)
     work.set_columns(_column_states(project, work.job_id, targets, model_first, watermark), drop=drop)
     return stats, phases
 

@@ -147,7 +147,7 @@ class ModelSource:
         if plan.snapshot is not None or not plan.adhoc:
             if rows == "active":
                 within = exp.Between(this=quoted_column("date"), low=date_literal(plan.day_from), high=date_literal(plan.day_to))
-                stored = self._stored_rows(plan, plan.stored, plan.day_from)
+                stored = self._stored_rows(plan, plan.stored, plan.day_from, active=True)
                 stored_sql = render(exp.select(exp.Star()).from_(exp.alias_(stored, "r", table=True)).where(within))
             else:
                 stored = self._stored_rows(plan, needed_columns(self.resolved, plan.stored))
@@ -210,7 +210,8 @@ class ModelSource:
         sqls = []
         if plan.snapshot is not None or not plan.adhoc:
             columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
-            stored = self._stored_rows(plan, columns, first, plan.day_to)
+            # a counter's zero days are activity or registration days: the active part holds them
+            stored = self._stored_rows(plan, columns, first, plan.day_to, active=rows.n == 0)
             sqls.append(render(counter_days(self.resolved, stored, plan.stored, rows.counter, rows.n,
                                             plan.day_from, plan.day_to, materialize=self.reads_with_duckdb())))
         if plan.adhoc:
@@ -222,13 +223,16 @@ class ModelSource:
         return _with_adhoc(sqls, plan)
 
     def _stored_rows(self, plan: SourcePlan, columns: list[str], day_from: dt.date | None = None,
-                     day_to: dt.date | None = None) -> exp.Expression:
-        """The stored rows of the plan's model version (of ``day_from`` .. ``day_to``, if given)."""
+                     day_to: dt.date | None = None, active: bool = False) -> exp.Expression:
+        """The stored rows of the plan's model version (of ``day_from`` .. ``day_to``, if given;
+        ``active``: at least the rows of activity and registration days, the caller filters them)."""
         names = [*KEYS, *columns]
         types = {c: sql_type(self.resolved.properties[c].data_type) for c in names if c in self.resolved.properties}
         snapshot = plan.snapshot
         if snapshot is not None and (day_from is not None or day_to is not None):
             snapshot = snapshot.between(day_from or plan.day_from, day_to or plan.day_to)
+        if snapshot is not None and active:
+            snapshot = snapshot.active_only()
         if snapshot is None:
             snapshot = TableSnapshot(DAILY, "", 0, tuple(names), "date")
         return exp.Subquery(this=self.executor.relation(snapshot, names, types))

@@ -201,6 +201,18 @@ def expand_at(project: ResolvedProject, rows: exp.Expression, keys: exp.Expressi
     return _finish(project, exp.Subquery(this=base), columns, dialect, available)
 
 
+def _expand_anchored(project: ResolvedProject, rows: exp.Expression, anchored: exp.Select, columns: list[str],
+                     dialect: str) -> exp.Select:
+    """``expand_at`` for keys whose anchor row is known: ``anchored`` has entity_id, the
+    key's day (DAY) and the day of its user's last stored row on or before it (ROW_DATE)."""
+    base = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("r")), quoted(DAY, "k"), quoted(ROW_DATE, "k")).from_(
+        exp.alias_(exp.Subquery(this=anchored), "k", table=True)).join(
+        exp.alias_(rows, "r", table=True),
+        on=exp.and_(exp.EQ(this=quoted("entity_id", "k"), expression=quoted("entity_id", "r")),
+                    exp.EQ(this=quoted(ROW_DATE, "k"), expression=quoted("date", "r"))))
+    return _finish(project, exp.Subquery(this=base), columns, dialect)
+
+
 def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[str], days: list[int],
                 day_from: dt.date, day_to: dt.date, dialect: str = ENGINE_DIALECT,
                 registered: tuple[dt.date | None, dt.date | None] | None = None,
@@ -271,6 +283,15 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
     moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
         this=exp.Paren(this=exp.Sub(this=exp.Literal.number(n), expression=value.copy())),
         to=exp.DataType.build("INT"))), DataType.DATE)
+    if counter == base_properties.COHORT_DAY:
+        # every stored row of a user from registration to the key has cohort_day <= n and
+        # proposes the same key (registration + n): only the users whose key is in range are
+        # read, and a key's anchor is the latest of its rows (a GROUP BY, no sort)
+        early = early.where(exp.Between(this=moved.copy(), low=date_literal(day_from), high=date_literal(day_to)))
+        anchored = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True),
+                              exp.alias_(exp.Max(this=quoted("date")), ROW_DATE, quoted=True)).from_(
+            exp.alias_(source.copy(), "e", table=True)).group_by(exp.Literal.number(1), exp.Literal.number(2))
+        return _reading_first(_expand_anchored(project, source, anchored, [*columns], dialect), early, materialize)
     keys = exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
         exp.alias_(source.copy(), "e", table=True)).where(
             exp.Between(this=moved.copy(), low=date_literal(day_from), high=date_literal(day_to)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from asemic_core.backend.seam import ACTIVE_PARTITION
 from asemic_core.storage.store import PARTITION_BY, ModelStore
 
 
@@ -19,7 +20,7 @@ class PhysicalTable:
     files: int  # data files of that table version
     rows: int
     size_bytes: int  # every file under the table's directory (all kept versions and the log)
-    partitioned_by: str | None
+    partitioned_by: str | None  # the Delta partition columns ("date, __active": by day, then activity)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -39,6 +40,9 @@ def physical_tables(store: ModelStore) -> list[PhysicalTable]:
     for name, version in sorted(current.tables.items()):
         snapshot = store.tables.snapshot(name, version)
         location = Path(snapshot.location)
+        partitions = snapshot.partition_by or PARTITION_BY.get(name)
+        if partitions and snapshot.split:
+            partitions = f"{partitions}, {ACTIVE_PARTITION}"
         out.append(PhysicalTable(name, str(location), version, current.version, len(snapshot.files), snapshot.rows,
-                                 directory_size(location), snapshot.partition_by or PARTITION_BY.get(name)))
+                                 directory_size(location), partitions))
     return out

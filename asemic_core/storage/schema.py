@@ -99,6 +99,7 @@ def _ddl(schema: str, table: TableSpec, dialect: str) -> str:
     text = create.sql(dialect=dialect, pretty=True)
     notes = []
     if table.partitioned_by:
-        notes.append(f"-- a Delta Lake table partitioned by {table.partitioned_by}: a directory per day")
+        notes.append(f"-- a Delta Lake table partitioned by {table.partitioned_by}: a directory per day, its "
+                     "activity days' rows in a part of their own (__active)")
     notes.append(f"-- sorted by {', '.join(table.sorted_by)}")
     return "\n".join(notes + [text + ";"])

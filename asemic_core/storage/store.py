@@ -30,6 +30,7 @@ USERS = "users"
 # from it instead of reading the activity history; jobs/user_state.py).
 USER_STATE = "user_state"
 PARTITION_BY = {DAILY: "date", USERS: None, USER_STATE: None}  # the layout: which table is partitioned by day
+SPLIT_ACTIVE = {DAILY}  # tables whose activity days' rows are stored apart (seam.ACTIVE_PARTITION)
 
 
 class ModelStore:
@@ -158,11 +159,13 @@ class Work:
         return self.store.tables.snapshot(table, self.tables[table])
 
     def write(self, table: str, batches, replace_days: tuple[dt.date, dt.date] | None = None,
-              replace_schema: bool = False, append: bool = False) -> TableSnapshot:
-        """Replace the table (or the days ``replace_days``), or ``append`` rows to it."""
+              replace_schema: bool = False, append: bool = False, replace_active: bool = False) -> TableSnapshot:
+        """Replace the table (or the days ``replace_days``, or its activity part), or
+        ``append`` rows to it."""
         self.tables[table] = self.store.tables.write(table, batches, partition_by=PARTITION_BY[table],
                                                      replace_days=replace_days, replace_schema=replace_schema,
-                                                     append=append)
+                                                     append=append, split_active=table in SPLIT_ACTIVE,
+                                                     replace_active=replace_active)
         return self.snapshot(table)
 
     def set_columns(self, states: list[ColumnState], replace_all: bool = False, drop: list[str] = ()) -> None:

@@ -146,7 +146,8 @@ def table_frame(root: Path, table: str = DAILY, version: int | None = None) -> p
     listed = ", ".join("'" + f.path.replace("'", "''") + "'" for f in snapshot.files)
     hive = "true" if snapshot.partition_by else "false"
     with duckdb.connect() as con:
-        frame = con.sql(f"SELECT * FROM read_parquet([{listed}], hive_partitioning = {hive})").pl()
+        columns = ", ".join('"' + c + '"' for c in snapshot.columns)  # not the physical partition columns
+        frame = con.sql(f"SELECT {columns} FROM read_parquet([{listed}], hive_partitioning = {hive})").pl()
     return frame.sort([c for c in ("entity_id", "date") if c in frame.columns])
 
 

@@ -1,0 +1,130 @@
+"""A partial update whose columns can change only on activity days rewrites only the
+activity part of the daily table (seam.ACTIVE_PARTITION).
+
+An event property over activity tables (``entity_activity`` or tables tagged
+``activity_event``) holds its default on every day without activity: its events make the
+day an activity day. When the daily table is split by activity and its other part already
+holds that default in the column, recomputing the column on every stored day changes only
+the activity part: a GROUP BY of the property's events joined to the stored activity rows,
+one month at a time, written over the activity part alone (the other part's files are
+kept). The day counters every KPI reads (days_since_last_active, cohort_day, ...) are kept
+as stored when their definition is unchanged: the materialized days' events are what
+they were (SEMANTICS 8; a rewind is the job for changed history).
+
+Anything else (an event property over other tables, a window, a computed property, a
+counter whose definition changed, a table without the split) takes the general path
+(``incremental.recompute_columns``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlglot import exp
+
+from asemic_core.backend.seam import TableSnapshot
+from asemic_core.config.models import ACTIVITY
+from asemic_core.jobs.days import calendar_months, model_range
+from asemic_core.jobs.writing import day_stats, stream, user_days
+from asemic_core.progress import Reporter
+from asemic_core.semantic.hashing import definition_hashes
+from asemic_core.semantic.model import ResolvedProject
+from asemic_core.sql.literals import literal
+from asemic_core.sql.render import render
+from asemic_core.sql.sources import event_properties_query, quoted
+from asemic_core.sql.sparse import date_literal, within
+from asemic_core.sql.types import cast
+from asemic_core.storage.store import DAILY, Work
+
+PRESENT = "__present"
+
+
+def _over_activity(project: ResolvedProject, name: str) -> bool:
+    prop = project.properties.get(name)
+    if prop is None or prop.kind != "event_property":
+        return False
+    event = project.events.get(prop.source_event)
+    return prop.source_event == ACTIVITY or (event is not None and "activity_event" in event.tags)
+
+
+def activity_targets(executor, project: ResolvedProject, work: Work, daily: TableSnapshot | None,
+                     targets: list[str], drop: list[str]) -> list[str] | None:
+    """The targets to compute when only the activity part needs rewriting (the others are
+    kept as stored, their definitions unchanged), or None: take the general path."""
+    if daily is None or not daily.split or drop:
+        return None
+    hashes = definition_hashes(project)
+    computed = []
+    for name in targets:
+        state = work.columns.get(name)
+        if _over_activity(project, name) and name in daily.columns and state is not None:
+            computed.append(name)
+        elif not (state is not None and state.def_hash == hashes.get(name)
+                  and project.properties.get(name) is not None and project.properties[name].is_base):
+            return None
+    if not computed:
+        return None
+    # the other part must hold each column's (new) default already
+    rest = TableSnapshot(daily.name, daily.location, daily.version, daily.columns, daily.partition_by,
+                         tuple(f for f in daily.files if not f.active))
+    if rest.files:
+        checks = [exp.alias_(_differs(project, name), f"c{i}") for i, name in enumerate(computed)]
+        found = executor.rows(render(exp.select(*checks).from_(
+            exp.alias_(exp.Subquery(this=executor.relation(rest, computed)), "r", table=True))))[0]
+        if any(n for n in found):
+            return None
+    return computed
+
+
+def _differs(project: ResolvedProject, name: str) -> exp.Expression:
+    """How many rows hold another value than the property's default."""
+    prop = project.properties[name]
+    default = cast(literal(prop.definition.default_value), prop.data_type)
+    return exp.Sum(this=exp.Case(ifs=[exp.If(this=exp.NullSafeEQ(this=quoted(name), expression=default),
+                                             true=exp.Literal.number(0))], default=exp.Literal.number(1)))
+
+
+def recompute_activity_columns(executor, project: ResolvedProject, work: Work, computed: list[str],
+                               reporter: Reporter, progress) -> tuple[list, dict]:
+    """Recompute the event properties ``computed`` on the stored activity rows and write
+    them over the daily table's activity part; every other column as stored."""
+    model_first, watermark = model_range(work)
+    daily = work.snapshot(DAILY)
+    mark = time.monotonic()
+    active = daily.active_only()
+    by_event: dict[str, list] = {}
+    for name in computed:
+        prop = project.properties[name]
+        by_event.setdefault(prop.source_event, []).append(prop)
+    months = calendar_months(model_first, watermark)
+    reporter.start(len(months), f"Recomputing {len(computed)} column(s) on activity days")
+    statements = []
+    for first, last in months:
+        rows = exp.alias_(exp.Subquery(this=executor.relation(active.between(first, last))), "o", table=True)
+        select = exp.select(*[quoted(c, "o") for c in daily.columns if c not in computed]).from_(rows)
+        columns = {}
+        for index, (event_id, props) in enumerate(sorted(by_event.items())):
+            alias = f"e{index}"
+            query = event_properties_query(project, event_id, props, executor.dialect)
+            query = query.select(exp.alias_(exp.true(), PRESENT, quoted=True))
+            query = within(query, date_literal(first), date_literal(last))
+            select = select.join(exp.alias_(exp.Subquery(this=query), alias, table=True), join_type="LEFT",
+                                 on=exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, alias))
+                                               for k in ("entity_id", "date")]))
+            for prop in props:
+                default = cast(literal(prop.definition.default_value), prop.data_type)
+                columns[prop.id] = exp.Case(ifs=[exp.If(this=quoted(PRESENT, alias), true=cast(quoted(prop.id, alias),
+                                                                                                prop.data_type))],
+                                            default=default)
+        ordered = [quoted(c, "o") if c not in computed else exp.alias_(columns[c], c, quoted=True) for c in daily.columns]
+        statements.append(render(select.select(*ordered, append=False), executor.dialect))
+
+    def written(index: int) -> None:
+        reporter.advance()
+        progress(index + 1, len(statements))
+
+    work.write(DAILY, stream(executor, statements, written), replace_active=True)
+    reporter.finish()
+    seconds = time.monotonic() - mark
+    return day_stats(user_days(executor, project, model_first, watermark), model_first, watermark, seconds), {
+        "compute_and_write_activity_part": seconds}

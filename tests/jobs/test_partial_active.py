@@ -1,0 +1,98 @@
+"""A partial update of an event property over activity tables rewrites only the activity
+part of the daily table (jobs/partial_active.py); every column then holds what a fresh
+refresh of the edited config holds. Edits that can change other days take the general
+path and rewrite both parts."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+import yaml
+from jobs_support import make_demo
+from polars.testing import assert_frame_equal
+
+from asemic_core.config.writer import save_property
+from asemic_core.project import Project
+from asemic_core.query.kpi import KpiRequest
+from asemic_core.storage.schema import daily_columns
+from asemic_core.storage.store import DAILY
+
+
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory):
+    root = make_demo(tmp_path_factory.mktemp("partial-active") / "demo", users=400, days=45)
+    Project(root).refresh(origin="test")
+    return root
+
+
+def _edit(root, prop: str, kind: str, fields: dict) -> None:
+    for path in (root / "userentity" / "properties").glob("*.yml"):
+        found = (yaml.safe_load(path.read_text()) or {}).get("properties", {}).get(prop)
+        if found is not None:
+            found[kind].update(fields)
+            save_property(root, prop, found)
+            return
+    raise KeyError(prop)
+
+
+def _files(project: Project) -> dict[bool, set[str]]:
+    snapshot = project.model_store(readonly=True).snapshot(DAILY)
+    return {part: {f.path for f in snapshot.files if f.active is part} for part in (True, False)}
+
+
+def _values(project: Project) -> dict:
+    source = project.source()
+    try:
+        return {c: project.property_values(c, source=source).sort(["entity_id", "date"])
+                for c in daily_columns(project.resolved())}
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize(("prop", "kind", "fields", "activity_part_only"), [
+    ("dau_active", "event_property", {"select": "2"}, True),  # over entity_activity
+    ("purchases_on_day", "event_property", {"aggregate_function": "sum"}, False),  # purchases: other days too
+    ("dau_active", "event_property", {"default_value": 1}, False),  # the other part changes
+])
+def test_an_activity_property_rewrites_only_the_activity_part(refreshed, tmp_path, prop, kind, fields,
+                                                              activity_part_only) -> None:
+    root = tmp_path / "edited"
+    shutil.copytree(refreshed, root)
+    _edit(root, prop, kind, fields)
+    project = Project(root)
+    before = _files(project)
+    result = project.update(properties=[prop], origin="test")
+    after = _files(project)
+    assert after[True] and not (after[True] & before[True])  # the activity part is new
+    assert (after[False] == before[False]) is activity_part_only
+    assert ("compute_and_write_activity_part" in result.phases) is activity_part_only
+
+    fresh_root = tmp_path / "fresh"
+    shutil.copytree(root, fresh_root, ignore=shutil.ignore_patterns(".asemic"))
+    fresh = Project(fresh_root)
+    fresh.refresh(origin="test")
+    got, want = _values(project), _values(fresh)
+    assert set(got) == set(want)
+    for column in want:
+        assert_frame_equal(got[column], want[column], rel_tol=1e-9, abs_tol=1e-12)
+    status = {c.name: c.state for c in project.status().columns}
+    assert status[prop] == "fresh"
+
+
+def test_update_kpi_dau_after_an_edit_gives_the_edited_values(refreshed, tmp_path) -> None:
+    root = tmp_path / "edited"
+    shutil.copytree(refreshed, root)
+    _edit(root, "dau_active", "event_property", {"select": "3"})
+    project = Project(root)
+    before = _files(project)
+    project.update(kpis=["dau"], origin="test")
+    assert _files(project)[False] == before[False]
+    points = project.kpi_query(KpiRequest("dau")).points
+    # every active user counts 3 now: three times the users with a session that day
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        sessions = dict(con.sql("SELECT s.event_date, count(DISTINCT s.user_id) FROM game.sessions s JOIN "
+                                "game.registrations r ON r.user_id = s.user_id AND r.event_date <= s.event_date "
+                                "GROUP BY 1").fetchall())
+    assert {p["date"]: p["value"] for p in points.to_dicts()} == {d: 3 * n for d, n in sessions.items()}
