@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake import PostCommitHookProperties, WriterProperties
 
@@ -117,8 +118,42 @@ class DeltaTableStore:
         else:
             options["partition_by"] = partitions
             options["schema_mode"] = "overwrite" if replace_schema or self.exists(table) else None
-        write_deltalake(location, data, **options)
+        if partitions and ACTIVE_PARTITION in partitions and not replace_active:
+            self._write_in_two_passes(location, data, options)
+        else:
+            write_deltalake(location, data, **options)
         return DeltaTable(location).version()
+
+    def _write_in_two_passes(self, location: str, data: pa.RecordBatchReader, options: dict) -> None:
+        """Write the rows outside the activity part, then append the activity part's rows
+        (set aside in a Parquet file meanwhile). delta-rs keeps every partition's file open
+        until the end of a write, each holding up to a row group: a job whose batches reach
+        every day would hold two open files per day at once (at 1,000,000 x 365 that was 7.0
+        GiB peak RSS instead of 5.8). Both commits are table versions of one unpublished job."""
+        spill_dir = self.root.parent / "tmp"
+        spill_dir.mkdir(parents=True, exist_ok=True)
+        for stale in spill_dir.glob("active-part-*.parquet"):  # one writer at a time: a dead job's
+            stale.unlink(missing_ok=True)
+        spill = spill_dir / f"active-part-{os.getpid()}-{threading.get_ident()}.parquet"
+        flag = data.schema.get_field_index(ACTIVE_PARTITION)
+        set_aside = {"rows": 0}
+
+        def others():
+            with pq.ParquetWriter(spill, data.schema, compression="lz4") as writer:
+                for batch in data:
+                    active = batch.column(flag)
+                    writer.write_batch(batch.filter(active))
+                    set_aside["rows"] += pc.sum(active).as_py() or 0
+                    yield batch.filter(pc.invert(active))
+
+        try:
+            write_deltalake(location, pa.RecordBatchReader.from_batches(data.schema, others()), **options)
+            if set_aside["rows"]:
+                rows = pq.ParquetFile(spill)
+                write_deltalake(location, pa.RecordBatchReader.from_batches(data.schema, rows.iter_batches()),
+                                mode="append", writer_properties=_WRITER, post_commithook_properties=_HOOKS)
+        finally:
+            spill.unlink(missing_ok=True)
 
     def reset(self, table: str, version: int) -> int:
         delta = DeltaTable(str(self.location(table)))
