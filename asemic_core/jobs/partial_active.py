@@ -1,18 +1,21 @@
 """A partial update whose columns can change only on activity days rewrites only the
-activity part of the daily table (seam.ACTIVE_PARTITION).
+activity part of the daily table (seam.ACTIVE_PARTITION: rows of activity and
+registration days).
 
-An event property over activity tables (``entity_activity`` or tables tagged
-``activity_event``) holds its default on every day without activity: its events make the
-day an activity day. When the daily table is split by activity and its other part already
-holds that default in the column, recomputing the column on every stored day changes only
-the activity part: a GROUP BY of the property's events joined to the stored activity rows,
-one month at a time, written over the activity part alone (the other part's files are
-kept). The day counters every KPI reads (days_since_last_active, cohort_day, ...) are kept
-as stored when their definition is unchanged: the materialized days' events are what
-they were (SEMANTICS 8; a rewind is the job for changed history).
+An event property holds its default on every day without its events. Over activity
+tables (``entity_activity`` or tables tagged ``activity_event``) its events make the day an
+activity day; over other tables, the data decide: one query checks that none of its
+values other than the default falls on a model day outside the activity part (purchases
+made on days with a session, say). When, besides, the stored other part already holds the
+default in the column, recomputing the column on every stored day changes only the
+activity part: a GROUP BY of the property's events joined to the stored activity rows, one
+month at a time, written over the activity part alone (the other part's files are kept).
+The day counters every KPI reads (days_since_last_active, cohort_day, ...) are kept as
+stored when their definition is unchanged: the materialized days' events are what they
+were (SEMANTICS 8; a rewind is the job for changed history).
 
-Anything else (an event property over other tables, a window, a computed property, a
-counter whose definition changed, a table without the split) takes the general path
+Anything else (a window, a computed property, a counter whose definition changed, values
+off the activity days, a table without the split) takes the general path
 (``incremental.recompute_columns``).
 """
 
@@ -34,7 +37,7 @@ from asemic_core.sql.render import render
 from asemic_core.sql.sources import event_properties_query, quoted
 from asemic_core.sql.sparse import date_literal, within
 from asemic_core.sql.types import cast
-from asemic_core.storage.store import DAILY, Work
+from asemic_core.storage.store import DAILY, USERS, Work
 
 PRESENT = "__present"
 
@@ -57,7 +60,8 @@ def activity_targets(executor, project: ResolvedProject, work: Work, daily: Tabl
     computed = []
     for name in targets:
         state = work.columns.get(name)
-        if _over_activity(project, name) and name in daily.columns and state is not None:
+        prop = project.properties.get(name)
+        if prop is not None and prop.kind == "event_property" and name in daily.columns and state is not None:
             computed.append(name)
         elif not (state is not None and state.def_hash == hashes.get(name)
                   and project.properties.get(name) is not None and project.properties[name].is_base):
@@ -73,7 +77,41 @@ def activity_targets(executor, project: ResolvedProject, work: Work, daily: Tabl
             exp.alias_(exp.Subquery(this=executor.relation(rest, computed)), "r", table=True))))[0]
         if any(n for n in found):
             return None
+    elsewhere = [name for name in computed if not _over_activity(project, name)]
+    if elsewhere and _values_off_the_activity_part(executor, project, work, daily, elsewhere):
+        return None
     return computed
+
+
+def _values_off_the_activity_part(executor, project: ResolvedProject, work: Work, daily: TableSnapshot,
+                                  names: list[str]) -> bool:
+    """Whether an event property of ``names`` (over tables that are not activity tables)
+    takes another value than its default on a model day outside the activity part: its
+    events on a registered user's day that is not an activity or registration day."""
+    model_first, watermark = model_range(work)
+    users = work.snapshot(USERS)
+    if users is None:
+        return True
+    keys = exp.alias_(exp.Subquery(this=executor.relation(daily.active_only(), ["entity_id", "date"])), "a", table=True)
+    registered = exp.alias_(exp.Subquery(this=executor.relation(users, ["entity_id", "registration_date"])), "u",
+                            table=True)
+    by_event: dict[str, list] = {}
+    for name in names:
+        by_event.setdefault(project.properties[name].source_event, []).append(project.properties[name])
+    for event_id, props in sorted(by_event.items()):
+        values = within(event_properties_query(project, event_id, props, executor.dialect),
+                        date_literal(model_first), date_literal(watermark))
+        differs = exp.or_(*[exp.Not(this=exp.NullSafeEQ(this=quoted(p.id, "e"), expression=cast(
+            literal(p.definition.default_value), p.data_type))) for p in props])
+        query = exp.select(exp.Count(this=exp.Star())).from_(exp.alias_(exp.Subquery(this=values), "e", table=True)).join(
+            registered, on=exp.and_(exp.EQ(this=quoted("entity_id", "e"), expression=quoted("entity_id", "u")),
+                                    exp.GTE(this=quoted("date", "e"), expression=quoted("registration_date", "u")))).join(
+            keys, join_type="LEFT", on=exp.and_(*[exp.EQ(this=quoted(k, "e"), expression=quoted(k, "a"))
+                                                  for k in ("entity_id", "date")])).where(
+            exp.and_(exp.Is(this=quoted("entity_id", "a"), expression=exp.Null()), differs))
+        if executor.rows(render(query, executor.dialect))[0][0]:
+            return True
+    return False
 
 
 def _differs(project: ResolvedProject, name: str) -> exp.Expression:

@@ -1,7 +1,8 @@
-"""A partial update of an event property over activity tables rewrites only the activity
-part of the daily table (jobs/partial_active.py); every column then holds what a fresh
-refresh of the edited config holds. Edits that can change other days take the general
-path and rewrite both parts."""
+"""A partial update of an event property whose values fall on activity days rewrites only
+the activity part of the daily table (jobs/partial_active.py); every column then holds
+what a fresh refresh of the edited config holds. Edits that can change other days (a
+purchase on a day without a session, a changed default) take the general path and
+rewrite both parts."""
 
 from __future__ import annotations
 
@@ -23,6 +24,23 @@ from asemic_core.storage.store import DAILY
 @pytest.fixture(scope="module")
 def refreshed(tmp_path_factory):
     root = make_demo(tmp_path_factory.mktemp("partial-active") / "demo", users=400, days=45)
+    Project(root).refresh(origin="test")
+    return root
+
+
+@pytest.fixture(scope="module")
+def purchase_without_session(tmp_path_factory):
+    """The demo with one purchase of 0 USD on a day its user has no session (in the demo
+    every event falls on a session day), refreshed: revenue_on_day is its default there."""
+    root = make_demo(tmp_path_factory.mktemp("partial-active-off") / "demo", users=400, days=45)
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        user, day = con.sql(
+            "SELECT r.user_id, d.day FROM game.registrations r, "
+            "(SELECT DISTINCT event_date AS day FROM game.sessions) d "
+            "WHERE d.day > r.event_date AND NOT EXISTS (SELECT 1 FROM game.sessions s "
+            "WHERE s.user_id = r.user_id AND s.event_date = d.day) ORDER BY r.user_id, d.day LIMIT 1").fetchall()[0]
+        con.execute("INSERT INTO game.purchases SELECT ?, CAST(? AS TIMESTAMP) + INTERVAL 12 HOUR, ?, 0.0, 'gems', "
+                    "'t-off-session', CAST(? AS TIMESTAMP) + INTERVAL 13 HOUR", [user, day, day, day])
     Project(root).refresh(origin="test")
     return root
 
@@ -51,15 +69,18 @@ def _values(project: Project) -> dict:
         source.close()
 
 
-@pytest.mark.parametrize(("prop", "kind", "fields", "activity_part_only"), [
-    ("dau_active", "event_property", {"select": "2"}, True),  # over entity_activity
-    ("purchases_on_day", "event_property", {"aggregate_function": "sum"}, False),  # purchases: other days too
-    ("dau_active", "event_property", {"default_value": 1}, False),  # the other part changes
+@pytest.mark.parametrize(("demo", "prop", "kind", "fields", "activity_part_only"), [
+    ("refreshed", "dau_active", "event_property", {"select": "2"}, True),  # over entity_activity
+    ("refreshed", "purchases_on_day", "event_property", {"aggregate_function": "sum"}, True),  # on session days
+    ("refreshed", "revenue_on_day", "event_property", {"select": "{amount_usd} + 1"}, True),
+    # the edit gives the purchase off the session days a value: the other part changes
+    ("purchase_without_session", "revenue_on_day", "event_property", {"select": "{amount_usd} + 1"}, False),
+    ("refreshed", "dau_active", "event_property", {"default_value": 1}, False),  # the other part changes
 ])
-def test_an_activity_property_rewrites_only_the_activity_part(refreshed, tmp_path, prop, kind, fields,
+def test_an_activity_property_rewrites_only_the_activity_part(request, tmp_path, demo, prop, kind, fields,
                                                               activity_part_only) -> None:
     root = tmp_path / "edited"
-    shutil.copytree(refreshed, root)
+    shutil.copytree(request.getfixturevalue(demo), root)
     _edit(root, prop, kind, fields)
     project = Project(root)
     before = _files(project)
