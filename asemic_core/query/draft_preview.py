@@ -118,8 +118,8 @@ class SampleSource(ModelSource):
         wanted = [c for c in dict.fromkeys(columns) if c not in ("entity_id", "date")]
         return SourcePlan([], wanted, max(day_from or first, first), min(day_to or last, last), [])
 
-    def relation_sql(self, plan: SourcePlan, user_filter=None, rows: str = "all", registered=None) -> str:
-        return super().relation_sql(plan, self.user_filter, rows, registered)
+    def relation(self, plan: SourcePlan, user_filter=None, rows: str = "all", registered=None):
+        return super().relation(plan, self.user_filter, rows, registered)
 
 
 def _window(source: ModelSource, days: int) -> tuple[dt.date, dt.date]:

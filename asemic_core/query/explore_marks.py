@@ -88,7 +88,7 @@ def changing_groups(source: ModelSource, by: list[str], axis: str, date_from: dt
 
     def statement() -> str:
         plan = source.plan(columns, None if cohort else date_from, None if cohort else date_to)
-        relation = exp.alias_(exp.Subquery(this=exp.maybe_parse(source.relation_sql(plan), dialect=ENGINE_DIALECT)),
+        relation = exp.alias_(exp.Subquery(this=source.relation(plan)),
                               "m", table=True)
         where = exp.Between(this=quoted("registration_date" if cohort else "date", "m"), low=literal(date_from),
                             high=literal(date_to))

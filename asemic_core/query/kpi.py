@@ -289,9 +289,10 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
                                source.executor.dialect) for grouping in groupings]
             except NotSummable:
                 pass
-        relation = source.relation_sql(plan, rows=rows, registered=registered)
-        return [render(_points_query(project, relation, value, request, grouping, date_from, date_to, total_function,
-                                     contributing), source.executor.dialect) for grouping in groupings]
+        relation = source.relation(plan, rows=rows, registered=registered)
+        return [render(_points_query(project, relation if index == 0 else relation.copy(), value, request, grouping,
+                                     date_from, date_to, total_function, contributing), source.executor.dialect)
+                for index, grouping in enumerate(groupings)]
 
     frames, sqls = source.run_many(statements)
     frames = [numeric_values(frame) for frame in frames]
@@ -341,12 +342,13 @@ def _polars_total(function: str) -> pl.Expr:
         if function != "sum" else pl.when(column.is_not_null().any()).then(column.sum()).otherwise(None)
 
 
-def _points_query(project: ResolvedProject, relation: str | None, value: exp.Expression, request: KpiRequest,
+def _points_query(project: ResolvedProject, relation: exp.Expression | None, value: exp.Expression, request: KpiRequest,
                   by: list[str], date_from: dt.date, date_to: dt.date, total_function: str,
                   contributing: exp.Expression, aggregated: exp.Select | None = None) -> exp.Expression:
     """The points of a KPI: its aggregation over ``relation`` (or the ``aggregated`` rows of
     (axis, group-by columns, value, __rows) given), on the axis's grid, rolled up to the grain."""
-    m = exp.alias_(exp.Subquery(this=exp.maybe_parse(relation or "SELECT 1", dialect=ENGINE_DIALECT)), "m", table=True)
+    m = exp.alias_(exp.Subquery(this=relation if relation is not None else exp.select(exp.Literal.number(1))), "m",
+                   table=True)
     conditions = [filter_condition(f, "m") for f in request.filters]
     groups = [quoted(b, "m") for b in by]
     if request.x_axis == "cohort_day":

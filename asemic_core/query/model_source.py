@@ -12,7 +12,6 @@ from sqlglot import exp
 from asemic_core.backend.seam import SnapshotGone, TableSnapshot
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.errors import AsemicError
-from asemic_core.names import quote_names
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns, spans
@@ -36,13 +35,15 @@ class CounterDays:
     n: int
 
 
-def _with_adhoc(sqls: list[str], plan: "SourcePlan") -> str:
+def _with_adhoc(parts: list[exp.Expression], plan: "SourcePlan") -> exp.Expression:
     """The stored rows' relation (first), joined on the keys to the ad hoc columns' (second)."""
-    if len(sqls) == 1:
-        return sqls[0]
-    extra = quote_names(plan.adhoc, "a")
-    return (f"SELECT s.*, {extra} FROM ({sqls[0]}) AS s JOIN ({sqls[1]}) AS a "
-            f"ON s.entity_id = a.entity_id AND s.date = a.date")
+    if len(parts) == 1:
+        return parts[0]
+    return exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("s")),
+                      *[quoted_column(c, "a") for c in plan.adhoc]).from_(
+        exp.alias_(exp.Subquery(this=parts[0]), "s", table=True)).join(
+        exp.alias_(exp.Subquery(this=parts[1]), "a", table=True),
+        on=exp.and_(*[exp.EQ(this=quoted_column(k, "s"), expression=quoted_column(k, "a")) for k in KEYS]))
 
 
 @dataclass
@@ -128,8 +129,12 @@ class ModelSource:
         return SourcePlan(stored, adhoc, day_from, day_to, files, snapshot, current.version if current else None)
 
     def relation_sql(self, plan: SourcePlan, user_filter=None, rows: str = "all", registered=None) -> str:
-        """SQL of a relation with entity_id, date and the planned columns: every user and day
-        of the plan's range (the logical model), expanded from the stored rows.
+        """``relation`` as SQL."""
+        return render(self.relation(plan, user_filter, rows, registered))
+
+    def relation(self, plan: SourcePlan, user_filter=None, rows: str = "all", registered=None) -> exp.Expression:
+        """A relation with entity_id, date and the planned columns: every user and day of
+        the plan's range (the logical model), expanded from the stored rows.
 
         ``rows``: what the caller reads: "active", only rows with days_since_last_active = 0
         (stored rows: activity days are change days, so nothing is derived); "recent", only
@@ -148,25 +153,25 @@ class ModelSource:
             if rows == "active":
                 within = exp.Between(this=quoted_column("date"), low=date_literal(plan.day_from), high=date_literal(plan.day_to))
                 stored = self._stored_rows(plan, plan.stored, plan.day_from, active=True)
-                stored_sql = render(exp.select(exp.Star()).from_(exp.alias_(stored, "r", table=True)).where(within))
+                stored_sql = exp.select(exp.Star()).from_(exp.alias_(stored, "r", table=True)).where(within)
             else:
                 stored = self._stored_rows(plan, needed_columns(self.resolved, plan.stored))
                 cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.stored else None
-                stored_sql = render(expand_range(self.resolved, stored, plan.stored, plan.day_from, plan.day_to,
-                                                 recent_days=cap))
+                stored_sql = expand_range(self.resolved, stored, plan.stored, plan.day_from, plan.day_to,
+                                          recent_days=cap)
         if plan.adhoc:
             first = plan.day_from if rows == "active" else month_start(plan.day_from)
             request = ModelRequest(properties=plan.adhoc, day_from=first, day_to=plan.day_to, user_filter=user_filter)
             computed = ModelQueryBuilder(self.resolved).build(request)
             if rows == "active":
-                adhoc_sql = render(computed)
+                adhoc_sql = computed
             else:
                 cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.adhoc else None
-                adhoc_sql = render(expand_range(self.resolved, exp.Subquery(this=computed), plan.adhoc, plan.day_from,
-                                                plan.day_to, recent_days=cap))
+                adhoc_sql = expand_range(self.resolved, exp.Subquery(this=computed), plan.adhoc, plan.day_from,
+                                         plan.day_to, recent_days=cap)
         return _with_adhoc([sql for sql in (stored_sql, adhoc_sql) if sql is not None], plan)
 
-    def _cohort_sql(self, plan: SourcePlan, user_filter=None, registered=None) -> str:
+    def _cohort_sql(self, plan: SourcePlan, user_filter=None, registered=None) -> exp.Expression:
         """Each user's cohorted days (registration + N for N in cohorted_daily_kpis_days, up
         to the plan's last day), derived from the rows of the user's first max(N) days."""
         entity = self.resolved.entity
@@ -182,8 +187,8 @@ class ModelSource:
             request = ModelRequest(properties=[*plan.adhoc, COHORT_DAY, REGISTRATION_DATE], day_from=plan.day_from, day_to=plan.day_to,
                                    user_filter=user_filter)
             parts.append((exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request)), plan.adhoc))
-        sqls = [render(cohort_days(self.resolved, rows, columns, days, plan.day_from, plan.day_to,
-                                   registered=registered, materialize=self.reads_with_duckdb()))
+        sqls = [cohort_days(self.resolved, rows, columns, days, plan.day_from, plan.day_to,
+                            registered=registered, materialize=self.reads_with_duckdb())
                 for rows, columns in parts]
         return _with_adhoc(sqls, plan)
 
@@ -203,7 +208,7 @@ class ModelSource:
 
         return isinstance(self.executor, DuckDBExecutor)
 
-    def _counter_sql(self, plan: SourcePlan, rows: CounterDays, user_filter=None) -> str:
+    def _counter_sql(self, plan: SourcePlan, rows: CounterDays, user_filter=None) -> exp.Expression:
         """The days of the plan's range where ``rows.counter`` can be ``rows.n`` (see
         ``counter_days``), from the stored rows of the ``n`` days before the range on."""
         first = plan.day_from - dt.timedelta(days=rows.n)
@@ -212,14 +217,14 @@ class ModelSource:
             columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
             # a counter's zero days are activity or registration days: the active part holds them
             stored = self._stored_rows(plan, columns, first, plan.day_to, active=rows.n == 0)
-            sqls.append(render(counter_days(self.resolved, stored, plan.stored, rows.counter, rows.n,
-                                            plan.day_from, plan.day_to, materialize=self.reads_with_duckdb())))
+            sqls.append(counter_days(self.resolved, stored, plan.stored, rows.counter, rows.n,
+                                     plan.day_from, plan.day_to, materialize=self.reads_with_duckdb()))
         if plan.adhoc:
             request = ModelRequest(properties=[*plan.adhoc, rows.counter], day_from=max(first, self.available_range()[0]),
                                    day_to=plan.day_to, user_filter=user_filter)
             computed = exp.Subquery(this=ModelQueryBuilder(self.resolved).build(request))
-            sqls.append(render(counter_days(self.resolved, computed, plan.adhoc, rows.counter, rows.n,
-                                            plan.day_from, plan.day_to, materialize=self.reads_with_duckdb())))
+            sqls.append(counter_days(self.resolved, computed, plan.adhoc, rows.counter, rows.n,
+                                     plan.day_from, plan.day_to, materialize=self.reads_with_duckdb()))
         return _with_adhoc(sqls, plan)
 
     def _stored_rows(self, plan: SourcePlan, columns: list[str], day_from: dt.date | None = None,
