@@ -58,10 +58,13 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
         reporter.start(buckets, "Computing and writing")
         store.jobs.progress(job_id, 0.0, f"computing {estimated_rows:,} rows in {buckets} batch(es) of users")
         request = ModelRequest(properties=columns, day_from=first, day_to=last)
-        staged = stage_inputs(executor, builder.build(request)) if buckets > 1 else {}
+        # Spark stages a view (computed again by every batch that reads it): nothing to share
+        shared = buckets > 1 and not hasattr(executor, "deferred")
+        staged = stage_inputs(executor, builder.build(request)) if shared else {}
+        if staged:
+            phases["stage_inputs"] = time.monotonic() - mark  # a part of compute_and_write
         statements = [render(read_staged(builder.build(replace(request, user_filter=user_bucket(b, buckets))), staged,
                                          user_bucket(b, buckets))) for b in range(buckets)]
-        phases["stage_inputs"] = time.monotonic() - mark
 
         def written(index: int) -> None:
             reporter.advance()
