@@ -70,7 +70,8 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
             reporter.advance()
             store.jobs.progress(job_id, (index + 1) / (buckets + 1), f"batch {index + 1} of {buckets} written")
 
-        daily = work.write(DAILY, stream(executor, statements, written), replace_schema=True)
+        with executor.joins_as_written():  # the spine joined with smaller relations
+            daily = work.write(DAILY, stream(executor, statements, written), replace_schema=True)
         for table in staged.values():
             executor.unstage(table)
         reporter.finish()
