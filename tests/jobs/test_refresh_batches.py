@@ -36,3 +36,20 @@ def test_a_refresh_in_batches_stores_what_one_batch_stores(tmp_path, monkeypatch
     assert expected.height > 3 * writing.ROWS_PER_BUCKET  # several batches
     assert_frame_equal(table_frame(many, DAILY), expected, check_exact=True)
     assert_frame_equal(table_frame(many, USERS), table_frame(one, USERS), check_exact=True)
+
+
+def test_joins_as_written_applies_inside_its_block_only() -> None:
+    from asemic_core.backend.duckdb_executor import DuckDBExecutor, connect
+
+    executor = DuckDBExecutor(connect(None))
+    setting = "SELECT current_setting('disabled_optimizers')"
+    executor.execute("SET disabled_optimizers = 'late_materialization'")
+    try:
+        with executor.joins_as_written():
+            inside = executor.rows(setting)[0][0]
+            raise RuntimeError("a failed write")
+    except RuntimeError:
+        pass
+    assert set(inside.split(",")) == {"late_materialization", "build_side_probe_side"}
+    assert executor.rows(setting)[0][0] == "late_materialization"
+    executor.close()
