@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -109,6 +110,11 @@ class Executor(Protocol):
         ...
 
     def unstage(self, name: str) -> None: ...
+
+    def joins_as_written(self) -> AbstractContextManager:
+        """A context in which the engine builds each hash join on the side the query names
+        (the model query's smaller relations), where it can be told to."""
+        ...
 
     def frames(self, statements: list[str]) -> list:
         """Run ``statements``; raises ``SnapshotGone`` when a file of the read version was removed."""

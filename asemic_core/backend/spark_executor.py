@@ -15,6 +15,8 @@ Results never travel through Python on a write: ``batches`` and ``deferred`` ret
 
 from __future__ import annotations
 
+import contextlib
+
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -175,6 +177,10 @@ class SparkExecutor:
         except Exception as err:  # noqa: BLE001
             raise spark_error(err) from None
         self._staged[name] = staged
+
+    def joins_as_written(self):
+        """Spark plans its joins itself (the DuckDB executor's switch has no equivalent here)."""
+        return contextlib.nullcontext()
 
     def unstage(self, name: str) -> None:
         self.session.catalog.dropTempView(name)

@@ -218,22 +218,24 @@ class ModelQueryBuilder:
         pending = [p for p in props if p.id not in available]
         previous = "stage0"
         number = 0
+        # The last active day is a running window: it is computed in the first stage, with the
+        # windows whose sources stage 0 holds, so that they share one sort of the rows.
+        last_active = None
         if needs_activity:
-            number = 1
             running = exp.Window(this=exp.Max(this=quoted(ACTIVE)), partition_by=[quoted("entity_id")],
-                                 order=_order_by_date(), spec=_frame(None, 0))
+                                 order=self._order(), spec=_frame(None, 0))
             last_active = cast(exp.Coalesce(this=running, expressions=[quoted("__prior_activity")]), DataType.DATE)
-            ctes.append(("stage1", exp.select(exp.Star(), exp.alias_(last_active, LAST_ACTIVE, quoted=True))
-                         .from_(exp.to_table("stage0"))))
-            available.add(LAST_ACTIVE)
-            previous = "stage1"
         while pending:
             ready = [p for p in pending if all(d in available for d in self._inputs(p))]
-            if not ready:  # pragma: no cover - dependency_closure guarantees progress
+            if not ready and last_active is None:  # pragma: no cover - dependency_closure guarantees progress
                 raise AssertionError(f"cannot order {[p.id for p in pending]}")
             number += 1
             name = f"stage{number}"
             select = exp.select(exp.Star()).from_(exp.to_table(previous))
+            if last_active is not None:
+                select = select.select(exp.alias_(last_active, LAST_ACTIVE, quoted=True))
+                available.add(LAST_ACTIVE)
+                last_active = None
             for prop in ready:
                 expression = self._expression(prop, request.resume_from)
                 if prop.id in self._overlay:
@@ -350,7 +352,7 @@ class ModelQueryBuilder:
         if self._sparse:
             return self._sparse_sliding(prop)
         aggregate = _window_aggregate(definition.window_function, self._source(prop))
-        return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
+        return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=self._order(),
                           spec=_frame(definition.relative_days_from, definition.relative_days_to))
 
     def _fixed(self, prop: ResolvedProperty, resume: dt.date | None = None) -> exp.Expression:
@@ -362,7 +364,7 @@ class ModelQueryBuilder:
         inside = exp.Between(this=quoted("date"), low=_date(low), high=_date(definition.date_to))
         value = exp.Case(ifs=[exp.If(this=inside, true=self._source(prop))])
         aggregate = _window_aggregate(definition.window_function, value)
-        running = exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
+        running = exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=self._order(),
                              spec=_frame(None, 0))
         if self._sparse and self._gap(prop) is not None:
             frame = sparse.range_frame(None, 0)
@@ -403,8 +405,16 @@ class ModelQueryBuilder:
                 aggregate = exp.IgnoreNulls(this=exp.LastValue(this=source))
             case other:  # pragma: no cover
                 raise AssertionError(other)
-        return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=_order_by_date(),
+        return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=self._order(),
                           spec=_frame(None, 0))
+
+    def _order(self) -> exp.Order:
+        """The order of every window over a user's rows: the day number in the sparse layout
+        (its RANGE frames need it; the running windows use it too, so that all windows of a
+        stage share one sort), the date in the dense one."""
+        if self._sparse:
+            return exp.Order(expressions=[exp.Ordered(this=quoted(DAY_NUMBER))])
+        return _order_by_date()
 
 
 MERGEABLE_FIXED = {"sum", "count", "min", "max"}
