@@ -73,6 +73,10 @@ class ModelSource:
     def executor(self):
         if self._executor is None:
             self._executor = warehouse_executor(self.warehouse_path, self.resolved, self.settings)
+            if self.reads_with_duckdb():
+                # model files are never changed once written (a new version writes new files):
+                # their Parquet footers can be kept between queries
+                self._executor.con.execute("SET parquet_metadata_cache = true")
         return self._executor
 
     @property
