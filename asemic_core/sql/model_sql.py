@@ -188,9 +188,14 @@ class ModelQueryBuilder:
             self._overlay = overlay_columns(props)
             self._prev = {p.id for p in props if continues_from_state(p)}
             stored = exp.maybe_parse(request.stored_sql, dialect=self.dialect)
-            ctes.append(("stored", stored))
             prev_day = resume - dt.timedelta(days=1)
-            ctes.append(("prev_state", _last_rows("stored", prev_day)))
+            ctes.append(("stored_rows", stored))
+            ctes.append(("prev_state", _last_rows("stored_rows", prev_day)))
+            # Sparse, output from the resume day on: windows read only the rows that differ
+            # from a gap day (sparse.window_tail); the last activity before it is prior_activity's.
+            tail = (sparse.window_tail(project, self._layout, "stored_rows", self._overlay, request.compute_from, resume)
+                    if self._sparse and request.day_from >= resume else exp.select(exp.Star()).from_("stored_rows"))
+            ctes.append(("stored", tail))
             joins.append((exp.to_table("stored").as_("st"), ["entity_id", "date"]))
             joins.append((exp.to_table("prev_state").as_("ps"), ["entity_id"]))
             for name in sorted(self._overlay):

@@ -235,6 +235,27 @@ def last_rows(table: str, day: dt.date) -> exp.Select:
         exp.alias_(exp.Subquery(this=ranked), "r", table=True)).where(exp.EQ(this=quoted("__rank"), expression=exp.Literal.number(1)))
 
 
+def window_tail(project: ResolvedProject, layout: SparseLayout, table: str, sources: set[str],
+                lower: dt.date | None, resume: dt.date) -> exp.Select:
+    """The rows of ``table`` (stored rows before ``resume``) that windows of the days from
+    ``resume`` on read: from ``lower`` on, those whose window ``sources`` hold a value other
+    than their gap value. A row that holds every gap value counts as a gap day (the frame's
+    gap days are arithmetic), so leaving it out changes no window value."""
+    informative = []
+    for name in sorted(sources):
+        column, default = quoted(name), layout.gap_values.get(name)
+        if default is None:
+            informative.append(exp.Not(this=exp.Is(this=column, expression=exp.Null())))
+        else:
+            constant = cast(literal(default), project.properties[name].data_type)
+            informative.append(exp.or_(exp.Is(this=column.copy(), expression=exp.Null()),
+                                       exp.NEQ(this=column.copy(), expression=constant)))
+    rows = exp.select(exp.Star()).from_(table).where(exp.LT(this=quoted("date"), expression=date_literal(resume)))
+    if lower is not None:
+        rows = rows.where(exp.GTE(this=quoted("date"), expression=date_literal(lower)))
+    return rows.where(exp.or_(*[exp.paren(c) for c in informative]) if informative else exp.false())
+
+
 def within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expression,
             user_filter: exp.Expression | None = None) -> exp.Select:
     """Restrict a (entity_id, date) query to a day range (and to some users)."""
