@@ -190,7 +190,9 @@ class ModelQueryBuilder:
             stored = exp.maybe_parse(request.stored_sql, dialect=self.dialect)
             prev_day = resume - dt.timedelta(days=1)
             ctes.append(("stored_rows", stored))
-            ctes.append(("prev_state", _last_rows("stored_rows", prev_day)))
+            # sparse: each user has a row on the first of the month (or registered later)
+            since = prev_day.replace(day=1) if self._sparse else None
+            ctes.append(("prev_state", _last_rows("stored_rows", prev_day, since)))
             # Sparse, output from the resume day on: windows read only the rows that differ
             # from a gap day (sparse.window_tail); the last activity before it is prior_activity's.
             tail = (sparse.window_tail(project, self._layout, "stored_rows", self._overlay, request.compute_from, resume)

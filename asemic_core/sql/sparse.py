@@ -225,12 +225,15 @@ def union(selects: list[exp.Expression], distinct: bool) -> exp.Expression:
     return result
 
 
-def last_rows(table: str, day: dt.date) -> exp.Select:
-    """Each user's last row of ``table`` on or before ``day`` (the value carried to that day)."""
+def last_rows(table: str, day: dt.date, since: dt.date | None = None) -> exp.Select:
+    """Each user's last row of ``table`` on or before ``day`` (the value carried to that day),
+    among the rows from ``since`` on (when every user has one there)."""
     ranked = exp.select(exp.Star(), exp.alias_(exp.Window(
         this=exp.RowNumber(), partition_by=[quoted("entity_id")],
         order=exp.Order(expressions=[exp.Ordered(this=quoted("date"), desc=True)])), "__rank", quoted=True)).from_(table).where(
         exp.LTE(this=quoted("date"), expression=date_literal(day)))
+    if since is not None:
+        ranked = ranked.where(exp.GTE(this=quoted("date"), expression=date_literal(since)))
     return exp.select(exp.Star()).from_(
         exp.alias_(exp.Subquery(this=ranked), "r", table=True)).where(exp.EQ(this=quoted("__rank"), expression=exp.Literal.number(1)))
 
