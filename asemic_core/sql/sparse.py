@@ -287,11 +287,20 @@ def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect:
     for shift in layout.shifts:
         moved = quoted("date") if shift == 0 else cast(exp.DateAdd(
             this=quoted("date"), expression=exp.Literal.number(shift), unit=exp.var("DAY")), DataType.DATE)
-        candidates.append(exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_("event_days"))
+        shifted = exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_("event_days")
+        if first_derived:  # only the days that land on first_derived .. day_to (the spine's days)
+            shifted = shifted.where(exp.Between(
+                this=quoted("date"), low=date_literal(first_derived - dt.timedelta(days=shift)),
+                high=date_literal(request.day_to - dt.timedelta(days=shift))))
+        candidates.append(shifted)
     month = exp.DateTrunc(this=quoted("registration_date"), unit=exp.Literal.string("MONTH"))
-    anchors = exp.func("generate_series", exp.DateAdd(this=cast(month, DataType.DATE), expression=exp.Literal.number(1),
-                                                      unit=exp.var("MONTH")),
-                       date_literal(request.day_to), exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MONTH")))
+    first_anchor = exp.DateAdd(this=cast(month, DataType.DATE), expression=exp.Literal.number(1), unit=exp.var("MONTH"))
+    if first_derived:  # the anchors from first_derived on
+        following = (first_derived.replace(day=1) + dt.timedelta(days=31)).replace(day=1)
+        first_anchor = exp.func("GREATEST", cast(first_anchor, DataType.DATE),
+                                date_literal(first_derived if first_derived.day == 1 else following))
+    anchors = exp.func("generate_series", first_anchor, date_literal(request.day_to),
+                       exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MONTH")))
     candidates.append(exp.select(quoted("entity_id"), exp.alias_(cast(exp.Unnest(expressions=[anchors]), DataType.DATE),
                                                                  "date", quoted=True)).from_("users"))
     if request.extra_days_sql is not None:
