@@ -170,10 +170,10 @@ class ModelQueryBuilder:
         if needs_activity:
             joins.append((exp.to_table("activity").as_("act"), ["entity_id", "date"]))
             joins.append((exp.to_table("prior_activity").as_("pa"), ["entity_id"]))
-            columns.append(exp.alias_(
-                exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=quoted("entity_id", "act"), expression=exp.Null())),
-                                     true=quoted("date", "s"))]),
-                ACTIVE, quoted=True))
+            active = exp.Not(this=exp.Is(this=quoted("entity_id", "act"), expression=exp.Null()))
+            if request.resume_from is not None:  # before it: prior_activity (the spine may skip those days)
+                active = exp.and_(active, exp.GTE(this=quoted("date", "s"), expression=_date(request.resume_from)))
+            columns.append(exp.alias_(exp.Case(ifs=[exp.If(this=active, true=quoted("date", "s"))]), ACTIVE, quoted=True))
             columns.append(quoted("__prior_activity", "pa"))
             available |= {ACTIVE, "__prior_activity"}
 
