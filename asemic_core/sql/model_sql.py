@@ -170,10 +170,10 @@ class ModelQueryBuilder:
         if needs_activity:
             joins.append((exp.to_table("activity").as_("act"), ["entity_id", "date"]))
             joins.append((exp.to_table("prior_activity").as_("pa"), ["entity_id"]))
-            columns.append(exp.alias_(
-                exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=quoted("entity_id", "act"), expression=exp.Null())),
-                                     true=quoted("date", "s"))]),
-                ACTIVE, quoted=True))
+            active = exp.Not(this=exp.Is(this=quoted("entity_id", "act"), expression=exp.Null()))
+            if request.resume_from is not None:  # before it: prior_activity (the spine may skip those days)
+                active = exp.and_(active, exp.GTE(this=quoted("date", "s"), expression=_date(request.resume_from)))
+            columns.append(exp.alias_(exp.Case(ifs=[exp.If(this=active, true=quoted("date", "s"))]), ACTIVE, quoted=True))
             columns.append(quoted("__prior_activity", "pa"))
             available |= {ACTIVE, "__prior_activity"}
 
@@ -188,9 +188,16 @@ class ModelQueryBuilder:
             self._overlay = overlay_columns(props)
             self._prev = {p.id for p in props if continues_from_state(p)}
             stored = exp.maybe_parse(request.stored_sql, dialect=self.dialect)
-            ctes.append(("stored", stored))
             prev_day = resume - dt.timedelta(days=1)
-            ctes.append(("prev_state", _last_rows("stored", prev_day)))
+            ctes.append(("stored_rows", stored))
+            # sparse: each user has a row on the first of the month (or registered later)
+            since = prev_day.replace(day=1) if self._sparse else None
+            ctes.append(("prev_state", _last_rows("stored_rows", prev_day, since)))
+            # Sparse, output from the resume day on: windows read only the rows that differ
+            # from a gap day (sparse.window_tail); the last activity before it is prior_activity's.
+            tail = (sparse.window_tail(project, self._layout, "stored_rows", self._overlay, request.compute_from, resume)
+                    if self._sparse and request.day_from >= resume else exp.select(exp.Star()).from_("stored_rows"))
+            ctes.append(("stored", tail))
             joins.append((exp.to_table("stored").as_("st"), ["entity_id", "date"]))
             joins.append((exp.to_table("prev_state").as_("ps"), ["entity_id"]))
             for name in sorted(self._overlay):

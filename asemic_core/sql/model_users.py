@@ -46,12 +46,15 @@ def activity_lower_bound(request):
 
 
 def prior_activity_cte(request, dialect: str) -> exp.Select:
-    """Each user's latest activity before the first computed day (days before registration
-    count). With the activity state: its last active day (through the state's day, before
+    """Each user's latest activity before the first computed day (the resume day of
+    incremental work; days before registration count). With the activity state: its last active day (through the state's day, before
     the first computed output day) or a later activity before that day."""
     start = quoted("registration_date", "u")
-    if request.compute_from is not None:
-        start = exp.func("GREATEST", start, date_literal(request.compute_from))
+    # incremental work: every activity before the resume day (the stored rows of the days
+    # before it may be left out of the spine, sparse.window_tail)
+    first = request.resume_from or request.compute_from
+    if first is not None:
+        start = exp.func("GREATEST", start, date_literal(first))
     rows: exp.Expression = exp.select(quoted("entity_id"), quoted("date"),
                                       exp.alias_(exp.false(), "__state", quoted=True)).from_("activity")
     condition = exp.LT(this=quoted("date", "a"), expression=start)

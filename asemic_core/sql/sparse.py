@@ -225,14 +225,38 @@ def union(selects: list[exp.Expression], distinct: bool) -> exp.Expression:
     return result
 
 
-def last_rows(table: str, day: dt.date) -> exp.Select:
-    """Each user's last row of ``table`` on or before ``day`` (the value carried to that day)."""
+def last_rows(table: str, day: dt.date, since: dt.date | None = None) -> exp.Select:
+    """Each user's last row of ``table`` on or before ``day`` (the value carried to that day),
+    among the rows from ``since`` on (when every user has one there)."""
     ranked = exp.select(exp.Star(), exp.alias_(exp.Window(
         this=exp.RowNumber(), partition_by=[quoted("entity_id")],
         order=exp.Order(expressions=[exp.Ordered(this=quoted("date"), desc=True)])), "__rank", quoted=True)).from_(table).where(
         exp.LTE(this=quoted("date"), expression=date_literal(day)))
+    if since is not None:
+        ranked = ranked.where(exp.GTE(this=quoted("date"), expression=date_literal(since)))
     return exp.select(exp.Star()).from_(
         exp.alias_(exp.Subquery(this=ranked), "r", table=True)).where(exp.EQ(this=quoted("__rank"), expression=exp.Literal.number(1)))
+
+
+def window_tail(project: ResolvedProject, layout: SparseLayout, table: str, sources: set[str],
+                lower: dt.date | None, resume: dt.date) -> exp.Select:
+    """The rows of ``table`` (stored rows before ``resume``) that windows of the days from
+    ``resume`` on read: from ``lower`` on, those whose window ``sources`` hold a value other
+    than their gap value. A row that holds every gap value counts as a gap day (the frame's
+    gap days are arithmetic), so leaving it out changes no window value."""
+    informative = []
+    for name in sorted(sources):
+        column, default = quoted(name), layout.gap_values.get(name)
+        if default is None:
+            informative.append(exp.Not(this=exp.Is(this=column, expression=exp.Null())))
+        else:
+            constant = cast(literal(default), project.properties[name].data_type)
+            informative.append(exp.or_(exp.Is(this=column.copy(), expression=exp.Null()),
+                                       exp.NEQ(this=column.copy(), expression=constant)))
+    rows = exp.select(exp.Star()).from_(table).where(exp.LT(this=quoted("date"), expression=date_literal(resume)))
+    if lower is not None:
+        rows = rows.where(exp.GTE(this=quoted("date"), expression=date_literal(lower)))
+    return rows.where(exp.or_(*[exp.paren(c) for c in informative]) if informative else exp.false())
 
 
 def within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expression,
@@ -263,11 +287,20 @@ def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect:
     for shift in layout.shifts:
         moved = quoted("date") if shift == 0 else cast(exp.DateAdd(
             this=quoted("date"), expression=exp.Literal.number(shift), unit=exp.var("DAY")), DataType.DATE)
-        candidates.append(exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_("event_days"))
+        shifted = exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_("event_days")
+        if first_derived:  # only the days that land on first_derived .. day_to (the spine's days)
+            shifted = shifted.where(exp.Between(
+                this=quoted("date"), low=date_literal(first_derived - dt.timedelta(days=shift)),
+                high=date_literal(request.day_to - dt.timedelta(days=shift))))
+        candidates.append(shifted)
     month = exp.DateTrunc(this=quoted("registration_date"), unit=exp.Literal.string("MONTH"))
-    anchors = exp.func("generate_series", exp.DateAdd(this=cast(month, DataType.DATE), expression=exp.Literal.number(1),
-                                                      unit=exp.var("MONTH")),
-                       date_literal(request.day_to), exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MONTH")))
+    first_anchor = exp.DateAdd(this=cast(month, DataType.DATE), expression=exp.Literal.number(1), unit=exp.var("MONTH"))
+    if first_derived:  # the anchors from first_derived on
+        following = (first_derived.replace(day=1) + dt.timedelta(days=31)).replace(day=1)
+        first_anchor = exp.func("GREATEST", cast(first_anchor, DataType.DATE),
+                                date_literal(first_derived if first_derived.day == 1 else following))
+    anchors = exp.func("generate_series", first_anchor, date_literal(request.day_to),
+                       exp.Interval(this=exp.Literal.string("1"), unit=exp.var("MONTH")))
     candidates.append(exp.select(quoted("entity_id"), exp.alias_(cast(exp.Unnest(expressions=[anchors]), DataType.DATE),
                                                                  "date", quoted=True)).from_("users"))
     if request.extra_days_sql is not None:
