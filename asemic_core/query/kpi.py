@@ -290,11 +290,18 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
             except NotSummable:
                 pass
         relation = source.relation(plan, rows=rows, registered=registered)
+        if by and source.reads_with_duckdb():
+            return [render(_grouped_and_total(project, relation, value, request, by, date_from, date_to,
+                                              total_function, contributing), source.executor.dialect)]
         return [render(_points_query(project, relation if index == 0 else relation.copy(), value, request, grouping,
                                      date_from, date_to, total_function, contributing), source.executor.dialect)
                 for index, grouping in enumerate(groupings)]
 
     frames, sqls = source.run_many(statements)
+    if len(frames) == 1 and PART in frames[0].columns:  # the grouped points and the total series, one statement
+        both = frames[0]
+        frames = [both.filter(pl.col(PART) == 0).drop(PART),
+                  both.filter(pl.col(PART) == 1).select([c for c in both.columns if c not in (PART, *by)])]
     frames = [numeric_values(frame) for frame in frames]
     points, sql = frames[0], sqls[0]
     date_from, date_to = ranges
@@ -340,6 +347,49 @@ def _polars_total(function: str) -> pl.Expr:
     column = pl.col("value")
     return {"sum": column.sum, "avg": column.mean, "count": column.count, "min": column.min, "max": column.max}[function]() \
         if function != "sum" else pl.when(column.is_not_null().any()).then(column.sum()).otherwise(None)
+
+
+PART = "__part"  # 0: a grouped point, 1: a point of the ungrouped series
+ALL_GROUPS = "__all_groups"
+
+
+def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value: exp.Expression,
+                       request: KpiRequest, by: list[str], date_from: dt.date, date_to: dt.date, total_function: str,
+                       contributing: exp.Expression) -> exp.Expression:
+    """A grouped query's points and its ungrouped series in one statement (DuckDB): one
+    aggregation by GROUPING SETS over one read of the rows, each part on its own grid;
+    ``PART`` tells them apart."""
+    m = exp.alias_(exp.Subquery(this=relation), "m", table=True)
+    conditions = [filter_condition(f, "m") for f in request.filters]
+    if request.x_axis == "cohort_day":
+        axis_column = quoted("cohort_day", "m")
+        conditions.append(exp.Between(this=quoted("registration_date", "m"), low=literal(date_from), high=literal(date_to)))
+    else:
+        axis_column = quoted("date", "m")
+        conditions.append(exp.Between(this=axis_column.copy(), low=literal(date_from), high=literal(date_to)))
+    axis_name = request.x_axis if request.x_axis == "cohort_day" else "date"
+    groups = [quoted(b, "m") for b in by]
+    every = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
+                       *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
+                       exp.alias_(value, "value", quoted=True), exp.alias_(contributing.copy(), "__rows", quoted=True),
+                       exp.alias_(exp.func("GROUPING", *[g.copy() for g in groups]), PART, quoted=True)).from_(m)
+    every = every.where(exp.and_(*conditions)).group_by(exp.GroupingSets(expressions=[
+        exp.Tuple(expressions=[axis_column.copy(), *[g.copy() for g in groups]]),
+        exp.Tuple(expressions=[axis_column.copy()])]))
+    # GROUPING over all group-by columns is 0 on a grouped row and 2^k - 1 on the total's
+    total_flag = exp.Literal.number(2 ** len(by) - 1)
+    grouped = exp.select(quoted(axis_name), *[quoted(b) for b in by], quoted("value"), quoted("__rows")).from_(
+        ALL_GROUPS).where(exp.EQ(this=quoted(PART), expression=exp.Literal.number(0)))
+    total = exp.select(quoted(axis_name), quoted("value"), quoted("__rows")).from_(ALL_GROUPS).where(
+        exp.EQ(this=quoted(PART), expression=total_flag))
+    parts = [_points_query(project, None, value, request, by, date_from, date_to, total_function, contributing, grouped),
+             _points_query(project, None, value, request, [], date_from, date_to, total_function, contributing, total)]
+    first = exp.select(exp.alias_(exp.Literal.number(0), PART, quoted=True), exp.Star()).from_(
+        exp.alias_(exp.Subquery(this=parts[0]), "g", table=True))
+    second = exp.select(exp.alias_(exp.Literal.number(1), PART, quoted=True), quoted(axis_name),
+                        *[exp.alias_(exp.Null(), b, quoted=True) for b in by], quoted("value")).from_(
+        exp.alias_(exp.Subquery(this=parts[1]), "t", table=True))
+    return exp.union(first, second, distinct=False).with_(ALL_GROUPS, as_=every, materialized=True)
 
 
 def _points_query(project: ResolvedProject, relation: exp.Expression | None, value: exp.Expression, request: KpiRequest,

@@ -236,3 +236,24 @@ def test_a_counter_filter_finds_days_of_users_active_before_registering(tmp_path
     project.refresh(origin="test")
     result = project.kpi_query(KpiRequest("idle_2", D2, d4))
     assert result.points.rows() == [(D2, None), (d3, 1), (d4, None)]  # was: (d3, None)
+
+
+def test_a_grouped_query_gives_each_groups_points_and_the_ungrouped_total(tmp_path: Path) -> None:
+    """A grouped query's points and its total come from one aggregation (GROUPING SETS on
+    DuckDB): a user without a platform is a group of its own (NULL), apart from the total.
+    By hand: day 1 ios 1, web 2, none 4 (total 7); day 2 ios 8, none 16, web not active
+    (total 24); averaged over the days."""
+    properties = {**ACTIVE, "v_day": {"data_type": "NUMBER", "event_property": {
+        "source_event": "events", "select": "{v}", "aggregate_function": "sum", "default_value": 0}}}
+    project = tiny_project(tmp_path, [("u1", at(D1, 9), "ios", 1.0), ("u2", at(D1, 9), "web", 2.0),
+                                      ("u3", at(D1, 9), None, 4.0), ("u1", at(D2, 9), "ios", 8.0),
+                                      ("u3", at(D2, 9), None, 16.0)], properties,
+                           {"rev": {"select": "SUM({property.v_day})", "x_axis": {"date": {"total_function": "avg"}}}})
+    project.refresh(origin="test")
+    result = project.kpi_query(KpiRequest("rev", D1, D2, by=["platform"]))
+    key = lambda row: (row[0], row[1] or "")  # noqa: E731
+    assert sorted(result.points.rows(), key=key) == sorted(
+        [(D1, "ios", 1.0), (D1, "web", 2.0), (D1, None, 4.0), (D2, "ios", 8.0), (D2, "web", None),
+         (D2, None, 16.0)], key=key)
+    assert result.total == 15.5  # the average of the days' totals, 7 and 24
+    assert {(r["platform"], r["total"]) for r in result.totals.to_dicts()} == {("ios", 4.5), ("web", 2.0), (None, 10.0)}
