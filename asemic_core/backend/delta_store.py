@@ -22,6 +22,7 @@ from deltalake import PostCommitHookProperties, WriterProperties
 
 import pyarrow.compute as pc
 
+from asemic_core.collector import keep_for_life, release
 from asemic_core.backend.seam import ACTIVE_PARTITION, ACTIVE_WHEN_ZERO, TableFile, TableSnapshot
 from asemic_core.names import quote_name, sql_string
 
@@ -88,7 +89,9 @@ class DeltaTableStore:
             with _cache_lock:
                 if len(_cache) > 256:
                     _cache.clear()
+                    release()
                 _cache[key] = found
+            keep_for_life()
         return found
 
     def write(self, table: str, data, *, partition_by: str | None, replace_days: tuple[dt.date, dt.date] | None,

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import polars as pl
 from sqlglot import exp
 
+from asemic_core.collector import keep_for_life, release
 from asemic_core.errors import AsemicError
 from asemic_core.query.filters import Filter, filter_condition, literal
 from asemic_core.query.kpi_delta import NotSummable, applicable, delta_aggregated
@@ -191,7 +192,9 @@ def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[ex
                          frozenset(builder.counters), frozenset(builder.direct))
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
+            release()
         _COMPILED[key] = found
+        keep_for_life()
     return found.value.copy(), set(found.used), found.contributing.copy()
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from asemic_core.backend.seam import SnapshotGone, TableSnapshot
+from asemic_core.collector import keep_for_life
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.errors import AsemicError
 from asemic_core.semantic.hashing import definition_hashes
@@ -57,11 +58,18 @@ class SourcePlan:
     version: int | None = None  # the model version read
 
 
+_FIRST_READER = True
+
+
 class ModelSource:
     """A read-only view of one project's model; one executor, reused. Each plan pins the
     model version published at that moment."""
 
     def __init__(self, resolved: ResolvedProject, store: ModelStore, warehouse_path, settings=None) -> None:
+        global _FIRST_READER
+        if _FIRST_READER:  # the first reader of the process: modules and config are for life
+            _FIRST_READER = False
+            keep_for_life()
         self.resolved = resolved
         self.store = store
         self.warehouse_path = warehouse_path
