@@ -16,14 +16,13 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake import PostCommitHookProperties, WriterProperties
 
-import pyarrow.compute as pc
-
-from asemic_core.collector import keep_for_life, release
 from asemic_core.backend.seam import ACTIVE_PARTITION, ACTIVE_WHEN_ZERO, TableFile, TableSnapshot
+from asemic_core.collector import keep_for_life, release
 from asemic_core.names import quote_name, sql_string
 
 # A job's rows reach every day's partition at once (each batch of users spans all days), so

@@ -67,9 +67,11 @@ class TableSnapshot:
 
     def between(self, day_from: dt.date | None, day_to: dt.date | None) -> TableSnapshot:
         """The same version restricted to the files of days ``day_from .. day_to``."""
-        kept = tuple(f for f in self.files if f.day is None or (
+        return self._keeping(f for f in self.files if f.day is None or (
             (day_from is None or f.day >= day_from) and (day_to is None or f.day <= day_to)))
-        return TableSnapshot(self.name, self.location, self.version, self.columns, self.partition_by, kept)
+
+    def _keeping(self, files) -> TableSnapshot:
+        return TableSnapshot(self.name, self.location, self.version, self.columns, self.partition_by, tuple(files))
 
     @property
     def split(self) -> bool:
@@ -81,8 +83,11 @@ class TableSnapshot:
         table is not split): a reader still filters on days_since_last_active = 0 or cohort_day = 0."""
         if not self.split:
             return self
-        kept = tuple(f for f in self.files if f.active)
-        return TableSnapshot(self.name, self.location, self.version, self.columns, self.partition_by, kept)
+        return self._keeping(f for f in self.files if f.active)
+
+    def other_part(self) -> TableSnapshot:
+        """The files of the rows outside the activity part (none when the table is not split)."""
+        return self._keeping(f for f in self.files if f.active is False)
 
 
 class Executor(Protocol):

@@ -69,8 +69,7 @@ def activity_targets(executor, project: ResolvedProject, work: Work, daily: Tabl
     if not computed:
         return None
     # the other part must hold each column's (new) default already
-    rest = TableSnapshot(daily.name, daily.location, daily.version, daily.columns, daily.partition_by,
-                         tuple(f for f in daily.files if not f.active))
+    rest = daily.other_part()
     if rest.files:
         checks = [exp.alias_(_differs(project, name), f"c{i}") for i, name in enumerate(computed)]
         found = executor.rows(render(exp.select(*checks).from_(
@@ -101,8 +100,8 @@ def _values_off_the_activity_part(executor, project: ResolvedProject, work: Work
     for event_id, props in sorted(by_event.items()):
         values = within(event_properties_query(project, event_id, props, executor.dialect),
                         date_literal(model_first), date_literal(watermark))
-        differs = exp.or_(*[exp.Not(this=exp.NullSafeEQ(this=quoted(p.id, "e"), expression=cast(
-            literal(p.definition.default_value), p.data_type))) for p in props])
+        differs = exp.or_(*[exp.Not(this=exp.NullSafeEQ(this=quoted(p.id, "e"), expression=_default(p)))
+                            for p in props])
         query = exp.select(exp.Count(this=exp.Star())).from_(exp.alias_(exp.Subquery(this=values), "e", table=True)).join(
             registered, on=exp.and_(exp.EQ(this=quoted("entity_id", "e"), expression=quoted("entity_id", "u")),
                                     exp.GTE(this=quoted("date", "e"), expression=quoted("registration_date", "u")))).join(
@@ -114,11 +113,15 @@ def _values_off_the_activity_part(executor, project: ResolvedProject, work: Work
     return False
 
 
+def _default(prop) -> exp.Expression:
+    """An event property's value on a day without its events, typed."""
+    return cast(literal(prop.definition.default_value), prop.data_type)
+
+
 def _differs(project: ResolvedProject, name: str) -> exp.Expression:
     """How many rows hold another value than the property's default."""
-    prop = project.properties[name]
-    default = cast(literal(prop.definition.default_value), prop.data_type)
-    return exp.Sum(this=exp.Case(ifs=[exp.If(this=exp.NullSafeEQ(this=quoted(name), expression=default),
+    return exp.Sum(this=exp.Case(ifs=[exp.If(this=exp.NullSafeEQ(this=quoted(name),
+                                                                   expression=_default(project.properties[name])),
                                              true=exp.Literal.number(0))], default=exp.Literal.number(1)))
 
 
@@ -139,23 +142,23 @@ def recompute_activity_columns(executor, project: ResolvedProject, work: Work, c
     statements = []
     for first, last in months:
         rows = exp.alias_(exp.Subquery(this=executor.relation(active.between(first, last))), "o", table=True)
-        select = exp.select(*[quoted(c, "o") for c in daily.columns if c not in computed]).from_(rows)
-        columns = {}
+        values, joins = {}, []
         for index, (event_id, props) in enumerate(sorted(by_event.items())):
             alias = f"e{index}"
             query = event_properties_query(project, event_id, props, executor.dialect)
-            query = query.select(exp.alias_(exp.true(), PRESENT, quoted=True))
-            query = within(query, date_literal(first), date_literal(last))
-            select = select.join(exp.alias_(exp.Subquery(this=query), alias, table=True), join_type="LEFT",
-                                 on=exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, alias))
-                                               for k in ("entity_id", "date")]))
+            query = within(query.select(exp.alias_(exp.true(), PRESENT, quoted=True)), date_literal(first),
+                           date_literal(last))
+            joins.append((exp.alias_(exp.Subquery(this=query), alias, table=True),
+                          exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, alias)) for k in ("entity_id", "date")])))
             for prop in props:
-                default = cast(literal(prop.definition.default_value), prop.data_type)
-                columns[prop.id] = exp.Case(ifs=[exp.If(this=quoted(PRESENT, alias), true=cast(quoted(prop.id, alias),
-                                                                                                prop.data_type))],
-                                            default=default)
-        ordered = [quoted(c, "o") if c not in computed else exp.alias_(columns[c], c, quoted=True) for c in daily.columns]
-        statements.append(render(select.select(*ordered, append=False), executor.dialect))
+                values[prop.id] = exp.Case(ifs=[exp.If(this=quoted(PRESENT, alias),
+                                                       true=cast(quoted(prop.id, alias), prop.data_type))],
+                                           default=_default(prop))
+        select = exp.select(*[exp.alias_(values[c], c, quoted=True) if c in values else quoted(c, "o")
+                              for c in daily.columns]).from_(rows)
+        for table, on in joins:
+            select = select.join(table, join_type="LEFT", on=on)
+        statements.append(render(select, executor.dialect))
 
     def written(index: int) -> None:
         reporter.advance()
