@@ -29,7 +29,7 @@ from test_engine_properties import check_kpis, check_properties
 
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.project import Project
-from asemic_core.sql.expansion import counter_days, gap_constant, spans, expand_at, expand_range
+from asemic_core.sql.expansion import cohort_days, counter_days, gap_constant, spans, expand_at, expand_range
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
 from asemic_core.sql.sparse import layout_of
@@ -218,6 +218,26 @@ def test_counter_days_give_the_dense_rows_where_the_counter_has_the_value(demo, 
     want = dense.filter(pl.col("date").is_between(day_from, day_to) & (pl.col(counter) == n)).select(got.columns)
     assert want.height > 0
     assert_frame_equal(got, want.sort(["entity_id", "date"]), rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize(("registered", "offsets"), [(None, (0, 0)), ((10, 25), (0, 0)), ((5, 40), (20, 3))])
+def test_cohort_days_give_the_dense_rows_of_the_cohorted_days(demo, registered, offsets) -> None:
+    """The cohort axis reads each user's days whose cohort_day is one of
+    cohorted_daily_kpis_days, within the range (of the users registered in ``registered``,
+    days after the first): exactly the dense model's rows there."""
+    resolved, executor, columns, dense, sparse_sql, _stored, (first, last), _root = demo
+    days = sorted(set(resolved.entity.cohorted_daily_kpis_days))
+    assert len(days) > 2 and max(days) > 0
+    day_from, day_to = first + dt.timedelta(days=offsets[0]), last - dt.timedelta(days=offsets[1])
+    reg = (first + dt.timedelta(days=registered[0]), first + dt.timedelta(days=registered[1])) if registered else None
+    got = executor.frame(render(cohort_days(resolved, exp.Subquery(this=sparse_sql), columns, days, day_from, day_to,
+                                            registered=reg)))
+    want = dense.filter(pl.col("date").is_between(day_from, day_to) & pl.col("cohort_day").is_in(days))
+    if reg is not None:
+        want = want.filter(pl.col("registration_date").is_between(*reg))
+    assert want.height > 0
+    assert_frame_equal(got.sort(["entity_id", "date"]), want.select(got.columns).sort(["entity_id", "date"]),
+                       rel_tol=1e-9, abs_tol=1e-12)
 
 
 @pytest.mark.parametrize("recent", [None, 30, 5])
