@@ -26,10 +26,10 @@ import time
 from sqlglot import exp
 
 from asemic_core.backend.seam import TableSnapshot
-from asemic_core.config.models import ACTIVITY
 from asemic_core.jobs.days import calendar_months, model_range
 from asemic_core.jobs.writing import day_stats, stream, user_days
 from asemic_core.progress import Reporter
+from asemic_core.semantic.activity import over_activity_tables
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.literals import literal
@@ -40,14 +40,6 @@ from asemic_core.sql.types import cast
 from asemic_core.storage.store import DAILY, USERS, Work
 
 PRESENT = "__present"
-
-
-def _over_activity(project: ResolvedProject, name: str) -> bool:
-    prop = project.properties.get(name)
-    if prop is None or prop.kind != "event_property":
-        return False
-    event = project.events.get(prop.source_event)
-    return prop.source_event == ACTIVITY or (event is not None and "activity_event" in event.tags)
 
 
 def activity_targets(executor, project: ResolvedProject, work: Work, daily: TableSnapshot | None,
@@ -76,7 +68,7 @@ def activity_targets(executor, project: ResolvedProject, work: Work, daily: Tabl
             exp.alias_(exp.Subquery(this=executor.relation(rest, computed)), "r", table=True))))[0]
         if any(n for n in found):
             return None
-    elsewhere = [name for name in computed if not _over_activity(project, name)]
+    elsewhere = [name for name in computed if not over_activity_tables(project, name)]
     if elsewhere and _values_off_the_activity_part(executor, project, work, daily, elsewhere):
         return None
     return computed

@@ -14,6 +14,7 @@ from asemic_core.errors import AsemicError
 from asemic_core.query.filters import Filter, filter_condition, literal
 from asemic_core.query.kpi_delta import NotSummable, applicable, delta_aggregated
 from asemic_core.query.model_source import CounterDays, ModelSource
+from asemic_core.semantic.activity import activity_columns
 from asemic_core.semantic.kpi_formula import parse_kpi_expression
 from asemic_core.semantic.model import ResolvedKpi, ResolvedProject
 from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE
@@ -324,10 +325,12 @@ def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by:
     its values do not change on gap days (``kpi_delta.applicable``); None: expand the days."""
     if request.x_axis != "date" or plan.adhoc or plan.snapshot is None or not isinstance(rows, str):
         return None
-    found = _compiled(source.resolved, kpi_id, request.x_axis)
-    if not applicable(source.resolved, rows, found.rules, found.direct, request.filters, by):
+    project = source.resolved
+    found = _compiled(project, kpi_id, request.x_axis)
+    if not applicable(project, rows, found.rules, found.direct, request.filters, by):
         return None
-    return source.runs(plan, recent=rows == "recent")
+    return source.runs(plan, recent=rows == "recent", recency=activity_columns(project, plan.stored) if rows == "recent" else None)
+
 
 
 def numeric_values(frame: pl.DataFrame, column: str = "value") -> pl.DataFrame:

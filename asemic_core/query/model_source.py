@@ -13,6 +13,7 @@ from asemic_core.backend.seam import SnapshotGone, TableSnapshot
 from asemic_core.collector import keep_for_life
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.errors import AsemicError
+from asemic_core.semantic.activity import Recency, activity_columns
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns, spans
@@ -194,7 +195,8 @@ class ModelSource:
             # the rows of users registered from A on, within max(N) days of registering: A .. B + max(N)
             first, last = registered or (None, None)
             last = last + dt.timedelta(days=max(days)) if last is not None else None
-            parts.append((self._stored_rows(plan, columns, first, last), plan.stored))
+            parts.append((self._stored_rows(plan, columns, first, last, active=self._anchored_on_activity(plan, COHORT_DAY)),
+                          plan.stored))
         if plan.adhoc:
             request = ModelRequest(properties=[*plan.adhoc, COHORT_DAY, REGISTRATION_DATE], day_from=plan.day_from, day_to=plan.day_to,
                                    user_filter=user_filter)
@@ -204,16 +206,18 @@ class ModelSource:
                 for rows, columns in parts]
         return _with_adhoc(sqls, plan)
 
-    def runs(self, plan: SourcePlan, recent: bool = False) -> exp.Expression:
+    def runs(self, plan: SourcePlan, recent: bool = False, recency: dict[str, Recency] | None = None) -> exp.Expression:
         """The plan's range as runs of days with one value each (``spans``) for its stored
         columns that keep their value on gap days; ``recent``: only the days within
-        active_days of the last activity."""
+        active_days of the last activity. ``recency`` (recent only; every column follows
+        from the activity days, semantic/activity.py): only the activity part is read, and
+        these recency windows are derived on the gap days."""
         entity = self.resolved.entity
         recent_days = (entity.active_days if entity else 0) if recent else None
         columns = needed_columns(self.resolved, [*plan.stored, DAYS_SINCE_LAST_ACTIVE] if recent else plan.stored)
-        stored = self._stored_rows(plan, columns)
+        stored = self._stored_rows(plan, columns, active=recency is not None)
         return spans(self.resolved, stored, plan.stored, plan.day_from, plan.day_to, recent_days=recent_days,
-                     materialize=self.reads_with_duckdb())
+                     materialize=self.reads_with_duckdb(), recency=recency)
 
     def reads_with_duckdb(self) -> bool:
         from asemic_core.backend.duckdb_executor import DuckDBExecutor
@@ -228,7 +232,8 @@ class ModelSource:
         if plan.snapshot is not None or not plan.adhoc:
             columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
             # a counter's zero days are activity or registration days: the active part holds them
-            stored = self._stored_rows(plan, columns, first, plan.day_to, active=rows.n == 0)
+            active = rows.n == 0 or self._anchored_on_activity(plan, rows.counter)
+            stored = self._stored_rows(plan, columns, first, plan.day_to, active=active)
             sqls.append(counter_days(self.resolved, stored, plan.stored, rows.counter, rows.n,
                                      plan.day_from, plan.day_to, materialize=self.reads_with_duckdb()))
         if plan.adhoc:
@@ -238,6 +243,13 @@ class ModelSource:
             sqls.append(counter_days(self.resolved, computed, plan.adhoc, rows.counter, rows.n,
                                      plan.day_from, plan.day_to, materialize=self.reads_with_duckdb()))
         return _with_adhoc(sqls, plan)
+
+    def _anchored_on_activity(self, plan: SourcePlan, counter: str) -> bool:
+        """Whether the days a counter reader derives (from each day's latest stored row) can
+        be derived from the rows of activity and registration days alone: every stored
+        column but the counter follows from those days, and none is a recency window
+        (semantic/activity.py), which the derivation would carry instead of deriving."""
+        return activity_columns(self.resolved, [c for c in plan.stored if c != counter]) == {}
 
     def _stored_rows(self, plan: SourcePlan, columns: list[str], day_from: dt.date | None = None,
                      day_to: dt.date | None = None, active: bool = False) -> exp.Expression:

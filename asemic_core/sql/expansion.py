@@ -19,12 +19,13 @@ from sqlglot import exp
 
 from asemic_core.config.models import DataType
 from asemic_core.semantic import base_properties
+from asemic_core.semantic.activity import Recency
 from asemic_core.semantic.graph import property_inputs
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.literals import literal
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import quoted
-from asemic_core.sql.sparse import date_literal
+from asemic_core.sql.sparse import date_literal, greatest, least
 from asemic_core.sql.types import cast
 
 ROW_DATE = "__row_date"
@@ -326,7 +327,8 @@ def plus_days(day: exp.Expression, days: int) -> exp.Expression:
 
 
 def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date, day_to: dt.date,
-          dialect: str = ENGINE_DIALECT, recent_days: int | None = None, materialize: bool = False) -> exp.Select:
+          dialect: str = ENGINE_DIALECT, recent_days: int | None = None, materialize: bool = False,
+          recency: dict[str, Recency] | None = None) -> exp.Select:
     """The logical model of ``day_from`` .. ``day_to`` as runs of days with one value each,
     for ``columns`` that are ``gap_constant`` (plus ``days_since_last_active``, valued on
     the run's first day): per stored row, its own day (``__start`` = ``__end``), then its
@@ -336,13 +338,21 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     ``rows``: stored rows from ``month_start(day_from)`` (or, with ``recent_days``, from
     ``day_from - recent_days``) to ``day_to``. ``recent_days``: only the days within that
     many days of the last activity (gap runs end there; rows past it are left out).
-    ``materialize``: the rows with their next day are computed once (DuckDB)."""
+    ``materialize``: the rows with their next day are computed once (DuckDB).
+    ``recency`` (with ``recent_days``): ``rows`` are only the rows of activity and
+    registration days, and the columns it names are recency windows (semantic/activity.py),
+    derived on gap days from days_since_last_active: each gap run is cut where one of them
+    turns off. Every other column must follow from those rows (``follows_activity``)."""
     since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
     lowest = month_start(day_from)
+    if recency is not None and recent_days is None:
+        raise ValueError("recency windows are derived on recent days only")
     within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True))
     if recent_days is not None:
-        # every user has a row on the month's first day: it or a later row anchors day_from
-        lowest = max(lowest, day_from - dt.timedelta(days=recent_days))
+        # every user has a row on the month's first day: it or a later row anchors day_from;
+        # the activity part has no such rows: the latest of the recent_days before it does
+        earliest = day_from - dt.timedelta(days=recent_days)
+        lowest = earliest if recency is not None else max(lowest, earliest)
         within = within.where(exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)))
     # before the range, only each user's last row matters (it anchors day_from): found by a
     # grouping, so that only the range's rows are sorted by user
@@ -388,8 +398,49 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         last = _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1),
                    _if(exp.LT(this=reach.copy(), expression=last.copy()), reach, last))
     first = _if(exp.LT(this=quoted("date"), expression=date_literal(day_from)), date_literal(day_from), quoted("date"))
-    gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
-                      exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names]).from_(
-        exp.alias_(exp.Subquery(this=valued), "g", table=True)).where(exp.LTE(this=first, expression=last))
+    windows = {name: recency[name] for name in names if name in (recency or {})}
+    if windows:
+        gaps = _recency_pieces(project, valued, names, windows, first, last)
+    else:
+        gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
+                          exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names]).from_(
+            exp.alias_(exp.Subquery(this=valued), "g", table=True)).where(exp.LTE(this=first, expression=last))
     both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False)), "r", table=True))
     return both.with_(NEXTS, as_=paired, materialized=materialize or None)
+
+
+def _recency_pieces(project: ResolvedProject, valued: exp.Select, names: list[str], windows: dict[str, Recency],
+                    first: exp.Expression, last: exp.Expression) -> exp.Expression:
+    """The gap runs ``first`` .. ``last`` of ``valued`` (rows valued on their first gap day)
+    cut where a recency window of ``windows`` turns off: window K is on through the day
+    days_since_last_active reaches K (date + K - days_since_last_active), off after it
+    (always off for a user never active). Piece p lies after the p-th smallest K's last
+    day and through the next one's; the windows of the p smallest K are off there."""
+    since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
+    thresholds = sorted({w.days for w in windows.values()})
+
+    def last_on(days: int) -> exp.Expression:
+        reach = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
+            this=exp.Paren(this=exp.Sub(this=exp.Literal.number(days), expression=since.copy())),
+            to=exp.DataType.build("INT"))), DataType.DATE)
+        return _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1), reach)
+
+    pieces = []
+    for index in range(len(thresholds) + 1):
+        low = first.copy() if index == 0 else greatest(first.copy(), plus_days(last_on(thresholds[index - 1]), 1))
+        high = last.copy() if index == len(thresholds) else least(last.copy(), last_on(thresholds[index]))
+        values = []
+        for name in names:
+            window = windows.get(name)
+            if window is None:
+                values.append(quoted(name))
+                continue
+            value = window.on if index < thresholds.index(window.days) + 1 else window.off
+            values.append(exp.alias_(cast(literal(value), project.properties[name].data_type), name, quoted=True))
+        pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True),
+                                 exp.alias_(high.copy(), END, quoted=True), *values).from_(
+            exp.alias_(exp.Subquery(this=valued.copy()), "g", table=True)).where(exp.LTE(this=low, expression=high)))
+    union = pieces[0]
+    for piece in pieces[1:]:
+        union = exp.union(union, piece, distinct=False)
+    return exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=union), "p", table=True))

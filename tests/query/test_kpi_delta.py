@@ -9,6 +9,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from asemic_core.demo.project import DemoSpec, init_demo
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.project import Project
 from asemic_core.query import kpi as kpi_module
@@ -33,6 +34,23 @@ EXTRA_KPIS = """kpis:
     select: SAFE_DIVIDE(SUM({property.dau_active}) * 100, COUNT({property.mau_active}))
     x_axis:
       date: {}
+  weekly_and_monthly:
+    select: SUM({property.wau_active}) * 1000000 + SUM({property.mau_active})
+    x_axis:
+      date: {}
+  active_days_7d:
+    select: SUM({property.days_active_last_7_days})
+    x_axis:
+      date: {}
+  weekly_on_day_14:
+    select: SUM({property.wau_active})
+    where: "{property.cohort_day} = 14"
+    x_axis:
+      date: {}
+  weekly_by_cohort_day:
+    select: SUM({property.wau_active})
+    x_axis:
+      cohort_day: {}
 """
 
 
@@ -42,6 +60,18 @@ def model(demo_template, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("delta") / "project"
     shutil.copytree(demo_template, root)
+    yield from _refreshed(root)
+
+
+@pytest.fixture(scope="module")
+def long_model(tmp_path_factory):
+    """75 days: a range can start late in a month, active_days after the first day."""
+    root = tmp_path_factory.mktemp("delta_long") / "project"
+    init_demo(root, DemoSpec(users=300, days=75, seed=11))
+    yield from _refreshed(root)
+
+
+def _refreshed(root):
     (root / "userentity" / "kpis" / "delta_test.yml").write_text(EXTRA_KPIS)
     project = Project(root)
     project.refresh(origin="test")
@@ -69,11 +99,14 @@ def _expected(dense: pl.DataFrame, kpi: str, day_from, day_to, by=(), where=None
         "payers_to_date": pl.col("is_payer_lifetime").sum(),
         "users_to_date": pl.len(),
         "active_share": pl.col("dau_active").filter(active).sum() * 100 / pl.col("mau_active").filter(recent).count(),
+        "weekly_and_monthly": pl.col("wau_active").filter(recent).sum() * 1000000 + pl.col("mau_active").filter(recent).sum(),
+        "active_days_7d": pl.col("days_active_last_7_days").filter(recent).sum(),
     }
     return rows.group_by(["date", *by]).agg(values[kpi].alias("value")).sort(["date", *by])
 
 
-@pytest.mark.parametrize("kpi", ["mau", "wau", "payers_to_date", "users_to_date", "active_share"])
+@pytest.mark.parametrize("kpi", ["mau", "wau", "payers_to_date", "users_to_date", "active_share", "weekly_and_monthly",
+                                 "active_days_7d"])
 @pytest.mark.parametrize("offsets", [(0, 0), (9, 2), (25, 0)])
 def test_summed_runs_give_the_dense_models_points(model, kpi, offsets) -> None:
     project, source, dense, first, last = model
@@ -117,3 +150,100 @@ def test_kpis_reading_a_day_counter_are_expanded(model) -> None:
     project, source, _dense, first, last = model
     result = project.kpi_query(KpiRequest("mau_lost", first, last), source=source)
     assert '__runs AS' not in result.sql
+
+
+OTHER_PART = "__active=false"
+
+
+@pytest.mark.parametrize("kpi", ["mau", "wau", "stickiness", "weekly_and_monthly"])
+def test_recency_windows_are_summed_from_the_activity_part_alone(model, kpi, monkeypatch) -> None:
+    """MAU, WAU and the like read only the rows of activity and registration days: their
+    windows are derived from days_since_last_active (the values are checked against the
+    dense model above and here against the runs over every stored row)."""
+    project, source, _dense, first, last = model
+    request = KpiRequest(kpi, first + dt.timedelta(days=3), last, by=["platform"])
+    assert any(OTHER_PART in f for f in source.plan([], None, None).files), "the daily table is split"
+    result = project.kpi_query(request, source=source)
+    assert '__runs AS' in result.sql and OTHER_PART not in result.sql
+    monkeypatch.setattr(kpi_module, "activity_columns", lambda *args: None)
+    full = project.kpi_query(request, source=source)
+    assert OTHER_PART in full.sql
+    assert result.points.to_dicts() == full.points.to_dicts()
+
+
+def test_windows_that_change_off_the_activity_days_read_every_stored_row(model) -> None:
+    """A 7-day sum drops on the day an activity leaves it, a day that is not an activity
+    day: such a KPI reads the other part too."""
+    project, source, _dense, first, last = model
+    result = project.kpi_query(KpiRequest("active_days_7d", first, last), source=source)
+    assert '__runs AS' in result.sql and OTHER_PART in result.sql
+
+
+@pytest.mark.parametrize("kpi", ["mau", "weekly_and_monthly"])
+def test_recency_windows_of_a_range_starting_late_in_a_month(long_model, kpi) -> None:
+    """A user last active in the active_days before the range, but before the first day of
+    the range's month, is still counted (the activity part has no month-start rows)."""
+    project, source, dense, first, last = long_model
+    day_from = last - dt.timedelta(days=8)
+    entity = project.resolved().entity
+    assert day_from.day < entity.active_days and day_from - dt.timedelta(days=entity.active_days) > first
+    result = project.kpi_query(KpiRequest(kpi, day_from, last), source=source)
+    assert '__runs AS' in result.sql and OTHER_PART not in result.sql
+    want = _expected(dense, kpi, day_from, last)
+    assert result.points.sort("date").to_dicts() == want.to_dicts()
+
+
+def _retention(rows: pl.DataFrame, key: str) -> pl.DataFrame:
+    value = pl.col("dau_active").sum() * 100 / pl.col("cohort_size").sum()
+    return rows.group_by(key).agg(pl.when(pl.col("cohort_size").sum() > 0).then(value).alias("value")).sort(key)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 14])
+def test_counter_days_are_derived_from_the_activity_part(model, n) -> None:
+    """retention_dN reads the rows of activity and registration days only: a user's day N
+    is valued from the latest of them (dau_active is 0 on any other day)."""
+    project, source, dense, first, last = model
+    result = project.kpi_query(KpiRequest(f"retention_d{n}", first, last), source=source)
+    assert OTHER_PART not in result.sql
+    rows = dense.filter((pl.col("cohort_day") == n) & (pl.col("days_since_last_active") <= 30))
+    want = _retention(rows, "date")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("date")
+    assert got["date"].to_list() == want["date"].to_list()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
+
+
+def test_the_cohort_axis_is_derived_from_the_activity_part(model) -> None:
+    project, source, dense, first, last = model
+    day_from, day_to = first + dt.timedelta(days=2), first + dt.timedelta(days=12)
+    result = project.kpi_query(KpiRequest("retention", day_from, day_to, x_axis="cohort_day"), source=source)
+    assert OTHER_PART not in result.sql
+    days = project.resolved().entity.cohorted_daily_kpis_days
+    rows = dense.filter(pl.col("registration_date").is_between(day_from, day_to) & pl.col("cohort_day").is_in(days))
+    want = _retention(rows, "cohort_day")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("cohort_day")
+    assert got["cohort_day"].to_list() == want["cohort_day"].to_list()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
+
+
+def test_counter_days_of_a_recency_window_read_every_stored_row(model) -> None:
+    """wau_active on cohort day 14 is 0 for a user last active on day 3: carried from the
+    user's last activity row it would be 1, so such a reader keeps every stored row."""
+    project, source, dense, first, last = model
+    result = project.kpi_query(KpiRequest("weekly_on_day_14", first, last), source=source)
+    assert OTHER_PART in result.sql
+    rows = dense.filter((pl.col("cohort_day") == 14) & (pl.col("days_since_last_active") <= 30))
+    want = rows.group_by("date").agg(pl.col("wau_active").sum().alias("value")).sort("date")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("date")
+    assert got.to_dicts() == want.to_dicts()
+
+
+def test_the_cohort_axis_of_a_recency_window_reads_every_stored_row(model) -> None:
+    project, source, dense, first, last = model
+    day_from, day_to = first, first + dt.timedelta(days=10)
+    result = project.kpi_query(KpiRequest("weekly_by_cohort_day", day_from, day_to, x_axis="cohort_day"), source=source)
+    assert OTHER_PART in result.sql
+    days = project.resolved().entity.cohorted_daily_kpis_days
+    rows = dense.filter(pl.col("registration_date").is_between(day_from, day_to) & pl.col("cohort_day").is_in(days))
+    want = rows.group_by("cohort_day").agg(pl.col("wau_active").sum().alias("value")).sort("cohort_day")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("cohort_day")
+    assert got.to_dicts() == want.to_dicts()
