@@ -199,13 +199,15 @@ def _column_states(project: ResolvedProject, job_id: str, names: list[str], firs
 
 def _partial(executor, project, work: Work, targets, drop, reporter, span=(0.0, 1.0)):
     model_first, watermark = model_range(work)
-    computed = activity_targets(executor, project, work, work.snapshot(DAILY), targets, drop)
-    if computed is not None:  # only the activity part changes (jobs/partial_active.py)
+    by_event = activity_targets(executor, project, work, work.snapshot(DAILY), targets, drop)
+    if by_event is not None:  # only the activity part changes (jobs/partial_active.py)
+        computed = [prop.id for props in by_event.values() for prop in props]
+
         def progress(done: int, total: int) -> None:
             work.store.jobs.progress(work.job_id, _share(span, done, total),
                                      f"{len(computed)} column(s): month {done} of {total} written")
 
-        stats, phases = recompute_activity_columns(executor, project, work, computed, reporter, progress)
+        stats, phases = recompute_activity_columns(executor, project, work, by_event, reporter, progress)
         targets = computed
     else:
         stats, phases = recompute_columns(executor, project, work, targets, drop, reporter, span)

@@ -29,9 +29,9 @@ from asemic_core.backend.seam import TableSnapshot
 from asemic_core.jobs.days import calendar_months, model_range
 from asemic_core.jobs.writing import day_stats, stream, user_days
 from asemic_core.progress import Reporter
-from asemic_core.semantic.activity import over_activity_tables
+from asemic_core.semantic.activity import is_activity_event
 from asemic_core.semantic.hashing import definition_hashes
-from asemic_core.semantic.model import ResolvedProject
+from asemic_core.semantic.model import ResolvedProject, ResolvedProperty
 from asemic_core.sql.literals import literal
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import event_properties_query, quoted
@@ -42,10 +42,20 @@ from asemic_core.storage.store import DAILY, USERS, Work
 PRESENT = "__present"
 
 
+def _by_source_event(project: ResolvedProject, names: list[str]) -> dict[str, list[ResolvedProperty]]:
+    """The event properties ``names`` grouped by source event, in the order of the event ids."""
+    by_event: dict[str, list[ResolvedProperty]] = {}
+    for name in names:
+        prop = project.properties[name]
+        by_event.setdefault(prop.source_event, []).append(prop)
+    return dict(sorted(by_event.items()))
+
+
 def activity_targets(executor, project: ResolvedProject, work: Work, daily: TableSnapshot | None,
-                     targets: list[str], drop: list[str]) -> list[str] | None:
+                     targets: list[str], drop: list[str]) -> dict[str, list[ResolvedProperty]] | None:
     """The targets to compute when only the activity part needs rewriting (the others are
-    kept as stored, their definitions unchanged), or None: take the general path."""
+    kept as stored, their definitions unchanged), grouped by source event, or None: take
+    the general path."""
     if daily is None or not daily.split or drop:
         return None
     hashes = definition_hashes(project)
@@ -68,15 +78,16 @@ def activity_targets(executor, project: ResolvedProject, work: Work, daily: Tabl
             exp.alias_(exp.Subquery(this=executor.relation(rest, computed)), "r", table=True))))[0]
         if any(n for n in found):
             return None
-    elsewhere = [name for name in computed if not over_activity_tables(project, name)]
+    by_event = _by_source_event(project, computed)
+    elsewhere = {event_id: props for event_id, props in by_event.items() if not is_activity_event(project, event_id)}
     if elsewhere and _values_off_the_activity_part(executor, project, work, daily, elsewhere):
         return None
-    return computed
+    return by_event
 
 
 def _values_off_the_activity_part(executor, project: ResolvedProject, work: Work, daily: TableSnapshot,
-                                  names: list[str]) -> bool:
-    """Whether an event property of ``names`` (over tables that are not activity tables)
+                                  by_event: dict[str, list[ResolvedProperty]]) -> bool:
+    """Whether an event property of ``by_event`` (over tables that are not activity tables)
     takes another value than its default on a model day outside the activity part: its
     events on a registered user's day that is not an activity or registration day."""
     model_first, watermark = model_range(work)
@@ -86,10 +97,7 @@ def _values_off_the_activity_part(executor, project: ResolvedProject, work: Work
     keys = exp.alias_(exp.Subquery(this=executor.relation(daily.active_only(), ["entity_id", "date"])), "a", table=True)
     registered = exp.alias_(exp.Subquery(this=executor.relation(users, ["entity_id", "registration_date"])), "u",
                             table=True)
-    by_event: dict[str, list] = {}
-    for name in names:
-        by_event.setdefault(project.properties[name].source_event, []).append(project.properties[name])
-    for event_id, props in sorted(by_event.items()):
+    for event_id, props in by_event.items():
         values = within(event_properties_query(project, event_id, props, executor.dialect),
                         date_literal(model_first), date_literal(watermark))
         differs = exp.or_(*[exp.Not(this=exp.NullSafeEQ(this=quoted(p.id, "e"), expression=_default(p)))
@@ -117,25 +125,24 @@ def _differs(project: ResolvedProject, name: str) -> exp.Expression:
                                              true=exp.Literal.number(0))], default=exp.Literal.number(1)))
 
 
-def recompute_activity_columns(executor, project: ResolvedProject, work: Work, computed: list[str],
-                               reporter: Reporter, progress) -> tuple[list, dict]:
-    """Recompute the event properties ``computed`` on the stored activity rows and write
-    them over the daily table's activity part; every other column as stored."""
+def recompute_activity_columns(executor, project: ResolvedProject, work: Work,
+                               by_event: dict[str, list[ResolvedProperty]], reporter: Reporter,
+                               progress) -> tuple[list, dict]:
+    """Recompute the event properties ``by_event`` (grouped by source event, as
+    ``activity_targets`` gives them) on the stored activity rows and write them over the
+    daily table's activity part; every other column as stored."""
     model_first, watermark = model_range(work)
     daily = work.snapshot(DAILY)
     mark = time.monotonic()
     active = daily.active_only()
-    by_event: dict[str, list] = {}
-    for name in computed:
-        prop = project.properties[name]
-        by_event.setdefault(prop.source_event, []).append(prop)
     months = calendar_months(model_first, watermark)
-    reporter.start(len(months), f"Recomputing {len(computed)} column(s) on activity days")
+    column_count = sum(len(props) for props in by_event.values())
+    reporter.start(len(months), f"Recomputing {column_count} column(s) on activity days")
     statements = []
     for first, last in months:
         rows = exp.alias_(exp.Subquery(this=executor.relation(active.between(first, last))), "o", table=True)
         values, joins = {}, []
-        for index, (event_id, props) in enumerate(sorted(by_event.items())):
+        for index, (event_id, props) in enumerate(by_event.items()):
             alias = f"e{index}"
             query = event_properties_query(project, event_id, props, executor.dialect)
             query = within(query.select(exp.alias_(exp.true(), PRESENT, quoted=True)), date_literal(first),

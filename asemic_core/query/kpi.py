@@ -359,6 +359,21 @@ PART = "__part"  # 0: a grouped point, 1: a point of the ungrouped series
 ALL_GROUPS = "__all_groups"
 
 
+def _axis_and_conditions(request: KpiRequest, date_from: dt.date, date_to: dt.date,
+                         alias: str) -> tuple[exp.Expression, str, list[exp.Expression]]:
+    """(axis column, axis name, conditions) of the rows ``alias``: the cohort axis is
+    cohort_day over the users registered in the range, the date axis the days in it; the
+    conditions are the request's filters and that range."""
+    conditions = [filter_condition(f, alias) for f in request.filters]
+    if request.x_axis == "cohort_day":
+        conditions.append(exp.Between(this=quoted("registration_date", alias), low=literal(date_from),
+                                      high=literal(date_to)))
+        return quoted("cohort_day", alias), "cohort_day", conditions
+    axis_column = quoted("date", alias)
+    conditions.append(exp.Between(this=axis_column.copy(), low=literal(date_from), high=literal(date_to)))
+    return axis_column, "date", conditions
+
+
 def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value: exp.Expression,
                        request: KpiRequest, by: list[str], date_from: dt.date, date_to: dt.date, total_function: str,
                        contributing: exp.Expression) -> exp.Expression:
@@ -366,14 +381,7 @@ def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value
     aggregation by GROUPING SETS over one read of the rows, each part on its own grid;
     ``PART`` tells them apart."""
     m = exp.alias_(exp.Subquery(this=relation), "m", table=True)
-    conditions = [filter_condition(f, "m") for f in request.filters]
-    if request.x_axis == "cohort_day":
-        axis_column = quoted("cohort_day", "m")
-        conditions.append(exp.Between(this=quoted("registration_date", "m"), low=literal(date_from), high=literal(date_to)))
-    else:
-        axis_column = quoted("date", "m")
-        conditions.append(exp.Between(this=axis_column.copy(), low=literal(date_from), high=literal(date_to)))
-    axis_name = request.x_axis if request.x_axis == "cohort_day" else "date"
+    axis_column, axis_name, conditions = _axis_and_conditions(request, date_from, date_to, "m")
     groups = [quoted(b, "m") for b in by]
     every = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
                        *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
@@ -405,22 +413,16 @@ def _points_query(project: ResolvedProject, relation: exp.Expression | None, val
     (axis, group-by columns, value, __rows) given), on the axis's grid, rolled up to the grain."""
     m = exp.alias_(exp.Subquery(this=relation if relation is not None else exp.select(exp.Literal.number(1))), "m",
                    table=True)
-    conditions = [filter_condition(f, "m") for f in request.filters]
+    axis_column, axis_name, conditions = _axis_and_conditions(request, date_from, date_to, "m")
     groups = [quoted(b, "m") for b in by]
     if request.x_axis == "cohort_day":
-        axis_column = quoted("cohort_day", "m")
-        conditions.append(exp.Between(this=quoted("registration_date", "m"), low=literal(date_from), high=literal(date_to)))
         days = project.entity.cohorted_daily_kpis_days if project.entity else [0]
         grid_values = exp.select(exp.alias_(exp.Unnest(expressions=[exp.Array(expressions=[exp.Literal.number(d) for d in sorted(set(days))])]),
                                             "cohort_day", quoted=True))
-        axis_name = "cohort_day"
     else:
-        axis_column = quoted("date", "m")
-        conditions.append(exp.Between(this=axis_column.copy(), low=literal(date_from), high=literal(date_to)))
         series = exp.func("generate_series", literal(date_from), literal(date_to),
                           exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
         grid_values = exp.select(exp.alias_(exp.cast(exp.Unnest(expressions=[series]), "DATE"), "date", quoted=True))
-        axis_name = "date"
     if aggregated is None:
         aggregated = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
                                 *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],

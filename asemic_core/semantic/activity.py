@@ -45,13 +45,17 @@ def activity_tables(project: ResolvedProject) -> frozenset[str]:
     return frozenset(e.id for e in project.events.values() if "activity_event" in e.tags and not e.implicit)
 
 
+def is_activity_event(project: ResolvedProject, event_id: str) -> bool:
+    """Whether each of the event's rows makes its day an activity day (entity_activity, or a
+    table tagged activity_event)."""
+    event = project.events.get(event_id)
+    return event_id == ACTIVITY or (event is not None and "activity_event" in event.tags)
+
+
 def over_activity_tables(project: ResolvedProject, name: str) -> bool:
     """An event property whose events all fall on activity days."""
     prop = project.properties.get(name)
-    if prop is None or prop.kind != "event_property":
-        return False
-    event = project.events.get(prop.source_event)
-    return prop.source_event == ACTIVITY or (event is not None and "activity_event" in event.tags)
+    return prop is not None and prop.kind == "event_property" and is_activity_event(project, prop.source_event)
 
 
 def _number(value) -> int | float | None:

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import yaml
 from polars.testing import assert_frame_equal
 
 from asemic_core.demo.dataset import DemoSpec
 from asemic_core.demo.project import init_demo
 from asemic_core.project import Project
 from asemic_core.query.kpi import KpiRequest
+from asemic_core.storage.schema import daily_columns
 from asemic_core.storage.store import DAILY, USERS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,6 +104,26 @@ def edit_property(root: Path) -> None:
         "source_property": "dau_active", "window_function": "sum", "relative_days_from": -13, "relative_days_to": 0}})
 
 
+def property_definition(root: Path, prop: str) -> dict:
+    """The definition of property ``prop`` as its YAML file under userentity/properties holds it."""
+    for path in (root / "userentity" / "properties").glob("*.yml"):
+        found = (yaml.safe_load(path.read_text()) or {}).get("properties", {}).get(prop)
+        if found is not None:
+            return found
+    raise KeyError(prop)
+
+
+def change_property(root: Path, prop: str, change: dict[str, dict]) -> None:
+    """Save ``prop`` with the fields of ``change`` ({kind: fields}, kind as "event_property")
+    updated in its definition."""
+    from asemic_core.config.writer import save_property
+
+    definition = property_definition(root, prop)
+    for kind, fields in change.items():
+        definition[kind].update(fields)
+    save_property(root, prop, definition)
+
+
 def job_args(kind: str, rewind: tuple[dt.date, dt.date] | None = None) -> list[str]:
     if kind == "partial":
         return ["model", "update", "--property", EDITED]
@@ -158,6 +180,16 @@ def partitions(root: Path, table: str = DAILY, version: int | None = None) -> di
         return {"all": frame}
     return {day.isoformat(): part.sort(["entity_id", "date"])
             for (day,), part in frame.partition_by("date", as_dict=True, maintain_order=True).items()}
+
+
+def column_values(project: Project) -> dict[str, pl.DataFrame]:
+    """Every daily column's property values (one source for all), sorted by (entity_id, date)."""
+    source = project.source()
+    try:
+        return {c: project.property_values(c, source=source).sort(["entity_id", "date"])
+                for c in daily_columns(project.resolved())}
+    finally:
+        source.close()
 
 
 def same(left: pl.DataFrame, right: pl.DataFrame, exact: bool = False) -> bool:

@@ -10,14 +10,11 @@ import shutil
 
 import duckdb
 import pytest
-import yaml
-from jobs_support import make_demo
+from jobs_support import change_property, column_values, make_demo
 from polars.testing import assert_frame_equal
 
-from asemic_core.config.writer import save_property
 from asemic_core.project import Project
 from asemic_core.query.kpi import KpiRequest
-from asemic_core.storage.schema import daily_columns
 from asemic_core.storage.store import DAILY
 
 
@@ -45,28 +42,9 @@ def purchase_without_session(tmp_path_factory):
     return root
 
 
-def _edit(root, prop: str, kind: str, fields: dict) -> None:
-    for path in (root / "userentity" / "properties").glob("*.yml"):
-        found = (yaml.safe_load(path.read_text()) or {}).get("properties", {}).get(prop)
-        if found is not None:
-            found[kind].update(fields)
-            save_property(root, prop, found)
-            return
-    raise KeyError(prop)
-
-
 def _files(project: Project) -> dict[bool, set[str]]:
     snapshot = project.model_store(readonly=True).snapshot(DAILY)
     return {part: {f.path for f in snapshot.files if f.active is part} for part in (True, False)}
-
-
-def _values(project: Project) -> dict:
-    source = project.source()
-    try:
-        return {c: project.property_values(c, source=source).sort(["entity_id", "date"])
-                for c in daily_columns(project.resolved())}
-    finally:
-        source.close()
 
 
 @pytest.mark.parametrize(("demo", "prop", "kind", "fields", "activity_part_only"), [
@@ -81,7 +59,7 @@ def test_an_activity_property_rewrites_only_the_activity_part(request, tmp_path,
                                                               activity_part_only) -> None:
     root = tmp_path / "edited"
     shutil.copytree(request.getfixturevalue(demo), root)
-    _edit(root, prop, kind, fields)
+    change_property(root, prop, {kind: fields})
     project = Project(root)
     before = _files(project)
     result = project.update(properties=[prop], origin="test")
@@ -94,7 +72,7 @@ def test_an_activity_property_rewrites_only_the_activity_part(request, tmp_path,
     shutil.copytree(root, fresh_root, ignore=shutil.ignore_patterns(".asemic"))
     fresh = Project(fresh_root)
     fresh.refresh(origin="test")
-    got, want = _values(project), _values(fresh)
+    got, want = column_values(project), column_values(fresh)
     assert set(got) == set(want)
     for column in want:
         assert_frame_equal(got[column], want[column], rel_tol=1e-9, abs_tol=1e-12)
@@ -105,7 +83,7 @@ def test_an_activity_property_rewrites_only_the_activity_part(request, tmp_path,
 def test_update_kpi_dau_after_an_edit_gives_the_edited_values(refreshed, tmp_path) -> None:
     root = tmp_path / "edited"
     shutil.copytree(refreshed, root)
-    _edit(root, "dau_active", "event_property", {"select": "3"})
+    change_property(root, "dau_active", {"event_property": {"select": "3"}})
     project = Project(root)
     before = _files(project)
     project.update(kpis=["dau"], origin="test")

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import shutil
 
-import polars as pl
 import pytest
-import yaml
-from jobs_support import make_demo
+from jobs_support import change_property, column_values, make_demo
 from polars.testing import assert_frame_equal
 
-from asemic_core.config.writer import save_property
 from asemic_core.project import Project
-from asemic_core.storage.schema import daily_columns
 from asemic_core.storage.store import DAILY
 
 
@@ -26,23 +22,6 @@ def refreshed(tmp_path_factory):
     return root
 
 
-def _definition(root, prop: str) -> dict:
-    for path in (root / "userentity" / "properties").glob("*.yml"):
-        found = (yaml.safe_load(path.read_text()) or {}).get("properties", {}).get(prop)
-        if found is not None:
-            return found
-    raise KeyError(prop)
-
-
-def _values(project: Project) -> dict[str, pl.DataFrame]:
-    source = project.source()
-    try:
-        return {c: project.property_values(c, source=source).sort(["entity_id", "date"])
-                for c in daily_columns(project.resolved())}
-    finally:
-        source.close()
-
-
 @pytest.mark.parametrize(("prop", "change", "moves_days"), [
     ("wau_active", {"sliding_window_property": {"relative_days_from": -9}}, True),
     ("is_reactivated", {"computed_property": {"select": "IF({dau_active} = 1 AND {cohort_day} > 3, 1, 0)"}}, False),
@@ -50,10 +29,7 @@ def _values(project: Project) -> dict[str, pl.DataFrame]:
 def test_a_partial_update_gives_a_fresh_refreshs_values(refreshed, tmp_path, prop, change, moves_days) -> None:
     root = tmp_path / "edited"
     shutil.copytree(refreshed, root)
-    definition = _definition(root, prop)
-    for kind, fields in change.items():
-        definition[kind].update(fields)
-    save_property(root, prop, definition)
+    change_property(root, prop, change)
     project = Project(root)
     stored_before = project.model_store(readonly=True).snapshot(DAILY).rows
     project.update(properties=[prop], origin="test")
@@ -63,7 +39,7 @@ def test_a_partial_update_gives_a_fresh_refreshs_values(refreshed, tmp_path, pro
     shutil.copytree(root, fresh_root, ignore=shutil.ignore_patterns(".asemic"))
     fresh = Project(fresh_root)
     fresh.refresh(origin="test")
-    got, want = _values(project), _values(fresh)
+    got, want = column_values(project), column_values(fresh)
     assert set(got) == set(want) and prop in got
     for column in want:
         assert_frame_equal(got[column], want[column], rel_tol=1e-9, abs_tol=1e-12)
