@@ -68,7 +68,9 @@ class DeltaTableStore:
         delta = DeltaTable(str(self.location(table)), version=version)
         partition_by = (delta.metadata().partition_columns or [None])[0]
         columns = tuple(f.name for f in delta.schema().fields if f.name != ACTIVE_PARTITION)
-        actions = pa.table(delta.get_add_actions(flatten=True)).to_pydict()
+        # read as a stream: ``pa.table`` on a foreign (arro3) table first asks whether it is a
+        # pandas DataFrame, which imports pandas (~150 ms, once per process)
+        actions = pa.RecordBatchReader.from_stream(delta.get_add_actions(flatten=True)).read_all().to_pydict()
         base = self.location(table)
         files = []
         count = len(actions["path"])
@@ -207,13 +209,22 @@ def _with_activity_flag(data):
 
     def flagged():
         for batch in reader:
-            flags = [pc.fill_null(pc.equal(batch.column(c), 0), False) for c in ACTIVE_WHEN_ZERO]
+            flags = [_is_zero(batch.column(c)) for c in ACTIVE_WHEN_ZERO]
             flag = flags[0]
             for more in flags[1:]:
                 flag = pc.or_(flag, more)
             yield pa.RecordBatch.from_arrays([*batch.columns, flag], schema=out)
 
     return pa.RecordBatchReader.from_batches(out, flagged()), True
+
+
+def _is_zero(column: pa.Array) -> pa.Array:
+    """``column = 0`` with NULL as false, for an integer or floating column. Built without a
+    Python scalar: pyarrow converts one by first asking whether it is a pandas object, which
+    imports pandas (~150 ms, once per process)."""
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        return pc.fill_null(pc.equal(column, 0), False)
+    return pc.and_kleene(pc.is_valid(column), pc.invert(column.cast(pa.bool_())))
 
 
 def _ever_added(table_dir: Path) -> set[str]:
