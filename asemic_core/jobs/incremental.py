@@ -34,7 +34,7 @@ from asemic_core.sql.sparse import date_literal
 from asemic_core.storage import duckdb_views
 from asemic_core.storage.schema import daily_columns, generate_schema
 from asemic_core.storage.state import ColumnState
-from asemic_core.storage.status import model_status
+from asemic_core.storage.status import ColumnStatus, column_statuses
 from asemic_core.storage.store import DAILY, USERS, ModelStore, Work
 
 DAY = dt.timedelta(days=1)
@@ -215,13 +215,13 @@ def _partial(executor, project, work: Work, targets, drop, reporter, span=(0.0, 
     return stats, phases
 
 
-def _stale_first(executor, project: ResolvedProject, work: Work, status, reporter: Reporter,
+def _stale_first(executor, project: ResolvedProject, work: Work, status: list[ColumnStatus], reporter: Reporter,
                  later_days: int) -> tuple[list, dict, float]:
     """Recompute stale and new columns (and drop removed ones) on every materialized day,
     before a job computes ``later_days`` days of every column, in the same job. Returns the
     day stats, the phases and the share of the job's progress this first step took."""
-    stale = [c.name for c in status.columns if c.state in ("stale", "new")]
-    removed = [c.name for c in status.columns if c.state == "removed"]
+    stale = [c.name for c in status if c.state in ("stale", "new")]
+    removed = [c.name for c in status if c.state == "removed"]
     if not stale and not removed:
         return [], {}, 0.0
     model_first, watermark = model_range(work)
@@ -259,7 +259,7 @@ def update_is_up_to_date(project: ResolvedProject, store: ModelStore, warehouse_
     settings = project.entity.model_settings if project.entity else None
     if store.watermark() is None or (settings and settings.lookback_days):
         return None
-    if any(c.state != "fresh" for c in model_status(project, store).columns):
+    if any(c.state != "fresh" for c in column_statuses(project, store.current())):
         return None
     _first, watermark = model_range(store)
     executor = warehouse_executor(warehouse_path, project)
@@ -280,7 +280,7 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
                reporter: Reporter | None = None, settings=None) -> JobResult:
     """New days, the lookback days, and earlier days that depend on them; stale columns first."""
     reporter = reporter or NullReporter()
-    status = model_status(project, store)
+    status = column_statuses(project, store.current())
     store.collect_garbage()
     work = store.begin(job_id)
     model_first, watermark = model_range(work)
@@ -317,7 +317,7 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
                day_to: dt.date, reporter: Reporter | None = None, settings=None) -> JobResult:
     """The days from ``day_from`` on that depend on the range; stale columns first, in the same job."""
     reporter = reporter or NullReporter()
-    status = model_status(project, store)
+    status = column_statuses(project, store.current())
     store.collect_garbage()
     work = store.begin(job_id)
     model_first, watermark = model_range(work)

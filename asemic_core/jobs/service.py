@@ -80,13 +80,15 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     ``job_id`` names a record queued beforehand (by the launcher); otherwise one is created.
     """
     files = project.files()
+    resolved = None  # resolved once: validation, the checks and the job read the same (unchanged) objects
     try:
         if kind in MODEL_JOBS:
-            ensure_valid(validate_files(files))
-            check_job_args(resolve(files), kind, args or {})
+            resolved = resolve(files)
+            ensure_valid(validate_files(files, resolved))
+            check_job_args(resolved, kind, args or {})
             settings = engine_settings(files, project.root, project.model_dir(files))
             if settings.spark is not None:
-                spark_preflight(project.warehouse_path(files), resolve(files), settings)
+                spark_preflight(project.warehouse_path(files), resolved, settings)
     except AsemicError as err:
         if job_id is not None:
             project.model_store(files).jobs.finish(job_id, "failed", error=err.message)
@@ -95,7 +97,7 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     settings = engine_settings(files, project.root, store.root)
     warehouse = project.warehouse_path(files) if kind in MODEL_JOBS else None
     if kind == "update" and not (args or {}).get("kpis") and not (args or {}).get("properties"):
-        reason = update_is_up_to_date(resolve(files), project.model_store(files, readonly=True), warehouse)
+        reason = update_is_up_to_date(resolved, project.model_store(files, readonly=True), warehouse)
         if reason is not None:  # nothing to do: no job is logged, nothing is written
             if job_id is not None:  # queued by the app: its record says what happened
                 store.jobs.finish(job_id, "succeeded", message=reason)
@@ -111,7 +113,6 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
     try:
         store.jobs.start(job_id)
         args = args or {}
-        resolved = resolve(files) if kind in MODEL_JOBS else None
         if kind == "refresh":
             result = run_refresh(resolved, store, warehouse, job_id, reporter, settings)
         elif kind == "update" and (args.get("kpis") or args.get("properties")):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.storage.schema import generate_schema
+from asemic_core.storage.state import ModelVersion
 from asemic_core.storage.store import DAILY, USERS, ModelStore
 
 
@@ -61,9 +62,9 @@ class ModelStatus:
         return "\n".join(lines)
 
 
-def model_status(project: ResolvedProject, store: ModelStore) -> ModelStatus:
-    current = store.current()
-    daily = store.snapshot(DAILY, current) if current else None
+def column_statuses(project: ResolvedProject, current: ModelVersion | None) -> list[ColumnStatus]:
+    """Each daily column's state in model version ``current`` against its current definition
+    (a job needs only these, not the rest of the status: no table is opened)."""
     states = current.columns if current else {}
     schema = generate_schema(project)
     columns = []
@@ -79,6 +80,13 @@ def model_status(project: ResolvedProject, store: ModelStore) -> ModelStatus:
     for name, state in states.items():
         if name not in current_specs and name not in ("entity_id", "date"):
             columns.append(ColumnStatus(name, "removed", state.first_day, state.last_day, state.job_id))
+    return columns
+
+
+def model_status(project: ResolvedProject, store: ModelStore) -> ModelStatus:
+    current = store.current()
+    daily = store.snapshot(DAILY, current) if current else None
+    columns = column_statuses(project, current)
     size = sum(s.size for s in (store.snapshot(t, current) for t in (current.tables if current else {})) if s)
     return ModelStatus(
         watermark=current.watermark if current else None, first_day=current.first_day if current else None,
