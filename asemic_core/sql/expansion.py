@@ -301,6 +301,7 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
 
 START, END = "__start", "__end"
 NEXTS = "__rows_with_next"
+GAP_ROWS = "__gap_rows"
 GAP_VARYING = frozenset({base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.DATE})
 
 
@@ -400,18 +401,21 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     first = _if(exp.LT(this=quoted("date"), expression=date_literal(day_from)), date_literal(day_from), quoted("date"))
     windows = {name: recency[name] for name in names if name in (recency or {})}
     if windows:
-        gaps = _recency_pieces(project, valued, names, windows, first, last)
+        gaps = _recency_pieces(project, names, windows, first, last)
     else:
         gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
                           exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names]).from_(
             exp.alias_(exp.Subquery(this=valued), "g", table=True)).where(exp.LTE(this=first, expression=last))
     both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False)), "r", table=True))
-    return both.with_(NEXTS, as_=paired, materialized=materialize or None)
+    both = both.with_(NEXTS, as_=paired, materialized=materialize or None)
+    # the gap rows, defined once for the pieces that read them (Spark refuses their inner
+    # CTE names repeated in one statement)
+    return both.with_(GAP_ROWS, as_=valued) if windows else both
 
 
-def _recency_pieces(project: ResolvedProject, valued: exp.Select, names: list[str], windows: dict[str, Recency],
+def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[str, Recency],
                     first: exp.Expression, last: exp.Expression) -> exp.Expression:
-    """The gap runs ``first`` .. ``last`` of ``valued`` (rows valued on their first gap day)
+    """The gap runs ``first`` .. ``last`` of GAP_ROWS (rows valued on their first gap day)
     cut where a recency window of ``windows`` turns off: window K is on through the day
     days_since_last_active reaches K (date + K - days_since_last_active), off after it
     (always off for a user never active). Piece p lies after the p-th smallest K's last
@@ -439,7 +443,7 @@ def _recency_pieces(project: ResolvedProject, valued: exp.Select, names: list[st
             values.append(exp.alias_(cast(literal(value), project.properties[name].data_type), name, quoted=True))
         pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True),
                                  exp.alias_(high.copy(), END, quoted=True), *values).from_(
-            exp.alias_(exp.Subquery(this=valued.copy()), "g", table=True)).where(exp.LTE(this=low, expression=high)))
+            exp.alias_(exp.to_table(GAP_ROWS), "g", table=True)).where(exp.LTE(this=low, expression=high)))
     union = pieces[0]
     for piece in pieces[1:]:
         union = exp.union(union, piece, distinct=False)
