@@ -229,21 +229,22 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
     for bound, compare in zip(registered or (), (exp.GTE, exp.LTE)):
         if bound is not None:
             early = early.where(compare(this=quoted(base_properties.REGISTRATION_DATE), expression=date_literal(bound)))
-    keys = []
+    # a user's rows up to cohort day N all propose the same day (registration + N); its
+    # anchor is the latest of them (a GROUP BY per cohorted day, no sort)
+    anchored = None
     for day in days:
         moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
             this=exp.Paren(this=exp.Sub(this=exp.Literal.number(day), expression=cohort.copy())),
             to=exp.DataType.build("INT"))), DataType.DATE)
-        keys.append(exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
+        per_day = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True),
+                             exp.alias_(exp.Max(this=quoted("date")), ROW_DATE, quoted=True)).from_(
             exp.alias_(exp.to_table(EARLY), "e", table=True)).where(
-            exp.LTE(this=cohort.copy(), expression=exp.Literal.number(day))))
-    union = keys[0]
-    for key in keys[1:]:
-        union = exp.Union(this=union, expression=key, distinct=False)
-    targets = exp.select(quoted("entity_id"), quoted("date")).distinct().from_(
-        exp.alias_(exp.Subquery(this=union), "k", table=True)).where(
-        exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
-    return _reading_first(expand_at(project, exp.to_table(EARLY), targets, columns, dialect), early, materialize)
+            exp.LTE(this=cohort.copy(), expression=exp.Literal.number(day)),
+            exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to))).group_by(
+            exp.Literal.number(1), exp.Literal.number(2))
+        anchored = per_day if anchored is None else exp.Union(this=anchored, expression=per_day, distinct=False)
+    anchored = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=anchored), "k", table=True))
+    return _reading_first(_expand_anchored(project, exp.to_table(EARLY), anchored, columns, dialect), early, materialize)
 
 
 def _reading_first(query: exp.Select, early: exp.Select, materialize: bool) -> exp.Select:
