@@ -12,7 +12,7 @@ from sqlglot import exp
 from asemic_core.collector import keep_for_life, release
 from asemic_core.errors import AsemicError
 from asemic_core.query.filters import Filter, filter_condition, literal
-from asemic_core.query.kpi_delta import NotSummable, applicable, delta_aggregated
+from asemic_core.query.kpi_delta import RUNS, NotSummable, applicable, delta_aggregated
 from asemic_core.query.model_source import CounterDays, ModelSource
 from asemic_core.semantic.activity import activity_columns
 from asemic_core.semantic.kpi_formula import parse_kpi_expression
@@ -285,14 +285,20 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         groupings = [by, []] if by else [by]
         runs = _runs(source, plan, kpi.id, request, rows, by)
         if runs is not None:
+            duckdb = source.reads_with_duckdb()
             try:
-                return [render(_points_query(project, None, value, request, grouping, date_from, date_to, total_function,
-                                             contributing, delta_aggregated(project, runs, value, contributing,
-                                                                            request.filters, grouping, date_from,
-                                                                            date_to, source.reads_with_duckdb())),
-                               source.executor.dialect) for grouping in groupings]
+                points = [_points_query(project, None, value, request, grouping, date_from, date_to, total_function,
+                                        contributing, delta_aggregated(project, runs, value, contributing, request.filters,
+                                                                       grouping, date_from, date_to, duckdb,
+                                                                       runs_defined=not (by and duckdb)))
+                          for grouping in groupings]
             except NotSummable:
-                pass
+                points = None
+            if points is not None and by and duckdb:  # both parts from one computation of the runs
+                both = _stacked("date", by, *points).with_(RUNS, as_=runs, materialized=True)
+                return [render(both, source.executor.dialect)]
+            if points is not None:
+                return [render(query, source.executor.dialect) for query in points]
         relation = source.relation(plan, rows=rows, registered=registered)
         if by and source.reads_with_duckdb():
             return [render(_grouped_and_total(project, relation, value, request, by, date_from, date_to,
@@ -398,12 +404,17 @@ def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value
         exp.EQ(this=quoted(PART), expression=total_flag))
     parts = [_points_query(project, None, value, request, by, date_from, date_to, total_function, contributing, grouped),
              _points_query(project, None, value, request, [], date_from, date_to, total_function, contributing, total)]
+    return _stacked(axis_name, by, *parts).with_(ALL_GROUPS, as_=every, materialized=True)
+
+
+def _stacked(axis_name: str, by: list[str], grouped: exp.Expression, total: exp.Expression) -> exp.Select:
+    """The grouped points and the ungrouped series as one result, ``PART`` telling them apart."""
     first = exp.select(exp.alias_(exp.Literal.number(0), PART, quoted=True), exp.Star()).from_(
-        exp.alias_(exp.Subquery(this=parts[0]), "g", table=True))
+        exp.alias_(exp.Subquery(this=grouped), "g", table=True))
     second = exp.select(exp.alias_(exp.Literal.number(1), PART, quoted=True), quoted(axis_name),
                         *[exp.alias_(exp.Null(), b, quoted=True) for b in by], quoted("value")).from_(
-        exp.alias_(exp.Subquery(this=parts[1]), "t", table=True))
-    return exp.union(first, second, distinct=False).with_(ALL_GROUPS, as_=every, materialized=True)
+        exp.alias_(exp.Subquery(this=total), "t", table=True))
+    return exp.union(first, second, distinct=False)
 
 
 def _points_query(project: ResolvedProject, relation: exp.Expression | None, value: exp.Expression, request: KpiRequest,

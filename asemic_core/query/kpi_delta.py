@@ -112,13 +112,14 @@ class _Sums:
 
 def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.Expression,
                      contributing: exp.Expression, filters: list, by: list[str], date_from: dt.date,
-                     date_to: dt.date, materialize: bool = False) -> exp.Select:
+                     date_to: dt.date, materialize: bool = False, runs_defined: bool = True) -> exp.Select:
     """(date, group-by columns, value, __rows) for every day of the range and group, from
     ``runs`` (``spans``: entity_id, __start, __end and the columns): the same rows the
     expanded query's aggregation gives, where a day with no row has value NULL.
 
     Raises NotSummable when the formula holds an aggregation without an exact running total.
-    ``materialize``: the runs are computed once for their three uses (DuckDB)."""
+    ``materialize``: the runs are computed once for their three uses (DuckDB).
+    ``runs_defined=False``: the caller defines RUNS once for several of these."""
     sums = _Sums(project)
     everything = sums.add(exp.Literal.number(1))  # the rows of the (date, group): none -> no point
     formula = sums.rewrite(value)
@@ -166,5 +167,5 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
     result = exp.select(*[quoted(k) for k in keys],
                         exp.alias_(exp.Case(ifs=[exp.If(this=none, true=exp.Null())], default=formula), "value", quoted=True),
                         exp.alias_(rows, "__rows", quoted=True)).from_(exp.alias_(exp.Subquery(this=totals), "t", table=True))
-    return result.with_(RUNS, as_=runs, materialized=materialize or None)
+    return result.with_(RUNS, as_=runs, materialized=materialize or None) if runs_defined else result
 

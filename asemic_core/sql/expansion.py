@@ -229,21 +229,22 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
     for bound, compare in zip(registered or (), (exp.GTE, exp.LTE)):
         if bound is not None:
             early = early.where(compare(this=quoted(base_properties.REGISTRATION_DATE), expression=date_literal(bound)))
-    keys = []
+    # a user's rows up to cohort day N all propose the same day (registration + N); its
+    # anchor is the latest of them (a GROUP BY per cohorted day, no sort)
+    anchored = None
     for day in days:
         moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
             this=exp.Paren(this=exp.Sub(this=exp.Literal.number(day), expression=cohort.copy())),
             to=exp.DataType.build("INT"))), DataType.DATE)
-        keys.append(exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
+        per_day = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True),
+                             exp.alias_(exp.Max(this=quoted("date")), ROW_DATE, quoted=True)).from_(
             exp.alias_(exp.to_table(EARLY), "e", table=True)).where(
-            exp.LTE(this=cohort.copy(), expression=exp.Literal.number(day))))
-    union = keys[0]
-    for key in keys[1:]:
-        union = exp.Union(this=union, expression=key, distinct=False)
-    targets = exp.select(quoted("entity_id"), quoted("date")).distinct().from_(
-        exp.alias_(exp.Subquery(this=union), "k", table=True)).where(
-        exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
-    return _reading_first(expand_at(project, exp.to_table(EARLY), targets, columns, dialect), early, materialize)
+            exp.LTE(this=cohort.copy(), expression=exp.Literal.number(day)),
+            exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to))).group_by(
+            exp.Literal.number(1), exp.Literal.number(2))
+        anchored = per_day if anchored is None else exp.Union(this=anchored, expression=per_day, distinct=False)
+    anchored = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=anchored), "k", table=True))
+    return _reading_first(_expand_anchored(project, exp.to_table(EARLY), anchored, columns, dialect), early, materialize)
 
 
 def _reading_first(query: exp.Select, early: exp.Select, materialize: bool) -> exp.Select:
@@ -301,6 +302,7 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
 
 START, END = "__start", "__end"
 NEXTS = "__rows_with_next"
+GAP_ROWS = "__gap_rows"
 GAP_VARYING = frozenset({base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.DATE})
 
 
@@ -400,18 +402,21 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     first = _if(exp.LT(this=quoted("date"), expression=date_literal(day_from)), date_literal(day_from), quoted("date"))
     windows = {name: recency[name] for name in names if name in (recency or {})}
     if windows:
-        gaps = _recency_pieces(project, valued, names, windows, first, last)
+        gaps = _recency_pieces(project, names, windows, first, last)
     else:
         gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
                           exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names]).from_(
             exp.alias_(exp.Subquery(this=valued), "g", table=True)).where(exp.LTE(this=first, expression=last))
     both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False)), "r", table=True))
-    return both.with_(NEXTS, as_=paired, materialized=materialize or None)
+    both = both.with_(NEXTS, as_=paired, materialized=materialize or None)
+    # the gap rows, defined once for the pieces that read them (Spark refuses their inner
+    # CTE names repeated in one statement)
+    return both.with_(GAP_ROWS, as_=valued) if windows else both
 
 
-def _recency_pieces(project: ResolvedProject, valued: exp.Select, names: list[str], windows: dict[str, Recency],
+def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[str, Recency],
                     first: exp.Expression, last: exp.Expression) -> exp.Expression:
-    """The gap runs ``first`` .. ``last`` of ``valued`` (rows valued on their first gap day)
+    """The gap runs ``first`` .. ``last`` of GAP_ROWS (rows valued on their first gap day)
     cut where a recency window of ``windows`` turns off: window K is on through the day
     days_since_last_active reaches K (date + K - days_since_last_active), off after it
     (always off for a user never active). Piece p lies after the p-th smallest K's last
@@ -439,7 +444,7 @@ def _recency_pieces(project: ResolvedProject, valued: exp.Select, names: list[st
             values.append(exp.alias_(cast(literal(value), project.properties[name].data_type), name, quoted=True))
         pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True),
                                  exp.alias_(high.copy(), END, quoted=True), *values).from_(
-            exp.alias_(exp.Subquery(this=valued.copy()), "g", table=True)).where(exp.LTE(this=low, expression=high)))
+            exp.alias_(exp.to_table(GAP_ROWS), "g", table=True)).where(exp.LTE(this=low, expression=high)))
     union = pieces[0]
     for piece in pieces[1:]:
         union = exp.union(union, piece, distinct=False)

@@ -133,6 +133,12 @@ def test_summed_runs_by_group_with_a_filter(model, kpi) -> None:
     got = result.points.filter(pl.col("value").is_not_null()).sort(["date", "platform"])
     assert got.select("date", "platform").to_dicts() == want.select("date", "platform").to_dicts()
     assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
+    # the total is over the ungrouped series, computed in the same statement from the same runs
+    assert result.sql.count("__runs AS MATERIALIZED") == 1 and "__part" in result.sql
+    series = _expected(dense, kpi, request.date_from, request.date_to, where=pl.col("country") != "US")["value"]
+    function = resolved.kpis[kpi].x_axes["date"]
+    assert result.total == pytest.approx(series.mean() if function == "avg" else series.sum(), rel=1e-9)
+    assert function in ("avg", "sum")
 
 
 def test_summed_runs_roll_up_to_weeks_like_the_expanded_days(model, monkeypatch) -> None:
