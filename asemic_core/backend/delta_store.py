@@ -203,18 +203,7 @@ class DeltaTableStore:
                 if latest is not None:
                     versions.add(latest)
                 referenced = {f.path for v in versions for f in self.snapshot(table, v).files}
-            for path in table_dir.rglob("*.parquet"):
-                if "_delta_log" in path.parts:
-                    continue
-                if str(path) not in referenced:
-                    try:
-                        os.unlink(path)
-                        removed += 1
-                    except FileNotFoundError:
-                        pass
-            for directory in sorted((d for d in table_dir.rglob("*") if d.is_dir()), reverse=True):
-                if "_delta_log" not in directory.parts and not any(directory.iterdir()):
-                    directory.rmdir()
+            removed += _remove_unlisted(table_dir, referenced)
         return removed
 
 
@@ -262,6 +251,27 @@ def _is_zero(column: pa.Array) -> pa.Array:
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         return pc.fill_null(pc.equal(column, 0), False)
     return pc.and_kleene(pc.is_valid(column), pc.invert(column.cast(pa.bool_())))
+
+
+def _remove_unlisted(table_dir: Path, referenced: set[str]) -> int:
+    """Delete the table's data files (``*.parquet`` outside ``_delta_log``) that are not in
+    ``referenced``, then the directories left empty, deepest first: one walk of the tree."""
+    removed = 0
+    for directory, _subdirs, names in os.walk(table_dir, topdown=False):
+        here = Path(directory)
+        if "_delta_log" in here.parts:
+            continue
+        for name in names:
+            path = here / name
+            if name.endswith(".parquet") and str(path) not in referenced:
+                try:
+                    os.unlink(path)
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+        if here != table_dir and not os.listdir(here):
+            here.rmdir()
+    return removed
 
 
 def _ever_added(table_dir: Path) -> set[str]:

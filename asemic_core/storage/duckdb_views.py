@@ -38,8 +38,10 @@ def write_views(store: ModelStore, project: ResolvedProject) -> Path:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted_schema}")
         current = store.current()
         for table in (current.tables if current else {}):
+            if table == USER_STATE:  # the engine's own state: no view (and no need to load its files)
+                continue
             snapshot = store.snapshot(table, current)
-            if snapshot is None or not snapshot.files or table == USER_STATE:  # the engine's own state: no view
+            if snapshot is None or not snapshot.files:
                 continue
             relation = executor.relation(snapshot)
             if table == DAILY and current.watermark:
