@@ -386,8 +386,10 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(
         exp.LT(this=quoted("date"), expression=date_literal(day_to)))
     needed = needed_columns(project, names)
-    if recent_days is not None and base_properties.DAYS_SINCE_LAST_ACTIVE not in needed:
-        needed.append(base_properties.DAYS_SINCE_LAST_ACTIVE)
+    windows = {name: recency[name] for name in names if name in (recency or {})}
+    counters = [base_properties.DAYS_SINCE_LAST_ACTIVE] if recent_days is not None else []
+    counters += [base_properties.COHORT_DAY] if windows else []  # a window starts at registration
+    needed += [c for c in counters if c not in needed]
     valued = _finish(project, exp.Subquery(this=base), [*needed, "__next"], dialect, available=set(needed))
     last = _if(exp.Is(this=quoted("__next"), expression=exp.Null()), date_literal(day_to),
                _if(exp.GT(this=quoted("__next"), expression=plus_days(date_literal(day_to), 1)), date_literal(day_to),
@@ -399,7 +401,6 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         last = _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1),
                    _if(exp.LT(this=reach.copy(), expression=last.copy()), reach, last))
     first = _if(exp.LT(this=quoted("date"), expression=date_literal(day_from)), date_literal(day_from), quoted("date"))
-    windows = {name: recency[name] for name in names if name in (recency or {})}
     if windows:
         gaps = _recency_pieces(project, names, windows, first, last)
     else:
@@ -417,15 +418,19 @@ def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[st
                     first: exp.Expression, last: exp.Expression) -> exp.Expression:
     """The gap runs ``first`` .. ``last`` of GAP_ROWS (rows valued on their first gap day)
     cut where a recency window of ``windows`` turns off: window K is on through the day
-    days_since_last_active reaches K (date + K - days_since_last_active), off after it
-    (always off for a user never active). Piece p lies after the p-th smallest K's last
-    day and through the next one's; the windows of the p smallest K are off there."""
+    days_since_last_active reaches K (date + K - days_since_last_active), off after it.
+    It is always off for a user never active, or last active before registering (a window
+    sees only registered days): days_since_last_active > cohort_day, which both advance
+    by one a day. Piece p lies after the p-th smallest K's last day and through the next
+    one's; the windows of the p smallest K are off there."""
     since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
     thresholds = sorted({w.days for w in windows.values()})
+    never = exp.or_(exp.Is(this=since.copy(), expression=exp.Null()),
+                    exp.GT(this=since.copy(), expression=quoted(base_properties.COHORT_DAY)))
 
     def last_on(days: int) -> exp.Expression:
         reach = day_counter_at(base_properties.DAYS_SINCE_LAST_ACTIVE, days)
-        return _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1), reach)
+        return _if(never.copy(), plus_days(quoted("date"), -1), reach)
 
     pieces = []
     for index in range(len(thresholds) + 1):
