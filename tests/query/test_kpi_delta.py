@@ -290,3 +290,14 @@ def test_recency_windows_of_users_active_before_registering(early_activity, kpi)
     got = result.points.join(want, on="date", how="left", suffix="_want")
     for value, expected in zip(got["value"].to_list(), got["value_want"].to_list()):
         assert (value is None and expected is None) or value == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_counter_days_of_users_active_before_registering(early_activity, n) -> None:
+    project, source, dense, first, last = early_activity
+    result = project.kpi_query(KpiRequest(f"retention_d{n}", first, last), source=source)
+    assert OTHER_PART not in result.sql
+    want = _retention(dense.filter((pl.col("cohort_day") == n) & (pl.col("days_since_last_active") <= 30)), "date")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("date")
+    assert got["date"].to_list() == want["date"].to_list()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
