@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-
-
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.errors import JobError
 from asemic_core.jobs.days import check_rewind_range, columns_for, model_range, plan_rewind_days, plan_update_days
-from asemic_core.jobs.writing import estimate_rows
+from asemic_core.jobs.user_state import state_day
+from asemic_core.jobs.writing import estimate_rows, stored_estimate
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.storage.schema import daily_columns, generate_schema
 from asemic_core.storage.status import model_status
-from asemic_core.storage.store import DAILY, USERS
+from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
+from asemic_core.sql.model_users import STATE_COLUMN
+from asemic_core.storage.store import DAILY, USER_STATE, USERS
 
 
 @dataclass
@@ -73,11 +74,22 @@ def plan_refresh(project: ResolvedProject, warehouse_path) -> JobPlan:
         f"days: from {'model_settings.start_date' if project.start_date else 'the earliest registration'} ({first}) "
         f"to the latest activity day{' capped by model_settings.end_date' if project.entity and project.entity.model_settings.end_date else ''} ({last})",
     ])
-    plan.tables.append(PlannedTable(DAILY, days, [c.name for c in schema.table(DAILY).columns], rows,
+    columns = [c.name for c in schema.table(DAILY).columns]
+    sparse = ModelQueryBuilder(project).layout(ModelRequest(daily_columns(project), first, last)).sparse
+    plan.tables.append(PlannedTable(DAILY, days, columns, stored_estimate(rows, sparse),
+                                    f"each user's change days of {rows:,} user-days: registration, events, "
+                                    "window edges, month starts" if sparse else
                                     "one row per registered user and day"))
     plan.tables.append(PlannedTable(USERS, ["all"], [c.name for c in schema.table(USERS).columns], users,
                                     "one row per registered user"))
+    plan.tables.append(_state_table(project, last, users))
     return plan
+
+
+def _state_table(project: ResolvedProject, watermark: dt.date, users: int) -> PlannedTable:
+    return PlannedTable(USER_STATE, ["all"], ["entity_id", STATE_COLUMN], users,
+                        f"each user's last activity day as of {state_day(project, watermark)}: the next update "
+                        "reads it instead of the activity history")
 
 
 def _days(first: dt.date, last: dt.date) -> list[str]:
@@ -143,7 +155,9 @@ def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str]
         for name in user_terms(project, targets):
             why = "definition new or changed" if name in stale else "needed by the request"
             plan.reasons.append(f"property {name}: {why}")
-        plan.tables.append(PlannedTable(DAILY, all_days, targets, per_day * len(all_days), "rewrite every partition"))
+        plan.tables.append(PlannedTable(DAILY, all_days, targets, per_day * len(all_days),
+                                        "every partition rewritten, or only its activity part when these columns "
+                                        "change only on activity days"))
         return plan
     up_to_date = update_is_up_to_date(project, store, warehouse_path)
     if up_to_date:
@@ -162,7 +176,13 @@ def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str]
     plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last),
                                     user_terms(project, [c.name for c in schema.table(DAILY).columns]),
                                     per_day * days.days, "every column on these days"))
+    plan.tables.append(_state_table(project, days.last, _users(store)))
     return plan
+
+
+def _users(store) -> int:
+    users = store.snapshot(USERS)
+    return users.rows if users is not None else 0
 
 
 def _with_stale_step(plan: JobPlan, project: ResolvedProject, store, all_days: list[str], per_day: int) -> None:
@@ -185,4 +205,5 @@ def plan_rewind(project: ResolvedProject, store, day_from: dt.date, day_to: dt.d
     plan.tables.append(PlannedTable(DAILY, _days(days.first, days.last),
                                     user_terms(project, [c.name for c in schema.table(DAILY).columns]),
                                     per_day * days.days, "every column on these days"))
+    plan.tables.append(_state_table(project, watermark, _users(store)))
     return plan

@@ -335,8 +335,8 @@ def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by:
     found = _compiled(project, kpi_id, request.x_axis)
     if not applicable(project, rows, found.rules, found.direct, request.filters, by):
         return None
-    return source.runs(plan, recent=rows == "recent", recency=activity_columns(project, plan.stored) if rows == "recent" else None)
-
+    recency = activity_columns(project, plan.stored) if rows == "recent" else None
+    return source.runs(plan, recent=rows == "recent", recency=recency)
 
 
 def numeric_values(frame: pl.DataFrame, column: str = "value") -> pl.DataFrame:

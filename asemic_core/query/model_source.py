@@ -214,7 +214,9 @@ class ModelSource:
         these recency windows are derived on the gap days."""
         entity = self.resolved.entity
         recent_days = (entity.active_days if entity else 0) if recent else None
-        columns = needed_columns(self.resolved, [*plan.stored, DAYS_SINCE_LAST_ACTIVE] if recent else plan.stored)
+        counters = [DAYS_SINCE_LAST_ACTIVE] if recent else []
+        counters += [COHORT_DAY] if recency else []  # a recency window starts at registration
+        columns = needed_columns(self.resolved, [*plan.stored, *counters])
         stored = self._stored_rows(plan, columns, active=recency is not None)
         return spans(self.resolved, stored, plan.stored, plan.day_from, plan.day_to, recent_days=recent_days,
                      materialize=self.reads_with_duckdb(), recency=recency)

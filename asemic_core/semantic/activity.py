@@ -13,7 +13,8 @@ recognizes:
 - a recency window (``recency``): the MAX over the days ``-K .. 0`` of an activity
   indicator (an event property over the activity relation alone whose value on an
   activity day is one constant). It is the indicator's value while
-  days_since_last_active <= K and its default otherwise;
+  days_since_last_active <= K and its default otherwise (and while the user was last
+  active before registering: a window sees only registered days);
 - a computed property of such properties.
 """
 
@@ -33,7 +34,8 @@ FIXED_BASE = frozenset({base_properties.ENTITY_ID, base_properties.REGISTRATION_
 
 @dataclass(frozen=True)
 class Recency:
-    """A recency window's value: ``on`` while days_since_last_active <= ``days``, else ``off``."""
+    """A recency window's value: ``on`` while days_since_last_active <= ``days`` (and the
+    last activity is not before registration), else ``off``."""
 
     days: int
     on: int | float

@@ -35,6 +35,15 @@ EARLY = "__counter_rows"
 ADVANCING = {base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE}
 
 
+def day_counter_at(counter: str, n: int) -> exp.Expression:
+    """The day a day counter (cohort_day, days_since_last_active) of the row reaches ``n``
+    if nothing resets it: the row's date + (n - counter), as date + integer days (DuckDB
+    and Spark both read it as a date)."""
+    days = exp.Cast(this=exp.Paren(this=exp.Sub(this=exp.Literal.number(n), expression=quoted(counter))),
+                    to=exp.DataType.build("INT"))
+    return cast(exp.Add(this=quoted("date"), expression=days), DataType.DATE)
+
+
 def month_start(day: dt.date) -> dt.date:
     """The first day stored rows must be read from to expand a range starting on ``day``."""
     return day.replace(day=1)
@@ -158,10 +167,7 @@ def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[s
     last = exp.Case(ifs=[exp.If(this=exp.GT(this=last.copy(), expression=date_literal(day_to)), true=date_literal(day_to))], default=last)
     if recent_days is not None:
         since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
-        # date + integer days (DuckDB and Spark both read it as a date)
-        days = exp.Cast(this=exp.Paren(this=exp.Sub(this=exp.Literal.number(recent_days), expression=since)),
-                        to=exp.DataType.build("INT"))
-        reach = cast(exp.Add(this=quoted("date"), expression=days), DataType.DATE)
+        reach = day_counter_at(base_properties.DAYS_SINCE_LAST_ACTIVE, recent_days)
         last = exp.Case(ifs=[exp.If(this=exp.Is(this=since.copy(), expression=exp.Null()), true=quoted("date")),
                              exp.If(this=exp.LT(this=reach.copy(), expression=last.copy()), true=reach)], default=last)
     first = exp.Case(ifs=[exp.If(this=exp.LT(this=quoted("date"), expression=date_literal(day_from)), true=date_literal(day_from))],
@@ -233,9 +239,7 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
     # anchor is the latest of them (a GROUP BY per cohorted day, no sort)
     anchored = None
     for day in days:
-        moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
-            this=exp.Paren(this=exp.Sub(this=exp.Literal.number(day), expression=cohort.copy())),
-            to=exp.DataType.build("INT"))), DataType.DATE)
+        moved = day_counter_at(base_properties.COHORT_DAY, day)
         per_day = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True),
                              exp.alias_(exp.Max(this=quoted("date")), ROW_DATE, quoted=True)).from_(
             exp.alias_(exp.to_table(EARLY), "e", table=True)).where(
@@ -281,10 +285,7 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
             exp.and_(exp.EQ(this=value.copy(), expression=exp.Literal.number(0)),
                      exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to))))
     source = exp.to_table(EARLY)
-    # date + (n - counter), as date + integer days (DuckDB and Spark both read it as a date)
-    moved = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
-        this=exp.Paren(this=exp.Sub(this=exp.Literal.number(n), expression=value.copy())),
-        to=exp.DataType.build("INT"))), DataType.DATE)
+    moved = day_counter_at(counter, n)
     if counter == base_properties.COHORT_DAY:
         # every stored row of a user from registration to the key has cohort_day <= n and
         # proposes the same key (registration + n): only the users whose key is in range are
@@ -385,8 +386,10 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(
         exp.LT(this=quoted("date"), expression=date_literal(day_to)))
     needed = needed_columns(project, names)
-    if recent_days is not None and base_properties.DAYS_SINCE_LAST_ACTIVE not in needed:
-        needed.append(base_properties.DAYS_SINCE_LAST_ACTIVE)
+    windows = {name: recency[name] for name in names if name in (recency or {})}
+    counters = [base_properties.DAYS_SINCE_LAST_ACTIVE] if recent_days is not None else []
+    counters += [base_properties.COHORT_DAY] if windows else []  # a window starts at registration
+    needed += [c for c in counters if c not in needed]
     valued = _finish(project, exp.Subquery(this=base), [*needed, "__next"], dialect, available=set(needed))
     last = _if(exp.Is(this=quoted("__next"), expression=exp.Null()), date_literal(day_to),
                _if(exp.GT(this=quoted("__next"), expression=plus_days(date_literal(day_to), 1)), date_literal(day_to),
@@ -394,13 +397,10 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     if recent_days is not None:
         # the first gap day has days_since_last_active = d + 1; the last recent day is
         # that day + recent_days - (d + 1); a user never active has no recent gap day
-        reach = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
-            this=exp.Paren(this=exp.Sub(this=exp.Literal.number(recent_days), expression=since.copy())),
-            to=exp.DataType.build("INT"))), DataType.DATE)
+        reach = day_counter_at(base_properties.DAYS_SINCE_LAST_ACTIVE, recent_days)
         last = _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1),
                    _if(exp.LT(this=reach.copy(), expression=last.copy()), reach, last))
     first = _if(exp.LT(this=quoted("date"), expression=date_literal(day_from)), date_literal(day_from), quoted("date"))
-    windows = {name: recency[name] for name in names if name in (recency or {})}
     if windows:
         gaps = _recency_pieces(project, names, windows, first, last)
     else:
@@ -418,17 +418,19 @@ def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[st
                     first: exp.Expression, last: exp.Expression) -> exp.Expression:
     """The gap runs ``first`` .. ``last`` of GAP_ROWS (rows valued on their first gap day)
     cut where a recency window of ``windows`` turns off: window K is on through the day
-    days_since_last_active reaches K (date + K - days_since_last_active), off after it
-    (always off for a user never active). Piece p lies after the p-th smallest K's last
-    day and through the next one's; the windows of the p smallest K are off there."""
+    days_since_last_active reaches K (date + K - days_since_last_active), off after it.
+    It is always off for a user never active, or last active before registering (a window
+    sees only registered days): days_since_last_active > cohort_day, which both advance
+    by one a day. Piece p lies after the p-th smallest K's last day and through the next
+    one's; the windows of the p smallest K are off there."""
     since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
     thresholds = sorted({w.days for w in windows.values()})
+    never = exp.or_(exp.Is(this=since.copy(), expression=exp.Null()),
+                    exp.GT(this=since.copy(), expression=quoted(base_properties.COHORT_DAY)))
 
     def last_on(days: int) -> exp.Expression:
-        reach = cast(exp.Add(this=quoted("date"), expression=exp.Cast(
-            this=exp.Paren(this=exp.Sub(this=exp.Literal.number(days), expression=since.copy())),
-            to=exp.DataType.build("INT"))), DataType.DATE)
-        return _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1), reach)
+        reach = day_counter_at(base_properties.DAYS_SINCE_LAST_ACTIVE, days)
+        return _if(never.copy(), plus_days(quoted("date"), -1), reach)
 
     pieces = []
     for index in range(len(thresholds) + 1):
@@ -440,7 +442,7 @@ def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[st
             if window is None:
                 values.append(quoted(name))
                 continue
-            value = window.on if index < thresholds.index(window.days) + 1 else window.off
+            value = window.on if index <= thresholds.index(window.days) else window.off
             values.append(exp.alias_(cast(literal(value), project.properties[name].data_type), name, quoted=True))
         pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True),
                                  exp.alias_(high.copy(), END, quoted=True), *values).from_(

@@ -93,6 +93,9 @@ def test_plans_print_days_tables_columns_and_reasons_and_change_nothing(capsys, 
     assert "why: refresh rebuilds every materialized day and every column" in out
     assert re.search(r"table daily: 30 partition\(s\), \d+ column\(s\), ~[\d,]+ rows", out), out
     assert re.search(r"table users: 1 partition\(s\)", out), out
+    # the sparse daily table stores each user's change days; user_state is what updates read
+    assert re.search(r"table daily: .*each user's change days of [\d,]+ user-days", out), out
+    assert re.search(r"table user_state: 1 partition\(s\), 2 column\(s\).*last activity day as of", out), out
     assert re.search(r"columns: entity_id, date, .*dau_active.*lifetime_revenue", out), out
 
     code, out, err = cli(capsys, project, "model", "plan", "update")
@@ -100,7 +103,7 @@ def test_plans_print_days_tables_columns_and_reasons_and_change_nothing(capsys, 
     assert re.search(rf"update: \d+ day\(s\) from \d{{4}}-\d\d-\d\d to {LAST}", out), out
     assert f"why: new days {day(25)} .. {LAST} (after the watermark {WATERMARK})" in out
     assert f"why: lookback_days: 3: re-materialize {day(22)} .. {WATERMARK} for late events" in out
-    assert "table daily" in out and "columns: entity_id, date," in out
+    assert "table daily" in out and "columns: entity_id, date," in out and "table user_state" in out
 
     code, out, err = cli(capsys, project, "model", "plan", "update", "--kpi", "dau")
     assert code == 0, err
@@ -119,6 +122,7 @@ def test_plans_print_days_tables_columns_and_reasons_and_change_nothing(capsys, 
     assert f"why: requested: {day(10)} .. {day(12)}" in out
     assert re.search(rf"why: lifetime values.* carry forward: {day(13)} \.\. {WATERMARK}", out), out
     assert re.search(r"table daily: 15 partition\(s\)", out), out
+    assert "table user_state" in out
 
     for args in (["refresh"], ["update"], ["update", "--kpi", "revenue"], ["rewind", "--from", day(3).isoformat(),
                                                                            "--to", day(3).isoformat()]):

@@ -71,6 +71,28 @@ def long_model(tmp_path_factory):
     yield from _refreshed(root)
 
 
+@pytest.fixture(scope="module")
+def early_activity(demo_template, tmp_path_factory):
+    """The demo where some users' sessions of their registration day took place 3 days
+    before it: their days_since_last_active starts above 0, while their windows see only
+    registered days."""
+    import shutil
+
+    import duckdb
+
+    root = tmp_path_factory.mktemp("delta_early") / "project"
+    shutil.copytree(demo_template, root)
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        first = con.sql("SELECT MIN(event_date) FROM game.registrations").fetchall()[0][0]
+        con.execute("""UPDATE game.sessions SET event_ts = event_ts - INTERVAL 3 DAY, event_date = event_date - INTERVAL 3 DAY
+                       WHERE EXISTS (SELECT 1 FROM game.registrations r WHERE r.user_id = sessions.user_id
+                                     AND r.event_date = sessions.event_date AND r.event_date >= ? + INTERVAL 14 DAY
+                                     AND hash(r.user_id) % 3 = 0)""", [first])
+        assert con.sql("SELECT COUNT(*) FROM game.sessions s JOIN game.registrations r ON r.user_id = s.user_id "
+                       "WHERE s.event_date < r.event_date").fetchall()[0][0] > 20
+    yield from _refreshed(root)
+
+
 def _refreshed(root):
     (root / "userentity" / "kpis" / "delta_test.yml").write_text(EXTRA_KPIS)
     project = Project(root)
@@ -253,3 +275,29 @@ def test_the_cohort_axis_of_a_recency_window_reads_every_stored_row(model) -> No
     want = rows.group_by("cohort_day").agg(pl.col("wau_active").sum().alias("value")).sort("cohort_day")
     got = result.points.filter(pl.col("value").is_not_null()).sort("cohort_day")
     assert got.to_dicts() == want.to_dicts()
+
+
+@pytest.mark.parametrize("kpi", ["mau", "wau", "weekly_and_monthly", "active_share"])
+def test_recency_windows_of_users_active_before_registering(early_activity, kpi) -> None:
+    """A window sees only registered days: activity before registration makes
+    days_since_last_active small on the first days, but leaves the window off."""
+    project, source, dense, first, last = early_activity
+    early = dense.filter((pl.col("cohort_day") == 0) & (pl.col("days_since_last_active") > 0))
+    assert early.height > 10 and early["mau_active"].sum() == 0
+    result = project.kpi_query(KpiRequest(kpi, first, last), source=source)
+    assert '__runs AS' in result.sql and OTHER_PART not in result.sql
+    want = _expected(dense, kpi, first, last)
+    got = result.points.join(want, on="date", how="left", suffix="_want")
+    for value, expected in zip(got["value"].to_list(), got["value_want"].to_list()):
+        assert (value is None and expected is None) or value == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_counter_days_of_users_active_before_registering(early_activity, n) -> None:
+    project, source, dense, first, last = early_activity
+    result = project.kpi_query(KpiRequest(f"retention_d{n}", first, last), source=source)
+    assert OTHER_PART not in result.sql
+    want = _retention(dense.filter((pl.col("cohort_day") == n) & (pl.col("days_since_last_active") <= 30)), "date")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("date")
+    assert got["date"].to_list() == want["date"].to_list()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
