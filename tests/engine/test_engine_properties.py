@@ -31,7 +31,8 @@ from typing import Any
 import pytest
 from budget import budget
 from hypothesis import HealthCheck, assume, given, note, settings
-from random_project import Scenario, reference_rows, scenarios, write_project
+from hypothesis import strategies as st
+from random_project import INTEGER, Prop, Scenario, queries, reference_rows, scenarios, write_project
 from reference import compute_kpi, compute_model, load_config
 
 from asemic_core.project import Project
@@ -235,4 +236,38 @@ def test_kpi_points_and_totals_match_the_reference(scenario: Scenario) -> None:
 @SLOW
 @given(scenarios(with_kpis=True))
 def test_kpi_points_and_totals_match_the_reference_many_examples(scenario: Scenario) -> None:
+    check_kpis(scenario)
+
+
+# ------------------------------------------------------------------ recency windows
+
+
+@st.composite
+def recency_scenarios(draw) -> Scenario:
+    """Random data and properties plus an activity indicator and MAX windows over it ending
+    on the day (recency windows: KPI readers derive them from the activity part alone),
+    KPIs summing them, and random queries (groups, filters, ranges past the model)."""
+    scenario = draw(scenarios())
+    default = draw(st.sampled_from([0, -1]))
+    scenario.props.append(Prop("act_ind", INTEGER, "event_property", {"data_type": INTEGER, "event_property": {
+        "source_event": "entity_activity", "select": "1", "aggregate_function": draw(st.sampled_from(["none", "max"])),
+        "default_value": default}}))
+    reaches = sorted(draw(st.sets(st.integers(0, 8), min_size=1, max_size=3)))
+    for k in reaches:
+        scenario.props.append(Prop(f"recent_{k}", INTEGER, "sliding_window_property", {
+            "data_type": INTEGER, "sliding_window_property": {
+                "window_function": "max", "relative_days_from": -k, "relative_days_to": 0, "source_property": "act_ind"}}))
+    sums = [f"SUM({{property.recent_{k}}})" for k in reaches]
+    scenario.kpis = {
+        "recent_sum": {"select": sums[0], "x_axis": {"date": {}}},
+        "recent_mix": {"select": " * 100 + ".join(sums), "x_axis": {"date": {"total_function": "avg"}}},
+        "recent_share": {"select": f"SAFE_DIVIDE({sums[-1]}, COUNT(*))", "x_axis": {"date": {}}},
+    }
+    scenario.queries = draw(queries(scenario))
+    return scenario
+
+
+@FAST_KPIS
+@given(recency_scenarios())
+def test_recency_window_kpis_match_the_reference(scenario: Scenario) -> None:
     check_kpis(scenario)
