@@ -30,7 +30,7 @@ from asemic_core.sql.expansion import expand_at, month_start
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest, continues_from_state, overlay_columns
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import quoted
-from asemic_core.sql.sparse import date_literal
+from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal
 from asemic_core.storage import duckdb_views
 from asemic_core.storage.schema import daily_columns, generate_schema
 from asemic_core.storage.state import ColumnState
@@ -80,12 +80,15 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
         state = None
     history_free = dict(users_sql=render(users) if users is not None else None,
                         activity_state_sql=state[0] if state else None, activity_state_day=state[1] if state else None)
+    # a table written before the column existed keeps its columns until a job rewrites it whole
+    previous_active = daily is None or PREVIOUS_ACTIVE in daily.columns
     buckets = buckets_for(_users_per_day(work, plan.last) * plan.days)
     mark = time.monotonic()
     reporter.start(buckets, f"Computing {plan.days} day(s)")
     statements = [render(builder.build(ModelRequest(
         properties=columns, day_from=plan.first, day_to=plan.last, user_filter=user_bucket(b, buckets),
-        compute_from=compute_from, resume_from=resume, stored_sql=stored_sql, **history_free))) for b in range(buckets)]
+        compute_from=compute_from, resume_from=resume, stored_sql=stored_sql, previous_active=previous_active,
+        **history_free))) for b in range(buckets)]
 
     def written(index: int) -> None:
         reporter.advance()

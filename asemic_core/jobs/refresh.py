@@ -57,7 +57,7 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
         mark = time.monotonic()
         reporter.start(buckets, "Computing and writing")
         store.jobs.progress(job_id, 0.0, f"computing {estimated_rows:,} rows in {buckets} batch(es) of users")
-        request = ModelRequest(properties=columns, day_from=first, day_to=last)
+        request = ModelRequest(properties=columns, day_from=first, day_to=last, previous_active=True)
         # Spark stages a view (computed again by every batch that reads it): nothing to share
         shared = buckets > 1 and not hasattr(executor, "deferred")
         staged = stage_inputs(executor, builder.build(request)) if shared else {}

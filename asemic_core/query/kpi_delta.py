@@ -2,7 +2,7 @@
 
 A date-axis KPI over every registered user (or over the days within active_days of the
 last activity) sees, on the days between two stored rows of a user, values that do not
-change (sql/expansion.py ``spans``) as long as it reads no day counter. Such a KPI is a
+change (sql/runs.py ``spans``) as long as it reads no day counter. Such a KPI is a
 formula of sums and counts; each of them, per day, is the sum of its per-run values over
 the runs covering that day: +value on the run's first day, -value the day after its last
 day, and a running total over the days of the range. The cost follows the stored rows of
@@ -21,7 +21,7 @@ from sqlglot import exp
 from asemic_core.config.models import DataType
 from asemic_core.query.filters import filter_condition, literal
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import END, START, gap_constant, plus_days
+from asemic_core.sql.runs import END, START, gap_constant, plus_days
 from asemic_core.sql.sources import quoted
 
 WHOLE = (DataType.INTEGER,)

@@ -16,7 +16,8 @@ from asemic_core.errors import AsemicError
 from asemic_core.semantic.activity import Recency, activity_columns
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns, spans
+from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns
+from asemic_core.sql.runs import spans
 from asemic_core.semantic.base_properties import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, REGISTRATION_DATE
 from asemic_core.sql.sources import quoted as quoted_column
 from asemic_core.sql.sparse import date_literal

@@ -35,7 +35,7 @@ from asemic_core.sql.sources import (
 )
 from asemic_core.sql.types import cast
 from asemic_core.sql import sparse
-from asemic_core.sql.sparse import DAY_NUMBER, REG_DAY, SparseLayout, layout_of
+from asemic_core.sql.sparse import DAY_NUMBER, PREVIOUS_ACTIVE, REG_DAY, SparseLayout, layout_of
 from asemic_core.sql.sparse import date_literal as _date, last_rows as _last_rows, within as _within
 
 ACTIVE = "__active"
@@ -78,6 +78,9 @@ class ModelRequest:
     users_sql: str | None = None
     activity_state_sql: str | None = None
     activity_state_day: dt.date | None = None
+    # Also output PREVIOUS_ACTIVE (on each activity day, the user's activity day before it):
+    # a job writes it when the table it writes into has the column (or is written whole).
+    previous_active: bool = False
 
 
 # The activity-based last active day. days_since_last_active always derives from it, even
@@ -227,11 +230,17 @@ class ModelQueryBuilder:
         number = 0
         # The last active day is a running window: it is computed in the first stage, with the
         # windows whose sources stage 0 holds, so that they share one sort of the rows.
-        last_active = None
+        last_active = previous_active = None
         if needs_activity:
             running = exp.Window(this=exp.Max(this=quoted(ACTIVE)), partition_by=[quoted("entity_id")],
                                  order=self._order(), spec=_frame(None, 0))
             last_active = cast(exp.Coalesce(this=running, expressions=[quoted("__prior_activity")]), DataType.DATE)
+            if request.previous_active:  # the same sort: rows before this one
+                before = exp.Window(this=exp.Max(this=quoted(ACTIVE)), partition_by=[quoted("entity_id")],
+                                    order=self._order(), spec=_frame(None, -1))
+                previous_active = exp.Case(ifs=[exp.If(
+                    this=exp.Not(this=exp.Is(this=quoted(ACTIVE), expression=exp.Null())),
+                    true=cast(exp.Coalesce(this=before, expressions=[quoted("__prior_activity")]), DataType.DATE))])
         while pending:
             ready = [p for p in pending if all(d in available for d in self._inputs(p))]
             if not ready and last_active is None:  # pragma: no cover - dependency_closure guarantees progress
@@ -243,6 +252,8 @@ class ModelQueryBuilder:
                 select = select.select(exp.alias_(last_active, LAST_ACTIVE, quoted=True))
                 available.add(LAST_ACTIVE)
                 last_active = None
+                if previous_active is not None:
+                    select = select.select(exp.alias_(previous_active, PREVIOUS_ACTIVE, quoted=True))
             for prop in ready:
                 expression = self._expression(prop, request.resume_from)
                 if prop.id in self._overlay:
@@ -254,6 +265,8 @@ class ModelQueryBuilder:
             previous = name
 
         output = [quoted("entity_id"), quoted("date")] + [quoted(p.id) for p in props if p.id not in BASE_COLUMNS]
+        if previous_active is not None:
+            output.append(quoted(PREVIOUS_ACTIVE))
         final = exp.select(*output).from_(exp.to_table(previous))
         final = final.where(exp.GTE(this=quoted("date"), expression=_date(request.day_from)))
         for name, query in ctes:

@@ -45,6 +45,12 @@ from asemic_core.sql.sources import (ROW_ALIAS, activity_relation, column_path, 
                                      table_rows)
 from asemic_core.sql.types import cast
 
+# Stored: on an activity day, the user's previous activity day (before registration too;
+# NULL if none), and NULL on every other day (on gap days too, as an event property's
+# default). With it a reader turns activity days into the stretches a recency window is on
+# without pairing each day with the next one (a sort).
+PREVIOUS_ACTIVE = "__previous_active"
+
 DAY_NUMBER = "__day"  # days since 1970-01-01: windows frame over it
 REG_DAY = "__reg_day"  # the registration day's number
 WINDOW_FUNCTIONS_NEUTRAL_DEFAULT = {"min", "max", "count_distinct"}  # a constant default changes them at most once per gap

@@ -30,7 +30,8 @@ from test_engine_properties import check_kpis, check_properties
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.project import Project
 from asemic_core.semantic.activity import activity_columns, follows_activity
-from asemic_core.sql.expansion import cohort_days, counter_days, gap_constant, spans, expand_at, expand_range
+from asemic_core.sql.expansion import cohort_days, counter_days, expand_at, expand_range
+from asemic_core.sql.runs import gap_constant, spans
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
 from asemic_core.sql.sparse import layout_of

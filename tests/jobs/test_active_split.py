@@ -119,3 +119,47 @@ def test_a_table_written_before_the_split_keeps_one_part_per_day(tmp_path: Path)
     assert snapshot.split and snapshot.columns == ("entity_id", "date", "days_since_last_active", "cohort_day")
     assert _read([f.path for f in snapshot.active_only().files]) == [(dt.date(2026, 1, 3), 0, 1)]
     assert store.snapshot("daily", first).files and not store.snapshot("daily", first).split  # time travel
+
+
+def _previous_active_days(root: Path) -> dict[tuple[str, dt.date], dt.date | None]:
+    """Each registered user's session days (from registration on) with the session day
+    before it (before registration too), from the warehouse."""
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.sql("WITH d AS (SELECT DISTINCT user_id, event_date FROM game.sessions), "
+                       "p AS (SELECT user_id, event_date, lag(event_date) OVER (PARTITION BY user_id "
+                       "ORDER BY event_date) AS previous FROM d) "
+                       "SELECT p.user_id, p.event_date, p.previous FROM p JOIN game.registrations r "
+                       "ON r.user_id = p.user_id AND r.event_date <= p.event_date").fetchall()
+    return {(str(user), d): previous for user, d, previous in rows}
+
+
+def _stored_previous_active(root: Path, days: tuple[dt.date, dt.date]) -> dict[tuple[str, dt.date], dt.date | None]:
+    snapshot = Project(root).model_store(readonly=True).snapshot(DAILY).between(*days)
+    listed = ", ".join("'" + f.path.replace("'", "''") + "'" for f in snapshot.files)
+    with duckdb.connect() as con:
+        rows = con.sql(f"SELECT entity_id, date, days_since_last_active, __previous_active "
+                       f"FROM read_parquet([{listed}], hive_partitioning = true)").fetchall()
+    assert not [r for r in rows if r[2] != 0 and r[3] is not None], "set on activity days only"
+    return {(str(user), d): previous for user, d, dsla, previous in rows if dsla == 0}
+
+
+@pytest.mark.parametrize("kind", ["refresh", "update", "rewind"])
+def test_activity_days_store_the_previous_activity_day(kind: str, demo_states, tmp_path: Path) -> None:
+    """__previous_active (the activity day before each activity day; the reader of recency
+    windows relies on it) as a refresh writes it and as an update or a rewind replaces it."""
+    if kind == "update":
+        root = copy_project(demo_states.behind, tmp_path / "project")
+        Project(root).update(origin="test")
+        replaced = (day(54), day(59))
+    elif kind == "rewind":
+        root = copy_project(demo_states.clean, tmp_path / "project")
+        Project(root).rewind(day(20), day(24), origin="test")
+        replaced = (day(20), day(24))
+    else:
+        root = copy_project(demo_states.clean, tmp_path / "project")
+        replaced = (day(0), day(59))
+    expected = {key: previous for key, previous in _previous_active_days(root).items()
+                if replaced[0] <= key[1] <= replaced[1]}
+    stored = _stored_previous_active(root, replaced)
+    assert stored == expected
+    assert sum(previous is not None for previous in stored.values()) > len(stored) / 2
