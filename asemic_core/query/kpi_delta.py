@@ -21,7 +21,7 @@ from sqlglot import exp
 from asemic_core.config.models import DataType
 from asemic_core.query.filters import filter_condition, literal
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.runs import END, START, gap_constant, plus_days
+from asemic_core.sql.runs import END, SIGN, START, gap_constant, plus_days
 from asemic_core.sql.sources import quoted
 
 WHOLE = (DataType.INTEGER,)
@@ -114,7 +114,7 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
                      contributing: exp.Expression, filters: list, by: list[str], date_from: dt.date,
                      date_to: dt.date, materialize: bool = False, runs_defined: bool = True) -> exp.Select:
     """(date, group-by columns, value, __rows) for every day of the range and group, from
-    ``runs`` (``spans``: entity_id, __start, __end and the columns): the same rows the
+    ``runs`` (``spans``: entity_id, __start, __end, the columns and __sign): the same rows the
     expanded query's aggregation gives, where a day with no row has value NULL.
 
     Raises NotSummable when the formula holds an aggregation without an exact running total.
@@ -128,7 +128,10 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
     groups = [quoted(b, "m") for b in by]
 
     def events(day: exp.Expression, sign: int, last_day_only: bool) -> exp.Select:
-        signed = [exp.alias_(expression.copy() if sign > 0 else exp.Neg(this=exp.Paren(this=expression.copy())),
+        # a run's values count with its sign (a run taking back part of another: -1)
+        signed = [exp.alias_(exp.Mul(this=exp.Paren(this=expression.copy()), expression=quoted(SIGN, "m")) if sign > 0
+                             else exp.Neg(this=exp.Paren(this=exp.Mul(this=exp.Paren(this=expression.copy()),
+                                                                         expression=quoted(SIGN, "m")))),
                              name, quoted=True) for name, expression in sums.columns.values()]
         select = exp.select(exp.alias_(day, "date", quoted=True), *[exp.alias_(g.copy(), b, quoted=True)
                                                                      for g, b in zip(groups, by)], *signed).from_(

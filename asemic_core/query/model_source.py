@@ -20,7 +20,7 @@ from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, m
 from asemic_core.sql.runs import spans
 from asemic_core.semantic.base_properties import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, REGISTRATION_DATE
 from asemic_core.sql.sources import quoted as quoted_column
-from asemic_core.sql.sparse import date_literal
+from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
 from asemic_core.sql.types import sql_type
@@ -218,9 +218,13 @@ class ModelSource:
         counters = [DAYS_SINCE_LAST_ACTIVE] if recent else []
         counters += [COHORT_DAY] if recency else []  # a recency window starts at registration
         columns = needed_columns(self.resolved, [*plan.stored, *counters])
+        # with each activity day's previous one stored, the runs need no pairing of rows
+        previous = recency is not None and PREVIOUS_ACTIVE in plan.snapshot.columns
+        if previous:
+            columns += [c for c in (REGISTRATION_DATE, PREVIOUS_ACTIVE) if c not in columns]
         stored = self._stored_rows(plan, columns, active=recency is not None)
         return spans(self.resolved, stored, plan.stored, plan.day_from, plan.day_to, recent_days=recent_days,
-                     materialize=self.reads_with_duckdb(), recency=recency)
+                     materialize=self.reads_with_duckdb(), recency=recency, previous=previous)
 
     def reads_with_duckdb(self) -> bool:
         from asemic_core.backend.duckdb_executor import DuckDBExecutor

@@ -21,12 +21,15 @@ from asemic_core.sql.expansion import DAY, KEYS, ROW_DATE, _finish, day_counter_
 from asemic_core.sql.literals import literal
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import quoted
-from asemic_core.sql.sparse import date_literal, greatest, least
+from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal, greatest, least
 from asemic_core.sql.types import cast
 
 START, END = "__start", "__end"
 NEXTS = "__rows_with_next"
 GAP_ROWS = "__gap_rows"
+SIGN = "__sign"  # +1, or -1 for a run that takes back part of another (``previous``)
+RECENT_ROWS = "__recent_rows"
+FROM = "__from"
 GAP_VARYING = frozenset({base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.DATE})
 
 
@@ -54,7 +57,7 @@ def plus_days(day: exp.Expression, days: int) -> exp.Expression:
 
 def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date, day_to: dt.date,
           dialect: str = ENGINE_DIALECT, recent_days: int | None = None, materialize: bool = False,
-          recency: dict[str, Recency] | None = None) -> exp.Select:
+          recency: dict[str, Recency] | None = None, previous: bool = False) -> exp.Select:
     """The logical model of ``day_from`` .. ``day_to`` as runs of days with one value each,
     for ``columns`` that are ``gap_constant`` (plus ``days_since_last_active``, valued on
     the run's first day): per stored row, its own day (``__start`` = ``__end``), then its
@@ -68,11 +71,17 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     ``recency`` (with ``recent_days``): ``rows`` are only the rows of activity and
     registration days, and the columns it names are recency windows (semantic/activity.py),
     derived on gap days from days_since_last_active: each gap run is cut where one of them
-    turns off. Every other column must follow from those rows (``follows_activity``)."""
+    turns off. Every other column must follow from those rows (``follows_activity``).
+    ``previous`` (with ``recency``): ``rows`` also have registration_date and
+    PREVIOUS_ACTIVE: the runs are found without pairing rows (``_unpaired_runs``)."""
     since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
     lowest = month_start(day_from)
     if recency is not None and recent_days is None:
         raise ValueError("recency windows are derived on recent days only")
+    if previous:
+        if recency is None:
+            raise ValueError("runs without pairing are for the activity part")
+        return _unpaired_runs(project, rows, columns, day_from, day_to, dialect, recent_days, recency, materialize)
     within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True))
     if recent_days is not None:
         # every user has a row on the month's first day: it or a later row anchors day_from;
@@ -95,12 +104,12 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     within = exp.union(anchors, inside, distinct=False)
     following = exp.Window(this=exp.func("LEAD", quoted("date")), partition_by=[quoted("entity_id")],
                            order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
-    paired = exp.select(exp.Star(), exp.alias_(following, "__next", quoted=True)).from_(
+    paired = exp.select(exp.Star(), exp.alias_(following, "__next", quoted=True), _plus_one()).from_(
         exp.alias_(exp.Subquery(this=within), "w", table=True))
     nexts = exp.select(exp.Star()).from_(NEXTS)
     names = [project.properties[project.property_aliases.get(c, c)].id for c in columns if c not in KEYS]
     own = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), START, quoted=True),
-                     exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names]).from_(
+                     exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names], quoted(SIGN)).from_(
         exp.alias_(exp.Subquery(this=nexts.copy()), "o", table=True)).where(
         exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
     # the gap days: valued on the first of them (the day after the row), which _finish derives
@@ -113,7 +122,7 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     counters = [base_properties.DAYS_SINCE_LAST_ACTIVE] if recent_days is not None else []
     counters += [base_properties.COHORT_DAY] if windows else []  # a window starts at registration
     needed += [c for c in counters if c not in needed]
-    valued = _finish(project, exp.Subquery(this=base), [*needed, "__next"], dialect, available=set(needed))
+    valued = _finish(project, exp.Subquery(this=base), [*needed, "__next", SIGN], dialect, available=set(needed))
     last = _if(exp.Is(this=quoted("__next"), expression=exp.Null()), date_literal(day_to),
                _if(exp.GT(this=quoted("__next"), expression=plus_days(date_literal(day_to), 1)), date_literal(day_to),
                    plus_days(quoted("__next"), -1)))
@@ -124,17 +133,103 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         last = _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1),
                    _if(exp.LT(this=reach.copy(), expression=last.copy()), reach, last))
     first = _if(exp.LT(this=quoted("date"), expression=date_literal(day_from)), date_literal(day_from), quoted("date"))
+    return _defined_first(_with_gaps(project, names, windows, own, valued, first, last), NEXTS, paired, materialize)
+
+
+def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date,
+                   day_to: dt.date, dialect: str, recent_days: int, recency: dict[str, Recency],
+                   materialize: bool) -> exp.Select:
+    """``spans`` of the activity part without pairing each row with the user's next one.
+
+    Each row r of an activity or registration day gives its own day and its *tail*: the
+    days after it valued as if the user were never active again (the gap values follow
+    from r's last activity: event properties at their default, the recency windows and the
+    population ending with days_since_last_active). The user's next row b (an activity day
+    after registration) ends r's gap: from b on, r's tail is taken back by b, with sign -1.
+    b knows all it takes: r is its day before (PREVIOUS_ACTIVE, or the registration day if
+    that was later), r's last activity is PREVIOUS_ACTIVE, and every other column is the
+    user's (registration values) or at its default on gap days. Summed with their signs,
+    the runs give each day's values once, like ``spans``; no sort by user."""
+    since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
+    registered = quoted(base_properties.REGISTRATION_DATE)
+    earliest = day_from - dt.timedelta(days=recent_days)
+    recent = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
+        exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)),
+        exp.Between(this=quoted("date"), low=date_literal(earliest), high=date_literal(day_to)))
+    names = [project.properties[project.property_aliases.get(c, c)].id for c in columns if c not in KEYS]
+    own = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), START, quoted=True),
+                     exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names], _plus_one()).from_(
+        RECENT_ROWS).where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
+    needed = needed_columns(project, names)
+    needed += [c for c in (base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.COHORT_DAY) if c not in needed]
+    # r's tail from the day after it, with r's own columns
+    tails = exp.select(quoted("entity_id"), *[quoted(c) for c in needed],
+                       exp.alias_(plus_days(quoted("date"), 1), DAY, quoted=True),
+                       exp.alias_(quoted("date"), ROW_DATE, quoted=True),
+                       exp.alias_(plus_days(quoted("date"), 1), FROM, quoted=True), _plus_one()).from_(RECENT_ROWS).where(
+        exp.LT(this=quoted("date"), expression=date_literal(day_to)))
+    # r's tail from b on, rebuilt on b: r is the later of b's previous activity day and the
+    # registration day; its counters and last activity follow
+    before = quoted(PREVIOUS_ACTIVE)
+    r_day = greatest(before.copy(), registered.copy())
+    overrides = {base_properties.DAYS_SINCE_LAST_ACTIVE: _days_between(r_day.copy(), before.copy()),
+                 base_properties.COHORT_DAY: _days_between(r_day.copy(), registered.copy())}
+    last_activity = project.properties.get(base_properties.LAST_ACTIVITY_DATE)
+    if last_activity is not None and last_activity.is_base:
+        overrides[base_properties.LAST_ACTIVITY_DATE] = before.copy()
+    taken_back = exp.select(quoted("entity_id"), *[exp.alias_(overrides[c], c, quoted=True) if c in overrides else quoted(c)
+                                                   for c in needed],
+                            exp.alias_(plus_days(r_day.copy(), 1), DAY, quoted=True),
+                            exp.alias_(cast(r_day.copy(), DataType.DATE), ROW_DATE, quoted=True),
+                            exp.alias_(quoted("date"), FROM, quoted=True),
+                            exp.alias_(cast(exp.Literal.number(-1), DataType.INTEGER), SIGN, quoted=True)).from_(
+        RECENT_ROWS).where(exp.Not(this=exp.Is(this=before.copy(), expression=exp.Null())),
+                           exp.GT(this=quoted("date"), expression=registered.copy()))
+    base = exp.union(tails, taken_back, distinct=False)
+    valued = _finish(project, exp.Subquery(this=base), [*needed, FROM, SIGN], dialect, available=set(needed))
+    # the first gap day has days_since_last_active = d + 1; the last recent day is that day
+    # + recent_days - (d + 1); a user never active has no recent gap day
+    reach = day_counter_at(base_properties.DAYS_SINCE_LAST_ACTIVE, recent_days)
+    last = _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1),
+               least(reach, date_literal(day_to)))
+    first = greatest(quoted(FROM), date_literal(day_from))
+    windows = {name: recency[name] for name in names if name in recency}
+    return _defined_first(_with_gaps(project, names, windows, own, valued, first, last), RECENT_ROWS, recent,
+                          materialize)
+
+
+def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:
+    return cast(exp.DateDiff(this=later, expression=earlier, unit=exp.var("DAY")), DataType.INTEGER)
+
+
+def _with_gaps(project: ResolvedProject, names: list[str], windows: dict[str, Recency], own: exp.Select,
+               valued: exp.Select, first: exp.Expression, last: exp.Expression) -> exp.Select:
+    """The runs: ``own`` (the stored rows' own days) and the gap runs ``first`` .. ``last``
+    of ``valued`` (rows valued on their first gap day), cut where a window turns off."""
     if windows:
         gaps = _recency_pieces(project, names, windows, first, last)
     else:
         gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
-                          exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names]).from_(
+                          exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names], quoted(SIGN)).from_(
             exp.alias_(exp.Subquery(this=valued), "g", table=True)).where(exp.LTE(this=first, expression=last))
     both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False)), "r", table=True))
-    both = both.with_(NEXTS, as_=paired, materialized=materialize or None)
     # the gap rows, defined once for the pieces that read them (Spark refuses their inner
     # CTE names repeated in one statement)
     return both.with_(GAP_ROWS, as_=valued) if windows else both
+
+
+def _defined_first(query: exp.Select, name: str, definition: exp.Expression, materialize: bool) -> exp.Select:
+    """``query`` with the CTE ``name`` defined before its own (which read it);
+    ``materialize``: computed once (DuckDB)."""
+    if query.args.get("with_") is None:
+        return query.with_(name, as_=definition, materialized=materialize or None)
+    query.args["with_"].expressions.insert(0, exp.CTE(this=definition, alias=exp.TableAlias(this=exp.to_identifier(name)),
+                                                      materialized=materialize or None))
+    return query
+
+
+def _plus_one() -> exp.Expression:
+    return exp.alias_(cast(exp.Literal.number(1), DataType.INTEGER), SIGN, quoted=True)
 
 
 def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[str, Recency],
@@ -168,7 +263,7 @@ def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[st
             value = window.on if index <= thresholds.index(window.days) else window.off
             values.append(exp.alias_(cast(literal(value), project.properties[name].data_type), name, quoted=True))
         pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True),
-                                 exp.alias_(high.copy(), END, quoted=True), *values).from_(
+                                 exp.alias_(high.copy(), END, quoted=True), *values, quoted(SIGN)).from_(
             exp.alias_(exp.to_table(GAP_ROWS), "g", table=True)).where(exp.LTE(this=low, expression=high)))
     union = pieces[0]
     for piece in pieces[1:]:
