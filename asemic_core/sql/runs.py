@@ -157,9 +157,13 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
         exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)),
         exp.Between(this=quoted("date"), low=date_literal(earliest), high=date_literal(day_to)))
     names = [project.properties[project.property_aliases.get(c, c)].id for c in columns if c not in KEYS]
-    own = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), START, quoted=True),
-                     exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names], _plus_one()).from_(
-        RECENT_ROWS).where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
+    # the users' own days, as many runs as users with the same values (the sign counts them)
+    anyone = exp.alias_(cast(exp.Null(), project.properties[base_properties.ENTITY_ID].data_type), "entity_id", quoted=True)
+    own = exp.select(anyone.copy(), exp.alias_(quoted("date"), START, quoted=True),
+                     exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names],
+                     exp.alias_(cast(exp.Count(this=exp.Star()), DataType.INTEGER), SIGN, quoted=True)).from_(
+        RECENT_ROWS).where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to))).group_by(
+        *[exp.Literal.number(i + 2) for i in range(len(names) + 2)])
     needed = needed_columns(project, names)
     needed += [c for c in (base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.COHORT_DAY) if c not in needed]
     # r's tail from the day after it, with r's own columns
@@ -186,16 +190,41 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
         RECENT_ROWS).where(exp.Not(this=exp.Is(this=before.copy(), expression=exp.Null())),
                            exp.GT(this=quoted("date"), expression=registered.copy()))
     base = exp.union(tails, taken_back, distinct=False)
-    valued = _finish(project, exp.Subquery(this=base), [*needed, FROM, SIGN], dialect, available=set(needed))
+    windows = {name: recency[name] for name in names if name in recency}
+    valued = _finish(project, exp.Subquery(this=_alike(project, base, needed, windows)), [*needed, FROM, SIGN], dialect,
+                     available=set(needed))
     # the first gap day has days_since_last_active = d + 1; the last recent day is that day
     # + recent_days - (d + 1); a user never active has no recent gap day
     reach = day_counter_at(base_properties.DAYS_SINCE_LAST_ACTIVE, recent_days)
     last = _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1),
                least(reach, date_literal(day_to)))
     first = greatest(quoted(FROM), date_literal(day_from))
-    windows = {name: recency[name] for name in names if name in recency}
     return _defined_first(_with_gaps(project, names, windows, own, valued, first, last), RECENT_ROWS, recent,
                           materialize)
+
+
+def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], windows: dict[str, Recency]) -> exp.Select:
+    """The tails of ``base`` (rows to value on their gap days) with what the gap days do not
+    read left out, and the alike ones as one row whose sign sums theirs: a few thousand rows
+    instead of one per user and day. Gap days read no event property (each is at its
+    default), no recency window (derived) and no stored computed value (computed again);
+    of cohort_day, only whether it is below days_since_last_active (a window is off while
+    the last activity is before registration): cohort_day is kept up to that point."""
+    since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
+    keys = [exp.alias_(cast(exp.Null(), project.properties[base_properties.ENTITY_ID].data_type), "entity_id", quoted=True)]
+    for name in needed:
+        prop = project.properties[name]
+        if name == base_properties.COHORT_DAY:
+            value = _if(exp.GT(this=quoted(name), expression=since.copy()),
+                        exp.Add(this=since.copy(), expression=exp.Literal.number(1)), quoted(name))
+        elif name in windows or (not prop.is_base and prop.kind in ("event_property", "computed_property")):
+            value = cast(exp.Null(), prop.data_type)
+        else:
+            value = quoted(name)
+        keys.append(exp.alias_(value, name, quoted=True))
+    keys += [quoted(DAY), quoted(ROW_DATE), quoted(FROM)]
+    return exp.select(*keys, exp.alias_(cast(exp.Sum(this=quoted(SIGN)), DataType.INTEGER), SIGN, quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=base), "b", table=True)).group_by(*[exp.Literal.number(i + 2) for i in range(len(keys) - 1)])
 
 
 def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:
