@@ -22,12 +22,12 @@ from sqlglot import exp
 from asemic_core.sql.literals import literal
 from asemic_core.config.models import DataType
 from asemic_core.semantic.graph import dependency_closure, property_inputs
-from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedProject, ResolvedProperty
+from asemic_core.semantic.model import ResolvedProject, ResolvedProperty
 from asemic_core.semantic import base_properties
 from asemic_core.semantic.base_properties import ACTIVITY_BASED
 from asemic_core.sql.expressions import parse_expression, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT
-from asemic_core.sql.model_users import activity_lower_bound, prior_activity_cte, users_cte
+from asemic_core.sql.model_users import activity_lower_bound, prior_activity_cte, registration_value, users_cte
 from asemic_core.sql.sources import (
     activity_relation,
     event_properties_query,
@@ -161,14 +161,7 @@ class ModelQueryBuilder:
                 available.add(prop.id)
         for prop in props:
             if prop.kind == "registration_property":
-                column = prop.definition.source_column or prop.id
-                registration = project.events[REGISTRATIONS]
-                column = registration.column(column) or column
-                if column in ("entity_id", "date", "ts"):
-                    source = quoted({"date": "registration_date", "ts": "registration_ts", "entity_id": "entity_id"}[column], "u")
-                else:
-                    source = quoted(f"__reg_{column}", "u")
-                columns.append(exp.alias_(cast(source, prop.data_type), prop.id, quoted=True))
+                columns.append(exp.alias_(registration_value(project, prop, "u"), prop.id, quoted=True))
                 available.add(prop.id)
         if needs_activity:
             joins.append((exp.to_table("activity").as_("act"), ["entity_id", "date"]))

@@ -8,11 +8,23 @@ import datetime as dt
 
 from sqlglot import exp
 
-from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
+from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject, ResolvedProperty
 from asemic_core.sql.sources import quoted, registrations_relation
 from asemic_core.sql.sparse import date_literal
+from asemic_core.sql.types import cast
 
 STATE_COLUMN = "last_active_date"  # the activity state's column: last activity through its day
+
+
+def registration_value(project: ResolvedProject, prop: ResolvedProperty, alias: str | None = None) -> exp.Expression:
+    """A registration property's value from a row of ``users_cte`` (``alias``)."""
+    column = prop.definition.source_column or prop.id
+    column = project.events[REGISTRATIONS].column(column) or column
+    if column in ("entity_id", "date", "ts"):
+        source = quoted({"date": "registration_date", "ts": "registration_ts", "entity_id": "entity_id"}[column], alias)
+    else:
+        source = quoted(f"__reg_{column}", alias)
+    return cast(source, prop.data_type)
 
 
 def users_cte(project: ResolvedProject, request, dialect: str) -> exp.Select:
