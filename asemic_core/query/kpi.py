@@ -21,6 +21,7 @@ from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE
 from asemic_core.semantic.resolve_kpis import counter_equality, population_of
 from asemic_core.sql.expressions import find_aggregates, parse_expression, placeholders_in, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT, render
+from asemic_core.sql.runs import every_day_columns
 from asemic_core.sql.sources import quoted
 
 GRAINS = ("day", "week", "month", "quarter", "year")
@@ -333,6 +334,13 @@ def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by:
         return None
     project = source.resolved
     found = _compiled(project, kpi_id, request.x_axis)
+    if rows == "all" and found.rules <= {"all", "active_day"}:
+        # every registered day from the activity part, when each column follows from the
+        # activity days or steps with the days since the last one (mau_lost, is_churned)
+        columns = every_day_columns(project, plan.stored)
+        runs = source.every_day_runs(plan, *columns) if columns is not None else None
+        if runs is not None:
+            return runs
     if not applicable(project, rows, found.rules, found.direct, request.filters, by):
         return None
     recency = activity_columns(project, plan.stored) if rows == "recent" else None

@@ -17,14 +17,16 @@ from asemic_core.semantic.activity import Recency, activity_columns
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns
+from asemic_core.sql.model_users import registration_value, users_cte
 from asemic_core.sql.runs import spans
+from asemic_core.sql.steps import Steps
 from asemic_core.semantic.base_properties import COHORT_DAY, DAYS_SINCE_LAST_ACTIVE, REGISTRATION_DATE
 from asemic_core.sql.sources import quoted as quoted_column
 from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
 from asemic_core.sql.render import render
 from asemic_core.sql.types import sql_type
-from asemic_core.storage.store import DAILY, ModelStore
+from asemic_core.storage.store import DAILY, USERS, ModelStore
 
 KEYS = ("entity_id", "date")
 
@@ -225,6 +227,33 @@ class ModelSource:
         stored = self._stored_rows(plan, columns, active=recency is not None)
         return spans(self.resolved, stored, plan.stored, plan.day_from, plan.day_to, recent_days=recent_days,
                      materialize=self.reads_with_duckdb(), recency=recency, previous=previous)
+
+    def every_day_runs(self, plan: SourcePlan, windows: dict[str, Recency], steps: dict[str, Steps]) -> exp.Expression | None:
+        """The plan's range as runs covering every registered day (``spans`` with
+        ``everyone``), for columns ``runs.every_day_columns`` accepts, from the activity
+        part and the users table of the plan's model version; None when that version does
+        not store each activity day's previous one."""
+        if plan.snapshot is None or PREVIOUS_ACTIVE not in plan.snapshot.columns or not plan.snapshot.split:
+            return None
+        current = self.store.current()
+        users = self.store.snapshot(USERS, current) if current is not None else None
+        if users is None or current.version != plan.version:
+            return None
+        reach = max([w.days for w in windows.values()] + [b for s in steps.values() for b in s.bounds] + [0])
+        columns = needed_columns(self.resolved, [*plan.stored, DAYS_SINCE_LAST_ACTIVE, COHORT_DAY])
+        columns += [c for c in (REGISTRATION_DATE, PREVIOUS_ACTIVE) if c not in columns]
+        stored = self._stored_rows(plan, columns, active=True)
+        registration = [self.resolved.properties[c] for c in plan.stored
+                        if c in self.resolved.properties and self.resolved.properties[c].kind == "registration_property"]
+        users_sql = render(self.executor.relation(users, list(users.columns)), self.executor.dialect)
+        listed = users_cte(self.resolved, ModelRequest([], plan.day_from, plan.day_to, users_sql=users_sql),
+                           self.executor.dialect)
+        everyone = exp.select(quoted_column("entity_id"), quoted_column(REGISTRATION_DATE),
+                              *[exp.alias_(registration_value(self.resolved, p), p.id, quoted=True) for p in registration]).from_(
+            exp.alias_(exp.Subquery(this=listed), "u", table=True))
+        return spans(self.resolved, stored, plan.stored, plan.day_from, plan.day_to, recent_days=reach,
+                     materialize=self.reads_with_duckdb(), recency=windows, previous=True, steps=steps,
+                     everyone=exp.Subquery(this=everyone))
 
     def reads_with_duckdb(self) -> bool:
         from asemic_core.backend.duckdb_executor import DuckDBExecutor

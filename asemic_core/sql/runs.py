@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from asemic_core.config.models import DataType
 from asemic_core.semantic import base_properties
-from asemic_core.semantic.activity import Recency
+from asemic_core.semantic.activity import Recency, over_activity_tables, recency
 from asemic_core.semantic.graph import property_inputs
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import DAY, KEYS, ROW_DATE, _finish, day_counter_at, month_start, needed_columns
@@ -22,6 +22,7 @@ from asemic_core.sql.literals import literal
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import quoted
 from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal, greatest, least
+from asemic_core.sql.steps import Steps, steps as step_function
 from asemic_core.sql.types import cast
 
 START, END = "__start", "__end"
@@ -30,6 +31,7 @@ GAP_ROWS = "__gap_rows"
 SIGN = "__sign"  # +1, or -1 for a run that takes back part of another (``previous``)
 RECENT_ROWS = "__recent_rows"
 FROM = "__from"
+NEAR = "__near_runs"
 GAP_VARYING = frozenset({base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.DATE})
 
 
@@ -57,7 +59,8 @@ def plus_days(day: exp.Expression, days: int) -> exp.Expression:
 
 def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date, day_to: dt.date,
           dialect: str = ENGINE_DIALECT, recent_days: int | None = None, materialize: bool = False,
-          recency: dict[str, Recency] | None = None, previous: bool = False) -> exp.Select:
+          recency: dict[str, Recency] | None = None, previous: bool = False,
+          steps: dict[str, Steps] | None = None, everyone: exp.Expression | None = None) -> exp.Select:
     """The logical model of ``day_from`` .. ``day_to`` as runs of days with one value each,
     for ``columns`` that are ``gap_constant`` (plus ``days_since_last_active``, valued on
     the run's first day): per stored row, its own day (``__start`` = ``__end``), then its
@@ -73,7 +76,11 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     derived on gap days from days_since_last_active: each gap run is cut where one of them
     turns off. Every other column must follow from those rows (``follows_activity``).
     ``previous`` (with ``recency``): ``rows`` also have registration_date and
-    PREVIOUS_ACTIVE: the runs are found without pairing rows (``_unpaired_runs``)."""
+    PREVIOUS_ACTIVE: the runs are found without pairing rows (``_unpaired_runs``); then
+    ``steps`` (columns that are step functions of days_since_last_active, sql/steps.py)
+    are derived on gap days like the windows, and ``everyone`` (each registered user:
+    entity_id, registration_date and the registration columns among ``columns``) makes
+    the runs cover every registered day, not only the recent ones."""
     since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
     lowest = month_start(day_from)
     if recency is not None and recent_days is None:
@@ -81,7 +88,8 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     if previous:
         if recency is None:
             raise ValueError("runs without pairing are for the activity part")
-        return _unpaired_runs(project, rows, columns, day_from, day_to, dialect, recent_days, recency, materialize)
+        return _unpaired_runs(project, rows, columns, day_from, day_to, dialect, recent_days, recency, materialize,
+                              steps or {}, everyone)
     within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True))
     if recent_days is not None:
         # every user has a row on the month's first day: it or a later row anchors day_from;
@@ -138,7 +146,7 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
 
 def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date,
                    day_to: dt.date, dialect: str, recent_days: int, recency: dict[str, Recency],
-                   materialize: bool) -> exp.Select:
+                   materialize: bool, steps: dict[str, Steps], everyone: exp.Expression | None) -> exp.Select:
     """``spans`` of the activity part without pairing each row with the user's next one.
 
     Each row r of an activity or registration day gives its own day and its *tail*: the
@@ -191,19 +199,94 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
                            exp.GT(this=quoted("date"), expression=registered.copy()))
     base = exp.union(tails, taken_back, distinct=False)
     windows = {name: recency[name] for name in names if name in recency}
-    valued = _finish(project, exp.Subquery(this=_alike(project, base, needed, windows)), [*needed, FROM, SIGN], dialect,
-                     available=set(needed))
+    steps = {name: steps[name] for name in names if name in steps}
+    valued = _finish(project, exp.Subquery(this=_alike(project, base, needed, {**windows, **steps})),
+                     [*needed, FROM, SIGN], dialect, available=set(needed))
     # the first gap day has days_since_last_active = d + 1; the last recent day is that day
     # + recent_days - (d + 1); a user never active has no recent gap day
     reach = day_counter_at(base_properties.DAYS_SINCE_LAST_ACTIVE, recent_days)
     last = _if(exp.Is(this=since.copy(), expression=exp.Null()), plus_days(quoted("date"), -1),
                least(reach, date_literal(day_to)))
     first = greatest(quoted(FROM), date_literal(day_from))
-    return _defined_first(_with_gaps(project, names, windows, own, valued, first, last), RECENT_ROWS, recent,
-                          materialize)
+    runs = _with_gaps(project, names, windows, own, valued, first, last, steps)
+    if everyone is not None:
+        runs = _every_registered_day(project, runs, names, windows, steps, everyone, day_from, day_to)
+    return _defined_first(runs, RECENT_ROWS, recent, materialize)
 
 
-def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], windows: dict[str, Recency]) -> exp.Select:
+def every_day_columns(project: ResolvedProject, columns: list[str]) -> tuple[dict[str, Recency], dict[str, Steps]] | None:
+    """(recency windows, step functions) among ``columns`` when runs of the activity part
+    with ``everyone`` (``spans``) can value every registered day of them: each column is a
+    recency window, or a step function of days_since_last_active (sql/steps.py) with the
+    same value for a user never active as far from any activity, or an event property
+    over activity tables, or fixed per user (a registration property, registration_date,
+    cohort_size); days_since_last_active itself is valued on each run's first day. Not
+    windows and step functions together. None: they cannot."""
+    windows, stepped = {}, {}
+    for column in dict.fromkeys(project.property_aliases.get(c, c) for c in columns):
+        prop = project.properties.get(column)
+        if prop is None or column in KEYS:
+            return None
+        if prop.is_base:
+            if column not in (base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.REGISTRATION_DATE,
+                              base_properties.COHORT_SIZE):
+                return None
+        elif (window := recency(project, column)) is not None:
+            windows[column] = window
+        elif (found := step_function(project, column)) is not None:
+            if found.missing != found.values[-1]:
+                return None
+            stepped[column] = found
+        elif prop.kind != "registration_property" and not over_activity_tables(project, column):
+            return None
+    if windows and stepped:
+        return None
+    return windows, stepped
+
+
+def _every_registered_day(project: ResolvedProject, runs: exp.Select, names: list[str], windows: dict[str, Recency],
+                          steps: dict[str, Steps], everyone: exp.Expression, day_from: dt.date,
+                          day_to: dt.date) -> exp.Select:
+    """``runs`` (the days within reach of an activity) completed to every registered day.
+
+    Past the reach, every column holds its value *far* from any activity: windows off,
+    steps at their last value, event properties at their default; the registration
+    values are the user's. So: every registered day valued far (from ``everyone``), plus
+    each run of ``runs`` valued as it is, less the same run valued far."""
+    far = {}
+    for name in names:
+        prop = project.properties[name]
+        if name in windows:
+            far[name] = cast(literal(windows[name].off), prop.data_type)
+        elif name in steps:
+            far[name] = cast(literal(steps[name].values[-1]), prop.data_type)
+        elif prop.kind == "event_property":
+            far[name] = cast(literal(prop.definition.default_value), prop.data_type)
+        elif name == base_properties.DAYS_SINCE_LAST_ACTIVE:
+            far[name] = cast(exp.Null(), prop.data_type)
+        elif name == base_properties.COHORT_SIZE:
+            far[name] = cast(exp.Literal.number(1), prop.data_type)
+    taken_back = exp.select(quoted("entity_id"), quoted(START), quoted(END),
+                            *[exp.alias_(far[n].copy(), n, quoted=True) if n in far else quoted(n) for n in names],
+                            exp.alias_(exp.Neg(this=quoted(SIGN)), SIGN, quoted=True)).from_(NEAR)
+    anyone = exp.alias_(cast(exp.Null(), project.properties[base_properties.ENTITY_ID].data_type), "entity_id", quoted=True)
+    registered = quoted(base_properties.REGISTRATION_DATE)
+    every = exp.select(anyone, exp.alias_(greatest(registered.copy(), date_literal(day_from)), START, quoted=True),
+                       exp.alias_(date_literal(day_to), END, quoted=True),
+                       *[exp.alias_(far[n].copy(), n, quoted=True) if n in far else quoted(n) for n in names],
+                       exp.alias_(cast(exp.Count(this=exp.Star()), DataType.INTEGER), SIGN, quoted=True)).from_(
+        exp.alias_(everyone, "u", table=True)).where(exp.LTE(this=registered.copy(), expression=date_literal(day_to))).group_by(
+        *[exp.Literal.number(i + 2) for i in range(len(names) + 2)])
+    ctes = runs.args.pop("with_", None)
+    near = exp.select(exp.Star()).from_(NEAR)
+    result = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(exp.union(near, taken_back, distinct=False),
+                                                                                every, distinct=False)), "e", table=True))
+    for cte in ctes.expressions if ctes is not None else []:
+        result = result.with_(cte.alias, as_=cte.this)
+    return result.with_(NEAR, as_=runs)
+
+
+def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], windows: dict) -> exp.Select:
     """The tails of ``base`` (rows to value on their gap days) with what the gap days do not
     read left out, and the alike ones as one row whose sign sums theirs: a few thousand rows
     instead of one per user and day. Gap days read no event property (each is at its
@@ -232,11 +315,14 @@ def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Express
 
 
 def _with_gaps(project: ResolvedProject, names: list[str], windows: dict[str, Recency], own: exp.Select,
-               valued: exp.Select, first: exp.Expression, last: exp.Expression) -> exp.Select:
+               valued: exp.Select, first: exp.Expression, last: exp.Expression,
+               steps: dict[str, Steps] | None = None) -> exp.Select:
     """The runs: ``own`` (the stored rows' own days) and the gap runs ``first`` .. ``last``
-    of ``valued`` (rows valued on their first gap day), cut where a window turns off."""
-    if windows:
-        gaps = _recency_pieces(project, names, windows, first, last)
+    of ``valued`` (rows valued on their first gap day), cut where a window turns off (or a
+    step function of days_since_last_active changes)."""
+    steps = steps or {}
+    if windows or steps:
+        gaps = _recency_pieces(project, names, windows, first, last, steps)
     else:
         gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
                           exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names], quoted(SIGN)).from_(
@@ -244,7 +330,7 @@ def _with_gaps(project: ResolvedProject, names: list[str], windows: dict[str, Re
     both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False)), "r", table=True))
     # the gap rows, defined once for the pieces that read them (Spark refuses their inner
     # CTE names repeated in one statement)
-    return both.with_(GAP_ROWS, as_=valued) if windows else both
+    return both.with_(GAP_ROWS, as_=valued) if windows or steps else both
 
 
 def _defined_first(query: exp.Select, name: str, definition: exp.Expression, materialize: bool) -> exp.Select:
@@ -262,22 +348,28 @@ def _plus_one() -> exp.Expression:
 
 
 def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[str, Recency],
-                    first: exp.Expression, last: exp.Expression) -> exp.Expression:
+                    first: exp.Expression, last: exp.Expression, steps: dict[str, Steps] | None = None) -> exp.Expression:
     """The gap runs ``first`` .. ``last`` of GAP_ROWS (rows valued on their first gap day)
     cut where a recency window of ``windows`` turns off: window K is on through the day
     days_since_last_active reaches K (date + K - days_since_last_active), off after it.
     It is always off for a user never active, or last active before registering (a window
     sees only registered days): days_since_last_active > cohort_day, which both advance
     by one a day. Piece p lies after the p-th smallest K's last day and through the next
-    one's; the windows of the p smallest K are off there."""
+    one's; the windows of the p smallest K are off there.
+    ``steps`` (not with windows): cut where days_since_last_active passes a bound of one of
+    them instead; each piece holds each step function's value on its range of the counter."""
     since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
-    thresholds = sorted({w.days for w in windows.values()})
+    steps = steps or {}
+    if windows and steps:
+        raise ValueError("recency windows and step functions are not cut together")
+    thresholds = sorted({w.days for w in windows.values()} | {b for s in steps.values() for b in s.bounds})
     never = exp.or_(exp.Is(this=since.copy(), expression=exp.Null()),
                     exp.GT(this=since.copy(), expression=quoted(base_properties.COHORT_DAY)))
 
     def last_on(days: int) -> exp.Expression:
         reach = day_counter_at(base_properties.DAYS_SINCE_LAST_ACTIVE, days)
-        return _if(never.copy(), plus_days(quoted("date"), -1), reach)
+        # a step function reads the counter whenever the last activity was
+        return reach if steps else _if(never.copy(), plus_days(quoted("date"), -1), reach)
 
     pieces = []
     for index in range(len(thresholds) + 1):
@@ -286,10 +378,13 @@ def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[st
         values = []
         for name in names:
             window = windows.get(name)
-            if window is None:
+            if name in steps:
+                value = steps[name].value_through(thresholds[index] if index < len(thresholds) else None)
+            elif window is None:
                 values.append(quoted(name))
                 continue
-            value = window.on if index <= thresholds.index(window.days) else window.off
+            else:
+                value = window.on if index <= thresholds.index(window.days) else window.off
             values.append(exp.alias_(cast(literal(value), project.properties[name].data_type), name, quoted=True))
         pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True),
                                  exp.alias_(high.copy(), END, quoted=True), *values, quoted(SIGN)).from_(

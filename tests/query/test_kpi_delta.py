@@ -51,6 +51,29 @@ EXTRA_KPIS = """kpis:
     select: SUM({property.wau_active})
     x_axis:
       cohort_day: {}
+  churned_users:
+    select: SUM({property.churn_flag})
+    x_axis:
+      date: {}
+  lost_share:
+    select: SAFE_DIVIDE(SUM({property.mau_lost}) * 100, COUNT(*))
+    x_axis:
+      date: {}
+  odd_steps:
+    select: SUM({property.odd_step})
+    x_axis:
+      date: {}
+"""
+
+EXTRA_PROPERTIES = """properties:
+  churn_flag:
+    data_type: INTEGER
+    computed_property:
+      select: "IF(COALESCE({days_since_last_active}, 9999) >= 7, 1, 0)"
+  odd_step:
+    data_type: INTEGER
+    computed_property:
+      select: "IF({days_since_last_active} IS NULL, 5, IF({days_since_last_active} > 10, 2, 0))"
 """
 
 
@@ -95,6 +118,7 @@ def early_activity(demo_template, tmp_path_factory):
 
 def _refreshed(root):
     (root / "userentity" / "kpis" / "delta_test.yml").write_text(EXTRA_KPIS)
+    (root / "userentity" / "properties" / "delta_test.yml").write_text(EXTRA_PROPERTIES)
     project = Project(root)
     project.refresh(origin="test")
     resolved = project.resolved()
@@ -123,6 +147,10 @@ def _expected(dense: pl.DataFrame, kpi: str, day_from, day_to, by=(), where=None
         "active_share": pl.col("dau_active").filter(active).sum() * 100 / pl.col("mau_active").filter(recent).count(),
         "weekly_and_monthly": pl.col("wau_active").filter(recent).sum() * 1000000 + pl.col("mau_active").filter(recent).sum(),
         "active_days_7d": pl.col("days_active_last_7_days").filter(recent).sum(),
+        "mau_lost": pl.col("mau_lost").sum(),
+        "churned_users": pl.col("churn_flag").sum(),
+        "lost_share": pl.col("mau_lost").sum() * 100 / pl.len(),
+        "odd_steps": pl.col("odd_step").sum(),
     }
     return rows.group_by(["date", *by]).agg(values[kpi].alias("value")).sort(["date", *by])
 
@@ -173,11 +201,47 @@ def test_summed_runs_roll_up_to_weeks_like_the_expanded_days(model, monkeypatch)
     assert summed.points.to_dicts() == expanded.points.to_dicts()
 
 
-def test_kpis_reading_a_day_counter_are_expanded(model) -> None:
-    """mau_lost reads days_since_last_active, which changes on every gap day."""
-    project, source, _dense, first, last = model
-    result = project.kpi_query(KpiRequest("mau_lost", first, last), source=source)
+@pytest.mark.parametrize("kpi", ["mau_lost", "churned_users", "lost_share"])
+@pytest.mark.parametrize("offsets", [(0, 0), (9, 2), (40, 0)])
+def test_step_functions_of_the_days_since_last_active_are_summed_over_every_registered_day(long_model, kpi,
+                                                                                          offsets) -> None:
+    """mau_lost (1 on the day the last activity becomes 28 days old) and a churn flag (1
+    from 7 days without activity, and for users never active) over every registered user:
+    runs of the activity part within reach of an activity, and every registered day from
+    the users table past it, without reading the other part (75 days: users lost)."""
+    project, source, dense, first, last = long_model
+    day_from, day_to = first + dt.timedelta(days=offsets[0]), last - dt.timedelta(days=offsets[1])
+    result = project.kpi_query(KpiRequest(kpi, day_from, day_to), source=source)
+    assert '__runs AS' in result.sql and OTHER_PART not in result.sql
+    want = _expected(dense, kpi, day_from, day_to)
+    got = result.points.join(want, on="date", how="left", suffix="_want")
+    assert got.height == (day_to - day_from).days + 1 and want["value"].sum() > 0
+    for value, expected in zip(got["value"].to_list(), got["value_want"].to_list()):
+        assert (value is None and expected is None) or value == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("kpi", ["mau_lost", "churned_users"])
+def test_step_functions_by_group_with_a_filter(long_model, kpi) -> None:
+    project, source, dense, first, last = long_model
+    resolved = project.resolved()
+    request = KpiRequest(kpi, first + dt.timedelta(days=20), last, by=["platform"],
+                         filters=[parse_filter("country != 'US'", resolved)])
+    result = project.kpi_query(request, source=source)
+    assert '__runs AS' in result.sql and OTHER_PART not in result.sql
+    want = _expected(dense, kpi, request.date_from, request.date_to, by=["platform"], where=pl.col("country") != "US")
+    got = result.points.filter(pl.col("value").is_not_null()).sort(["date", "platform"])
+    assert got.select("date", "platform").to_dicts() == want.select("date", "platform").to_dicts()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
+
+
+def test_a_step_function_valued_otherwise_for_users_never_active_is_expanded(model) -> None:
+    """odd_step is 5 for a user never active and 2 long after an activity: the users past
+    every activity's reach cannot all be valued alike, so its days are expanded."""
+    project, source, dense, first, last = model
+    result = project.kpi_query(KpiRequest("odd_steps", first, last), source=source)
     assert '__runs AS' not in result.sql
+    want = _expected(dense, "odd_steps", first, last)
+    assert result.points.sort("date").to_dicts() == want.to_dicts()
 
 
 OTHER_PART = "__active=false"
@@ -284,6 +348,19 @@ def test_recency_windows_of_users_active_before_registering(early_activity, kpi)
     project, source, dense, first, last = early_activity
     early = dense.filter((pl.col("cohort_day") == 0) & (pl.col("days_since_last_active") > 0))
     assert early.height > 10 and early["mau_active"].sum() == 0
+    result = project.kpi_query(KpiRequest(kpi, first, last), source=source)
+    assert '__runs AS' in result.sql and OTHER_PART not in result.sql
+    want = _expected(dense, kpi, first, last)
+    got = result.points.join(want, on="date", how="left", suffix="_want")
+    for value, expected in zip(got["value"].to_list(), got["value_want"].to_list()):
+        assert (value is None and expected is None) or value == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("kpi", ["mau_lost", "churned_users", "lost_share"])
+def test_step_functions_of_users_active_before_registering(early_activity, kpi) -> None:
+    """days_since_last_active counts activity before registration; step functions of it
+    read it as it is (unlike windows)."""
+    project, source, dense, first, last = early_activity
     result = project.kpi_query(KpiRequest(kpi, first, last), source=source)
     assert '__runs AS' in result.sql and OTHER_PART not in result.sql
     want = _expected(dense, kpi, first, last)
