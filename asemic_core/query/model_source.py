@@ -233,7 +233,7 @@ class ModelSource:
         ``everyone``), for columns ``runs.every_day_columns`` accepts, from the activity
         part and the users table of the plan's model version; None when that version does
         not store each activity day's previous one."""
-        if plan.snapshot is None or PREVIOUS_ACTIVE not in plan.snapshot.columns or not plan.snapshot.split:
+        if plan.snapshot is None or PREVIOUS_ACTIVE not in plan.snapshot.columns:
             return None
         current = self.store.current()
         users = self.store.snapshot(USERS, current) if current is not None else None

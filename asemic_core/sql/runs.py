@@ -161,9 +161,13 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
     since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
     registered = quoted(base_properties.REGISTRATION_DATE)
     earliest = day_from - dt.timedelta(days=recent_days)
+    # the rows of activity and registration days (a table without the split holds others)
+    zero = exp.Literal.number(0)
     recent = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
         exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)),
-        exp.Between(this=quoted("date"), low=date_literal(earliest), high=date_literal(day_to)))
+        exp.Between(this=quoted("date"), low=date_literal(earliest), high=date_literal(day_to)),
+        exp.or_(exp.EQ(this=since.copy(), expression=zero.copy()),
+                exp.EQ(this=quoted(base_properties.COHORT_DAY), expression=zero.copy())))
     names = [project.properties[project.property_aliases.get(c, c)].id for c in columns if c not in KEYS]
     # the users' own days, as many runs as users with the same values (the sign counts them)
     anyone = exp.alias_(cast(exp.Null(), project.properties[base_properties.ENTITY_ID].data_type), "entity_id", quoted=True)

@@ -242,7 +242,7 @@ def test_cohort_days_give_the_dense_rows_of_the_cohorted_days(demo, registered, 
                        rel_tol=1e-9, abs_tol=1e-12)
 
 
-@pytest.mark.parametrize("previous", [False, True])
+@pytest.mark.parametrize("previous", [False, True, "unsplit"])
 @pytest.mark.parametrize("recent", [30, 5])
 @pytest.mark.parametrize("offsets", [(0, 0), (20, 3), (33, 10)])
 def test_spans_of_the_activity_rows_derive_the_recency_windows(demo, recent, offsets, previous) -> None:
@@ -251,7 +251,8 @@ def test_spans_of_the_activity_rows_derive_the_recency_windows(demo, recent, off
     recent day, for every column that follows from those days. ``previous``: the rows
     store each activity day's previous one, and runs taken back (sign -1) replace the
     pairing of rows, and alike runs are one (their sign counts them): counted with their
-    signs, each day has the dense model's rows."""
+    signs, each day has the dense model's rows. ``unsplit``: so from every stored row (a
+    table without the activity part, as Spark writes it)."""
     resolved, executor, columns, dense, sparse_sql, _stored, (first, last), _root = demo
     day_from, day_to = first + dt.timedelta(days=offsets[0]), last - dt.timedelta(days=offsets[1])
     names = [c for c in columns if gap_constant(resolved, c) and follows_activity(resolved, c)
@@ -260,11 +261,12 @@ def test_spans_of_the_activity_rows_derive_the_recency_windows(demo, recent, off
     assert windows is not None and {"mau_active", "wau_active"} <= set(windows)
     if previous:
         sparse_sql = ModelQueryBuilder(resolved).build(ModelRequest(columns, first, last, previous_active=True))
-    active = exp.select("*").from_(exp.Subquery(this=sparse_sql, alias="s")).where(
-        "days_since_last_active = 0 OR cohort_day = 0")
+    active = exp.select("*").from_(exp.Subquery(this=sparse_sql, alias="s"))
+    if previous != "unsplit":
+        active = active.where("days_since_last_active = 0 OR cohort_day = 0")
     runs = executor.frame(render(spans(resolved, exp.Subquery(this=active), names, day_from, day_to,
-                                       recent_days=recent, recency=windows, previous=previous)))
-    assert (runs["__sign"] < 0).any() == previous
+                                       recent_days=recent, recency=windows, previous=bool(previous))))
+    assert (runs["__sign"] < 0).any() == bool(previous)
     days = runs.with_columns(pl.date_ranges("__start", "__end").alias("date")).explode("date").drop("__start", "__end")
     want = dense.filter(pl.col("date").is_between(day_from, day_to) & (pl.col("days_since_last_active") <= recent))
     assert want.height > 0 and want["wau_active"].n_unique() == (2 if recent > 6 else 1)
