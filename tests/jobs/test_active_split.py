@@ -88,8 +88,10 @@ def test_activity_kpis_read_only_the_active_part(demo_states, tmp_path: Path) ->
     # MAU: a recency window, derived from the activity days (query/test_kpi_delta.py checks values)
     mau = project.kpi_query(KpiRequest("mau", day(30), day(39)))
     assert "__active=true" in mau.sql and "__active=false" not in mau.sql
-    lost = project.kpi_query(KpiRequest("mau_lost", day(30), day(39)))  # a day counter of every user: both parts
-    assert "__active=true" in lost.sql and "__active=false" in lost.sql
+    # mau_lost: a step function of days_since_last_active over every registered user, from
+    # the activity part and the users table (query/test_kpi_delta.py checks values)
+    lost = project.kpi_query(KpiRequest("mau_lost", day(30), day(39)))
+    assert "__active=true" in lost.sql and "__active=false" not in lost.sql
 
 
 def test_a_table_written_before_the_split_keeps_one_part_per_day(tmp_path: Path) -> None:
@@ -163,3 +165,26 @@ def test_activity_days_store_the_previous_activity_day(kind: str, demo_states, t
     stored = _stored_previous_active(root, replaced)
     assert stored == expected
     assert sum(previous is not None for previous in stored.values()) > len(stored) / 2
+
+
+def test_a_table_without_the_previous_activity_day_keeps_working(demo_states, tmp_path: Path, monkeypatch) -> None:
+    """A model written before __previous_active existed: a rewind keeps the table's columns
+    (it does not add one the other days lack), and KPIs of recency windows and step
+    functions take their other paths, with the same values as a model that has it."""
+    from asemic_core.jobs import refresh as refresh_job
+    from asemic_core.sql.model_sql import ModelRequest
+
+    root = copy_project(demo_states.clean, tmp_path / "project")
+    monkeypatch.setattr(refresh_job, "ModelRequest",
+                        lambda *args, **kwargs: ModelRequest(*args, **{**kwargs, "previous_active": False}))
+    project = Project(root)
+    project.refresh(origin="test")
+    monkeypatch.undo()
+    assert "__previous_active" not in project.model_store(readonly=True).snapshot(DAILY).columns
+    project.rewind(day(20), day(24), origin="test")
+    assert "__previous_active" not in project.model_store(readonly=True).snapshot(DAILY).columns
+    clean = Project(demo_states.clean)
+    for kpi in ("mau", "stickiness", "mau_lost"):
+        old, new = (p.kpi_query(KpiRequest(kpi, day(10), day(59))) for p in (project, clean))
+        assert old.points.to_dicts() == new.points.to_dicts(), kpi
+        assert "__previous_active" not in old.sql and "__previous_active" in new.sql
