@@ -17,7 +17,7 @@ from asemic_core.query.model_source import CounterDays, ModelSource
 from asemic_core.semantic.activity import activity_columns
 from asemic_core.semantic.kpi_formula import parse_kpi_expression
 from asemic_core.semantic.model import ResolvedKpi, ResolvedProject
-from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE
+from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE, ENTITY_ID
 from asemic_core.semantic.resolve_kpis import counter_equality, population_of
 from asemic_core.sql.expressions import find_aggregates, parse_expression, placeholders_in, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT, render
@@ -334,17 +334,18 @@ def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by:
         return None
     project = source.resolved
     found = _compiled(project, kpi_id, request.x_axis)
+    users = ENTITY_ID in {*found.direct, *(f.property for f in request.filters), *by}
     if rows == "all" and found.rules <= {"all", "active_day"}:
         # every registered day from the activity part, when each column follows from the
         # activity days or steps with the days since the last one (mau_lost, is_churned)
         columns = every_day_columns(project, plan.stored)
-        runs = source.every_day_runs(plan, *columns) if columns is not None else None
+        runs = source.every_day_runs(plan, *columns, users=users) if columns is not None else None
         if runs is not None:
             return runs
     if not applicable(project, rows, found.rules, found.direct, request.filters, by):
         return None
     recency = activity_columns(project, plan.stored) if rows == "recent" else None
-    return source.runs(plan, recent=rows == "recent", recency=recency)
+    return source.runs(plan, recent=rows == "recent", recency=recency, users=users)
 
 
 def numeric_values(frame: pl.DataFrame, column: str = "value") -> pl.DataFrame:

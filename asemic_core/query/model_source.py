@@ -209,12 +209,14 @@ class ModelSource:
                 for rows, columns in parts]
         return _with_adhoc(sqls, plan)
 
-    def runs(self, plan: SourcePlan, recent: bool = False, recency: dict[str, Recency] | None = None) -> exp.Expression:
+    def runs(self, plan: SourcePlan, recent: bool = False, recency: dict[str, Recency] | None = None,
+             users: bool = False) -> exp.Expression:
         """The plan's range as runs of days with one value each (``spans``) for its stored
         columns that keep their value on gap days; ``recent``: only the days within
         active_days of the last activity. ``recency`` (recent only; every column follows
         from the activity days, semantic/activity.py): only the activity part is read, and
-        these recency windows are derived on the gap days."""
+        these recency windows are derived on the gap days. ``users``: the KPI reads
+        entity_id itself (runs keep the users apart)."""
         entity = self.resolved.entity
         recent_days = (entity.active_days if entity else 0) if recent else None
         counters = [DAYS_SINCE_LAST_ACTIVE] if recent else []
@@ -226,9 +228,10 @@ class ModelSource:
             columns += [c for c in (REGISTRATION_DATE, PREVIOUS_ACTIVE) if c not in columns]
         stored = self._stored_rows(plan, columns, active=recency is not None)
         return spans(self.resolved, stored, plan.stored, plan.day_from, plan.day_to, recent_days=recent_days,
-                     materialize=self.reads_with_duckdb(), recency=recency, previous=previous)
+                     materialize=self.reads_with_duckdb(), recency=recency, previous=previous, users=users)
 
-    def every_day_runs(self, plan: SourcePlan, windows: dict[str, Recency], steps: dict[str, Steps]) -> exp.Expression | None:
+    def every_day_runs(self, plan: SourcePlan, windows: dict[str, Recency], steps: dict[str, Steps],
+                       users: bool = False) -> exp.Expression | None:
         """The plan's range as runs covering every registered day (``spans`` with
         ``everyone``), for columns ``runs.every_day_columns`` accepts, from the activity
         part and the users table of the plan's model version; None when that version does
@@ -236,8 +239,8 @@ class ModelSource:
         if plan.snapshot is None or PREVIOUS_ACTIVE not in plan.snapshot.columns:
             return None
         current = self.store.current()
-        users = self.store.snapshot(USERS, current) if current is not None else None
-        if users is None or current.version != plan.version:
+        table = self.store.snapshot(USERS, current) if current is not None else None
+        if table is None or current.version != plan.version:
             return None
         reach = max([w.days for w in windows.values()] + [b for s in steps.values() for b in s.bounds] + [0])
         columns = needed_columns(self.resolved, [*plan.stored, DAYS_SINCE_LAST_ACTIVE, COHORT_DAY])
@@ -245,7 +248,7 @@ class ModelSource:
         stored = self._stored_rows(plan, columns, active=True)
         registration = [self.resolved.properties[c] for c in plan.stored
                         if c in self.resolved.properties and self.resolved.properties[c].kind == "registration_property"]
-        users_sql = render(self.executor.relation(users, list(users.columns)), self.executor.dialect)
+        users_sql = render(self.executor.relation(table, list(table.columns)), self.executor.dialect)
         listed = users_cte(self.resolved, ModelRequest([], plan.day_from, plan.day_to, users_sql=users_sql),
                            self.executor.dialect)
         everyone = exp.select(quoted_column("entity_id"), quoted_column(REGISTRATION_DATE),
@@ -253,7 +256,7 @@ class ModelSource:
             exp.alias_(exp.Subquery(this=listed), "u", table=True))
         return spans(self.resolved, stored, plan.stored, plan.day_from, plan.day_to, recent_days=reach,
                      materialize=self.reads_with_duckdb(), recency=windows, previous=True, steps=steps,
-                     everyone=exp.Subquery(this=everyone))
+                     everyone=exp.Subquery(this=everyone), users=users)
 
     def reads_with_duckdb(self) -> bool:
         from asemic_core.backend.duckdb_executor import DuckDBExecutor

@@ -60,7 +60,8 @@ def plus_days(day: exp.Expression, days: int) -> exp.Expression:
 def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date, day_to: dt.date,
           dialect: str = ENGINE_DIALECT, recent_days: int | None = None, materialize: bool = False,
           recency: dict[str, Recency] | None = None, previous: bool = False,
-          steps: dict[str, Steps] | None = None, everyone: exp.Expression | None = None) -> exp.Select:
+          steps: dict[str, Steps] | None = None, everyone: exp.Expression | None = None,
+          users: bool = False) -> exp.Select:
     """The logical model of ``day_from`` .. ``day_to`` as runs of days with one value each,
     for ``columns`` that are ``gap_constant`` (plus ``days_since_last_active``, valued on
     the run's first day): per stored row, its own day (``__start`` = ``__end``), then its
@@ -80,7 +81,8 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     ``steps`` (columns that are step functions of days_since_last_active, sql/steps.py)
     are derived on gap days like the windows, and ``everyone`` (each registered user:
     entity_id, registration_date and the registration columns among ``columns``) makes
-    the runs cover every registered day, not only the recent ones."""
+    the runs cover every registered day, not only the recent ones. Runs alike stand for
+    many users, with a NULL entity_id, unless ``users`` (a reader of entity_id itself)."""
     since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
     lowest = month_start(day_from)
     if recency is not None and recent_days is None:
@@ -89,7 +91,7 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         if recency is None:
             raise ValueError("runs without pairing are for the activity part")
         return _unpaired_runs(project, rows, columns, day_from, day_to, dialect, recent_days, recency, materialize,
-                              steps or {}, everyone)
+                              steps or {}, everyone, users)
     within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True))
     if recent_days is not None:
         # every user has a row on the month's first day: it or a later row anchors day_from;
@@ -146,7 +148,8 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
 
 def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date,
                    day_to: dt.date, dialect: str, recent_days: int, recency: dict[str, Recency],
-                   materialize: bool, steps: dict[str, Steps], everyone: exp.Expression | None) -> exp.Select:
+                   materialize: bool, steps: dict[str, Steps], everyone: exp.Expression | None,
+                   users: bool) -> exp.Select:
     """``spans`` of the activity part without pairing each row with the user's next one.
 
     Each row r of an activity or registration day gives its own day and its *tail*: the
@@ -170,12 +173,11 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
                 exp.EQ(this=quoted(base_properties.COHORT_DAY), expression=zero.copy())))
     names = [project.properties[project.property_aliases.get(c, c)].id for c in columns if c not in KEYS]
     # the users' own days, as many runs as users with the same values (the sign counts them)
-    anyone = exp.alias_(cast(exp.Null(), project.properties[base_properties.ENTITY_ID].data_type), "entity_id", quoted=True)
-    own = exp.select(anyone.copy(), exp.alias_(quoted("date"), START, quoted=True),
+    own = exp.select(_user(project, users), exp.alias_(quoted("date"), START, quoted=True),
                      exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names],
                      exp.alias_(cast(exp.Count(this=exp.Star()), DataType.INTEGER), SIGN, quoted=True)).from_(
         RECENT_ROWS).where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to))).group_by(
-        *[exp.Literal.number(i + 2) for i in range(len(names) + 2)])
+        *_positions(len(names) + 3, users))
     needed = needed_columns(project, names)
     needed += [c for c in (base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.COHORT_DAY) if c not in needed]
     # r's tail from the day after it, with r's own columns
@@ -204,7 +206,7 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
     base = exp.union(tails, taken_back, distinct=False)
     windows = {name: recency[name] for name in names if name in recency}
     steps = {name: steps[name] for name in names if name in steps}
-    valued = _finish(project, exp.Subquery(this=_alike(project, base, needed, {**windows, **steps})),
+    valued = _finish(project, exp.Subquery(this=_alike(project, base, needed, {**windows, **steps}, users)),
                      [*needed, FROM, SIGN], dialect, available=set(needed))
     # the first gap day has days_since_last_active = d + 1; the last recent day is that day
     # + recent_days - (d + 1); a user never active has no recent gap day
@@ -214,7 +216,7 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
     first = greatest(quoted(FROM), date_literal(day_from))
     runs = _with_gaps(project, names, windows, own, valued, first, last, steps)
     if everyone is not None:
-        runs = _every_registered_day(project, runs, names, windows, steps, everyone, day_from, day_to)
+        runs = _every_registered_day(project, runs, names, windows, steps, everyone, day_from, day_to, users)
     return _defined_first(runs, RECENT_ROWS, recent, materialize)
 
 
@@ -250,7 +252,7 @@ def every_day_columns(project: ResolvedProject, columns: list[str]) -> tuple[dic
 
 def _every_registered_day(project: ResolvedProject, runs: exp.Select, names: list[str], windows: dict[str, Recency],
                           steps: dict[str, Steps], everyone: exp.Expression, day_from: dt.date,
-                          day_to: dt.date) -> exp.Select:
+                          day_to: dt.date, users: bool) -> exp.Select:
     """``runs`` (the days within reach of an activity) completed to every registered day.
 
     Past the reach, every column holds its value *far* from any activity: windows off,
@@ -273,14 +275,13 @@ def _every_registered_day(project: ResolvedProject, runs: exp.Select, names: lis
     taken_back = exp.select(quoted("entity_id"), quoted(START), quoted(END),
                             *[exp.alias_(far[n].copy(), n, quoted=True) if n in far else quoted(n) for n in names],
                             exp.alias_(exp.Neg(this=quoted(SIGN)), SIGN, quoted=True)).from_(NEAR)
-    anyone = exp.alias_(cast(exp.Null(), project.properties[base_properties.ENTITY_ID].data_type), "entity_id", quoted=True)
     registered = quoted(base_properties.REGISTRATION_DATE)
-    every = exp.select(anyone, exp.alias_(greatest(registered.copy(), date_literal(day_from)), START, quoted=True),
+    every = exp.select(_user(project, users), exp.alias_(greatest(registered.copy(), date_literal(day_from)), START, quoted=True),
                        exp.alias_(date_literal(day_to), END, quoted=True),
                        *[exp.alias_(far[n].copy(), n, quoted=True) if n in far else quoted(n) for n in names],
                        exp.alias_(cast(exp.Count(this=exp.Star()), DataType.INTEGER), SIGN, quoted=True)).from_(
         exp.alias_(everyone, "u", table=True)).where(exp.LTE(this=registered.copy(), expression=date_literal(day_to))).group_by(
-        *[exp.Literal.number(i + 2) for i in range(len(names) + 2)])
+        *_positions(len(names) + 3, users))
     ctes = runs.args.pop("with_", None)
     near = exp.select(exp.Star()).from_(NEAR)
     result = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(exp.union(near, taken_back, distinct=False),
@@ -290,7 +291,21 @@ def _every_registered_day(project: ResolvedProject, runs: exp.Select, names: lis
     return result.with_(NEAR, as_=runs)
 
 
-def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], windows: dict) -> exp.Select:
+def _user(project: ResolvedProject, users: bool) -> exp.Expression:
+    """The runs' entity_id: the user's (``users``), or NULL for runs standing for many."""
+    if users:
+        return quoted(base_properties.ENTITY_ID)
+    return exp.alias_(cast(exp.Null(), project.properties[base_properties.ENTITY_ID].data_type), "entity_id", quoted=True)
+
+
+def _positions(count: int, users: bool) -> list[exp.Expression]:
+    """GROUP BY positions of a select's first ``count`` columns, the first (entity_id) only
+    with ``users``."""
+    return [exp.Literal.number(i) for i in range(1 if users else 2, count + 1)]
+
+
+def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], windows: dict,
+           users: bool = False) -> exp.Select:
     """The tails of ``base`` (rows to value on their gap days) with what the gap days do not
     read left out, and the alike ones as one row whose sign sums theirs: a few thousand rows
     instead of one per user and day. Gap days read no event property (each is at its
@@ -298,7 +313,7 @@ def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], wi
     of cohort_day, only whether it is below days_since_last_active (a window is off while
     the last activity is before registration): cohort_day is kept up to that point."""
     since = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
-    keys = [exp.alias_(cast(exp.Null(), project.properties[base_properties.ENTITY_ID].data_type), "entity_id", quoted=True)]
+    keys = [_user(project, users)]
     for name in needed:
         prop = project.properties[name]
         if name == base_properties.COHORT_DAY:
@@ -311,7 +326,7 @@ def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], wi
         keys.append(exp.alias_(value, name, quoted=True))
     keys += [quoted(DAY), quoted(ROW_DATE), quoted(FROM)]
     return exp.select(*keys, exp.alias_(cast(exp.Sum(this=quoted(SIGN)), DataType.INTEGER), SIGN, quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=base), "b", table=True)).group_by(*[exp.Literal.number(i + 2) for i in range(len(keys) - 1)])
+        exp.alias_(exp.Subquery(this=base), "b", table=True)).group_by(*_positions(len(keys), users))
 
 
 def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:

@@ -63,6 +63,11 @@ EXTRA_KPIS = """kpis:
     select: SUM({property.odd_step})
     x_axis:
       date: {}
+  lost_users_counted:
+    select: COUNT({property.entity_id})
+    where: "{property.mau_lost} = 1"
+    x_axis:
+      date: {}
 """
 
 EXTRA_PROPERTIES = """properties:
@@ -151,6 +156,9 @@ def _expected(dense: pl.DataFrame, kpi: str, day_from, day_to, by=(), where=None
         "churned_users": pl.col("churn_flag").sum(),
         "lost_share": pl.col("mau_lost").sum() * 100 / pl.len(),
         "odd_steps": pl.col("odd_step").sum(),
+        # no row meets the where: no point
+        "lost_users_counted": pl.when((pl.col("mau_lost") == 1).sum() > 0).then(
+            pl.col("entity_id").filter(pl.col("mau_lost") == 1).count()),
     }
     return rows.group_by(["date", *by]).agg(values[kpi].alias("value")).sort(["date", *by])
 
@@ -201,7 +209,7 @@ def test_summed_runs_roll_up_to_weeks_like_the_expanded_days(model, monkeypatch)
     assert summed.points.to_dicts() == expanded.points.to_dicts()
 
 
-@pytest.mark.parametrize("kpi", ["mau_lost", "churned_users", "lost_share"])
+@pytest.mark.parametrize("kpi", ["mau_lost", "churned_users", "lost_share", "lost_users_counted"])
 @pytest.mark.parametrize("offsets", [(0, 0), (9, 2), (40, 0)])
 def test_step_functions_of_the_days_since_last_active_are_summed_over_every_registered_day(long_model, kpi,
                                                                                           offsets) -> None:
