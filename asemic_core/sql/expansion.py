@@ -66,7 +66,8 @@ def needed_columns(project: ResolvedProject, columns: list[str], carried: frozen
     return order
 
 
-def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:
+def days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:
+    """``later - earlier`` in days, an integer."""
     return cast(exp.DateDiff(this=later, expression=earlier, unit=exp.var("DAY")), DataType.INTEGER)
 
 
@@ -83,7 +84,7 @@ def _derived(project: ResolvedProject, name: str) -> exp.Expression:
         default = cast(literal(prop.definition.default_value), prop.data_type)
         return exp.Case(ifs=[exp.If(this=on_row, true=stored)], default=default)
     if prop.is_base and prop.id in ADVANCING:
-        return cast(exp.Add(this=stored, expression=_days_between(quoted(DAY, "t"), quoted(ROW_DATE, "t"))),
+        return cast(exp.Add(this=stored, expression=days_between(quoted(DAY, "t"), quoted(ROW_DATE, "t"))),
                     prop.data_type)
     return stored
 

@@ -17,7 +17,8 @@ from asemic_core.semantic import base_properties
 from asemic_core.semantic.activity import Recency, over_activity_tables, recency
 from asemic_core.semantic.graph import property_inputs
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import DAY, KEYS, ROW_DATE, _finish, day_counter_at, month_start, needed_columns
+from asemic_core.sql.expansion import (DAY, KEYS, ROW_DATE, _finish, day_counter_at, days_between, month_start,
+                                       needed_columns)
 from asemic_core.sql.literals import literal
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import quoted
@@ -190,8 +191,8 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
     # registration day; its counters and last activity follow
     before = quoted(PREVIOUS_ACTIVE)
     r_day = greatest(before.copy(), registered.copy())
-    overrides = {base_properties.DAYS_SINCE_LAST_ACTIVE: _days_between(r_day.copy(), before.copy()),
-                 base_properties.COHORT_DAY: _days_between(r_day.copy(), registered.copy())}
+    overrides = {base_properties.DAYS_SINCE_LAST_ACTIVE: days_between(r_day.copy(), before.copy()),
+                 base_properties.COHORT_DAY: days_between(r_day.copy(), registered.copy())}
     last_activity = project.properties.get(base_properties.LAST_ACTIVITY_DATE)
     if last_activity is not None and last_activity.is_base:
         overrides[base_properties.LAST_ACTIVITY_DATE] = before.copy()
@@ -327,10 +328,6 @@ def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], wi
     keys += [quoted(DAY), quoted(ROW_DATE), quoted(FROM)]
     return exp.select(*keys, exp.alias_(cast(exp.Sum(this=quoted(SIGN)), DataType.INTEGER), SIGN, quoted=True)).from_(
         exp.alias_(exp.Subquery(this=base), "b", table=True)).group_by(*_positions(len(keys), users))
-
-
-def _days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expression:
-    return cast(exp.DateDiff(this=later, expression=earlier, unit=exp.var("DAY")), DataType.INTEGER)
 
 
 def _with_gaps(project: ResolvedProject, names: list[str], windows: dict[str, Recency], own: exp.Select,
