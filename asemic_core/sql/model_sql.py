@@ -240,14 +240,14 @@ class ModelQueryBuilder:
             name = f"stage{number}"
             select = exp.select(exp.Star()).from_(exp.to_table(previous))
             if last_active is not None:
-                select = select.select(exp.alias_(last_active, LAST_ACTIVE, quoted=True))
+                select = select.select(exp.alias_(last_active, LAST_ACTIVE, quoted=True), copy=False)
                 available.add(LAST_ACTIVE)
                 last_active = None
             for prop in ready:
                 expression = self._expression(prop, request.resume_from)
                 if prop.id in self._overlay:
                     expression = self._overlaid(prop.id, expression, None)
-                select = select.select(exp.alias_(expression, prop.id, quoted=True))
+                select = select.select(exp.alias_(expression, prop.id, quoted=True), copy=False)
             ctes.append((name, select))
             available |= {p.id for p in ready}
             pending = [p for p in pending if p.id not in available]
@@ -256,8 +256,8 @@ class ModelQueryBuilder:
         output = [quoted("entity_id"), quoted("date")] + [quoted(p.id) for p in props if p.id not in BASE_COLUMNS]
         final = exp.select(*output).from_(exp.to_table(previous))
         final = final.where(exp.GTE(this=quoted("date"), expression=_date(request.day_from)))
-        for name, query in ctes:
-            final = final.with_(name, as_=query)
+        for name, query in ctes:  # the query and the CTEs are this call's own trees: no copy each time
+            final = final.with_(name, as_=query, copy=False)
         return final
 
     def _overlaid(self, name: str, expression: exp.Expression, spine: str | None) -> exp.Expression:
