@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from jobs_support import copy_project, day
 
-from asemic_core.backend.delta_store import DeltaTableStore
+from asemic_core.backend.delta_store import ONE_PASS_DAYS, DeltaTableStore
 from asemic_core.project import Project
 from asemic_core.query.kpi import KpiRequest
 from asemic_core.storage.store import DAILY
@@ -64,18 +64,23 @@ def test_a_refresh_stores_activity_days_apart(demo_states, tmp_path: Path) -> No
     _check_split(root)
 
 
-@pytest.mark.parametrize("kind", ["update", "rewind"])
+@pytest.mark.parametrize("kind", ["update", "rewind", "long rewind"])
 def test_updates_and_rewinds_keep_the_split(kind: str, demo_states, tmp_path: Path) -> None:
+    root = copy_project(demo_states.behind if kind == "update" else demo_states.clean, tmp_path / "project")
+    tables = Project(root).model_store(readonly=True).tables
+    before = tables.latest(DAILY)
     if kind == "update":
-        root = copy_project(demo_states.behind, tmp_path / "project")
-        Project(root).update(origin="test")
+        result = Project(root).update(origin="test")
         replaced = (day(54), day(59))
-    else:
-        root = copy_project(demo_states.clean, tmp_path / "project")
-        Project(root).rewind(day(20), day(24), origin="test")
-        replaced = (day(20), day(24))
+    else:  # the last days; or days whose windows reach a month of later days, rewound with them
+        result = Project(root).rewind(*((day(55), day(59)) if kind == "rewind" else (day(20), day(24))), origin="test")
+        replaced = (result.first_day, result.last_day)
     _check_split(root, replaced)
     _check_split(root)
+    # a few days' two parts are one commit; more days set the activity part aside (a second commit)
+    days = (result.last_day - result.first_day).days + 1
+    assert (days > ONE_PASS_DAYS) == (kind == "long rewind")
+    assert tables.latest(DAILY) - before == (2 if kind == "long rewind" else 1)
 
 
 def test_activity_kpis_read_only_the_active_part(demo_states, tmp_path: Path) -> None:
