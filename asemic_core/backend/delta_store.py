@@ -16,8 +16,9 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+# the compute kernels called by name: ``pyarrow.compute`` builds a wrapper for each of them
+# when imported (~25 ms, with pyarrow.parquet, in every job process)
+from pyarrow._compute import CastOptions, call_function
 from deltalake import DeltaTable, write_deltalake
 from deltalake import PostCommitHookProperties, WriterProperties
 
@@ -182,6 +183,9 @@ class DeltaTableStore:
         GiB peak RSS instead of 5.8). Both commits are table versions of one unpublished job.
         Returns the table object holding the last commit (None if ``delta`` was None and
         nothing was appended)."""
+        import pyarrow.compute as pc  # not at import time: ~30 ms a job that writes a few days need not pay
+        import pyarrow.parquet as pq
+
         spill_dir = self.root.parent / "tmp"
         spill_dir.mkdir(parents=True, exist_ok=True)
         for stale in spill_dir.glob("active-part-*.parquet"):  # one writer at a time: a dead job's
@@ -254,7 +258,7 @@ def _with_activity_flag(data):
             flags = [_is_zero(batch.column(c)) for c in ACTIVE_WHEN_ZERO]
             flag = flags[0]
             for more in flags[1:]:
-                flag = pc.or_(flag, more)
+                flag = call_function("or", [flag, more])
             yield pa.RecordBatch.from_arrays([*batch.columns, flag], schema=out)
 
     return pa.RecordBatchReader.from_batches(out, flagged()), True
@@ -280,8 +284,11 @@ def _is_zero(column: pa.Array) -> pa.Array:
     Python scalar: pyarrow converts one by first asking whether it is a pandas object, which
     imports pandas (~150 ms, once per process)."""
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        import pyarrow.compute as pc
+
         return pc.fill_null(pc.equal(column, 0), False)
-    return pc.and_kleene(pc.is_valid(column), pc.invert(column.cast(pa.bool_())))
+    not_zero = call_function("cast", [column], CastOptions.safe(pa.bool_()))
+    return call_function("and_kleene", [call_function("is_valid", [column]), call_function("invert", [not_zero])])
 
 
 def _remove_unlisted(table_dir: Path, referenced: set[str]) -> int:
