@@ -128,6 +128,29 @@ class DeltaTableStore:
         files.sort(key=lambda f: (f.day or dt.date.min, f.path))
         return TableSnapshot(table, str(base), version, columns, partition_by, tuple(files))
 
+    def holds_everywhere(self, snapshot: TableSnapshot, column: str, value: int) -> bool:
+        """Whether every row of ``snapshot``'s files holds the integer ``value`` in ``column``, as
+        the files' statistics in the Delta log say (no NULL, minimum = maximum = ``value``: exact
+        for an integer column); False when they do not say so or say nothing (no statistics)."""
+        if not snapshot.files:
+            return True
+        location = str(self.location(snapshot.name))
+        key = self._key(snapshot.name, snapshot.version)
+        with _cache_lock:
+            loaded_key, delta = _loaded.get(location, (None, None))
+        if delta is None or key is None or loaded_key != key:  # the version the job read is loaded as a rule
+            delta = DeltaTable(location, version=snapshot.version)
+        actions = pa.RecordBatchReader.from_stream(delta.get_add_actions(flatten=True)).read_all()
+        stats = [f"min.{column}", f"max.{column}", f"null_count.{column}"]
+        if not all(name in actions.schema.names for name in stats) or not all(
+                pa.types.is_integer(actions.schema.field(name).type) for name in stats):
+            return False
+        listed = actions.select(["path", *stats]).to_pydict()
+        base = self.location(snapshot.name)
+        known = {str(base / unquote(path)): (low, high, nulls)
+                 for path, low, high, nulls in zip(*(listed[name] for name in ["path", *stats]))}
+        return all(known.get(f.path) == (value, value, 0) for f in snapshot.files)
+
     def write(self, table: str, data, *, partition_by: str | None, replace_days: tuple[dt.date, dt.date] | None,
               replace_schema: bool, append: bool = False, split_active: bool = False,
               replace_active: bool = False) -> int:

@@ -124,3 +124,22 @@ def test_a_table_written_before_the_split_keeps_one_part_per_day(tmp_path: Path)
     assert snapshot.split and snapshot.columns == ("entity_id", "date", "days_since_last_active", "cohort_day")
     assert _read([f.path for f in snapshot.active_only().files]) == [(dt.date(2026, 1, 3), 0, 1)]
     assert store.snapshot("daily", first).files and not store.snapshot("daily", first).split  # time travel
+
+
+def test_file_statistics_tell_a_column_holding_one_integer_everywhere(tmp_path: Path) -> None:
+    store = DeltaTableStore(tmp_path / "tables")
+    table = pa.table({"entity_id": ["a", "b", "c", "d"],
+                      "date": [dt.date(2026, 1, 1), dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 3)],
+                      "zeros": pa.array([0, 0, 0, 0], pa.int64()),
+                      "mixed": pa.array([0, 0, 0, 5], pa.int64()),
+                      "nulls": pa.array([0, None, 0, 0], pa.int64()),
+                      "floats": pa.array([0.0, 0.0, 0.0, 0.0], pa.float64())})
+    snapshot = store.snapshot("daily", store.write("daily", table, partition_by="date", replace_days=None,
+                                                    replace_schema=True))
+    assert store.holds_everywhere(snapshot, "zeros", 0) and not store.holds_everywhere(snapshot, "zeros", 1)
+    assert not store.holds_everywhere(snapshot, "mixed", 0)  # one day's file holds a 5
+    assert store.holds_everywhere(snapshot.between(None, dt.date(2026, 1, 2)), "mixed", 0)
+    assert not store.holds_everywhere(snapshot, "nulls", 0)  # a NULL is not the value
+    assert not store.holds_everywhere(snapshot, "floats", 0)  # a NaN would be missing from the statistics
+    assert not store.holds_everywhere(snapshot, "missing", 0)
+    assert store.holds_everywhere(snapshot.between(dt.date(2026, 2, 1), None), "mixed", 5)  # no file: no row
