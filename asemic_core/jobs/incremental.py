@@ -326,9 +326,11 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         first_stats, phases, share = _stale_first(executor, project, work, status, reporter, plan.days)
-        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0))
+        # the users table first: the days are computed from it, as an update computes them
+        users = executor.relation(work.write(USERS, executor.batches(users_query(project, watermark)),
+                                             replace_schema=True))
+        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0), users)
         phases.update(more)
-        work.write(USERS, executor.batches(users_query(project, watermark)), replace_schema=True)
         write_state(executor, project, work, watermark)  # the rewound days' activity may have changed
     finally:
         executor.close()
