@@ -142,6 +142,11 @@ class ModelQueryBuilder:
                 exp.alias_(activity_relation(project, self.dialect), "a", table=True))
             ctes.append(("activity", _within(activity, activity_lower_bound(request), upper, request.user_filter)))
             ctes.append(("prior_activity", prior_activity_cte(request, self.dialect)))
+            if request.resume_from is not None and request.activity_state_sql is None:
+                # days are marked active from the resume day on (before it, prior_activity
+                # gives the last one): that join reads those days' activity, not the history
+                ctes.append(("recent_activity", _within(activity.copy(), _date(request.resume_from), upper,
+                                                        request.user_filter)))
 
         columns: list[exp.Expression] = [quoted("entity_id", "s"), quoted("date", "s"),
                                          quoted("registration_date", "u")]
@@ -168,7 +173,8 @@ class ModelQueryBuilder:
                 columns.append(exp.alias_(cast(source, prop.data_type), prop.id, quoted=True))
                 available.add(prop.id)
         if needs_activity:
-            joins.append((exp.to_table("activity").as_("act"), ["entity_id", "date"]))
+            recent = request.resume_from is not None and request.activity_state_sql is None
+            joins.append((exp.to_table("recent_activity" if recent else "activity").as_("act"), ["entity_id", "date"]))
             joins.append((exp.to_table("prior_activity").as_("pa"), ["entity_id"]))
             active = exp.Not(this=exp.Is(this=quoted("entity_id", "act"), expression=exp.Null()))
             if request.resume_from is not None:  # before it: prior_activity (the spine may skip those days)
