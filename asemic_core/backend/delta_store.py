@@ -16,8 +16,9 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+# the compute kernels called by name: ``pyarrow.compute`` builds a wrapper for each of them
+# when imported (~25 ms, with pyarrow.parquet, in every job process)
+from pyarrow._compute import CastOptions, call_function
 from deltalake import DeltaTable, write_deltalake
 from deltalake import PostCommitHookProperties, WriterProperties
 
@@ -31,6 +32,10 @@ from asemic_core.names import quote_name, sql_string
 # (docs/performance.md): 6.5 GB with 16k-row groups, 5.9 GB with 8k; at 100,000 x 180,
 # 3.1 GB with the default (1M rows), 2.7 GB with 16k.
 _WRITER = WriterProperties(compression="ZSTD", max_row_group_size=8_192)
+# A write that replaces at most this many days puts both parts of its days in one commit:
+# delta-rs then holds two open files per day, few at that count (setting the activity part
+# aside costs a 7-day rewind at 100,000 x 180 a quarter of its write's CPU).
+ONE_PASS_DAYS = 31
 # Keep every commit file: the store decides which versions stay (see remove_unreferenced).
 _HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
@@ -123,6 +128,29 @@ class DeltaTableStore:
         files.sort(key=lambda f: (f.day or dt.date.min, f.path))
         return TableSnapshot(table, str(base), version, columns, partition_by, tuple(files))
 
+    def holds_everywhere(self, snapshot: TableSnapshot, column: str, value: int) -> bool:
+        """Whether every row of ``snapshot``'s files holds the integer ``value`` in ``column``, as
+        the files' statistics in the Delta log say (no NULL, minimum = maximum = ``value``: exact
+        for an integer column); False when they do not say so or say nothing (no statistics)."""
+        if not snapshot.files:
+            return True
+        location = str(self.location(snapshot.name))
+        key = self._key(snapshot.name, snapshot.version)
+        with _cache_lock:
+            loaded_key, delta = _loaded.get(location, (None, None))
+        if delta is None or key is None or loaded_key != key:  # the version the job read is loaded as a rule
+            delta = DeltaTable(location, version=snapshot.version)
+        actions = pa.RecordBatchReader.from_stream(delta.get_add_actions(flatten=True)).read_all()
+        stats = [f"min.{column}", f"max.{column}", f"null_count.{column}"]
+        if not all(name in actions.schema.names for name in stats) or not all(
+                pa.types.is_integer(actions.schema.field(name).type) for name in stats):
+            return False
+        listed = actions.select(["path", *stats]).to_pydict()
+        base = self.location(snapshot.name)
+        known = {str(base / unquote(path)): (low, high, nulls)
+                 for path, low, high, nulls in zip(*(listed[name] for name in ["path", *stats]))}
+        return all(known.get(f.path) == (value, value, 0) for f in snapshot.files)
+
     def write(self, table: str, data, *, partition_by: str | None, replace_days: tuple[dt.date, dt.date] | None,
               replace_schema: bool, append: bool = False, split_active: bool = False,
               replace_active: bool = False) -> int:
@@ -154,7 +182,9 @@ class DeltaTableStore:
         else:
             options["partition_by"] = partitions
             options["schema_mode"] = "overwrite" if replace_schema or delta is not None else None
-        if partitions and ACTIVE_PARTITION in partitions and not replace_active:
+        few_days = "predicate" in options and replace_days is not None and (
+            replace_days[1] - replace_days[0]).days < ONE_PASS_DAYS
+        if partitions and ACTIVE_PARTITION in partitions and not replace_active and not few_days:
             delta = self._write_in_two_passes(location, delta, data, options)
         else:
             write_deltalake(delta if delta is not None else location, data, **options)
@@ -176,6 +206,9 @@ class DeltaTableStore:
         GiB peak RSS instead of 5.8). Both commits are table versions of one unpublished job.
         Returns the table object holding the last commit (None if ``delta`` was None and
         nothing was appended)."""
+        import pyarrow.compute as pc  # not at import time: ~30 ms a job that writes a few days need not pay
+        import pyarrow.parquet as pq
+
         spill_dir = self.root.parent / "tmp"
         spill_dir.mkdir(parents=True, exist_ok=True)
         for stale in spill_dir.glob("active-part-*.parquet"):  # one writer at a time: a dead job's
@@ -248,7 +281,7 @@ def _with_activity_flag(data):
             flags = [_is_zero(batch.column(c)) for c in ACTIVE_WHEN_ZERO]
             flag = flags[0]
             for more in flags[1:]:
-                flag = pc.or_(flag, more)
+                flag = call_function("or", [flag, more])
             yield pa.RecordBatch.from_arrays([*batch.columns, flag], schema=out)
 
     return pa.RecordBatchReader.from_batches(out, flagged()), True
@@ -274,8 +307,11 @@ def _is_zero(column: pa.Array) -> pa.Array:
     Python scalar: pyarrow converts one by first asking whether it is a pandas object, which
     imports pandas (~150 ms, once per process)."""
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        import pyarrow.compute as pc
+
         return pc.fill_null(pc.equal(column, 0), False)
-    return pc.and_kleene(pc.is_valid(column), pc.invert(column.cast(pa.bool_())))
+    not_zero = call_function("cast", [column], CastOptions.safe(pa.bool_()))
+    return call_function("and_kleene", [call_function("is_valid", [column]), call_function("invert", [not_zero])])
 
 
 def _remove_unlisted(table_dir: Path, referenced: set[str]) -> int:

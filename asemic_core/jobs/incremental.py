@@ -321,17 +321,19 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     """The days from ``day_from`` on that depend on the range; stale columns first, in the same job."""
     reporter = reporter or NullReporter()
     status = column_statuses(project, store.current())
+    model_first, watermark = model_range(store)
+    check_rewind_range(day_from, day_to, model_first, watermark)  # a refused rewind changes nothing
     store.collect_garbage()
     work = store.begin(job_id)
-    model_first, watermark = model_range(work)
-    check_rewind_range(day_from, day_to, model_first, watermark)
     plan = plan_rewind_days(project, daily_columns(project), model_first, watermark, day_from, day_to)
     executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         first_stats, phases, share = _stale_first(executor, project, work, status, reporter, plan.days)
-        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0))
+        # the users table first: the days are computed from it, as an update computes them
+        users = executor.relation(work.write(USERS, executor.batches(users_query(project, watermark)),
+                                             replace_schema=True))
+        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0), users)
         phases.update(more)
-        work.write(USERS, executor.batches(users_query(project, watermark)), replace_schema=True)
         write_state(executor, project, work, watermark)  # the rewound days' activity may have changed
     finally:
         executor.close()

@@ -26,6 +26,7 @@ import time
 from sqlglot import exp
 
 from asemic_core.backend.seam import TableSnapshot
+from asemic_core.config.models import DataType
 from asemic_core.jobs.days import calendar_months, model_range
 from asemic_core.jobs.writing import day_stats, stream, user_days
 from asemic_core.progress import Reporter
@@ -70,12 +71,15 @@ def activity_targets(executor, project: ResolvedProject, work: Work, daily: Tabl
             return None
     if not computed:
         return None
-    # the other part must hold each column's (new) default already
+    # the other part must hold each column's (new) default already: the files' statistics say
+    # so for an integer column holding it everywhere, else a query counts the other values
     rest = daily.other_part()
-    if rest.files:
-        checks = [exp.alias_(_differs(project, name), f"c{i}") for i, name in enumerate(computed)]
+    unknown = [name for name in computed if not _default_everywhere(work, rest, project.properties[name])
+               ] if rest.files else []
+    if unknown:
+        checks = [exp.alias_(_differs(project, name), f"c{i}") for i, name in enumerate(unknown)]
         found = executor.rows(render(exp.select(*checks).from_(
-            exp.alias_(exp.Subquery(this=executor.relation(rest, computed)), "r", table=True))))[0]
+            exp.alias_(exp.Subquery(this=executor.relation(rest, unknown)), "r", table=True))))[0]
         if any(n for n in found):
             return None
     by_event = _by_source_event(project, computed)
@@ -111,6 +115,15 @@ def _values_off_the_activity_part(executor, project: ResolvedProject, work: Work
         if executor.rows(render(query, executor.dialect))[0][0]:
             return True
     return False
+
+
+def _default_everywhere(work: Work, rest: TableSnapshot, prop: ResolvedProperty) -> bool:
+    """Whether the statistics of ``rest``'s files show the integer property's default on every row."""
+    holds = getattr(work.store.tables, "holds_everywhere", None)
+    default = prop.definition.default_value
+    if holds is None or prop.data_type != DataType.INTEGER or type(default) is not int:
+        return False
+    return holds(rest, prop.id, default)
 
 
 def _default(prop) -> exp.Expression:

@@ -8,6 +8,7 @@ import traceback
 
 from asemic_core.backend.duckdb_executor import is_out_of_memory
 from asemic_core.backend.settings import engine_settings
+from asemic_core.collector import job_objects
 from asemic_core.config.archive import config_files
 from asemic_core.engine import spark_preflight
 from asemic_core.errors import AsemicError, JobError
@@ -79,6 +80,12 @@ def run_job(project, kind: str, args: dict | None = None, origin: str = "cli",
 
     ``job_id`` names a record queued beforehand (by the launcher); otherwise one is created.
     """
+    with job_objects():  # what the job loads is not frozen for the process's life (collector.py)
+        return _run_job(project, kind, args, origin, reporter, job_id)
+
+
+def _run_job(project, kind: str, args: dict | None, origin: str, reporter: Reporter | None,
+             job_id: str | None) -> JobResult:
     files = project.files()
     resolved = None  # resolved once: validation, the checks and the job read the same (unchanged) objects
     try:

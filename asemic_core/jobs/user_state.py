@@ -63,7 +63,7 @@ def _state_query(project: ResolvedProject, day: dt.date, previous: tuple[str, dt
     """The state through ``day``: ``previous`` and the activity after its day, or the whole
     activity history; a row without entity carries the day (an empty state has one too)."""
     activity = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), STATE_COLUMN, quoted=True)).from_(
-        exp.alias_(activity_relation(project), "a", table=True)).where(
+        exp.alias_(activity_relation(project, per_day=False), "a", table=True)).where(
         exp.LTE(this=quoted("date"), expression=date_literal(day)))
     rows: exp.Expression = activity
     if previous is not None:

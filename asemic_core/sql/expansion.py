@@ -135,8 +135,8 @@ def _finish(project: ResolvedProject, base: exp.Expression, columns: list[str],
         pending = [c for c in pending if c not in done]
     final = exp.select(*[quoted(c) for c in (*KEYS, *[project.properties[c].id for c in columns if c not in KEYS],
                                              *unknown)]).from_(ctes[-1][0])
-    for name, query in ctes:
-        final = final.with_(name, as_=query)
+    for name, query in ctes:  # this call's own trees: no copy of the growing query each time
+        final = final.with_(name, as_=query, copy=False)
     return final
 
 

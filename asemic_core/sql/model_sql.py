@@ -145,6 +145,11 @@ class ModelQueryBuilder:
                 exp.alias_(activity_relation(project, self.dialect), "a", table=True))
             ctes.append(("activity", _within(activity, activity_lower_bound(request), upper, request.user_filter)))
             ctes.append(("prior_activity", prior_activity_cte(request, self.dialect)))
+            if request.resume_from is not None and request.activity_state_sql is None:
+                # days are marked active from the resume day on (before it, prior_activity
+                # gives the last one): that join reads those days' activity, not the history
+                ctes.append(("recent_activity", _within(activity.copy(), _date(request.resume_from), upper,
+                                                        request.user_filter)))
 
         columns: list[exp.Expression] = [quoted("entity_id", "s"), quoted("date", "s"),
                                          quoted("registration_date", "u")]
@@ -164,7 +169,8 @@ class ModelQueryBuilder:
                 columns.append(exp.alias_(registration_value(project, prop, "u"), prop.id, quoted=True))
                 available.add(prop.id)
         if needs_activity:
-            joins.append((exp.to_table("activity").as_("act"), ["entity_id", "date"]))
+            recent = request.resume_from is not None and request.activity_state_sql is None
+            joins.append((exp.to_table("recent_activity" if recent else "activity").as_("act"), ["entity_id", "date"]))
             joins.append((exp.to_table("prior_activity").as_("pa"), ["entity_id"]))
             active = exp.Not(this=exp.Is(this=quoted("entity_id", "act"), expression=exp.Null()))
             if request.resume_from is not None:  # before it: prior_activity (the spine may skip those days)
@@ -242,7 +248,7 @@ class ModelQueryBuilder:
             name = f"stage{number}"
             select = exp.select(exp.Star()).from_(exp.to_table(previous))
             if last_active is not None:
-                select = select.select(exp.alias_(last_active, LAST_ACTIVE, quoted=True))
+                select = select.select(exp.alias_(last_active, LAST_ACTIVE, quoted=True), copy=False)
                 available.add(LAST_ACTIVE)
                 last_active = None
                 if previous_active is not None:
@@ -251,7 +257,7 @@ class ModelQueryBuilder:
                 expression = self._expression(prop, request.resume_from)
                 if prop.id in self._overlay:
                     expression = self._overlaid(prop.id, expression, None)
-                select = select.select(exp.alias_(expression, prop.id, quoted=True))
+                select = select.select(exp.alias_(expression, prop.id, quoted=True), copy=False)
             ctes.append((name, select))
             available |= {p.id for p in ready}
             pending = [p for p in pending if p.id not in available]
@@ -262,8 +268,8 @@ class ModelQueryBuilder:
             output.append(quoted(PREVIOUS_ACTIVE))
         final = exp.select(*output).from_(exp.to_table(previous))
         final = final.where(exp.GTE(this=quoted("date"), expression=_date(request.day_from)))
-        for name, query in ctes:
-            final = final.with_(name, as_=query)
+        for name, query in ctes:  # the query and the CTEs are this call's own trees: no copy each time
+            final = final.with_(name, as_=query, copy=False)
         return final
 
     def _overlaid(self, name: str, expression: exp.Expression, spine: str | None) -> exp.Expression:

@@ -133,8 +133,10 @@ def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALE
                         .where(exp.EQ(this=quoted("__rn"), expression=exp.Literal.number(1))))
 
 
-def activity_relation(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> exp.Expression:
-    """One row per (user, date) with any activity-tagged event; ``ts`` = first event."""
+def activity_relation(project: ResolvedProject, dialect: str = ENGINE_DIALECT, per_day: bool = True) -> exp.Expression:
+    """One row per (user, date) with any activity-tagged event; ``ts`` = first event.
+    ``per_day=False``: every activity-tagged event row, not grouped per day (a user's latest
+    activity day is the same maximum over them, without grouping every row first)."""
     activity = project.events[ACTIVITY]
     branches = []
     for event in _tagged(project, "activity_event"):
@@ -147,6 +149,8 @@ def activity_relation(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -
         branches.append(branch.where(where) if where is not None else branch)
     if not branches:
         return _empty_relation(activity)
+    if not per_day:
+        return exp.Subquery(this=_union_all(branches))
     grouped = exp.select(
         quoted("entity_id"), exp.alias_(exp.Min(this=quoted("ts")), "ts", quoted=True), quoted("date"),
     ).from_(exp.alias_(exp.Subquery(this=_union_all(branches)), "a", table=True)).group_by(

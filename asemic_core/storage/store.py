@@ -29,6 +29,10 @@ USERS = "users"
 # Each entity's last activity day through the table's ``state_day`` (an update continues
 # from it instead of reading the activity history; jobs/user_state.py).
 USER_STATE = "user_state"
+# Present while every data file under ``tables/`` is one a table version added: a job that
+# collected garbage and then published leaves it; the next job takes it away before it writes
+# (a job killed or failed after that leaves none, so the job after it walks the tables).
+NO_ORPHANS = "tables.clean"
 PARTITION_BY = {DAILY: "date", USERS: None, USER_STATE: None}  # the layout: which table is partitioned by day
 SPLIT_ACTIVE = {DAILY}  # tables whose activity days' rows are stored apart (seam.ACTIVE_PARTITION)
 
@@ -44,6 +48,7 @@ class ModelStore:
         self.lock = WriterLock(self.root / "writer.lock")
         self.jobs = JobLog(self.state)
         self.tables = tables or DeltaTableStore(self.root / "tables")
+        self._collected = False  # this writer removed the orphan files (or knew there were none)
 
     @property
     def scratch_dir(self) -> Path:
@@ -100,12 +105,22 @@ class ModelStore:
                 self.jobs.add_day(con, work.job_id, day, count, seconds)
             for phase, seconds in (phases or {}).items():
                 self.jobs.add_phase(con, work.job_id, phase, seconds)
+        if self._collected:  # no file left unreferenced: the next job need not walk the tables
+            (self.root / NO_ORPHANS).touch()
+            self._collected = False
         return replace(version, version=number)
 
     def collect_garbage(self) -> int:
-        """Remove files no table version references (left by a job killed while writing)."""
+        """Remove files no table version references (left by a job killed while writing).
+        Each table's files and commits are walked unless the last writer published after
+        collecting (``NO_ORPHANS``), which this takes away: the job about to write may be killed."""
         shutil.rmtree(self.root / "tmp", ignore_errors=True)
-        return self.tables.remove_unreferenced({}, orphans_only=True)
+        self._collected = True
+        try:
+            (self.root / NO_ORPHANS).unlink()
+            return 0
+        except FileNotFoundError:
+            return self.tables.remove_unreferenced({}, orphans_only=True)
 
     def restore(self, job_id: str, number: int) -> ModelVersion:
         """Publish version ``number`` again, as a new version (a restore can be undone in turn)."""

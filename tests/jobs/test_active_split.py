@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from jobs_support import copy_project, day
 
-from asemic_core.backend.delta_store import DeltaTableStore
+from asemic_core.backend.delta_store import ONE_PASS_DAYS, DeltaTableStore
 from asemic_core.project import Project
 from asemic_core.query.kpi import KpiRequest
 from asemic_core.storage.store import DAILY
@@ -64,18 +64,23 @@ def test_a_refresh_stores_activity_days_apart(demo_states, tmp_path: Path) -> No
     _check_split(root)
 
 
-@pytest.mark.parametrize("kind", ["update", "rewind"])
+@pytest.mark.parametrize("kind", ["update", "rewind", "long rewind"])
 def test_updates_and_rewinds_keep_the_split(kind: str, demo_states, tmp_path: Path) -> None:
+    root = copy_project(demo_states.behind if kind == "update" else demo_states.clean, tmp_path / "project")
+    tables = Project(root).model_store(readonly=True).tables
+    before = tables.latest(DAILY)
     if kind == "update":
-        root = copy_project(demo_states.behind, tmp_path / "project")
-        Project(root).update(origin="test")
+        result = Project(root).update(origin="test")
         replaced = (day(54), day(59))
-    else:
-        root = copy_project(demo_states.clean, tmp_path / "project")
-        Project(root).rewind(day(20), day(24), origin="test")
-        replaced = (day(20), day(24))
+    else:  # the last days; or days whose windows reach a month of later days, rewound with them
+        result = Project(root).rewind(*((day(55), day(59)) if kind == "rewind" else (day(20), day(24))), origin="test")
+        replaced = (result.first_day, result.last_day)
     _check_split(root, replaced)
     _check_split(root)
+    # a few days' two parts are one commit; more days set the activity part aside (a second commit)
+    days = (result.last_day - result.first_day).days + 1
+    assert (days > ONE_PASS_DAYS) == (kind == "long rewind")
+    assert tables.latest(DAILY) - before == (2 if kind == "long rewind" else 1)
 
 
 def test_activity_kpis_read_only_the_active_part(demo_states, tmp_path: Path) -> None:
@@ -188,3 +193,22 @@ def test_a_table_without_the_previous_activity_day_keeps_working(demo_states, tm
         old, new = (p.kpi_query(KpiRequest(kpi, day(10), day(59))) for p in (project, clean))
         assert old.points.to_dicts() == new.points.to_dicts(), kpi
         assert "__previous_active" not in old.sql and "__previous_active" in new.sql
+
+
+def test_file_statistics_tell_a_column_holding_one_integer_everywhere(tmp_path: Path) -> None:
+    store = DeltaTableStore(tmp_path / "tables")
+    table = pa.table({"entity_id": ["a", "b", "c", "d"],
+                      "date": [dt.date(2026, 1, 1), dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 3)],
+                      "zeros": pa.array([0, 0, 0, 0], pa.int64()),
+                      "mixed": pa.array([0, 0, 0, 5], pa.int64()),
+                      "nulls": pa.array([0, None, 0, 0], pa.int64()),
+                      "floats": pa.array([0.0, 0.0, 0.0, 0.0], pa.float64())})
+    snapshot = store.snapshot("daily", store.write("daily", table, partition_by="date", replace_days=None,
+                                                    replace_schema=True))
+    assert store.holds_everywhere(snapshot, "zeros", 0) and not store.holds_everywhere(snapshot, "zeros", 1)
+    assert not store.holds_everywhere(snapshot, "mixed", 0)  # one day's file holds a 5
+    assert store.holds_everywhere(snapshot.between(None, dt.date(2026, 1, 2)), "mixed", 0)
+    assert not store.holds_everywhere(snapshot, "nulls", 0)  # a NULL is not the value
+    assert not store.holds_everywhere(snapshot, "floats", 0)  # a NaN would be missing from the statistics
+    assert not store.holds_everywhere(snapshot, "missing", 0)
+    assert store.holds_everywhere(snapshot.between(dt.date(2026, 2, 1), None), "mixed", 5)  # no file: no row

@@ -35,7 +35,7 @@ from jobs_support import (
 )
 
 from asemic_core.project import Project
-from asemic_core.storage.store import DAILY, USER_STATE, USERS
+from asemic_core.storage.store import DAILY, NO_ORPHANS, USER_STATE, USERS
 
 @pytest.fixture(scope="module")
 def two_versions(demo_states, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -108,6 +108,33 @@ def test_restore_of_an_unknown_version_is_refused(two_versions: Path, tmp_path: 
 def _data_files(root: Path) -> set[str]:
     tables = Project(root).model_store().tables.root
     return {str(p) for p in tables.rglob("*.parquet") if "_delta_log" not in p.parts}
+
+
+def test_a_job_after_a_killed_one_removes_its_files_and_a_clean_publish_spares_the_next_walk(
+        two_versions: Path, tmp_path: Path) -> None:
+    root = copy_project(two_versions, tmp_path / "project")
+    project = Project(root)
+    marker = project.model_dir() / NO_ORPHANS
+    assert marker.exists(), "the update collected garbage and published: no file was left"
+    files_before = _data_files(root)
+    # A job starts (it takes the marker away) and is killed after writing a data file.
+    killed = project.model_store()
+    killed.collect_garbage()
+    assert not marker.exists()
+    left = killed.tables.root / DAILY / f"date={day(40).isoformat()}" / "part-killed.parquet"
+    left.write_bytes(b"not committed")
+    # A restore writes no data file and collects nothing: it leaves the tables as they are.
+    project.restore(1, origin="test")
+    assert left.exists() and not marker.exists()
+    # The next job walks the tables: the killed job's file goes, the published files stay.
+    project.rewind(day(50), day(55), origin="test")
+    assert not left.exists()
+    assert files_before <= _data_files(root) and marker.exists()
+    # With the marker, the next job does not walk them (a file nothing wrote is not looked for).
+    stray = killed.tables.root / DAILY / "part-stray.parquet"
+    stray.write_bytes(b"planted")
+    assert project.model_store().collect_garbage() == 0 and stray.exists() and not marker.exists()
+    assert project.model_store().collect_garbage() == 1 and not stray.exists()
 
 
 def test_vacuum_keeps_recent_versions_and_removes_the_rest(two_versions: Path, tmp_path: Path) -> None:
