@@ -334,8 +334,11 @@ def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by:
         return None
     project = source.resolved
     found = _compiled(project, kpi_id, request.x_axis)
-    users = ENTITY_ID in {*found.direct, *(f.property for f in request.filters), *by}
-    if rows == "all" and found.rules <= {"all", "active_day"}:
+    read = {*found.direct, *(f.property for f in request.filters), *by}
+    users = ENTITY_ID in read
+    # days_since_last_active itself only as the active-day rule reads it (0 on an own day,
+    # above 0 on every gap day): a run holds its value on its first day only
+    if rows == "all" and found.rules <= {"all", "active_day"} and DAYS_SINCE_LAST_ACTIVE not in read:
         # every registered day from the activity part, when each column follows from the
         # activity days or steps with the days since the last one (mau_lost, is_churned)
         columns = every_day_columns(project, plan.stored)

@@ -242,6 +242,22 @@ def test_step_functions_by_group_with_a_filter(long_model, kpi) -> None:
     assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
 
 
+def test_a_step_function_grouped_by_the_days_since_last_active_is_expanded(long_model) -> None:
+    """A run holds days_since_last_active of its first day only: grouped or filtered by it,
+    mau_lost expands its days."""
+    project, source, dense, first, last = long_model
+    resolved = project.resolved()
+    request = KpiRequest("mau_lost", first + dt.timedelta(days=30), last, by=["days_since_last_active"],
+                         filters=[parse_filter("days_since_last_active >= 20", resolved)])
+    result = project.kpi_query(request, source=source)
+    assert '__runs AS' not in result.sql
+    want = _expected(dense, "mau_lost", request.date_from, request.date_to, by=["days_since_last_active"],
+                     where=pl.col("days_since_last_active") >= 20)
+    got = result.points.filter(pl.col("value").is_not_null()).sort(["date", "days_since_last_active"])
+    assert want["value"].sum() > 0
+    assert got.select("date", "days_since_last_active", "value").to_dicts() == want.to_dicts()
+
+
 def test_a_step_function_valued_otherwise_for_users_never_active_is_expanded(model) -> None:
     """odd_step is 5 for a user never active and 2 long after an activity: the users past
     every activity's reach cannot all be valued alike, so its days are expanded."""
