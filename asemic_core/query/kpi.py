@@ -341,7 +341,8 @@ def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by:
     if rows == "all" and found.rules <= {"all", "active_day"} and DAYS_SINCE_LAST_ACTIVE not in read:
         # every registered day from the activity part, when each column follows from the
         # activity days or steps with the days since the last one (mau_lost, is_churned)
-        columns = every_day_columns(project, plan.stored)
+        # a KPI reading the date itself is not summed over runs (entity_id: runs keep users apart)
+        columns = every_day_columns(project, [*plan.stored, *(c for c in read if c != ENTITY_ID)])
         runs = source.every_day_runs(plan, *columns, users=users) if columns is not None else None
         if runs is not None:
             return runs

@@ -63,6 +63,10 @@ EXTRA_KPIS = """kpis:
     select: SUM({property.odd_step})
     x_axis:
       date: {}
+  dated_rows:
+    select: COUNT({property.date})
+    x_axis:
+      date: {}
   lost_users_counted:
     select: COUNT({property.entity_id})
     where: "{property.mau_lost} = 1"
@@ -156,6 +160,7 @@ def _expected(dense: pl.DataFrame, kpi: str, day_from, day_to, by=(), where=None
         "churned_users": pl.col("churn_flag").sum(),
         "lost_share": pl.col("mau_lost").sum() * 100 / pl.len(),
         "odd_steps": pl.col("odd_step").sum(),
+        "dated_rows": pl.len(),
         # no row meets the where: no point
         "lost_users_counted": pl.when((pl.col("mau_lost") == 1).sum() > 0).then(
             pl.col("entity_id").filter(pl.col("mau_lost") == 1).count()),
@@ -256,6 +261,15 @@ def test_a_step_function_grouped_by_the_days_since_last_active_is_expanded(long_
     got = result.points.filter(pl.col("value").is_not_null()).sort(["date", "days_since_last_active"])
     assert want["value"].sum() > 0
     assert got.select("date", "days_since_last_active", "value").to_dicts() == want.to_dicts()
+
+
+def test_a_kpi_reading_the_date_is_expanded(long_model) -> None:
+    """Runs hold no date of their own days: COUNT({property.date}) expands its days."""
+    project, source, dense, first, last = long_model
+    result = project.kpi_query(KpiRequest("dated_rows", first + dt.timedelta(days=30), last), source=source)
+    assert '__runs AS' not in result.sql
+    want = _expected(dense, "dated_rows", first + dt.timedelta(days=30), last)
+    assert result.points.sort("date").to_dicts() == want.with_columns(pl.col("value").cast(pl.Int64)).to_dicts()
 
 
 def test_a_step_function_valued_otherwise_for_users_never_active_is_expanded(model) -> None:
