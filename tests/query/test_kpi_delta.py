@@ -168,6 +168,13 @@ def _expected(dense: pl.DataFrame, kpi: str, day_from, day_to, by=(), where=None
     return rows.group_by(["date", *by]).agg(values[kpi].alias("value")).sort(["date", *by])
 
 
+def _assert_points(points: pl.DataFrame, want: pl.DataFrame) -> None:
+    """Each day's value equal to the dense model's (both NULL, or within 1e-9)."""
+    got = points.join(want, on="date", how="left", suffix="_want")
+    for value, expected in zip(got["value"].to_list(), got["value_want"].to_list()):
+        assert (value is None and expected is None) or value == pytest.approx(expected, rel=1e-9)
+
+
 @pytest.mark.parametrize("kpi", ["mau", "wau", "payers_to_date", "users_to_date", "active_share", "weekly_and_monthly",
                                  "active_days_7d"])
 @pytest.mark.parametrize("offsets", [(0, 0), (9, 2), (25, 0)])
@@ -177,10 +184,8 @@ def test_summed_runs_give_the_dense_models_points(model, kpi, offsets) -> None:
     result = project.kpi_query(KpiRequest(kpi, day_from, day_to), source=source)
     assert '__runs AS' in result.sql, "the KPI was not summed over runs"
     want = _expected(dense, kpi, day_from, day_to)
-    got = result.points.join(want, on="date", how="left", suffix="_want")
-    assert got.height == (day_to - day_from).days + 1
-    for value, expected in zip(got["value"].to_list(), got["value_want"].to_list()):
-        assert (value is None and expected is None) or value == pytest.approx(expected, rel=1e-9)
+    assert result.points.height == (day_to - day_from).days + 1
+    _assert_points(result.points, want)
 
 
 @pytest.mark.parametrize("kpi", ["mau", "payers_to_date"])
@@ -227,10 +232,8 @@ def test_step_functions_of_the_days_since_last_active_are_summed_over_every_regi
     result = project.kpi_query(KpiRequest(kpi, day_from, day_to), source=source)
     assert '__runs AS' in result.sql and OTHER_PART not in result.sql
     want = _expected(dense, kpi, day_from, day_to)
-    got = result.points.join(want, on="date", how="left", suffix="_want")
-    assert got.height == (day_to - day_from).days + 1 and want["value"].sum() > 0
-    for value, expected in zip(got["value"].to_list(), got["value_want"].to_list()):
-        assert (value is None and expected is None) or value == pytest.approx(expected, rel=1e-9)
+    assert result.points.height == (day_to - day_from).days + 1 and want["value"].sum() > 0
+    _assert_points(result.points, want)
 
 
 @pytest.mark.parametrize("kpi", ["mau_lost", "churned_users"])
@@ -389,9 +392,7 @@ def test_recency_windows_of_users_active_before_registering(early_activity, kpi)
     result = project.kpi_query(KpiRequest(kpi, first, last), source=source)
     assert '__runs AS' in result.sql and OTHER_PART not in result.sql
     want = _expected(dense, kpi, first, last)
-    got = result.points.join(want, on="date", how="left", suffix="_want")
-    for value, expected in zip(got["value"].to_list(), got["value_want"].to_list()):
-        assert (value is None and expected is None) or value == pytest.approx(expected, rel=1e-9)
+    _assert_points(result.points, want)
 
 
 @pytest.mark.parametrize("kpi", ["mau_lost", "churned_users", "lost_share"])
@@ -402,9 +403,7 @@ def test_step_functions_of_users_active_before_registering(early_activity, kpi) 
     result = project.kpi_query(KpiRequest(kpi, first, last), source=source)
     assert '__runs AS' in result.sql and OTHER_PART not in result.sql
     want = _expected(dense, kpi, first, last)
-    got = result.points.join(want, on="date", how="left", suffix="_want")
-    for value, expected in zip(got["value"].to_list(), got["value_want"].to_list()):
-        assert (value is None and expected is None) or value == pytest.approx(expected, rel=1e-9)
+    _assert_points(result.points, want)
 
 
 @pytest.mark.parametrize("n", [0, 1, 7])
