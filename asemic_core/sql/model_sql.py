@@ -213,7 +213,8 @@ class ModelQueryBuilder:
                     columns[index] = exp.alias_(self._overlaid(alias, column.this, "s"), alias, quoted=True)
 
         if self._sparse:
-            ctes += sparse.spine_ctes(self.project, self._layout, request, self.dialect)
+            values = {event_id: (name, {p.id for p in by_event[event_id]}) for event_id, name in event_ctes.items()}
+            ctes += sparse.spine_ctes(self.project, self._layout, request, self.dialect, values)
             columns.append(exp.alias_(sparse.day_number(quoted("date", "s")), DAY_NUMBER, quoted=True))
             columns.append(exp.alias_(sparse.day_number(quoted("registration_date", "u")), REG_DAY, quoted=True))
         stage0 = exp.select(*columns).from_(exp.to_table("spine").as_("s")).join(
@@ -353,18 +354,9 @@ class ModelQueryBuilder:
         return self._layout.gap_values.get(prop.source)
 
     def _sparse_sliding(self, prop: ResolvedProperty) -> exp.Expression:
-        definition = prop.definition
-        low, high = definition.relative_days_from, definition.relative_days_to
-        frame = sparse.range_frame(low, high)
         value = self._source(prop)
-        aggregate = sparse.over(_window_aggregate(definition.window_function, value), frame)
-        day = quoted(DAY_NUMBER)
-        first = sparse.greatest(exp.Add(this=day.copy(), expression=exp.Literal.number(low)), quoted(REG_DAY))
-        last = sparse.least(exp.Add(this=day.copy(), expression=exp.Literal.number(high)), sparse.end_day(self._day_to))
-        gap_days = exp.Sub(this=sparse.existing_days(first, last), expression=sparse.stored_rows_in(frame))
-        source = self.project.properties[prop.source]
-        return sparse.with_gap_days(definition.window_function, value, aggregate, frame, gap_days, self._gap(prop),
-                                    source.data_type)
+        aggregate = _window_aggregate(prop.definition.window_function, value)
+        return sparse.sliding(self.project, prop, value, aggregate, self._gap(prop), self._day_to)
 
     def _sliding(self, prop: ResolvedProperty) -> exp.Expression:
         definition = prop.definition

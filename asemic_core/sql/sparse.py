@@ -8,8 +8,12 @@ of each user (the spine) and derives every other day from the user's last stored
 
 - the registration day, and the first day of every month (an anchor, so that a reader of
   days A..B finds each user's last row on or after the first of A's month);
-- every day with events in a table the model reads (or activity), shifted by the offsets at
-  which that day enters or leaves a window (``shifts``);
+- every day with events in a table the model reads (or activity);
+- the days on which a window's source holds something other than its gap value, shifted by
+  the offsets at which that day enters or leaves the window; with a non-NULL gap value also
+  by the offsets at which the gap days next to it enter or leave, when those days can change
+  the window's value (the source is NULL there, or "beaten" by the gap value: below it for
+  MAX, above it for MIN; ``SourceShifts``); the registration day by every offset;
 - each fixed window's first day, and for windows wholly in the future (``from`` >= 1) the
   day from which they reach past the model's last day.
 
@@ -41,8 +45,8 @@ from asemic_core.semantic.model import ResolvedProject, ResolvedProperty
 from asemic_core.sql.literals import literal
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS
 from asemic_core.sql.render import ENGINE_DIALECT
-from asemic_core.sql.sources import (ROW_ALIAS, activity_relation, column_path, event_date_expression, quoted,
-                                     table_rows)
+from asemic_core.sql.sources import (ROW_ALIAS, activity_relation, column_path, event_date_expression,
+                                     event_properties_query, quoted, table_rows)
 from asemic_core.sql.types import cast
 
 # Stored: on an activity day, the user's previous activity day (before registration too;
@@ -57,6 +61,26 @@ WINDOW_FUNCTIONS_NEUTRAL_DEFAULT = {"min", "max", "count_distinct"}  # a constan
 LIFETIME_NEUTRAL_DEFAULT = {"min", "max", "first_value", "last_value"}
 
 
+# When the gap days next to a day with events can change a window holding that day (its
+# value is in the frame whenever they enter or leave it): which of its values let them.
+INFORMATIVE = "informative"  # any value but the gap value (count_distinct, last_value)
+NULL_VALUE = "null"  # only NULL: a sum of NULLs and a gap 0 is 0; first_value skips NULLs
+BELOW = "below"  # NULL or below the gap value (MAX)
+ABOVE = "above"  # NULL or above the gap value (MIN)
+BEATEN_BY_GAP = {"sum": NULL_VALUE, "max": BELOW, "min": ABOVE, "first_value": NULL_VALUE}
+
+
+@dataclass(frozen=True)
+class SourceShifts:
+    """Change days of the windows over one source (an event property of ``event``): each day
+    on which the source's value meets ``condition``, moved by each of ``shifts``."""
+
+    source: str
+    event: str
+    condition: str
+    shifts: tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class SparseLayout:
     """Which days a user's rows are stored on; ``sparse`` False: every day (and why)."""
@@ -69,6 +93,9 @@ class SparseLayout:
     end_offsets: tuple[int, ...] = ()
     reason: str | None = None
     gap_values: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    # ``shifts`` (all of them) apply to the registration day; the other change days of
+    # windows and lifetime values are each source's days that can move them
+    source_shifts: tuple[SourceShifts, ...] = ()
 
 
 def gap_value(prop: ResolvedProperty):
@@ -80,6 +107,7 @@ def layout_of(project: ResolvedProject, columns: list[str]) -> SparseLayout:
     """The layout of a model of ``columns`` (decided for the whole config, so that every
     job of one config stores the same days)."""
     shifts: set[int] = {0}
+    by_source: dict[tuple[str, str, str], set[int]] = {}
     starts: set[dt.date] = set()
     ends: set[int] = set()
     gaps: dict[str, object] = {}
@@ -103,19 +131,49 @@ def layout_of(project: ResolvedProject, columns: list[str]) -> SparseLayout:
         if not neutral and not idempotent:
             return SparseLayout(False, reason=f"{prop.id}: {function} over {source.id}, whose default "
                                               f"{value!r} changes the value on every day without events")
+        beaten = BEATEN_BY_GAP.get(function, INFORMATIVE)
         if prop.kind == "sliding_window_property":
             low, high = definition.relative_days_from, definition.relative_days_to
-            shifts |= {-high, 1 - low}  # the day enters the window, the day after it leaves
+            moved = {-high, 1 - low}  # the day enters the window, the day after it leaves
+            by_source.setdefault((source.id, source.source_event, INFORMATIVE), set()).update(moved)
+            shifts |= moved
             if low >= 1:
                 ends.add(low)
             if constant:  # a run of default days starts or ends inside the window
+                by_source.setdefault((source.id, source.source_event, beaten), set()).update({1 - high, -low})
                 shifts |= {1 - high, -low}
         else:
-            if constant:
-                shifts.add(1)  # the first default day after a day with events
+            if constant:  # the first default day after a day with events
+                by_source.setdefault((source.id, source.source_event, beaten), set()).add(1)
+                shifts.add(1)
             if prop.kind == "fixed_window_property":
                 starts.add(definition.date_from)
-    return SparseLayout(True, tuple(sorted(shifts)), tuple(sorted(starts)), tuple(sorted(ends)), gap_values=gaps)
+    moves = tuple(SourceShifts(source, event, condition, tuple(sorted(days - {0})))
+                  for (source, event, condition), days in sorted(by_source.items()) if days - {0})
+    return SparseLayout(True, tuple(sorted(shifts)), tuple(sorted(starts)), tuple(sorted(ends)), gap_values=gaps,
+                        source_shifts=moves)
+
+
+def moves_value(project: ResolvedProject, layout: SparseLayout, moves: SourceShifts) -> exp.Expression:
+    """The condition on a day's value of ``moves.source`` under which its shifted days are
+    change days. A day holding the gap value is a gap day: it moves no window. With a
+    non-NULL gap value, the gap days next to a day enter and leave the frames that hold
+    that day; they change the value only when the day's own value does not already decide
+    it (NULL, or beaten by the gap value)."""
+    column, default = quoted(moves.source), layout.gap_values.get(moves.source)
+    if default is None:
+        return exp.Not(this=exp.Is(this=column, expression=exp.Null()))
+    constant = cast(literal(default), project.properties[moves.source].data_type)
+    missing = exp.Is(this=column.copy(), expression=exp.Null())
+    match moves.condition:
+        case "null":
+            return missing
+        case "below":
+            return exp.or_(missing, exp.LT(this=column.copy(), expression=constant))
+        case "above":
+            return exp.or_(missing, exp.GT(this=column.copy(), expression=constant))
+        case _:
+            return exp.or_(missing, exp.NEQ(this=column.copy(), expression=constant))
 
 
 def event_days_queries(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> list[exp.Select]:
@@ -209,6 +267,57 @@ def with_gap_days(function: str, value: exp.Expression, aggregate: exp.Expressio
     return exp.Case(ifs=[exp.If(this=some, true=corrected)], default=aggregate)
 
 
+def known_value(source: ResolvedProperty):
+    """The one value an event property takes on every day with events, when its definition
+    says so (``select`` a number and ``aggregate_function: none``: "had an event"), else None."""
+    definition = source.definition
+    if source.kind != "event_property" or definition.aggregate_function != "none":
+        return None
+    try:
+        return float(str(definition.select).strip())
+    except ValueError:
+        return None
+
+
+def without_gap_count(function: str, source: ResolvedProperty, default) -> bool:
+    """Whether a window of ``function`` over ``source`` (gap value ``default``, not NULL)
+    needs no count of the gap days in its frame: the source holds a known value on days with
+    events that the default can neither replace nor beat (a SUM of a non-NULL value, the
+    MAX of a value at least the default, the MIN of one at most it). Then the window is the
+    aggregate over the stored rows, or the default when the frame holds none of them but
+    some day that exists."""
+    value = known_value(source)
+    if value is None or isinstance(default, bool) or not isinstance(default, (int, float)):
+        return False
+    return {"sum": default == 0, "max": value >= default, "min": value <= default}.get(function, False)
+
+
+def sliding(project: ResolvedProject, prop: ResolvedProperty, value: exp.Expression, aggregate: exp.Expression,
+            default, day_to: dt.date) -> exp.Expression:
+    """A sliding window of the sparse layout: ``aggregate`` (of ``value``, the source) over
+    the stored rows of its RANGE frame, corrected for the frame's gap days (which hold the
+    source's ``default``)."""
+    definition = prop.definition
+    low, high = definition.relative_days_from, definition.relative_days_to
+    frame = range_frame(low, high)
+    aggregate = over(aggregate, frame)
+    day = quoted(DAY_NUMBER)
+    first = greatest(exp.Add(this=day.copy(), expression=exp.Literal.number(low)), quoted(REG_DAY))
+    last = least(exp.Add(this=day.copy(), expression=exp.Literal.number(high)), end_day(day_to))
+    source = project.properties[prop.source]
+    if default is not None and without_gap_count(definition.window_function, source, default):
+        return filled(aggregate, existing_days(first, last), default, source.data_type)
+    gap_days = exp.Sub(this=existing_days(first, last), expression=stored_rows_in(frame))
+    return with_gap_days(definition.window_function, value, aggregate, frame, gap_days, default, source.data_type)
+
+
+def filled(aggregate: exp.Expression, existing: exp.Expression, default, data_type: DataType) -> exp.Expression:
+    """``aggregate`` over the stored rows of a frame (``without_gap_count``), ``default`` when
+    it holds none of them, NULL when none of its days exists."""
+    some = exp.GT(this=existing, expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=some, true=exp.Coalesce(this=aggregate, expressions=[cast(literal(default), data_type)]))])
+
+
 def stored_rows_in(frame: exp.WindowSpec, condition: exp.Expression | None = None) -> exp.Expression:
     counted = exp.Star() if condition is None else exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))])
     return over(exp.Count(this=counted), frame)
@@ -277,9 +386,12 @@ def within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expressio
     return wrapped
 
 
-def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect: str = ENGINE_DIALECT) -> list[tuple[str, exp.Expression]]:
-    """The change days of each user (sql/sparse.py), from the first computed day on:
-    the CTEs ``event_days`` and ``spine``."""
+def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect: str = ENGINE_DIALECT,
+               event_values: dict[str, tuple[str, set[str]]] | None = None) -> list[tuple[str, exp.Expression]]:
+    """The change days of each user (sql/sparse.py), from the first computed day on: the
+    CTEs ``event_days``, the window sources' values (``moves<i>``, unless ``event_values``
+    names, for an event table, a CTE of the values of those sources over the same days: a
+    job computing every day) and ``spine``."""
     lower = date_literal(request.compute_from) if request.compute_from else None
     # a day with events moves up to max(shifts) days later: read events from that far back
     # (before the resume day, the stored days are the spine: only later days are derived)
@@ -289,16 +401,44 @@ def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect:
     days = [within(q, reach_back, date_literal(request.day_to), request.user_filter)
             for q in event_days_queries(project, dialect)]
     days.append(exp.select(quoted("entity_id"), exp.alias_(quoted("registration_date"), "date", quoted=True)).from_("users"))
-    candidates = []
-    for shift in layout.shifts:
-        moved = quoted("date") if shift == 0 else cast(exp.DateAdd(
-            this=quoted("date"), expression=exp.Literal.number(shift), unit=exp.var("DAY")), DataType.DATE)
-        shifted = exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_("event_days")
+    ctes: list[tuple[str, exp.Expression]] = [("event_days", union(days, distinct=True))]
+
+    def landing(query: exp.Select, shift: int, column: str = "date") -> exp.Select:
         if first_derived:  # only the days that land on first_derived .. day_to (the spine's days)
-            shifted = shifted.where(exp.Between(
-                this=quoted("date"), low=date_literal(first_derived - dt.timedelta(days=shift)),
+            query = query.where(exp.Between(
+                this=quoted(column), low=date_literal(first_derived - dt.timedelta(days=shift)),
                 high=date_literal(request.day_to - dt.timedelta(days=shift))))
-        candidates.append(shifted)
+        return query
+
+    def moved(column: str, shift: int) -> exp.Expression:
+        day = quoted(column) if shift == 0 else cast(exp.DateAdd(
+            this=quoted(column), expression=exp.Literal.number(shift), unit=exp.var("DAY")), DataType.DATE)
+        return exp.alias_(day, "date", quoted=True)
+
+    candidates = [landing(exp.select(quoted("entity_id"), quoted("date")).from_("event_days"), 0)]
+    for shift in layout.shifts:  # the registration day enters and leaves every window
+        if shift:
+            candidates.append(landing(exp.select(quoted("entity_id"), moved("registration_date", shift)).from_("users"),
+                                      shift, "registration_date"))
+    sources: dict[str, str] = {}  # event table -> the CTE of its window sources' values
+    for event_id in sorted({m.event for m in layout.source_shifts}):
+        names = {m.source for m in layout.source_shifts if m.event == event_id}
+        computed, held = (event_values or {}).get(event_id, (None, set()))
+        if computed is not None and names <= held and not first_derived:
+            sources[event_id] = computed
+            continue
+        read = [project.properties[name] for name in sorted(names)]
+        name = f"moves{len(ctes)}"
+        ctes.append((name, within(event_properties_query(project, event_id, read, dialect), reach_back,
+                                  date_literal(request.day_to), request.user_filter)))
+        sources[event_id] = name
+    conditions: dict[tuple[str, int], list[exp.Expression]] = {}
+    for moves in layout.source_shifts:
+        for shift in moves.shifts:
+            conditions.setdefault((moves.event, shift), []).append(moves_value(project, layout, moves))
+    for (event_id, shift), when in sorted(conditions.items(), key=lambda item: item[0]):
+        candidates.append(landing(exp.select(quoted("entity_id"), moved("date", shift)).from_(sources[event_id]).where(
+            exp.or_(*[exp.paren(c) for c in when]) if len(when) > 1 else when[0]), shift))
     month = exp.DateTrunc(this=quoted("registration_date"), unit=exp.Literal.string("MONTH"))
     first_anchor = exp.DateAdd(this=cast(month, DataType.DATE), expression=exp.Literal.number(1), unit=exp.var("MONTH"))
     if first_derived:  # the anchors from first_derived on
@@ -335,4 +475,4 @@ def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect:
         if lower is not None:
             stored = stored.where(exp.GTE(this=quoted("date"), expression=lower.copy()))
         parts.append(stored)
-    return [("event_days", union(days, distinct=True)), ("spine", union(parts, distinct=True))]
+    return ctes + [("spine", union(parts, distinct=True))]

@@ -341,3 +341,139 @@ def test_a_dense_fallback_config_still_validates(demo, tmp_path) -> None:
                       "        source_event: purchase\n        select: '{amount_usd}'\n"
                       "        aggregate_function: sum\n        default_value: 1\n")
     assert project.validate(dry_run=False).errors == []
+
+
+GAP_NEIGHBOURS = """properties:
+  longest_session_or_600_7d:
+    data_type: NUMBER
+    sliding_window_property:
+      window_function: max
+      relative_days_from: -6
+      relative_days_to: -3
+      source_event_property: {source_event: session, select: '{session_length_s}', aggregate_function: max,
+                              default_value: 600}
+  shortest_session_or_60_before:
+    data_type: NUMBER
+    sliding_window_property:
+      window_function: min
+      relative_days_from: -4
+      relative_days_to: -1
+      source_event_property: {source_event: session, select: '{session_length_s}', aggregate_function: min,
+                              default_value: 60}
+  long_sessions_7d:
+    data_type: NUMBER
+    sliding_window_property:
+      window_function: sum
+      relative_days_from: -6
+      relative_days_to: -3
+      source_event_property: {source_event: session, select: 'CASE WHEN {session_length_s} > 600 THEN {session_length_s} END',
+                              aggregate_function: sum, default_value: 0}
+  platforms_7d:
+    data_type: INTEGER
+    sliding_window_property:
+      window_function: count_distinct
+      relative_days_from: -6
+      relative_days_to: 0
+      source_event_property: {source_event: session, select: '{platform}', aggregate_function: last_value,
+                              default_value: web}
+  first_long_session:
+    data_type: NUMBER
+    lifetime_property:
+      merge_function: first_value
+      source_event_property: {source_event: session, select: 'CASE WHEN {session_length_s} > 900 THEN {session_length_s} END',
+                              aggregate_function: max, default_value: 0}
+  longest_session_or_600:
+    data_type: NUMBER
+    lifetime_property:
+      merge_function: max
+      source_event_property: {source_event: session, select: '{session_length_s}', aggregate_function: max,
+                              default_value: 600}
+  last_platform_or_web:
+    data_type: STRING
+    lifetime_property:
+      merge_function: last_value
+      source_event_property: {source_event: session, select: '{platform}', aggregate_function: last_value,
+                              default_value: web}
+"""
+
+
+def test_the_days_next_to_default_runs_are_stored_after_the_values_they_can_change(demo, tmp_path) -> None:
+    """With a non-NULL default, the gap days next to a day with events enter and leave the
+    windows holding that day; only a day whose value the default can beat moves them (NULL,
+    below the default for MAX, above for MIN, any other value for COUNT(DISTINCT) and
+    last_value). Windows of each kind, over session lengths and platforms around those
+    defaults: expanded, the stored rows are the dense model on every day."""
+    project = _edited(demo[-1], tmp_path, GAP_NEIGHBOURS)
+    assert project.validate(dry_run=False).errors == []
+    resolved = project.resolved()
+    layout = layout_of(resolved, [p.id for p in resolved.properties.values() if not p.is_base])
+    conditions = {(m.source, m.condition) for m in layout.source_shifts}
+    assert {("longest_session_or_600_7d__inner", "below"), ("shortest_session_or_60_before__inner", "above"),
+            ("long_sessions_7d__inner", "null"), ("platforms_7d__inner", "informative"),
+            ("first_long_session__inner", "null"), ("longest_session_or_600__inner", "below"),
+            ("last_platform_or_web__inner", "informative")} <= conditions
+    executor = warehouse_executor(tmp_path / "p" / "warehouse.duckdb", resolved)
+    try:
+        first, last = source_day_range(executor, resolved)
+        columns = daily_columns(resolved)
+        builder = ModelQueryBuilder(resolved)
+        dense = executor.frame(render(builder.build(ModelRequest(columns, first, last, dense=True))))
+        sparse_sql = builder.build(ModelRequest(columns, first, last))
+        expanded = executor.frame(render(expand_range(resolved, exp.Subquery(this=sparse_sql), columns, first, last)))
+        assert_frame_equal(expanded.sort(["entity_id", "date"]), dense.sort(["entity_id", "date"]).select(expanded.columns),
+                           rel_tol=1e-9, abs_tol=1e-12)
+        for name in ("longest_session_or_600_7d", "shortest_session_or_60_before", "long_sessions_7d"):
+            assert dense[name].n_unique() > 3  # the windows see values on both sides of their defaults
+    finally:
+        executor.close()
+
+
+def _window(function: str, low: int, high: int, select: str, aggregate: str, default) -> dict:
+    return {"data_type": "NUMBER", "sliding_window_property": {
+        "window_function": function, "relative_days_from": low, "relative_days_to": high,
+        "source_event_property": {"source_event": "events", "select": select, "aggregate_function": aggregate,
+                                  "default_value": default}}}
+
+
+BIG = "CASE WHEN {v} > 10 THEN {v} END"  # NULL on a day of small values
+
+
+@pytest.mark.parametrize(("prop", "events", "want"), [
+    # MAX with default 5 after two days below it: the first day without events enters the frame
+    (_window("max", -6, 0, "{v}", "max", 5), {0: 1.0, 1: 2.0}, [1.0, 2.0, 5.0, 5.0]),
+    # MIN with default 5 after two days above it
+    (_window("min", -6, 0, "{v}", "min", 5), {0: 7.0, 1: 8.0}, [7.0, 7.0, 5.0, 5.0]),
+    # a SUM with default 0 of two NULL days is NULL until a day without events enters
+    (_window("sum", -6, 0, BIG, "sum", 0), {0: 1.0, 1: 2.0}, [None, None, 0.0, 0.0]),
+    # lifetime first_value: NULL days, then the first day without events gives the default
+    ({"data_type": "NUMBER", "lifetime_property": {"merge_function": "first_value", "source_event_property": {
+        "source_event": "events", "select": BIG, "aggregate_function": "max", "default_value": 0}}},
+     {0: 1.0, 1: 2.0}, [None, None, 0.0, 0.0]),
+    # the registration day holds the default (no shift of its own): the window of the
+    # day after sees it
+    (_window("sum", -2, -1, "{v}", "sum", 0), {0: 0.0}, [None, 0.0, 0.0, 0.0]),
+    # "had an event" (1) against a default that beats it: the frame of day 6 holds a stored
+    # row of its own only, and a day without events that beats it
+    (_window("max", -1, 0, "1", "none", 5), {0: 1.0, 5: 1.0}, [1.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0]),
+    # a count of "had an event" days, with and without days that exist in the frame
+    (_window("sum", -1, 0, "1", "none", 0), {0: 1.0, 5: 1.0}, [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0]),
+    (_window("sum", -3, -1, "1", "none", 0), {0: 1.0, 5: 1.0}, [None, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]),
+])
+def test_a_day_whose_value_the_default_can_change_stores_the_days_next_to_its_gap(tmp_path, prop, events, want) -> None:
+    """Values worked out by hand (SEMANTICS 5.4-5.6: the window's days that exist, days
+    without events at the default). User u1 registers on day 1 with events on the days
+    ``events`` names (day index: v), u2 keeps the model running to the last day; the days
+    where u1's value changes are no shift of another day with events and only the rule
+    under test stores them (or, for "had an event" sources, decides them without counting
+    the frame's days)."""
+    from test_engine_regressions import at, tiny_project
+
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(len(want))]
+    rows = [("u1", at(days[i], 9), "ios", v) for i, v in sorted(events.items())]
+    rows += [("u2", at(days[0], 9), "web", 9.0), ("u2", at(days[-1], 9), "web", 9.0)]
+    project = tiny_project(tmp_path, rows, {"w": prop})
+    assert project.validate(dry_run=False).errors == []
+    project.refresh(origin="test")
+    got = project.property_values("w").filter(pl.col("entity_id") == "u1").sort("date")
+    assert got["date"].to_list() == days
+    assert got["value"].to_list() == want
