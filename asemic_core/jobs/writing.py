@@ -58,19 +58,37 @@ def stored_estimate(user_days: int, sparse: bool) -> int:
 def stream(executor, statements: list[str], after_each=None):
     """One Arrow stream of the rows of ``statements`` run one after the other (a table
     version is written from it in one commit, with memory bounded by a batch). An engine
-    that writes on its own side (Spark) gets the statements instead."""
+    that writes on its own side (Spark) gets the statements instead.
+
+    With several statements, each next one is computed (in a thread: DuckDB works without
+    the interpreter lock) while the rows of the one before are written: the write encodes
+    on one core, the query uses every core, so one batch's write overlaps the next batch's
+    query. At most two batches are held: the one being written and the one computed."""
     if hasattr(executor, "deferred"):
         return executor.deferred(statements, after_each)
     first = executor.batches(statements[0])
+    if len(statements) == 1:
+        def single():
+            yield from first
+            if after_each is not None:
+                after_each(0)
+
+        return pa.RecordBatchReader.from_batches(first.schema, single())
 
     def batches():
-        reader = first
-        for index, statement in enumerate(statements):
-            if index:
-                reader = executor.batches(statement)
-            yield from reader
-            if after_each is not None:
-                after_each(index)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="asemic-batch") as pool:
+            pending = pool.submit(first.read_all)
+            for index in range(len(statements)):
+                table = pending.result()
+                if index + 1 < len(statements):
+                    pending = pool.submit(lambda statement: executor.batches(statement).read_all(),
+                                          statements[index + 1])
+                yield from table.to_batches()
+                del table
+                if after_each is not None:
+                    after_each(index)
 
     return pa.RecordBatchReader.from_batches(first.schema, batches())
 

@@ -53,3 +53,51 @@ def test_joins_as_written_applies_inside_its_block_only() -> None:
     assert set(inside.split(",")) == {"late_materialization", "build_side_probe_side"}
     assert executor.rows(setting)[0][0] == "late_materialization"
     executor.close()
+
+
+class _Recording:
+    """A DuckDB executor that records when each statement starts."""
+
+    def __init__(self, events: list) -> None:
+        from asemic_core.backend.duckdb_executor import DuckDBExecutor, connect
+
+        self.inner = DuckDBExecutor(connect(None))
+        self.events = events
+
+    def batches(self, sql: str):
+        self.events.append(("computing", sql))
+        return self.inner.batches(sql)
+
+
+def test_batches_stream_in_order_computing_at_most_one_ahead() -> None:
+    events: list = []
+    executor = _Recording(events)
+    statements = [f"SELECT range + {100 * i} AS x FROM range(3)" for i in range(4)]
+    import time
+
+    def written(index: int) -> None:
+        time.sleep(0.2)  # a slow write: time enough for a thread running ahead to start later batches
+        events.append(("written", index))
+
+    reader = writing.stream(executor, statements, written)
+    rows = reader.read_all().column("x").to_pylist()
+    executor.inner.close()
+    assert rows == [0, 1, 2, 100, 101, 102, 200, 201, 202, 300, 301, 302]
+    order = [(kind, statements.index(what) if kind == "computing" else what) for kind, what in events]
+    assert [e for e in order if e[0] == "written"] == [("written", i) for i in range(4)]
+    for index in range(2, 4):  # a batch starts only once the one two before it is written
+        assert order.index(("computing", index)) > order.index(("written", index - 2))
+
+
+def test_a_failing_batch_fails_the_stream_after_the_batches_before_it() -> None:
+    import duckdb
+    import pytest
+
+    events: list = []
+    executor = _Recording(events)
+    statements = ["SELECT 1 AS x", "SELECT CAST(error('the second batch failed') AS INTEGER) AS x", "SELECT 3 AS x"]
+    reader = writing.stream(executor, statements, lambda index: events.append(("written", index)))
+    with pytest.raises(duckdb.Error, match="the second batch failed"):
+        reader.read_all()
+    executor.inner.close()
+    assert ("written", 0) in events and ("written", 1) not in events
