@@ -109,6 +109,13 @@ def _run_job(project, kind: str, args: dict | None, origin: str, reporter: Repor
             if job_id is not None:  # queued by the app: its record says what happened
                 store.jobs.finish(job_id, "succeeded", message=reason)
             return JobResult(job_id or "", "up to date", message=reason)
+    with store.state.keep_open():  # one state connection for the job's log and publish
+        return _run_logged(project, files, store, resolved, settings, warehouse, kind, args, origin, reporter, job_id)
+
+
+def _run_logged(project, files, store, resolved, settings, warehouse, kind: str, args: dict | None, origin: str,
+                reporter: Reporter | None, job_id: str | None) -> JobResult:
+    """Log the job, take the writer lock, run it and record its outcome."""
     store.jobs.mark_interrupted(store.lock.holder)
     if job_id is None:
         job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)
