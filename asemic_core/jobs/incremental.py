@@ -21,7 +21,6 @@ from asemic_core.jobs.writing import (
     user_days,
     users_query,
 )
-from asemic_core.jobs.partial_active import activity_targets, recompute_activity_columns
 from asemic_core.jobs.user_state import read_state, write_state, write_users
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.hashing import definition_hashes
@@ -201,6 +200,9 @@ def _column_states(project: ResolvedProject, job_id: str, names: list[str], firs
 
 
 def _partial(executor, project, work: Work, targets, drop, reporter, span=(0.0, 1.0)):
+    # imported here: only partial updates (and stale columns) read it, not every job process
+    from asemic_core.jobs.partial_active import activity_targets, recompute_activity_columns
+
     model_first, watermark = model_range(work)
     by_event = activity_targets(executor, project, work, work.snapshot(DAILY), targets, drop)
     if by_event is not None:  # only the activity part changes (jobs/partial_active.py)

@@ -14,7 +14,6 @@ from asemic_core.engine import spark_preflight
 from asemic_core.errors import AsemicError, JobError
 from asemic_core.jobs.days import columns_for
 from asemic_core.jobs.incremental import run_partial, run_rewind, run_update, update_is_up_to_date
-from asemic_core.jobs.refresh import run_refresh
 from asemic_core.jobs.writing import JobResult, ensure_valid
 from asemic_core.progress import Reporter
 from asemic_core.semantic.resolve import resolve
@@ -128,6 +127,8 @@ def _run_logged(project, files, store, resolved, settings, warehouse, kind: str,
         store.jobs.start(job_id)
         args = args or {}
         if kind == "refresh":
+            from asemic_core.jobs.refresh import run_refresh  # not compiled by the other jobs' processes
+
             result = run_refresh(resolved, store, warehouse, job_id, reporter, settings)
         elif kind == "update" and (args.get("kpis") or args.get("properties")):
             targets = columns_for(resolved, args.get("kpis", []), args.get("properties", []))
