@@ -19,6 +19,7 @@ from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from asemic_core.config import yaml_fast
 from asemic_core.issues import Issue
 
 KeyPath = tuple[str | int, ...]
@@ -63,6 +64,24 @@ def _rt_yaml() -> YAML:
     yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     return yaml
+
+
+_NOT_FAST = object()
+
+
+def _fast_load(text: str) -> Any:
+    """The document as ruamel loads it, composed by libyaml (config/yaml_fast.py), or
+    ``_NOT_FAST`` when ruamel must parse it (and report its problems) itself."""
+    yaml = _rt_yaml()
+    root = yaml_fast.compose(text, yaml.resolver, MAX_DEPTH)
+    if root is None:
+        return _NOT_FAST
+    if root is yaml_fast.EMPTY:
+        return None
+    try:
+        return yaml.constructor.construct_document(root)
+    except Exception:  # e.g. a duplicate key: ruamel's own message names both lines
+        return _NOT_FAST
 
 
 # Bounds on one config file: a 20-line file of nested aliases ("billion laughs") would
@@ -190,7 +209,9 @@ def parse_yaml(text: str, rel_path: str) -> tuple[YamlDocument | None, list[Issu
         return None, [Issue(rel_path, None, f"the file is {len(text):,} characters long; a config file may hold at most "
                             f"{MAX_FILE_BYTES:,}: split it", rule="yaml-limits")]
     try:
-        node = _rt_yaml().load(io.StringIO(text))
+        node = _fast_load(text)
+        if node is _NOT_FAST:
+            node = _rt_yaml().load(io.StringIO(text))
     except RecursionError:
         return None, [Issue(rel_path, None, f"values are nested too deeply (more than {MAX_DEPTH} levels)",
                             rule="yaml-limits")]

@@ -21,7 +21,6 @@ from asemic_core.jobs.writing import (
     user_days,
     users_query,
 )
-from asemic_core.jobs.partial_active import activity_targets, recompute_activity_columns
 from asemic_core.jobs.user_state import read_state, write_state, write_users
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.hashing import definition_hashes
@@ -201,6 +200,9 @@ def _column_states(project: ResolvedProject, job_id: str, names: list[str], firs
 
 
 def _partial(executor, project, work: Work, targets, drop, reporter, span=(0.0, 1.0)):
+    # imported here: only partial updates (and stale columns) read it, not every job process
+    from asemic_core.jobs.partial_active import activity_targets, recompute_activity_columns
+
     model_first, watermark = model_range(work)
     by_event = activity_targets(executor, project, work, work.snapshot(DAILY), targets, drop)
     if by_event is not None:  # only the activity part changes (jobs/partial_active.py)
@@ -248,11 +250,11 @@ def run_partial(project: ResolvedProject, store: ModelStore, warehouse_path, job
     executor = job_executor(warehouse_path, project, store, settings, job_id, reporter)
     try:
         stats, phases = _partial(executor, project, work, targets, [], reporter)
+        version = store.publish(work, "partial", day_from=model_first, day_to=watermark,
+                                rows=sum(r for _d, r, _s in stats), days=stats, phases=phases)
+        duckdb_views.write_views(store, project, executor)
     finally:
         executor.close()
-    version = store.publish(work, "partial", day_from=model_first, day_to=watermark,
-                            rows=sum(r for _d, r, _s in stats), days=stats, phases=phases)
-    duckdb_views.write_views(store, project)
     return JobResult(job_id, "succeeded", stats, phases, model_first, watermark, version.version)
 
 
@@ -303,16 +305,16 @@ def run_update(project: ResolvedProject, store: ModelStore, warehouse_path, job_
         mark = time.monotonic()
         write_state(executor, project, work, plan.last, state)
         phases["user_state"] = time.monotonic() - mark
+        columns = [c.name for c in generate_schema(project).table(DAILY).columns]
+        work.set_columns(_column_states(project, job_id, columns, model_first, plan.last))
+        work.watermark = plan.last.isoformat()
+        days = _merged_days(first_stats, stats)
+        first = model_first if first_stats else plan.first
+        version = store.publish(work, "update", day_from=first, day_to=plan.last,
+                                rows=sum(r for _d, r, _s in days), days=days, phases=phases)
+        duckdb_views.write_views(store, project, executor)
     finally:
         executor.close()
-    columns = [c.name for c in generate_schema(project).table(DAILY).columns]
-    work.set_columns(_column_states(project, job_id, columns, model_first, plan.last))
-    work.watermark = plan.last.isoformat()
-    days = _merged_days(first_stats, stats)
-    first = model_first if first_stats else plan.first
-    version = store.publish(work, "update", day_from=first, day_to=plan.last,
-                            rows=sum(r for _d, r, _s in days), days=days, phases=phases)
-    duckdb_views.write_views(store, project)
     return JobResult(job_id, "succeeded", days, phases, first, plan.last, version.version)
 
 
@@ -335,14 +337,14 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
         stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0), users)
         phases.update(more)
         write_state(executor, project, work, watermark)  # the rewound days' activity may have changed
+        if first_stats:  # the stale columns now hold their current definitions on every day
+            columns = [c.name for c in generate_schema(project).table(DAILY).columns]
+            work.set_columns(_column_states(project, job_id, columns, model_first, watermark))
+        days = _merged_days(first_stats, stats)
+        first = model_first if first_stats else plan.first
+        version = store.publish(work, "rewind", day_from=first, day_to=plan.last,
+                                rows=sum(r for _d, r, _s in days), days=days, phases=phases)
+        duckdb_views.write_views(store, project, executor)
     finally:
         executor.close()
-    if first_stats:  # the stale columns now hold their current definitions on every day
-        columns = [c.name for c in generate_schema(project).table(DAILY).columns]
-        work.set_columns(_column_states(project, job_id, columns, model_first, watermark))
-    days = _merged_days(first_stats, stats)
-    first = model_first if first_stats else plan.first
-    version = store.publish(work, "rewind", day_from=first, day_to=plan.last,
-                            rows=sum(r for _d, r, _s in days), days=days, phases=phases)
-    duckdb_views.write_views(store, project)
     return JobResult(job_id, "succeeded", days, phases, first, plan.last, version.version)

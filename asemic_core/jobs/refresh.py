@@ -79,16 +79,17 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
         work.write(USERS, executor.batches(users_query(project, last)), replace_schema=True)
         write_state(executor, project, work, last)
         counts = user_days(executor, project, first, last)
+        schema = generate_schema(project)
+        work.set_columns([ColumnState(DAILY, c.name, c.data_type, c.def_hash, first.isoformat(), last.isoformat(),
+                                      job_id) for c in schema.table(DAILY).columns], replace_all=True)
+        work.first_day, work.watermark = first.isoformat(), last.isoformat()
+        stats = day_stats(counts, first, last, phases["compute_and_write"])
+        phases["total"] = time.monotonic() - started
+        version = store.publish(work, "refresh", day_from=first, day_to=last, rows=sum(n for _d, n, _s in stats),
+                                days=stats, phases=phases)
+        duckdb_views.write_views(store, project, executor)
     finally:
         executor.close()
-    schema = generate_schema(project)
-    work.set_columns([ColumnState(DAILY, c.name, c.data_type, c.def_hash, first.isoformat(), last.isoformat(), job_id)
-                      for c in schema.table(DAILY).columns], replace_all=True)
-    work.first_day, work.watermark = first.isoformat(), last.isoformat()
-    stats = day_stats(counts, first, last, phases["compute_and_write"])
-    phases["total"] = time.monotonic() - started
-    version = store.publish(work, "refresh", day_from=first, day_to=last, rows=sum(n for _d, n, _s in stats), days=stats, phases=phases)
-    duckdb_views.write_views(store, project)
     return JobResult(job_id, "succeeded", stats, phases, first, last, version.version)
 
 

@@ -14,7 +14,6 @@ from asemic_core.engine import spark_preflight
 from asemic_core.errors import AsemicError, JobError
 from asemic_core.jobs.days import columns_for
 from asemic_core.jobs.incremental import run_partial, run_rewind, run_update, update_is_up_to_date
-from asemic_core.jobs.refresh import run_refresh
 from asemic_core.jobs.writing import JobResult, ensure_valid
 from asemic_core.progress import Reporter
 from asemic_core.semantic.resolve import resolve
@@ -109,6 +108,13 @@ def _run_job(project, kind: str, args: dict | None, origin: str, reporter: Repor
             if job_id is not None:  # queued by the app: its record says what happened
                 store.jobs.finish(job_id, "succeeded", message=reason)
             return JobResult(job_id or "", "up to date", message=reason)
+    with store.state.keep_open():  # one state connection for the job's log and publish
+        return _run_logged(project, files, store, resolved, settings, warehouse, kind, args, origin, reporter, job_id)
+
+
+def _run_logged(project, files, store, resolved, settings, warehouse, kind: str, args: dict | None, origin: str,
+                reporter: Reporter | None, job_id: str | None) -> JobResult:
+    """Log the job, take the writer lock, run it and record its outcome."""
     store.jobs.mark_interrupted(store.lock.holder)
     if job_id is None:
         job_id = store.jobs.create(kind, args or {}, config_hash(project), origin)
@@ -121,6 +127,8 @@ def _run_job(project, kind: str, args: dict | None, origin: str, reporter: Repor
         store.jobs.start(job_id)
         args = args or {}
         if kind == "refresh":
+            from asemic_core.jobs.refresh import run_refresh  # not compiled by the other jobs' processes
+
             result = run_refresh(resolved, store, warehouse, job_id, reporter, settings)
         elif kind == "update" and (args.get("kpis") or args.get("properties")):
             targets = columns_for(resolved, args.get("kpis", []), args.get("properties", []))

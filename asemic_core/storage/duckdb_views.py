@@ -17,40 +17,56 @@ from sqlglot import exp
 
 from asemic_core.backend.duckdb_executor import DuckDBExecutor, configure
 from asemic_core.backend.settings import EngineSettings
-from asemic_core.names import quote_name
+from asemic_core.names import quote_name, sql_string
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import expand_range
 from asemic_core.storage.store import DAILY, ModelStore, USER_STATE
 
 VIEWS_FILE = "catalog.duckdb"
+ATTACHED = "asemic_views_new"  # the new views file, attached to a job's connection while written
 
 
-def write_views(store: ModelStore, project: ResolvedProject) -> Path:
+def write_views(store: ModelStore, project: ResolvedProject, executor=None) -> Path:
+    """Write the views file of the published version: through ``executor``'s DuckDB
+    connection when the job has one open (a new DuckDB instance costs ~10 ms), else its own."""
     schema = project.entity.model_schema if project.entity else "asemic_model"
     target = store.root / VIEWS_FILE
     tmp = store.root / f".{VIEWS_FILE}.{os.getpid()}.tmp"
     if tmp.exists():
         tmp.unlink()
-    con = configure(duckdb.connect(str(tmp)), EngineSettings())
+    con, prefix = (executor.con, f"{quote_name(ATTACHED)}.") if isinstance(executor, DuckDBExecutor) else (None, "")
+    if con is not None:
+        try:
+            con.execute(f"ATTACH {sql_string(str(tmp))} AS {quote_name(ATTACHED)} (READ_WRITE)")
+        except duckdb.Error:  # e.g. a connection that cannot attach a file: one of its own
+            con, prefix = None, ""
+    if con is None:
+        con, prefix = configure(duckdb.connect(str(tmp)), EngineSettings()), ""
     try:
-        executor = DuckDBExecutor(con)
-        quoted_schema = quote_name(schema)
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted_schema}")
-        current = store.current()
-        for table in (current.tables if current else {}):
-            if table == USER_STATE:  # the engine's own state: no view (and no need to load its files)
-                continue
-            snapshot = store.snapshot(table, current)
-            if snapshot is None or not snapshot.files:
-                continue
-            relation = executor.relation(snapshot)
-            if table == DAILY and current.watermark:
-                con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table + '_stored')} AS {relation.sql(executor.dialect)}")
-                columns = [c for c in snapshot.columns if c not in ("entity_id", "date") and c in project.properties]
-                relation = expand_range(project, exp.Subquery(this=relation), columns,
-                                        dt.date.fromisoformat(current.first_day), dt.date.fromisoformat(current.watermark))
-            con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table)} AS {relation.sql(executor.dialect)}")
+        _create_views(con, prefix + quote_name(schema), store, project)
     finally:
-        con.close()
+        if prefix:
+            con.execute(f"DETACH {quote_name(ATTACHED)}")
+        else:
+            con.close()
     os.replace(tmp, target)
     return target
+
+
+def _create_views(con, quoted_schema: str, store: ModelStore, project: ResolvedProject) -> None:
+    executor = DuckDBExecutor(con)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted_schema}")
+    current = store.current()
+    for table in (current.tables if current else {}):
+        if table == USER_STATE:  # the engine's own state: no view (and no need to load its files)
+            continue
+        snapshot = store.snapshot(table, current)
+        if snapshot is None or not snapshot.files:
+            continue
+        relation = executor.relation(snapshot)
+        if table == DAILY and current.watermark:
+            con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table + '_stored')} AS {relation.sql(executor.dialect)}")
+            columns = [c for c in snapshot.columns if c not in ("entity_id", "date") and c in project.properties]
+            relation = expand_range(project, exp.Subquery(this=relation), columns,
+                                    dt.date.fromisoformat(current.first_day), dt.date.fromisoformat(current.watermark))
+        con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table)} AS {relation.sql(executor.dialect)}")

@@ -67,8 +67,9 @@ class JobLog:
                         (now(), os.getpid(), job_id))
 
     def progress(self, job_id: str, fraction: float, message: str | None = None) -> None:
-        """Record how far the job got; the fraction never goes back (readers poll it)."""
-        with self.state.transaction() as con:
+        """Record how far the job got; the fraction never goes back (readers poll it). Not
+        waited for on disk: a progress note is not worth a flush of the job's files."""
+        with self.state.transaction(durable=False) as con:
             con.execute("UPDATE jobs SET progress = MAX(COALESCE(progress, 0), ?), message = COALESCE(?, message) "
                         "WHERE id = ?",
                         (max(0.0, min(1.0, fraction)), message, job_id))

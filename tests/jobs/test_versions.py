@@ -72,6 +72,28 @@ def test_history_lists_each_version_with_its_job(two_versions: Path, tmp_path: P
     assert text.returncode == 0 and "(published)" in text.stdout.splitlines()[0]
 
 
+def _views(catalog: Path) -> list[tuple]:
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        return con.sql("SELECT schema_name, view_name, sql FROM duckdb_views() WHERE NOT internal ORDER BY 1, 2").fetchall()
+
+
+def test_a_job_writes_the_views_file_through_its_connection_as_a_connection_of_its_own_would(
+        two_versions: Path, tmp_path: Path) -> None:
+    root = copy_project(two_versions, tmp_path / "project")
+    project = Project(root)
+    catalog = project.model_dir() / "catalog.duckdb"
+    project.rewind(day(50), day(52), origin="test")  # the job attaches the new file to its connection
+    written_by_job = _views(catalog)
+    assert [(schema, name) for schema, name, _sql in written_by_job] == [
+        ("asemic_model", "daily"), ("asemic_model", "daily_stored"), ("asemic_model", "users")]
+    assert not list(project.model_dir().glob(".catalog.duckdb.*")), "the new views file was left aside"
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM asemic_model.daily").fetchall()[0][0] == project.status().rows
+        assert con.sql("SELECT count(*) FROM asemic_model.users").fetchall()[0][0] == table_frame(root, USERS).height
+    project.write_catalog()  # on a DuckDB connection of its own
+    assert _views(catalog) == written_by_job
+
+
 def test_restore_republishes_a_version_and_can_be_undone(two_versions: Path, demo_states, tmp_path: Path) -> None:
     root = copy_project(two_versions, tmp_path / "project")
     project = Project(root)
