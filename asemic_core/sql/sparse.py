@@ -306,6 +306,15 @@ def sliding(project: ResolvedProject, prop: ResolvedProperty, value: exp.Express
     last = least(exp.Add(this=day.copy(), expression=exp.Literal.number(high)), end_day(day_to))
     source = project.properties[prop.source]
     if default is not None and without_gap_count(definition.window_function, source, default):
+        known = known_value(source)
+        if definition.window_function in ("max", "min") and default == 0 and known != 0:
+            # the frame holds ``known`` on days with events and 0 on the others: its MAX (or
+            # MIN) is ``known`` exactly when its sum is not 0, and the sum is the window a
+            # SUM over the same frame computes (DuckDB computes one for both)
+            hit = exp.NEQ(this=exp.Coalesce(this=over(exp.Sum(this=value.copy()), frame), expressions=[
+                exp.Literal.number(0)]), expression=exp.Literal.number(0))
+            aggregate = exp.Case(ifs=[exp.If(this=hit, true=cast(literal(known), source.data_type))],
+                                 default=cast(literal(default), source.data_type))
         return filled(aggregate, existing_days(first, last), default, source.data_type)
     gap_days = exp.Sub(this=existing_days(first, last), expression=stored_rows_in(frame))
     return with_gap_days(definition.window_function, value, aggregate, frame, gap_days, default, source.data_type)

@@ -458,6 +458,12 @@ BIG = "CASE WHEN {v} > 10 THEN {v} END"  # NULL on a day of small values
     # a count of "had an event" days, with and without days that exist in the frame
     (_window("sum", -1, 0, "1", "none", 0), {0: 1.0, 5: 1.0}, [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0]),
     (_window("sum", -3, -1, "1", "none", 0), {0: 1.0, 5: 1.0}, [None, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]),
+    # MAX and MIN of "had an event" against a default 0 it beats: read from the frame's sum
+    (_window("max", -1, 0, "1", "none", 0), {0: 1.0, 5: 1.0}, [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0]),
+    (_window("max", -3, -1, "1", "none", 0), {0: 1.0, 5: 1.0}, [None, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]),
+    (_window("min", -1, 0, "-1", "none", 0), {0: 1.0, 5: 1.0}, [-1.0, -1.0, 0.0, 0.0, 0.0, -1.0, -1.0]),
+    # ... and against one it does not beat: the days without events decide
+    (_window("max", -1, 0, "-1", "none", 0), {0: 1.0, 5: 1.0}, [-1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
 ])
 def test_a_day_whose_value_the_default_can_change_stores_the_days_next_to_its_gap(tmp_path, prop, events, want) -> None:
     """Values worked out by hand (SEMANTICS 5.4-5.6: the window's days that exist, days
