@@ -165,15 +165,10 @@ def moves_value(project: ResolvedProject, layout: SparseLayout, moves: SourceShi
         return exp.Not(this=exp.Is(this=column, expression=exp.Null()))
     constant = cast(literal(default), project.properties[moves.source].data_type)
     missing = exp.Is(this=column.copy(), expression=exp.Null())
-    match moves.condition:
-        case "null":
-            return missing
-        case "below":
-            return exp.or_(missing, exp.LT(this=column.copy(), expression=constant))
-        case "above":
-            return exp.or_(missing, exp.GT(this=column.copy(), expression=constant))
-        case _:
-            return exp.or_(missing, exp.NEQ(this=column.copy(), expression=constant))
+    if moves.condition == NULL_VALUE:
+        return missing
+    compare = {BELOW: exp.LT, ABOVE: exp.GT, INFORMATIVE: exp.NEQ}[moves.condition]
+    return exp.or_(missing, compare(this=column.copy(), expression=constant))
 
 
 def event_days_queries(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> list[exp.Select]:
