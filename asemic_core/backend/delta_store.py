@@ -197,6 +197,32 @@ class DeltaTableStore:
         self._remember(key, found)
         return version
 
+    def delete_days(self, table: str, first: dt.date, last: dt.date) -> int:
+        """Remove the rows of days ``first`` .. ``last`` (a partition predicate: the files of
+        those days leave the table, nothing is rewritten); return the new version."""
+        delta = self._load_latest(table)
+        column = quote_name((delta.metadata().partition_columns or ["date"])[0])
+        delta.delete(predicate=f"{column} >= {sql_string(first.isoformat())} AND "
+                               f"{column} <= {sql_string(last.isoformat())}",
+                     post_commithook_properties=_HOOKS)
+        version = delta.version()
+        key = self._key(table, version)
+        self._remember(key, self._read(delta, table, version))
+        self._keep_loaded(table, key, delta)
+        return version
+
+    def drop(self, table: str) -> None:
+        """Delete the table (its files and its log)."""
+        import shutil
+
+        with _cache_lock:
+            _loaded.pop(str(self.location(table)), None)
+        shutil.rmtree(self.location(table), ignore_errors=True)
+
+    def names(self) -> list[str]:
+        """The tables stored."""
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+
     def _write_in_two_passes(self, location: str, delta: DeltaTable | None, data: pa.RecordBatchReader,
                              options: dict) -> DeltaTable | None:
         """Write the rows outside the activity part, then append the activity part's rows

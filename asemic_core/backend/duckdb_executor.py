@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from asemic_core.backend.seam import SnapshotGone, TableSnapshot, empty_relation
+from asemic_core.backend.seam import SnapshotGone, TableSnapshot, empty_relation, with_column_tables
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
 from asemic_core.sql.render import ENGINE_DIALECT
@@ -72,6 +72,9 @@ class DuckDBExecutor:
         names = list(columns) if columns is not None else list(snapshot.columns)
         if not snapshot.files:
             return empty_relation(names, types)
+        joined = with_column_tables(snapshot, names, self.relation)
+        if joined is not None:
+            return joined
         listed = exp.Array(expressions=[exp.Literal.string(f.path) for f in snapshot.files])
         hive = exp.EQ(this=exp.var("hive_partitioning"), expression=exp.true() if snapshot.partition_by else exp.false())
         scan = exp.Anonymous(this="read_parquet", expressions=[listed, hive])

@@ -40,8 +40,23 @@ class TableFile:
 
 
 @dataclass(frozen=True)
+class ColumnTable:
+    """A table holding newer values of some of another table's columns (``columns``) on the
+    rows it has, matched on ``KEYS``: those rows read its values, the others the table's own
+    (a partial update of activity columns writes the keys of the activity rows and the
+    recomputed columns alone; jobs/partial_active.py)."""
+
+    snapshot: "TableSnapshot"
+    columns: tuple[str, ...]
+
+
+KEYS = ("entity_id", "date")
+
+
+@dataclass(frozen=True)
 class TableSnapshot:
-    """One version of one table: its files, their partition days, its column names."""
+    """One version of one table: its files, their partition days, its column names, and
+    the column tables whose values replace some of its columns' (``overrides``)."""
 
     name: str
     location: str
@@ -49,6 +64,7 @@ class TableSnapshot:
     columns: tuple[str, ...]
     partition_by: str | None
     files: tuple[TableFile, ...] = field(default=())
+    overrides: tuple[ColumnTable, ...] = field(default=())
 
     @property
     def rows(self) -> int:
@@ -67,11 +83,22 @@ class TableSnapshot:
 
     def between(self, day_from: dt.date | None, day_to: dt.date | None) -> TableSnapshot:
         """The same version restricted to the files of days ``day_from .. day_to``."""
-        return self._keeping(f for f in self.files if f.day is None or (
-            (day_from is None or f.day >= day_from) and (day_to is None or f.day <= day_to)))
+        def kept(f: TableFile) -> bool:
+            return f.day is None or ((day_from is None or f.day >= day_from) and (day_to is None or f.day <= day_to))
 
-    def _keeping(self, files) -> TableSnapshot:
-        return TableSnapshot(self.name, self.location, self.version, self.columns, self.partition_by, tuple(files))
+        return self._keeping((f for f in self.files if kept(f)), tuple(
+            ColumnTable(o.snapshot._keeping(f for f in o.snapshot.files if kept(f)), o.columns) for o in self.overrides))
+
+    def _keeping(self, files, overrides: tuple[ColumnTable, ...] | None = None) -> TableSnapshot:
+        return TableSnapshot(self.name, self.location, self.version, self.columns, self.partition_by, tuple(files),
+                             self.overrides if overrides is None else overrides)
+
+    def with_overrides(self, overrides: tuple[ColumnTable, ...]) -> TableSnapshot:
+        return self._keeping(self.files, tuple(overrides))
+
+    def plain(self) -> TableSnapshot:
+        """The table's own files, without the column tables."""
+        return self._keeping(self.files, ())
 
     @property
     def split(self) -> bool:
@@ -86,8 +113,9 @@ class TableSnapshot:
         return self._keeping(f for f in self.files if f.active)
 
     def other_part(self) -> TableSnapshot:
-        """The files of the rows outside the activity part (none when the table is not split)."""
-        return self._keeping(f for f in self.files if f.active is False)
+        """The files of the rows outside the activity part (none when the table is not split;
+        column tables hold activity rows only, so none of them)."""
+        return self._keeping((f for f in self.files if f.active is False), ())
 
 
 class Executor(Protocol):
@@ -155,6 +183,21 @@ class TableStore(Protocol):
         version at all references: the leftovers of a writer that died); the count."""
         ...
 
+    def delete_days(self, table: str, first: dt.date, last: dt.date) -> int:
+        """A new version of a table partitioned by day without the days ``first`` .. ``last``
+        (their files leave the version; nothing is rewritten); return it."""
+        ...
+
+    def names(self) -> list[str]:
+        """The tables stored."""
+        ...
+
+    def drop(self, table: str) -> None:
+        """Delete a table no kept model version names (its files and versions)."""
+        ...
+
+    def location(self, table: str): ...
+
 
 def empty_relation(names: list[str], types: dict[str, exp.DataType] | None = None) -> exp.Expression:
     """A relation with the columns ``names`` and no row (a pinned version with no file in range);
@@ -162,3 +205,46 @@ def empty_relation(names: list[str], types: dict[str, exp.DataType] | None = Non
     types = types or {}
     return exp.select(*[exp.alias_(exp.cast(exp.Null(), types[c]) if c in types else exp.Null(), c, quoted=True)
                         for c in names]).where(exp.false())
+
+
+def with_column_tables(snapshot: TableSnapshot, names: list[str], read) -> exp.Expression | None:
+    """``names`` of ``snapshot`` with the values of its column tables where they have the
+    row (``read(snapshot, columns)``: the executor's relation of one table's own files), or
+    None when no column of ``names`` is in a column table."""
+    used = [(index, o) for index, o in enumerate(snapshot.overrides) if set(o.columns) & set(names)]
+    if not used:
+        return None
+    base = snapshot.plain()
+    own = list(dict.fromkeys([*KEYS, *names]))
+    source = exp.alias_(exp.Subquery(this=read(base, own)), "t", table=True)
+    select = None
+    supplied: dict[str, str] = {}
+    joins = []
+    for index, override in used:
+        alias = f"c{index}"
+        columns = [c for c in override.columns if c in names]
+        for column in columns:
+            supplied[column] = alias
+        present = "__present"
+        rows = exp.select(*[exp.column(exp.to_identifier(c, quoted=True)) for c in (*KEYS, *columns)],
+                          exp.alias_(exp.true(), present, quoted=True)).from_(
+            exp.alias_(exp.Subquery(this=read(override.snapshot, [*KEYS, *columns])), "r", table=True))
+        joins.append((exp.alias_(exp.Subquery(this=rows), alias, table=True), alias))
+
+    def column(name: str, table: str) -> exp.Column:
+        return exp.column(exp.to_identifier(name, quoted=True), table=exp.to_identifier(table))
+
+    outputs = []
+    for name in names:
+        if name in supplied:
+            alias = supplied[name]
+            outputs.append(exp.alias_(exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(
+                this=column("__present", alias), expression=exp.Null())), true=column(name, alias))],
+                default=column(name, "t")), name, quoted=True))
+        else:
+            outputs.append(column(name, "t"))
+    select = exp.select(*outputs).from_(source)
+    for table, alias in joins:
+        select = select.join(table, join_type="LEFT", on=exp.and_(
+            *[exp.EQ(this=column(k, "t"), expression=column(k, alias)) for k in KEYS]))
+    return select

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from asemic_core.backend.seam import TableSnapshot, empty_relation
+from asemic_core.backend.seam import TableSnapshot, empty_relation, with_column_tables
 from asemic_core.backend.settings import SparkSettings
 from asemic_core.backend.spark_session import spark_session
 from asemic_core.errors import WarehouseError
@@ -149,6 +149,9 @@ class SparkExecutor:
         names = list(columns) if columns is not None else list(snapshot.columns)
         if not snapshot.files:
             return empty_relation(names, types)
+        joined = with_column_tables(snapshot, names, self.relation)
+        if joined is not None:
+            return joined
         parts = []
         for directory, days in _directories(snapshot).items():
             source = exp.Table(this=exp.to_identifier(directory, quoted=True),

@@ -129,6 +129,25 @@ class SparkTableStore:
         folder = Path(directory) / f"{partition_by}={day}" if partition_by else Path(directory)
         return sum(p.stat().st_size for p in folder.glob("*.parquet"))
 
+    def delete_days(self, table: str, first: dt.date, last: dt.date) -> int:
+        """A new version without the days ``first`` .. ``last`` (a manifest: nothing is rewritten)."""
+        latest = self.latest(table)
+        manifest = dict(self._manifest(table, latest))
+        low, high = first.isoformat(), last.isoformat()
+        manifest["parts"] = [p for p in manifest["parts"] if not (p["day"] and low <= p["day"] <= high)]
+        manifest["version"] = latest + 1
+        self._save(table, latest + 1, manifest)
+        return latest + 1
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.manifests.iterdir() if p.is_dir()) if self.manifests.is_dir() else []
+
+    def drop(self, table: str) -> None:
+        """Forget the table's versions (and delete its files, on a local path)."""
+        shutil.rmtree(self.manifests / table, ignore_errors=True)
+        if not ("://" in self.settings.tables_path or self.settings.tables_path.startswith("dbfs:")):
+            shutil.rmtree(Path(self.location(table)), ignore_errors=True)
+
     def reset(self, table: str, version: int) -> int:
         latest = self.latest(table)
         if latest == version:

@@ -96,6 +96,7 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
 
     work.store.jobs.progress(work.job_id, _share(span, 0, buckets + 1), f"computing {plan.days} day(s)")
     daily = work.write(DAILY, stream(executor, statements, written), replace_days=(plan.first, plan.last))
+    work.clear_days(plan.first, plan.last)  # those days of the column tables are the daily table's now
     work.store.jobs.progress(work.job_id, _share(span, buckets + 1, buckets + 1), f"{plan.days} day(s) written")
     reporter.finish()
     seconds = time.monotonic() - mark
@@ -151,6 +152,7 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
             exp.alias_(exp.Subquery(this=computed), "n", table=True), join_type="LEFT",
             on=exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, "n")) for k in ("entity_id", "date")]))))
     daily = work.write(DAILY, stream(executor, statements), replace_schema=True)
+    work.merge_column_tables()  # the kept columns were read with the column tables' values
     executor.unstage("__columns")
     if sparse:
         executor.unstage("__added_keys")

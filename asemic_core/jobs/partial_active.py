@@ -22,6 +22,7 @@ off the activity days, a table without the split) takes the general path
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from sqlglot import exp
 
@@ -38,7 +39,7 @@ from asemic_core.sql.render import render
 from asemic_core.sql.sources import event_properties_query, quoted
 from asemic_core.sql.sparse import date_literal, within
 from asemic_core.sql.types import cast
-from asemic_core.storage.store import DAILY, USERS, Work
+from asemic_core.storage.store import DAILY, MAX_COLUMN_TABLES, USERS, Work
 
 PRESENT = "__present"
 
@@ -142,18 +143,25 @@ def recompute_activity_columns(executor, project: ResolvedProject, work: Work,
                                by_event: dict[str, list[ResolvedProperty]], reporter: Reporter,
                                progress) -> tuple[list, dict]:
     """Recompute the event properties ``by_event`` (grouped by source event, as
-    ``activity_targets`` gives them) on the stored activity rows and write them over the
-    daily table's activity part; every other column as stored."""
+    ``activity_targets`` gives them) on the stored activity rows, into a column table of
+    their own: the keys of the activity rows and these columns (the daily table is kept as
+    it is). With ``MAX_COLUMN_TABLES`` column tables already holding other columns, they
+    are folded instead: the activity part of the daily table is written with every column."""
     model_first, watermark = model_range(work)
     daily = work.snapshot(DAILY)
     mark = time.monotonic()
     active = daily.active_only()
     months = calendar_months(model_first, watermark)
-    column_count = sum(len(props) for props in by_event.values())
-    reporter.start(len(months), f"Recomputing {column_count} column(s) on activity days")
+    computed = [prop.id for props in by_event.values() for prop in props]
+    others = [t for t in work.column_tables()
+              if any(s.table == t and name not in computed for name, s in work.columns.items())]
+    fold = len(others) >= MAX_COLUMN_TABLES
+    reporter.start(len(months), f"Recomputing {len(computed)} column(s) on activity days")
     statements = []
     for first, last in months:
-        rows = exp.alias_(exp.Subquery(this=executor.relation(active.between(first, last))), "o", table=True)
+        month = active.between(first, last)
+        rows = exp.alias_(exp.Subquery(this=executor.relation(month if fold else month.plain(),
+                                                              None if fold else ["entity_id", "date"])), "o", table=True)
         values, joins = {}, []
         for index, (event_id, props) in enumerate(by_event.items()):
             alias = f"e{index}"
@@ -166,8 +174,9 @@ def recompute_activity_columns(executor, project: ResolvedProject, work: Work,
                 values[prop.id] = exp.Case(ifs=[exp.If(this=quoted(PRESENT, alias),
                                                        true=cast(quoted(prop.id, alias), prop.data_type))],
                                            default=_default(prop))
+        written_columns = daily.columns if fold else ("entity_id", "date", *computed)
         select = exp.select(*[exp.alias_(values[c], c, quoted=True) if c in values else quoted(c, "o")
-                              for c in daily.columns]).from_(rows)
+                              for c in written_columns]).from_(rows)
         for table, on in joins:
             select = select.join(table, join_type="LEFT", on=on)
         statements.append(render(select, executor.dialect))
@@ -176,7 +185,13 @@ def recompute_activity_columns(executor, project: ResolvedProject, work: Work,
         reporter.advance()
         progress(index + 1, len(statements))
 
-    work.write(DAILY, stream(executor, statements, written), replace_active=True)
+    if fold:
+        work.write(DAILY, stream(executor, statements, written), replace_active=True)
+        work.merge_column_tables()
+    else:
+        table = work.store.new_column_table()
+        work.write(table, stream(executor, statements, written), replace_schema=True)
+        work.columns.update({name: replace(work.columns[name], table=table) for name in computed})
     reporter.finish()
     seconds = time.monotonic() - mark
     return day_stats(user_days(executor, project, model_first, watermark), model_first, watermark, seconds), {

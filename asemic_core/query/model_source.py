@@ -141,7 +141,8 @@ class ModelSource:
             entity = self.resolved.entity
             recent = day_from - dt.timedelta(days=entity.active_days if entity else 0)
             snapshot = snapshot.between(min(month_start(day_from), recent), day_to)
-        files = [f.path for f in snapshot.files] if snapshot else []
+        files = [f.path for table in ([snapshot, *[o.snapshot for o in snapshot.overrides]] if snapshot else [])
+                 for f in table.files]
         return SourcePlan(stored, adhoc, day_from, day_to, files, snapshot, current.version if current else None)
 
     def relation_sql(self, plan: SourcePlan, user_filter=None, rows: str = "all", registered=None) -> str:

@@ -20,7 +20,7 @@ from asemic_core.backend.settings import EngineSettings
 from asemic_core.names import quote_name, sql_string
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import expand_range
-from asemic_core.storage.store import DAILY, ModelStore, USER_STATE
+from asemic_core.storage.store import DAILY, ModelStore, USER_STATE, is_column_table
 
 VIEWS_FILE = "catalog.duckdb"
 ATTACHED = "asemic_views_new"  # the new views file, attached to a job's connection while written
@@ -58,7 +58,7 @@ def _create_views(con, quoted_schema: str, store: ModelStore, project: ResolvedP
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted_schema}")
     current = store.current()
     for table in (current.tables if current else {}):
-        if table == USER_STATE:  # the engine's own state: no view (and no need to load its files)
+        if table == USER_STATE or is_column_table(table):  # the engine's own state; read through the daily view
             continue
         snapshot = store.snapshot(table, current)
         if snapshot is None or not snapshot.files:

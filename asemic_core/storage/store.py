@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from asemic_core.backend.delta_store import DeltaTableStore
-from asemic_core.backend.seam import TableSnapshot, TableStore
+from asemic_core.backend.seam import ColumnTable, TableSnapshot, TableStore
 from asemic_core.errors import JobError
 from asemic_core.storage.job_log import JobLog
 from asemic_core.storage.lock import WriterLock
@@ -35,6 +35,30 @@ USER_STATE = "user_state"
 NO_ORPHANS = "tables.clean"
 PARTITION_BY = {DAILY: "date", USERS: None, USER_STATE: None}  # the layout: which table is partitioned by day
 SPLIT_ACTIVE = {DAILY}  # tables whose activity days' rows are stored apart (seam.ACTIVE_PARTITION)
+# Column tables: newer values of some daily columns on the rows they hold (the activity rows
+# a partial update recomputed; seam.ColumnTable), partitioned by day. The catalog names the
+# table of each column (ColumnState.table); a table no column names is no longer part of
+# the model. Each is named once: the number after the prefix is never reused.
+COLUMN_TABLE = "daily_columns_"
+MAX_COLUMN_TABLES = 4  # a partial update that would add one more folds them into the daily table
+
+
+def is_column_table(table: str) -> bool:
+    return table.startswith(COLUMN_TABLE) and table[len(COLUMN_TABLE):].isdigit()
+
+
+def partition_of(table: str) -> str | None:
+    return "date" if is_column_table(table) else PARTITION_BY[table]
+
+
+def _overrides(tables: TableStore, versions: dict[str, int], columns: dict[str, ColumnState]) -> tuple[ColumnTable, ...]:
+    """The column tables of a model version, with the columns each holds."""
+    held: dict[str, list[str]] = {}
+    for state in columns.values():
+        if state.table != DAILY and state.table in versions:
+            held.setdefault(state.table, []).append(state.name)
+    return tuple(ColumnTable(tables.snapshot(table, versions[table]), tuple(names))
+                 for table, names in sorted(held.items(), key=lambda item: int(item[0][len(COLUMN_TABLE):])))
 
 
 class ModelStore:
@@ -65,7 +89,10 @@ class ModelStore:
         version = version if version is not None else self.current()
         if version is None or table not in version.tables:
             return None
-        return self.tables.snapshot(table, version.tables[table])
+        snapshot = self.tables.snapshot(table, version.tables[table])
+        if table == DAILY:
+            return snapshot.with_overrides(_overrides(self.tables, version.tables, version.columns))
+        return snapshot
 
     def watermark(self) -> str | None:
         """The last materialized day."""
@@ -94,8 +121,11 @@ class ModelStore:
     def publish(self, work: Work, kind: str, *, day_from: dt.date | None = None, day_to: dt.date | None = None,
                 rows: int = 0, days: list[tuple[str, int, float]] | None = None,
                 phases: dict[str, float] | None = None, restored_from: int | None = None) -> ModelVersion:
-        """Make the job's table versions the model, in one commit."""
-        version = ModelVersion(0, work.job_id, kind, now(), dict(work.tables), dict(work.columns), work.first_day,
+        """Make the job's table versions the model, in one commit (without the column tables
+        no column is stored in any more)."""
+        named = {state.table for state in work.columns.values()}
+        tables = {table: number for table, number in work.tables.items() if not is_column_table(table) or table in named}
+        version = ModelVersion(0, work.job_id, kind, now(), tables, dict(work.columns), work.first_day,
                                work.watermark, day_from.isoformat() if day_from else None,
                                day_to.isoformat() if day_to else None, tuple(dict.fromkeys(work.written)), rows,
                                time.monotonic() - work.started, restored_from)
@@ -120,7 +150,18 @@ class ModelStore:
             (self.root / NO_ORPHANS).unlink()
             return 0
         except FileNotFoundError:
-            return self.tables.remove_unreferenced({}, orphans_only=True)
+            return self._drop_unnamed_column_tables() + self.tables.remove_unreferenced({}, orphans_only=True)
+
+    def _drop_unnamed_column_tables(self) -> int:
+        """Delete the column tables no model version names (a killed job's); the files removed."""
+        unnamed = set(self.column_tables_on_disk())
+        if unnamed:
+            unnamed -= {t for v in self.state.versions() for t in v.tables}
+        removed = 0
+        for table in sorted(unnamed):
+            removed += sum(1 for _ in self.tables.location(table).rglob("*.parquet"))
+            self.tables.drop(table)
+        return removed
 
     def restore(self, job_id: str, number: int) -> ModelVersion:
         """Publish version ``number`` again, as a new version (a restore can be undone in turn)."""
@@ -151,7 +192,21 @@ class ModelStore:
             for table, number in version.tables.items():
                 keep.setdefault(table, set()).add(number)
         shutil.rmtree(self.root / "tmp", ignore_errors=True)
-        return self.tables.remove_unreferenced(keep, orphans_only=False), dropped
+        removed = 0
+        for table in self.column_tables_on_disk():
+            if table not in keep:  # a column table no kept version names (or a killed job's)
+                removed += sum(1 for _ in self.tables.location(table).rglob("*.parquet"))
+                self.tables.drop(table)
+        return removed + self.tables.remove_unreferenced(keep, orphans_only=False), dropped
+
+    def column_tables_on_disk(self) -> list[str]:
+        return [t for t in self.tables.names() if is_column_table(t)]
+
+    def new_column_table(self) -> str:
+        """A column table name no table on disk or version ever had."""
+        used = [int(t[len(COLUMN_TABLE):]) for t in self.column_tables_on_disk()]
+        used += [int(t[len(COLUMN_TABLE):]) for v in self.state.versions() for t in v.tables if is_column_table(t)]
+        return f"{COLUMN_TABLE}{max(used, default=0) + 1}"
 
 
 @dataclass
@@ -171,23 +226,56 @@ class Work:
     def snapshot(self, table: str) -> TableSnapshot | None:
         if table not in self.tables:
             return None
-        return self.store.tables.snapshot(table, self.tables[table])
+        snapshot = self.store.tables.snapshot(table, self.tables[table])
+        if table == DAILY:
+            return snapshot.with_overrides(_overrides(self.store.tables, self.tables, self.columns))
+        return snapshot
+
+    def column_tables(self) -> list[str]:
+        """The column tables of this job's model (those some column is stored in)."""
+        named = {state.table for state in self.columns.values()}
+        return [t for t in self.tables if is_column_table(t) and t in named]
+
+    def merge_column_tables(self) -> None:
+        """Every column is in the daily table again (a write of the whole table, or of its
+        activity part, read the column tables' values)."""
+        self.columns = {name: replace(state, table=DAILY) for name, state in self.columns.items()}
+
+    def clear_days(self, first: dt.date, last: dt.date) -> None:
+        """Remove days ``first`` .. ``last`` from the column tables: the daily table's rows of
+        those days were just written with every column. A column table left with no row is
+        no longer used (its columns are the daily table's)."""
+        for table in self.column_tables():
+            snapshot = self.store.tables.snapshot(table, self.tables[table])
+            if not any(f.day is not None and first <= f.day <= last for f in snapshot.files):
+                continue
+            self.tables[table] = self.store.tables.delete_days(table, first, last)
+            if not self.store.tables.snapshot(table, self.tables[table]).files:
+                self.columns = {name: replace(state, table=DAILY) if state.table == table else state
+                                for name, state in self.columns.items()}
 
     def write(self, table: str, batches, replace_days: tuple[dt.date, dt.date] | None = None,
               replace_schema: bool = False, append: bool = False, replace_active: bool = False) -> TableSnapshot:
         """Replace the table (or the days ``replace_days``, or its activity part), or
         ``append`` rows to it."""
-        self.tables[table] = self.store.tables.write(table, batches, partition_by=PARTITION_BY[table],
+        self.tables[table] = self.store.tables.write(table, batches, partition_by=partition_of(table),
                                                      replace_days=replace_days, replace_schema=replace_schema,
                                                      append=append, split_active=table in SPLIT_ACTIVE,
                                                      replace_active=replace_active)
         return self.snapshot(table)
 
     def set_columns(self, states: list[ColumnState], replace_all: bool = False, drop: list[str] = ()) -> None:
+        """Record the columns' new states. A state naming the daily table keeps a column in
+        the column table it is in (unless ``replace_all``): the job wrote some days of it
+        into the daily table, and took those days out of the column tables (``clear_days``)."""
+        before = {} if replace_all else self.columns
         if replace_all:
             self.columns = {}
         for name in drop:
             self.columns.pop(name, None)
         for state in states:
+            old = before.get(state.name)
+            if state.table == DAILY and old is not None and old.table != DAILY:
+                state = replace(state, table=old.table)
             self.columns[state.name] = state
         self.written += [s.name for s in states]

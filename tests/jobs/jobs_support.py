@@ -124,9 +124,20 @@ def change_property(root: Path, prop: str, change: dict[str, dict]) -> None:
     save_property(root, prop, definition)
 
 
+def edit_activity_property(root: Path) -> None:
+    """Sum ACTIVITY_EDITED's purchases instead of counting them: a partial update writes it
+    into a column table (nothing else reads it)."""
+    change_property(root, ACTIVITY_EDITED, {"event_property": {"aggregate_function": "sum"}})
+
+
+ACTIVITY_EDITED = "purchases_on_day"
+
+
 def job_args(kind: str, rewind: tuple[dt.date, dt.date] | None = None) -> list[str]:
     if kind == "partial":
         return ["model", "update", "--property", EDITED]
+    if kind == "partial-activity":
+        return ["model", "update", "--property", ACTIVITY_EDITED]
     if kind == "restore":
         return ["model", "restore", "1"]
     if kind == "rewind":
@@ -142,6 +153,8 @@ def run_job_in_process(project: Project, kind: str, rewind: tuple[dt.date, dt.da
         return project.update(origin="test")
     if kind == "partial":
         return project.update(properties=[EDITED], origin="test")
+    if kind == "partial-activity":
+        return project.update(properties=[ACTIVITY_EDITED], origin="test")
     if kind == "restore":
         return project.restore(1, origin="test")
     return project.rewind(*rewind, origin="test")
@@ -160,16 +173,16 @@ def wait_for(predicate, timeout: float = 60, every: float = 0.02) -> None:
 
 def table_frame(root: Path, table: str = DAILY, version: int | None = None) -> pl.DataFrame:
     """A table of the published model version (or of model version ``version``), read from
-    the files of its pinned table version, sorted by (entity_id, date)."""
+    the files of its pinned table version (the daily table with the values of its column
+    tables), sorted by (entity_id, date)."""
+    from asemic_core.backend.duckdb_executor import DuckDBExecutor
+
     store = Project(root).model_store()
     model = store.state.version(version) if version is not None else store.current()
     snapshot = store.snapshot(table, model)
     assert snapshot is not None and snapshot.files, f"no {table} table in model version {model}"
-    listed = ", ".join("'" + f.path.replace("'", "''") + "'" for f in snapshot.files)
-    hive = "true" if snapshot.partition_by else "false"
-    with duckdb.connect() as con:
-        columns = ", ".join('"' + c + '"' for c in snapshot.columns)  # not the physical partition columns
-        frame = con.sql(f"SELECT {columns} FROM read_parquet([{listed}], hive_partitioning = {hive})").pl()
+    with duckdb.connect() as con:  # not the physical partition columns
+        frame = con.sql(DuckDBExecutor(con).relation(snapshot).sql("duckdb")).pl()
     return frame.sort([c for c in ("entity_id", "date") if c in frame.columns])
 
 

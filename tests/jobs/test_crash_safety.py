@@ -9,6 +9,8 @@ model is the "old" state and whose warehouse holds the data the job should bring
   warehouse now holds all 60 days (update: new days plus its lookback);
 - rewind: the model is current, then events on days 20..24 changed; ``rewind`` 20..24;
 - partial: the model is current, then a property's window is edited; ``update --property``;
+- partial-activity: the same with an activity column edited (a purchase count made a sum):
+  the partial update writes it into a column table of its own;
 - restore: version 1 was built when the warehouse ended on day 53, version 2 by an update
   over all 60 days; ``restore 1`` ("new" is version 1).
 
@@ -40,6 +42,7 @@ from budget import budget
 from jobs_support import (
     change_warehouse,
     check_readable,
+    edit_activity_property,
     edit_property,
     copy_project,
     day,
@@ -59,7 +62,7 @@ from asemic_core.project import Project
 from asemic_core.storage.store import USERS
 
 REWIND = (day(20), day(24))
-KINDS = ("refresh", "update", "rewind", "partial", "restore")
+KINDS = ("refresh", "update", "rewind", "partial", "partial-activity", "restore")
 
 
 @dataclass
@@ -89,11 +92,16 @@ def cases(demo_states, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ca
     edit_property(edited)
     edited_clean = copy_project(edited, tmp / "edited-clean")
     Project(edited_clean).refresh(origin="test")
+    activity = copy_project(clean, tmp / "activity")  # an activity column's definition changed
+    edit_activity_property(activity)
+    activity_clean = copy_project(activity, tmp / "activity-clean")
+    Project(activity_clean).refresh(origin="test")
     updated = copy_project(behind, tmp / "updated")  # version 2 published; the job restores version 1
     Project(updated).update(origin="test")
     out = {}
     for kind, template, reference in (("refresh", behind, clean), ("update", behind, clean),
-                                      ("rewind", changed, changed_clean), ("partial", edited, edited_clean)):
+                                      ("rewind", changed, changed_clean), ("partial", edited, edited_clean),
+                                      ("partial-activity", activity, activity_clean)):
         out[kind] = Case(kind, template, partitions(template), partitions(reference),
                          partitions(template, USERS)["all"], partitions(reference, USERS)["all"], seconds)
     out["restore"] = Case("restore", updated, partitions(updated), partitions(updated, version=1),
@@ -147,7 +155,7 @@ def rerun_and_compare(case: Case, work: Path) -> None:
     assert project.status().stale == []
     check_readable(work)
     latest = project.jobs(1)[0]
-    assert latest.status == "succeeded" and latest.kind == ("update" if case.kind == "partial" else case.kind)
+    assert latest.status == "succeeded" and latest.kind == ("update" if case.kind.startswith("partial") else case.kind)
 
 
 def kill_at_random(case: Case, work: Path, rng: random.Random) -> str:
@@ -185,7 +193,7 @@ def test_kill_at_a_random_moment(kind: str, cases: dict[str, Case], tmp_path: Pa
 @pytest.mark.parametrize("kind", KINDS)
 def test_kill_at_many_random_moments(kind: str, cases: dict[str, Case], tmp_path: Path) -> None:
     rng = _rng(kind)
-    kills = budget(ci=6, thorough=30)  # five kinds: 30 kills, 150 thorough
+    kills = budget(ci=6, thorough=30)  # six kinds: 36 kills, 180 thorough
     outcomes = Counter(kill_at_random(cases[kind], tmp_path / f"run{index}", rng) for index in range(kills))
     print(dict(outcomes))  # shown with -rP: how the kills fell
 

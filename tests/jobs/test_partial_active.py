@@ -1,8 +1,8 @@
-"""A partial update of an event property whose values fall on activity days rewrites only
-the activity part of the daily table (jobs/partial_active.py); every column then holds
-what a fresh refresh of the edited config holds. Edits that can change other days (a
-purchase on a day without a session, a changed default) take the general path and
-rewrite both parts."""
+"""A partial update of an event property whose values fall on activity days writes only
+that column, on the activity rows, into a column table of its own (jobs/partial_active.py;
+the daily table is kept); every column then holds what a fresh refresh of the edited
+config holds. Edits that can change other days (a purchase on a day without a session, a
+changed default) take the general path and rewrite both parts of the daily table."""
 
 from __future__ import annotations
 
@@ -42,6 +42,16 @@ def purchase_without_session(tmp_path_factory):
     return root
 
 
+def _column_tables(project: Project) -> dict[str, tuple]:
+    """The published version's column tables: the columns each holds, its stored columns and rows."""
+    snapshot = project.model_store(readonly=True).snapshot(DAILY)
+    return {o.snapshot.name: (o.columns, o.snapshot.columns, o.snapshot.rows) for o in snapshot.overrides}
+
+
+def _activity_rows(project: Project) -> int:
+    return sum(f.rows for f in project.model_store(readonly=True).snapshot(DAILY).files if f.active)
+
+
 def _files(project: Project) -> dict[bool, set[str]]:
     snapshot = project.model_store(readonly=True).snapshot(DAILY)
     return {part: {f.path for f in snapshot.files if f.active is part} for part in (True, False)}
@@ -64,9 +74,13 @@ def test_an_activity_property_rewrites_only_the_activity_part(request, tmp_path,
     before = _files(project)
     result = project.update(properties=[prop], origin="test")
     after = _files(project)
-    assert after[True] and not (after[True] & before[True])  # the activity part is new
-    assert (after[False] == before[False]) is activity_part_only
     assert ("compute_and_write_activity_part" in result.phases) is activity_part_only
+    tables = _column_tables(project)
+    if activity_part_only:  # the daily table is kept whole; the column is in a table of its own
+        assert after == before
+        assert list(tables.values()) == [((prop,), ("entity_id", "date", prop), _activity_rows(project))]
+    else:
+        assert not (after[True] & before[True]) and not (after[False] & before[False]) and not tables
 
     fresh_root = tmp_path / "fresh"
     shutil.copytree(root, fresh_root, ignore=shutil.ignore_patterns(".asemic"))
@@ -87,7 +101,7 @@ def test_update_kpi_dau_after_an_edit_gives_the_edited_values(refreshed, tmp_pat
     project = Project(root)
     before = _files(project)
     project.update(kpis=["dau"], origin="test")
-    assert _files(project)[False] == before[False]
+    assert _files(project) == before and len(_column_tables(project)) == 1
     points = project.kpi_query(KpiRequest("dau")).points
     # every active user counts 3 now: three times the users with a session that day
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:

@@ -18,12 +18,14 @@ from pathlib import Path
 import duckdb
 import pytest
 from jobs_support import (
+    ACTIVITY_EDITED,
     REPO,
     change_warehouse,
     EDITED,
     copy_project,
     day,
     differing_days,
+    edit_activity_property,
     edit_property,
     env,
     partitions,
@@ -199,6 +201,7 @@ def test_vacuum_keeps_recent_versions_and_removes_the_rest(two_versions: Path, t
 READER = r"""
 import json, os, sys
 import duckdb
+from asemic_core.backend.duckdb_executor import DuckDBExecutor
 from asemic_core.project import Project
 
 root, out, stop = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -210,12 +213,10 @@ with open(out, "w") as handle:
         record = {"version": current.version if current else None}
         try:
             for table in ("daily", "users"):
-                snapshot = store.snapshot(table, current)
-                listed = ", ".join("'" + f.path.replace("'", "''") + "'" for f in snapshot.files)
-                hive = "true" if snapshot.partition_by else "false"
+                snapshot = store.snapshot(table, current)  # the daily table with its column tables' values
+                relation = DuckDBExecutor(con).relation(snapshot).sql("duckdb")
                 columns = ", ".join('"' + c + '"' for c in sorted(snapshot.columns))
-                record[table] = con.sql(f"SELECT count(*), sum(hash({columns})) FROM read_parquet([{listed}], "
-                                        f"hive_partitioning = {hive})").fetchall()[0]
+                record[table] = con.sql(f"SELECT count(*), sum(hash({columns})) FROM ({relation})").fetchall()[0]
         except Exception as err:  # noqa: BLE001 - every error is a finding
             record["error"] = f"{type(err).__name__}: {err}"
         handle.write(json.dumps(record, default=str) + "\n")
@@ -245,12 +246,16 @@ def prepare(kind: str, demo_states, tmp: Path) -> tuple[Path, list[str]]:
         root = copy_project(demo_states.clean, tmp / "project")
         edit_property(root)
         return root, ["model", "update", "--property", EDITED]
+    if kind == "partial-activity":  # into a column table
+        root = copy_project(demo_states.clean, tmp / "project")
+        edit_activity_property(root)
+        return root, ["model", "update", "--property", ACTIVITY_EDITED]
     root = copy_project(demo_states.behind, tmp / "project")  # restore
     Project(root).update(origin="test")
     return root, ["model", "restore", "1"]
 
 
-@pytest.mark.parametrize("kind", ["refresh", "update", "rewind", "partial", "restore"])
+@pytest.mark.parametrize("kind", ["refresh", "update", "rewind", "partial", "partial-activity", "restore"])
 def test_a_reader_sees_only_whole_versions(kind: str, demo_states, tmp_path: Path) -> None:
     root, job = prepare(kind, demo_states, tmp_path)
     out, stop = tmp_path / "reads.jsonl", tmp_path / "stop"

@@ -1,0 +1,178 @@
+"""Column tables (Engine v2, item 4): a partial update of activity columns writes those
+columns alone, into a table of their own; every later job keeps the model equal to a fresh
+refresh of the same config and events (SEMANTICS 8), and versions, restore and vacuum
+treat the column tables as part of the model version that names them.
+
+Each expectation is a fresh project (config and warehouse copied, refreshed) read through
+the same API, or a count of stored files and rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from jobs_support import (WAREHOUSE, change_property, change_warehouse, column_values, day, edit_property,
+                          make_demo, same, truncate_warehouse)
+
+from asemic_core.config.writer import save_property
+from asemic_core.jobs import partial_active
+from asemic_core.project import Project
+from asemic_core.storage.store import DAILY
+
+LAST = 39  # the demo's days: 0 .. LAST
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, Path]:
+    """A demo refreshed through day LAST - 4, and its warehouse of every day (to update from)."""
+    base = tmp_path_factory.mktemp("column-tables")
+    root = make_demo(base / "demo", users=300, days=LAST + 1)
+    full = base / "full.duckdb"
+    shutil.copy(root / WAREHOUSE, full)
+    truncate_warehouse(root, day(LAST - 4))
+    # a second activity column nothing else reads (as purchases_on_day): its edits leave no column stale
+    save_property(root, "sessions_on_day", {"data_type": "INTEGER", "event_property": {
+        "source_event": "entity_activity", "select": "1", "aggregate_function": "count", "default_value": 0}})
+    Project(root).refresh(origin="test")
+    return root, full
+
+
+def _copy(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def _tables(project: Project) -> dict[str, tuple[str, ...]]:
+    """The published version's column tables and the columns each holds."""
+    snapshot = project.model_store(readonly=True).snapshot(DAILY)
+    return {o.snapshot.name: o.columns for o in snapshot.overrides}
+
+
+def _days(project: Project, table: str) -> set[dt.date]:
+    snapshot = project.model_store(readonly=True).snapshot(DAILY)
+    return {f.day for o in snapshot.overrides if o.snapshot.name == table for f in o.snapshot.files}
+
+
+def _assert_as_fresh(project: Project, tmp_path: Path, name: str) -> None:
+    fresh = Project(_copy_config(project.root, tmp_path / name))
+    fresh.refresh(origin="test")
+    got, want = column_values(project), column_values(fresh)
+    assert set(got) == set(want)
+    for column in want:
+        assert same(got[column], want[column]), column
+    assert project.status().watermark == fresh.status().watermark
+
+
+def _copy_config(root: Path, target: Path) -> Path:
+    shutil.copytree(root, target, ignore=shutil.ignore_patterns(".asemic"))
+    return target
+
+
+def test_every_job_after_a_column_table_keeps_the_values_a_refresh_gives(demo, tmp_path) -> None:
+    root, full = demo
+    project = Project(_copy(root, tmp_path / "edited"))
+    change_property(project.root, "purchases_on_day", {"event_property": {"aggregate_function": "sum"}})
+    project.update(properties=["purchases_on_day"], origin="test")
+    change_property(project.root, "sessions_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
+    project.update(properties=["sessions_on_day"], origin="test")
+    first = _tables(project)
+    assert sorted(first.values()) == [("purchases_on_day",), ("sessions_on_day",)]
+    assert {c.name: c.state for c in project.status().columns if c.state != "fresh"} == {}
+    _assert_as_fresh(project, tmp_path, "two-tables")
+
+    # the same column edited again: a new table holds it, the old one is no longer the model's
+    change_property(project.root, "purchases_on_day", {"event_property": {"select": "{amount_usd} * 2"}})
+    project.update(properties=["purchases_on_day"], origin="test")
+    tables = _tables(project)
+    assert sorted(tables.values()) == [("purchases_on_day",), ("sessions_on_day",)]
+    purchases = next(t for t, c in tables.items() if c == ("purchases_on_day",))
+    replaced = next(t for t, c in first.items() if c == ("purchases_on_day",))
+    assert set(tables) == set(first) - {replaced} | {purchases}
+    _assert_as_fresh(project, tmp_path, "re-edited")
+
+    # a rewind writes its days into the daily table and takes them out of the column tables
+    stored = _days(project, purchases)
+    change_warehouse(project.root, day(10), day(15))  # purchase amounts doubled on those days
+    project.rewind(day(10), day(15), origin="test")
+    assert _days(project, purchases) == {d for d in stored if d < day(10)}
+    _assert_as_fresh(project, tmp_path, "rewound")
+
+    # new days (and the lookback days) the same way
+    shutil.copy(full, project.root / WAREHOUSE)
+    change_warehouse(project.root, day(10), day(15))  # as the rewind saw them
+    project.update(origin="test")
+    assert _days(project, purchases) == {d for d in stored if d < day(10)}
+    _assert_as_fresh(project, tmp_path, "updated")
+
+    # an edit of a window rewrites the daily table whole, with the column tables' values
+    edit_property(project.root)
+    project.update(properties=["days_active_last_28_days"], origin="test")
+    assert _tables(project) == {}
+    _assert_as_fresh(project, tmp_path, "merged")
+
+
+def test_the_views_file_reads_the_column_tables(demo, tmp_path) -> None:
+    root, _full = demo
+    project = Project(_copy(root, tmp_path / "edited"))
+    change_property(project.root, "dau_active", {"event_property": {"select": "2"}})
+    project.update(kpis=["dau"], origin="test")
+    assert len(_tables(project)) == 1
+    fresh = Project(_copy_config(project.root, tmp_path / "fresh"))
+    fresh.refresh(origin="test")
+    sums = []
+    for one in (project, fresh):
+        schema = one.resolved().entity.model_schema
+        with duckdb.connect(str(one.model_dir() / "catalog.duckdb"), read_only=True) as con:
+            sums.append(con.sql(f'SELECT sum(dau_active), count(*) FROM "{schema}".daily').fetchall())
+    assert sums[0] == sums[1]
+    assert sums[0][0][0] > 0
+
+
+def test_a_partial_update_past_the_most_column_tables_folds_them_into_the_daily_table(demo, tmp_path,
+                                                                                      monkeypatch) -> None:
+    monkeypatch.setattr(partial_active, "MAX_COLUMN_TABLES", 1)
+    root, _full = demo
+    project = Project(_copy(root, tmp_path / "edited"))
+    store = project.model_store(readonly=True)
+    before = {f.path for f in store.snapshot(DAILY).files}
+    change_property(project.root, "dau_active", {"event_property": {"select": "2"}})
+    project.update(properties=["dau_active"], origin="test")
+    assert len(_tables(project)) == 1 and {f.path for f in store.snapshot(DAILY).files} == before
+    change_property(project.root, "revenue_on_day", {"event_property": {"select": "{amount_usd} + 1"}})
+    project.update(properties=["revenue_on_day"], origin="test")
+    assert _tables(project) == {}
+    after = store.snapshot(DAILY).files
+    assert not {f.path for f in after if f.active} & before  # the activity part is new
+    assert {f.path for f in after if f.active is False} <= before  # the other part is kept
+    _assert_as_fresh(project, tmp_path, "folded")
+
+
+def test_restore_brings_back_a_column_table_and_vacuum_removes_one_no_version_names(demo, tmp_path) -> None:
+    root, _full = demo
+    project = Project(_copy(root, tmp_path / "edited"))
+    change_property(project.root, "purchases_on_day", {"event_property": {"aggregate_function": "sum"}})
+    project.update(properties=["purchases_on_day"], origin="test")
+    with_table = project.history()[0].version
+    (table,) = _tables(project)
+    values = column_values(project)
+
+    project.rewind(day(0), day(LAST - 4), origin="test")  # every day: the column table is emptied
+    assert _tables(project) == {}
+    assert table not in project.history()[0].tables
+    _assert_as_fresh(project, tmp_path, "rewound")
+
+    project.restore(with_table, origin="test")
+    assert list(_tables(project)) == [table]
+    restored = column_values(project)
+    for column in values:
+        assert same(restored[column], values[column]), column
+
+    project.refresh(origin="test")
+    location = project.model_dir() / "tables" / table
+    assert location.is_dir()
+    project.vacuum(keep_days=0, origin="test")
+    assert not location.exists()
+    _assert_as_fresh(project, tmp_path, "vacuumed")
