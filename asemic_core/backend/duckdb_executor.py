@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from asemic_core.backend.seam import SnapshotGone, TableSnapshot, empty_relation, with_column_tables
+from asemic_core.backend.seam import ROW, SnapshotGone, TableSnapshot, empty_relation, with_column_tables
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
 from asemic_core.sql.render import ENGINE_DIALECT
@@ -67,18 +67,22 @@ class DuckDBExecutor:
         return self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
 
     def relation(self, snapshot: TableSnapshot, columns: Iterable[str] | None = None,
-                 types: dict[str, exp.DataType] | None = None) -> exp.Expression:
-        """With no file (no day in range), an empty relation of the same columns (``types``: their types)."""
+                 types: dict[str, exp.DataType] | None = None, row_numbers: bool = False) -> exp.Expression:
+        """With no file (no day in range), an empty relation of the same columns (``types``:
+        their types). ``row_numbers``: also ``seam.ROW``, each row's position in its file."""
         names = list(columns) if columns is not None else list(snapshot.columns)
         if not snapshot.files:
-            return empty_relation(names, types)
-        joined = with_column_tables(snapshot, names, self.relation)
+            return empty_relation([*names, ROW] if row_numbers else names, types)
+        joined = None if row_numbers else with_column_tables(snapshot, names, self.relation)
         if joined is not None:
             return joined
         listed = exp.Array(expressions=[exp.Literal.string(f.path) for f in snapshot.files])
-        hive = exp.EQ(this=exp.var("hive_partitioning"), expression=exp.true() if snapshot.partition_by else exp.false())
-        scan = exp.Anonymous(this="read_parquet", expressions=[listed, hive])
-        return exp.select(*[exp.column(exp.to_identifier(c, quoted=True)) for c in names]).from_(scan)
+        options = [exp.EQ(this=exp.var("hive_partitioning"), expression=exp.true() if snapshot.partition_by else exp.false())]
+        if row_numbers:
+            options.append(exp.EQ(this=exp.var("file_row_number"), expression=exp.true()))
+        scan = exp.Anonymous(this="read_parquet", expressions=[listed, *options])
+        return exp.select(*[exp.column(exp.to_identifier(c, quoted=True)) for c in names],
+                          *([exp.alias_(exp.column("file_row_number"), ROW, quoted=True)] if row_numbers else [])).from_(scan)
 
     def stage(self, name: str, statements: list[str], append: bool = False) -> None:
         """Materialize the union of ``statements`` as a temporary table ``name`` (spills if

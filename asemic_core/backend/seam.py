@@ -42,15 +42,19 @@ class TableFile:
 @dataclass(frozen=True)
 class ColumnTable:
     """A table holding newer values of some of another table's columns (``columns``) on the
-    rows it has, matched on ``KEYS``: those rows read its values, the others the table's own
-    (a partial update of activity columns writes the keys of the activity rows and the
-    recomputed columns alone; jobs/partial_active.py)."""
+    rows it has (``DATE`` and ``ROW`` name a row of the other table's activity part): those
+    rows read its values, the others the table's own (a partial update of activity columns
+    writes those columns alone; jobs/partial_active.py)."""
 
     snapshot: "TableSnapshot"
     columns: tuple[str, ...]
 
 
-KEYS = ("entity_id", "date")
+DATE = "date"
+# A column table's rows: the day, the row's position in that day's one file of the
+# activity part, and the columns' values.
+ROW = "__row"
+PRESENT = "__present"
 
 
 @dataclass(frozen=True)
@@ -134,8 +138,11 @@ class Executor(Protocol):
         ...
 
     def relation(self, snapshot: TableSnapshot, columns: Iterable[str] | None = None,
-                 types: dict[str, exp.DataType] | None = None) -> exp.Expression:
-        """A query reading ``columns`` (default: all) of the pinned ``snapshot``."""
+                 types: dict[str, exp.DataType] | None = None, row_numbers: bool = False) -> exp.Expression:
+        """A query reading ``columns`` (default: all) of the pinned ``snapshot``, with the
+        values of its column tables; ``row_numbers``: the files' own rows only, and ``ROW``,
+        each row's position in its file (an executor whose store has no activity part
+        need not offer it)."""
         ...
 
     def stage(self, name: str, statements: list[str], append: bool = False) -> None:
@@ -209,42 +216,53 @@ def empty_relation(names: list[str], types: dict[str, exp.DataType] | None = Non
 
 def with_column_tables(snapshot: TableSnapshot, names: list[str], read) -> exp.Expression | None:
     """``names`` of ``snapshot`` with the values of its column tables where they have the
-    row (``read(snapshot, columns)``: the executor's relation of one table's own files), or
-    None when no column of ``names`` is in a column table."""
+    row, or None when no column of ``names`` is in a column table. ``read(snapshot,
+    columns, row_numbers=False)`` is the executor's relation of one table's own files
+    (``row_numbers``: with ``ROW``, each row's position in its file).
+
+    A column table's row names its day and its position in the day's one file of the
+    activity part (``ROW``): matching on two integers instead of the keys costs a 90-day
+    DAU at 100,000 x 180 28 ms instead of 44 (10 ms without a column table)."""
     used = [(index, o) for index, o in enumerate(snapshot.overrides) if set(o.columns) & set(names)]
     if not used:
         return None
-    base = snapshot.plain()
-    own = list(dict.fromkeys([*KEYS, *names]))
-    source = exp.alias_(exp.Subquery(this=read(base, own)), "t", table=True)
-    select = None
-    supplied: dict[str, str] = {}
-    joins = []
-    for index, override in used:
-        alias = f"c{index}"
-        columns = [c for c in override.columns if c in names]
-        for column in columns:
-            supplied[column] = alias
-        present = "__present"
-        rows = exp.select(*[exp.column(exp.to_identifier(c, quoted=True)) for c in (*KEYS, *columns)],
-                          exp.alias_(exp.true(), present, quoted=True)).from_(
-            exp.alias_(exp.Subquery(this=read(override.snapshot, [*KEYS, *columns])), "r", table=True))
-        joins.append((exp.alias_(exp.Subquery(this=rows), alias, table=True), alias))
+    # column tables hold rows of the activity part only, of the days they have: the other
+    # files are read as they are (a KPI over the recent population reads six times as many
+    # rows as the activity part holds at 1,000,000 x 365)
+    days = {f.day for _index, o in used for f in o.snapshot.files}
+    joined = [f for f in snapshot.files if f.active and f.day in days]
+    rest = [f for f in snapshot.files if not (f.active and f.day in days)]
+    if not joined:
+        return read(snapshot.plain(), names)
+    own = list(dict.fromkeys([DATE, *names]))
+    source = exp.alias_(exp.Subquery(this=read(snapshot.plain()._keeping(joined), own, row_numbers=True)), "t",
+                        table=True)
 
     def column(name: str, table: str) -> exp.Column:
         return exp.column(exp.to_identifier(name, quoted=True), table=exp.to_identifier(table))
 
+    supplied: dict[str, str] = {}
+    select = None
+    joins = []
+    for index, override in used:
+        alias = f"c{index}"
+        columns = [c for c in override.columns if c in names]
+        supplied.update({c: alias for c in columns})
+        rows = exp.select(*[exp.column(exp.to_identifier(c, quoted=True)) for c in (DATE, ROW, *columns)],
+                          exp.alias_(exp.true(), PRESENT, quoted=True)).from_(
+            exp.alias_(exp.Subquery(this=read(override.snapshot, [DATE, ROW, *columns])), "r", table=True))
+        joins.append((exp.alias_(exp.Subquery(this=rows), alias, table=True), alias))
     outputs = []
     for name in names:
-        if name in supplied:
-            alias = supplied[name]
-            outputs.append(exp.alias_(exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(
-                this=column("__present", alias), expression=exp.Null())), true=column(name, alias))],
-                default=column(name, "t")), name, quoted=True))
-        else:
-            outputs.append(column(name, "t"))
+        alias = supplied.get(name)
+        outputs.append(column(name, "t") if alias is None else exp.alias_(exp.Case(ifs=[exp.If(
+            this=exp.Not(this=exp.Is(this=column(PRESENT, alias), expression=exp.Null())), true=column(name, alias))],
+            default=column(name, "t")), name, quoted=True))
     select = exp.select(*outputs).from_(source)
     for table, alias in joins:
         select = select.join(table, join_type="LEFT", on=exp.and_(
-            *[exp.EQ(this=column(k, "t"), expression=column(k, alias)) for k in KEYS]))
-    return select
+            *[exp.EQ(this=column(k, "t"), expression=column(k, alias)) for k in (DATE, ROW)]))
+    if not rest:
+        return select
+    both = exp.union(select, read(snapshot.plain()._keeping(rest), names), distinct=False)
+    return exp.select(*[exp.column(exp.to_identifier(c, quoted=True)) for c in names]).from_(both.subquery("u"))

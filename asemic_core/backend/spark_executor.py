@@ -144,8 +144,12 @@ class SparkExecutor:
         return SparkRows(self, list(statements), after_each)
 
     def relation(self, snapshot: TableSnapshot, columns: Iterable[str] | None = None,
-                 types: dict[str, exp.DataType] | None = None) -> exp.Expression:
-        """The pinned version's days, read from each directory that holds some of them."""
+                 types: dict[str, exp.DataType] | None = None, row_numbers: bool = False) -> exp.Expression:
+        """The pinned version's days, read from each directory that holds some of them.
+        ``row_numbers`` (positions in a file) is not offered: the Spark store keeps no
+        activity part apart, so no column table refers to one."""
+        if row_numbers:
+            raise ValueError("the Spark executor reads no row positions")
         names = list(columns) if columns is not None else list(snapshot.columns)
         if not snapshot.files:
             return empty_relation(names, types)

@@ -22,11 +22,12 @@ off the activity days, a table without the split) takes the general path
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import replace
 
 from sqlglot import exp
 
-from asemic_core.backend.seam import TableSnapshot
+from asemic_core.backend.seam import DATE, ROW, TableSnapshot
 from asemic_core.config.models import DataType
 from asemic_core.jobs.days import calendar_months, model_range
 from asemic_core.jobs.writing import day_stats, stream, user_days
@@ -155,13 +156,16 @@ def recompute_activity_columns(executor, project: ResolvedProject, work: Work,
     computed = [prop.id for props in by_event.values() for prop in props]
     others = [t for t in work.column_tables()
               if any(s.table == t and name not in computed for name, s in work.columns.items())]
-    fold = len(others) >= MAX_COLUMN_TABLES
+    # a column table's row is a position in its day's one file of the activity part
+    files_per_day = Counter(f.day for f in active.files)
+    fold = len(others) >= MAX_COLUMN_TABLES or any(n != 1 for n in files_per_day.values())
     reporter.start(len(months), f"Recomputing {len(computed)} column(s) on activity days")
     statements = []
     for first, last in months:
         month = active.between(first, last)
-        rows = exp.alias_(exp.Subquery(this=executor.relation(month if fold else month.plain(),
-                                                              None if fold else ["entity_id", "date"])), "o", table=True)
+        read = executor.relation(month) if fold else executor.relation(month.plain(), ["entity_id", DATE],
+                                                                        row_numbers=True)
+        rows = exp.alias_(exp.Subquery(this=read), "o", table=True)
         values, joins = {}, []
         for index, (event_id, props) in enumerate(by_event.items()):
             alias = f"e{index}"
@@ -174,7 +178,7 @@ def recompute_activity_columns(executor, project: ResolvedProject, work: Work,
                 values[prop.id] = exp.Case(ifs=[exp.If(this=quoted(PRESENT, alias),
                                                        true=cast(quoted(prop.id, alias), prop.data_type))],
                                            default=_default(prop))
-        written_columns = daily.columns if fold else ("entity_id", "date", *computed)
+        written_columns = daily.columns if fold else (DATE, ROW, *computed)
         select = exp.select(*[exp.alias_(values[c], c, quoted=True) if c in values else quoted(c, "o")
                               for c in written_columns]).from_(rows)
         for table, on in joins:

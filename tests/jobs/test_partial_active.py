@@ -78,7 +78,7 @@ def test_an_activity_property_rewrites_only_the_activity_part(request, tmp_path,
     tables = _column_tables(project)
     if activity_part_only:  # the daily table is kept whole; the column is in a table of its own
         assert after == before
-        assert list(tables.values()) == [((prop,), ("entity_id", "date", prop), _activity_rows(project))]
+        assert list(tables.values()) == [((prop,), ("date", "__row", prop), _activity_rows(project))]
     else:
         assert not (after[True] & before[True]) and not (after[False] & before[False]) and not tables
 
