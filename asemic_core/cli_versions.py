@@ -1,4 +1,5 @@
-"""``asemic-cli model history | restore | vacuum``: published model versions as a feature."""
+"""``asemic-cli model history | restore | vacuum | compact``: published model versions as a
+feature, and their upkeep."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ def add_version_commands(model) -> None:
     vacuum.add_argument("--keep-days", type=_non_negative, default=7.0, metavar="N",
                         help="keep the versions of the last N days (default 7); the published one is always kept")
     vacuum.set_defaults(handler=cmd_model_vacuum)
+    compact = model.add_parser("compact", help="fold the column tables partial updates wrote into the daily table "
+                                               "(faster reads; no value changes)")
+    compact.set_defaults(handler=cmd_model_compact)
 
 
 def _when(timestamp: float) -> str:
@@ -76,4 +80,17 @@ def cmd_model_vacuum(args, project) -> int:
     result = project.vacuum(args.keep_days, origin=args.origin, job_id=args.job_id)
     print(f"Job {result.job_id} succeeded: {result.phases['files_removed']:.0f} file(s) removed, "
           f"{result.phases['versions_dropped']:.0f} version(s) no longer restorable")
+    return EXIT_OK
+
+
+def cmd_model_compact(args, project) -> int:
+    from asemic_core.progress import TerminalReporter
+
+    result = project.compact(origin=args.origin, reporter=TerminalReporter(), job_id=args.job_id)
+    if result.status == "up to date":
+        print(f"Nothing to compact: {result.message}")
+        return EXIT_OK
+    print(f"Job {result.job_id} succeeded: model version {result.version} folds "
+          f"{result.phases['column_tables']:.0f} column table(s) into the daily table "
+          f"({result.phases['rows']:,.0f} activity rows written in {result.phases['fold']:.1f} s)")
     return EXIT_OK

@@ -252,12 +252,26 @@ class Project:
 
         return run_job(self, "restore", {"version": int(version)}, origin, None, job_id)
 
+    def compact(self, origin: str = "cli", reporter=None, job_id: str | None = None):
+        """Fold the column tables partial updates wrote into the daily table (jobs/compact.py)."""
+        from asemic_core.jobs.service import run_job
+
+        return run_job(self, "compact", {}, origin, reporter, job_id)
+
     def vacuum(self, keep_days: float = 7, origin: str = "cli", job_id: str | None = None):
         """Forget versions older than ``keep_days`` (never the published one) and delete the
         files no kept version references."""
         from asemic_core.jobs.service import run_job
 
         return run_job(self, "vacuum", {"keep_days": keep_days}, origin, None, job_id)
+
+    def column_tables(self) -> dict[str, tuple[str, ...]]:
+        """The published version's column tables, each with the columns it holds (partial
+        updates of activity columns write them; ``compact`` folds them into the daily table)."""
+        from asemic_core.storage.store import DAILY
+
+        snapshot = self.model_store(readonly=True).snapshot(DAILY)
+        return {o.snapshot.name: o.columns for o in snapshot.overrides} if snapshot is not None else {}
 
     def physical_tables(self):
         """The Delta tables of the published model version (``PhysicalTable``: versions, files, bytes)."""

@@ -26,9 +26,11 @@ What is measured, in this order, each step in a fresh Python process:
 4. **Full refresh** with ``model_settings.end_date`` one day before the data's last day and
    ``lookback_days: 3``; its process's peak RSS; the model's size on disk afterwards.
 5. **One-day update**: ``end_date`` moved to the data's last day, then ``update``.
-6. **update --kpi dau**.
-7. **Rewind of the last 7 days** (``rewind --from last-6 --to last``, with its cascade).
-8. **KPI queries** through ``Project.kpi_query`` with one reused reader (warm): every date-axis
+6. **update --kpi dau** (its column goes into a column table of its own).
+7. **KPI queries with that column table** (the mix of step 10: reads of dau_active join it).
+8. **Compaction** (``compact``: the column table folded into the daily table).
+9. **Rewind of the last 7 days** (``rewind --from last-6 --to last``, with its cascade).
+10. **KPI queries** through ``Project.kpi_query`` with one reused reader (warm): every date-axis
    KPI over the last 30 days (day grain), the last 90 days (day grain and week grain), the last
    30 days grouped by ``platform`` and filtered by ``country = 'US'``; every cohort-axis KPI
    over the last 30 registration days. One warm-up run of each query, then ``--kpi-repeats``
@@ -141,6 +143,8 @@ def child_job(a: dict) -> dict:
         result = project.refresh(origin="bench")
     elif a["kind"] == "update":
         result = project.update(kpis=a.get("kpis", []), origin="bench")
+    elif a["kind"] == "compact":
+        result = project.compact(origin="bench")
     else:
         result = project.rewind(dt.date.fromisoformat(a["from"]), dt.date.fromisoformat(a["to"]), origin="bench")
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -506,22 +510,14 @@ def run(args) -> dict:
         steps["update_one_day"] = job(logs, project, f"update (end date {last}, lookback 3)", kind="update")
         if args.engine == "duckdb":
             steps["update_kpi_dau"] = job(logs, project, "update --kpi dau", kind="update", kpis=["dau"])
+            steps["kpi_column_table"] = kpi_step(logs, project, last, args.kpi_repeats,
+                                                 "KPI queries with the column table of `update --kpi dau`")
+            steps["compact"] = job(logs, project, "compact (the column table folded into the daily table)",
+                                   kind="compact")
             first7 = last - dt.timedelta(days=6)
             steps["rewind_7_days"] = job(logs, project, f"rewind {first7} .. {last}", kind="rewind",
                                          **{"from": first7.isoformat(), "to": last.isoformat()})
-
-        log(f"KPI queries: one warm-up + {args.kpi_repeats} rounds")
-        kpi = measure("kpi", {"project": str(project), "last_day": last.isoformat(), "repeats": args.kpi_repeats}, logs)
-        if kpi["ok"]:
-            every = [s for q in kpi["queries"] for s in q["seconds"]]
-            kinds = sorted({q["kind"] for q in kpi["queries"]})
-            kpi["overall"] = summary_ms(every)
-            kpi["by_kind"] = {k: {"queries": sum(q["kind"] == k for q in kpi["queries"]),
-                                  **summary_ms([s for q in kpi["queries"] if q["kind"] == k for s in q["seconds"]])}
-                              for k in kinds}
-            kpi["warmup"] = summary_ms([q["warmup_seconds"] for q in kpi["queries"]])
-        log(f"  {describe(kpi)}")
-        steps["kpi"] = kpi
+        steps["kpi"] = kpi_step(logs, project, last, args.kpi_repeats, "KPI queries")
     finally:
         if "refresh" in results.get("steps", {}):
             results["ratios"] = ratios(results["steps"])
@@ -532,6 +528,21 @@ def run(args) -> dict:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+def kpi_step(logs: Path, project: Path, last: dt.date, repeats: int, title: str) -> dict:
+    log(f"{title}: one warm-up + {repeats} rounds")
+    kpi = measure("kpi", {"project": str(project), "last_day": last.isoformat(), "repeats": repeats}, logs)
+    if kpi["ok"]:
+        every = [s for q in kpi["queries"] for s in q["seconds"]]
+        kinds = sorted({q["kind"] for q in kpi["queries"]})
+        kpi["overall"] = summary_ms(every)
+        kpi["by_kind"] = {k: {"queries": sum(q["kind"] == k for q in kpi["queries"]),
+                              **summary_ms([s for q in kpi["queries"] if q["kind"] == k for s in q["seconds"]])}
+                          for k in kinds}
+        kpi["warmup"] = summary_ms([q["warmup_seconds"] for q in kpi["queries"]])
+    log(f"  {describe(kpi)}")
+    return kpi
 
 
 def job(logs: Path, project: Path, title: str, **kw) -> dict:
@@ -572,7 +583,7 @@ def ratios(steps: dict) -> dict:
         floor = steps["floor"][floor_key]
         refresh = steps["refresh"][job_key] if steps["refresh"]["ok"] else None
         out[f"{unit}refresh_over_floor"] = refresh / floor if refresh and floor else None
-        for key in ("update_one_day", "update_kpi_dau", "rewind_7_days"):
+        for key in ("update_one_day", "update_kpi_dau", "compact", "rewind_7_days"):
             done = refresh and key in steps and steps[key]["ok"]
             out[f"{unit}{key}_pct_of_refresh"] = steps[key][job_key] / refresh * 100 if done else None
     return out
@@ -602,7 +613,8 @@ def table(r: dict) -> str:
                               f"memory_limit {r['settings']['memory_limit']}"))
         ra = r.get("ratios", {})
         for key, name in (("refresh", "full refresh"), ("update_one_day", "one-day update"),
-                          ("update_kpi_dau", "update --kpi dau"), ("rewind_7_days", "rewind 7 days")):
+                          ("update_kpi_dau", "update --kpi dau"), ("compact", "compact"),
+                          ("rewind_7_days", "rewind 7 days")):
             rec = s.get(key)
             if rec is None:
                 continue
@@ -620,14 +632,15 @@ def table(r: dict) -> str:
                                f"peak RSS {mib(rec['peak_rss_kb'])}; "
                                f"model {size(rec['model_size']['bytes'])}; rows {rec.get('rows')}; "
                                f"load {rec['load_before'][0]:.1f}"))
-        k = s.get("kpi", {"ok": None})
-        if k["ok"]:
-            rows.append(("KPI queries", f"p50 {k['overall']['p50_ms']:.0f} ms, p95 {k['overall']['p95_ms']:.0f} ms, "
-                                        f"max {k['overall']['max_ms']:.0f} ms over {k['overall']['n']} timings"))
-            for kind, b in k["by_kind"].items():
-                rows.append((f"  {kind}", f"p50 {b['p50_ms']:.0f} / p95 {b['p95_ms']:.0f} ms ({b['queries']} queries)"))
-        elif k["ok"] is False:
-            rows.append(("KPI queries", describe(k)))
+        for key, name in (("kpi_column_table", "KPI, column table"), ("kpi", "KPI queries")):
+            k = s.get(key, {"ok": None})
+            if k["ok"]:
+                rows.append((name, f"p50 {k['overall']['p50_ms']:.0f} ms, p95 {k['overall']['p95_ms']:.0f} ms, "
+                                   f"max {k['overall']['max_ms']:.0f} ms over {k['overall']['n']} timings"))
+                for kind, b in k["by_kind"].items():
+                    rows.append((f"  {kind}", f"p50 {b['p50_ms']:.0f} / p95 {b['p95_ms']:.0f} ms ({b['queries']} queries)"))
+            elif k["ok"] is False:
+                rows.append((name, describe(k)))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {text}" for name, text in rows)
 

@@ -1,4 +1,4 @@
-"""The model versions on the Jobs page: the published versions, restore and vacuum."""
+"""The model versions on the Jobs page: the published versions, restore, vacuum and compaction."""
 
 from __future__ import annotations
 
@@ -64,4 +64,13 @@ def versions_section(project: Project, busy: bool) -> tuple[str, dict, str] | No
                    "restored.")
         if st.button("Vacuum", icon=":material/delete_sweep:", key="versions_vacuum_btn", disabled=busy):
             launch = ("vacuum", {"keep_days": float(keep)}, f"vacuum (keep {keep:g} days)")
+    tables = project.column_tables()
+    if tables:
+        columns = sorted({c for held in tables.values() for c in held})
+        st.info(f"{len(tables)} column table(s) from partial updates hold {', '.join(f'`{c}`' for c in columns)}: "
+                "charts that read them join them to the daily table, which is slower. Compacting folds them into the "
+                "daily table (no value changes); the scheduler does it after its next update.",
+                icon=":material/join:")
+        if st.button("Compact the model", icon=":material/compress:", key="versions_compact_btn", disabled=busy):
+            launch = ("compact", {}, "compaction")
     return launch

@@ -1,4 +1,5 @@
-"""The scheduler: runs `update` every `incremental_update_frequency`.
+"""The scheduler: runs `update` every `incremental_update_frequency`, then folds the
+column tables partial updates left into the daily table (`compact`).
 
 A run is due when the last successful refresh or update finished at least one period
 ago. A failed run is logged like any job and retried at the next tick; it never stops
@@ -92,8 +93,26 @@ class Scheduler:
         if outcome.status == "failed":
             jobs = store.jobs.list(1)
             outcome.job_id = jobs[0].id if jobs else None
+        else:
+            self._compact(outcome)
         self._record(outcome)
         return outcome
+
+    def _compact(self, outcome: TickOutcome) -> None:
+        """After its update, fold the column tables partial updates left (jobs/compact.py):
+        reads of their columns are fast again. A failure is logged and reported, and the
+        update's outcome stands."""
+        from asemic_core.jobs.compact import nothing_to_compact
+
+        if nothing_to_compact(self.project.model_store(readonly=True)) is not None:
+            return
+        try:
+            result = self.project.compact(origin="scheduler", reporter=self.reporter)
+        except Exception as err:  # noqa: BLE001 - the job log has the details
+            message = err.message if isinstance(err, AsemicError) else f"{type(err).__name__}: {err}"
+            outcome.message += f"; compaction failed: {message}"
+        else:
+            outcome.message += f"; column tables folded into the daily table (job {result.job_id})"
 
     def stop(self, *_args) -> None:
         self._stop = True

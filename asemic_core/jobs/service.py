@@ -43,7 +43,7 @@ def check_job_args(resolved, kind: str, args: dict) -> None:
             raise JobError(f"unknown property {prop!r}")
 
 
-MODEL_JOBS = ("refresh", "update", "rewind")
+MODEL_JOBS = ("refresh", "update", "rewind", "compact")
 DEFAULT_KEEP_DAYS = 7.0
 
 
@@ -52,6 +52,9 @@ def result_message(kind: str, result: JobResult) -> str:
         return f"model version {result.version} restores version {result.phases.get('restored_from', 0):.0f}"
     if kind == "vacuum":
         return f"{result.phases.get('files_removed', 0):.0f} file(s) removed"
+    if kind == "compact":
+        return (f"{result.phases.get('column_tables', 0):.0f} column table(s) folded into the daily table "
+                f"({result.phases.get('rows', 0):,.0f} activity rows written)")
     return f"{result.rows:,} rows over {len(result.days)} days"
 
 
@@ -108,6 +111,14 @@ def _run_job(project, kind: str, args: dict | None, origin: str, reporter: Repor
             if job_id is not None:  # queued by the app: its record says what happened
                 store.jobs.finish(job_id, "succeeded", message=reason)
             return JobResult(job_id or "", "up to date", message=reason)
+    if kind == "compact":
+        from asemic_core.jobs.compact import nothing_to_compact
+
+        reason = nothing_to_compact(project.model_store(files, readonly=True))
+        if reason is not None:  # nothing to do: no job is logged, nothing is written
+            if job_id is not None:
+                store.jobs.finish(job_id, "succeeded", message=reason)
+            return JobResult(job_id or "", "up to date", message=reason)
     with store.state.keep_open():  # one state connection for the job's log and publish
         return _run_logged(project, files, store, resolved, settings, warehouse, kind, args, origin, reporter, job_id)
 
@@ -138,6 +149,10 @@ def _run_logged(project, files, store, resolved, settings, warehouse, kind: str,
         elif kind == "rewind":
             result = run_rewind(resolved, store, warehouse, job_id, _day(args["from"]), _day(args["to"]), reporter,
                                 settings)
+        elif kind == "compact":
+            from asemic_core.jobs.compact import run_compact
+
+            result = run_compact(resolved, store, warehouse, job_id, reporter, settings)
         elif kind == "restore":
             result = run_restore(project, files, store, job_id, int(args["version"]))
         elif kind == "vacuum":

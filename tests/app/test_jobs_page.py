@@ -323,3 +323,26 @@ def test_vacuum_from_the_page_keeps_the_current_version(app, studio_project):
     versions = _versions(app)
     assert versions["restorable"].tolist() == [True, False]
     assert not [b for b in app.button if b.key == "versions_restore_btn"]  # nothing older to restore
+
+
+def test_the_page_offers_to_compact_the_column_tables_of_a_partial_update(app, studio_project):
+    _open(app)
+    assert not [b for b in app.button if b.key == "versions_compact_btn"]  # none after a refresh
+    from asemic_core.config.writer import save_property
+
+    event = studio_project.resolved().properties["purchases_on_day"].source_event
+    save_property(studio_project.root, "purchases_on_day", {"data_type": "INTEGER", "event_property": {
+        "source_event": event, "select": "{amount_usd}", "aggregate_function": "sum", "default_value": 0}})
+    studio_project.update(properties=["purchases_on_day"], origin="test")
+    assert list(studio_project.column_tables().values()) == [("purchases_on_day",)]
+    _open(app)
+    info = " ".join(i.value for i in app.info)
+    assert "1 column table(s)" in info and "`purchases_on_day`" in info
+    app.button(key="versions_compact_btn").click().run()
+    assert not app.exception
+    jobs = _wait_for_jobs(studio_project, 3)
+    assert jobs[0].kind == "compact" and jobs[0].status == "succeeded", jobs[0]
+    assert studio_project.column_tables() == {}
+    _open(app)
+    assert not [b for b in app.button if b.key == "versions_compact_btn"]
+    assert _versions(app)["kind"].tolist()[0] == "compact"

@@ -155,6 +155,8 @@ def run_job_in_process(project: Project, kind: str, rewind: tuple[dt.date, dt.da
         return project.update(properties=[EDITED], origin="test")
     if kind == "partial-activity":
         return project.update(properties=[ACTIVITY_EDITED], origin="test")
+    if kind == "compact":
+        return project.compact(origin="test")
     if kind == "restore":
         return project.restore(1, origin="test")
     return project.rewind(*rewind, origin="test")

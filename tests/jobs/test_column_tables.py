@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 from jobs_support import (WAREHOUSE, change_property, change_warehouse, column_values, day, edit_property,
-                          make_demo, same, truncate_warehouse)
+                          make_demo, run_cli, same, truncate_warehouse)
 
 from asemic_core.config.writer import save_property
 from asemic_core.jobs import partial_active
+from asemic_core.jobs.scheduler import Scheduler
 from asemic_core.project import Project
 from asemic_core.storage.store import DAILY
 
@@ -176,3 +178,53 @@ def test_restore_brings_back_a_column_table_and_vacuum_removes_one_no_version_na
     project.vacuum(keep_days=0, origin="test")
     assert not location.exists()
     _assert_as_fresh(project, tmp_path, "vacuumed")
+
+
+def test_compact_folds_the_column_tables_into_the_daily_table_without_changing_a_value(demo, tmp_path) -> None:
+    root, _full = demo
+    project = Project(_copy(root, tmp_path / "edited"))
+    change_property(project.root, "purchases_on_day", {"event_property": {"aggregate_function": "sum"}})
+    project.update(properties=["purchases_on_day"], origin="test")
+    change_property(project.root, "sessions_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
+    project.update(properties=["sessions_on_day"], origin="test")
+    assert len(_tables(project)) == 2
+    store = project.model_store(readonly=True)
+    before = store.snapshot(DAILY).files
+    values = column_values(project)
+    with_tables = project.history()[0].version
+
+    done = run_cli(project.root, "model", "compact")
+    assert done.returncode == 0, done.stderr
+    assert "folds 2 column table(s) into the daily table" in done.stdout
+    assert _tables(project) == {} and project.history()[0].kind == "compact"
+    after = store.snapshot(DAILY).files
+    assert {f.path for f in after if f.active is False} == {f.path for f in before if f.active is False}
+    assert not {f.path for f in after if f.active} & {f.path for f in before if f.active}
+    assert sum(f.rows for f in after) == sum(f.rows for f in before)
+    compacted = column_values(project)
+    for column in values:
+        assert same(compacted[column], values[column], exact=True), column
+    _assert_as_fresh(project, tmp_path, "compacted")
+
+    again = run_cli(project.root, "model", "compact")  # nothing left to fold: no job, no version
+    assert again.returncode == 0 and "Nothing to compact" in again.stdout, again.stdout + again.stderr
+    assert project.history()[0].kind == "compact" and project.history()[1].version == with_tables
+
+    project.restore(with_tables, origin="test")  # the version with the column tables, again
+    assert len(_tables(project)) == 2 and project.history()[0].restored_from == with_tables
+
+
+def test_the_scheduler_compacts_after_its_update(demo, tmp_path) -> None:
+    root, _full = demo
+    project = Project(_copy(root, tmp_path / "edited"))
+    change_property(project.root, "purchases_on_day", {"event_property": {"aggregate_function": "sum"}})
+    project.update(properties=["purchases_on_day"], origin="test")
+    assert len(_tables(project)) == 1
+    later = time.time() + 3 * 86400  # the next update is due
+    outcome = Scheduler(project, clock=lambda: later).tick()
+    assert outcome.status in ("ran", "up to date"), outcome.message
+    assert "column tables folded into the daily table" in outcome.message
+    jobs = [(j.kind, j.origin, j.status) for j in project.jobs(2)]
+    assert jobs[0] == ("compact", "scheduler", "succeeded")
+    assert _tables(project) == {}
+    _assert_as_fresh(project, tmp_path, "scheduled")

@@ -11,6 +11,8 @@ model is the "old" state and whose warehouse holds the data the job should bring
 - partial: the model is current, then a property's window is edited; ``update --property``;
 - partial-activity: the same with an activity column edited (a purchase count made a sum):
   the partial update writes it into a column table of its own;
+- compact: the model after that partial update; ``compact`` folds the column table into
+  the daily table (old and new hold the same values);
 - restore: version 1 was built when the warehouse ended on day 53, version 2 by an update
   over all 60 days; ``restore 1`` ("new" is version 1).
 
@@ -59,10 +61,10 @@ from jobs_support import (
 )
 
 from asemic_core.project import Project
-from asemic_core.storage.store import USERS
+from asemic_core.storage.store import DAILY, USERS
 
 REWIND = (day(20), day(24))
-KINDS = ("refresh", "update", "rewind", "partial", "partial-activity", "restore")
+KINDS = ("refresh", "update", "rewind", "partial", "partial-activity", "compact", "restore")
 
 
 @dataclass
@@ -96,12 +98,15 @@ def cases(demo_states, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ca
     edit_activity_property(activity)
     activity_clean = copy_project(activity, tmp / "activity-clean")
     Project(activity_clean).refresh(origin="test")
+    folded = copy_project(activity, tmp / "folded")  # a column table to fold
+    run_job_in_process(Project(folded), "partial-activity")
     updated = copy_project(behind, tmp / "updated")  # version 2 published; the job restores version 1
     Project(updated).update(origin="test")
     out = {}
     for kind, template, reference in (("refresh", behind, clean), ("update", behind, clean),
                                       ("rewind", changed, changed_clean), ("partial", edited, edited_clean),
-                                      ("partial-activity", activity, activity_clean)):
+                                      ("partial-activity", activity, activity_clean),
+                                      ("compact", folded, activity_clean)):
         out[kind] = Case(kind, template, partitions(template), partitions(reference),
                          partitions(template, USERS)["all"], partitions(reference, USERS)["all"], seconds)
     out["restore"] = Case("restore", updated, partitions(updated), partitions(updated, version=1),
@@ -138,6 +143,10 @@ def check_after_kill(case: Case, work: Path, jobs_before: set[str], killed: bool
 
     if versions <= {"either"} and set(case.old) != set(case.new):  # same rows per day: the days tell
         versions = {"new" if set(now) == set(case.new) else "old"}
+    if case.kind == "compact":  # the same values before and after: the published version tells
+        compacted = project.history()[0].kind == "compact"
+        assert bool(project.model_store().snapshot(DAILY).overrides) is not compacted
+        versions = {"new" if compacted else "old"}
     state = "old" if versions <= {"old", "either"} else "new" if versions <= {"new", "either"} else "mixed"
     assert state != "mixed", "some days hold the old version, others the new one: the days were not swapped together"
     if expect is not None:
@@ -148,12 +157,15 @@ def check_after_kill(case: Case, work: Path, jobs_before: set[str], killed: bool
 def rerun_and_compare(case: Case, work: Path) -> None:
     project = Project(work)
     began = time.monotonic()
-    run_job_in_process(project, case.kind, REWIND)
+    result = run_job_in_process(project, case.kind, REWIND)
     case.seconds = time.monotonic() - began
     assert differing_days(partitions(work), case.new) == [], "the re-run job does not give the clean refresh"
     assert unregistered_files(work) == [], "files of the killed job are left behind"
     assert project.status().stale == []
     check_readable(work)
+    if result.status == "up to date":  # a compaction the killed job had published: nothing left to fold
+        assert case.kind == "compact" and project.history()[0].kind == "compact"
+        return
     latest = project.jobs(1)[0]
     assert latest.status == "succeeded" and latest.kind == ("update" if case.kind.startswith("partial") else case.kind)
 
@@ -193,7 +205,7 @@ def test_kill_at_a_random_moment(kind: str, cases: dict[str, Case], tmp_path: Pa
 @pytest.mark.parametrize("kind", KINDS)
 def test_kill_at_many_random_moments(kind: str, cases: dict[str, Case], tmp_path: Path) -> None:
     rng = _rng(kind)
-    kills = budget(ci=6, thorough=30)  # six kinds: 36 kills, 180 thorough
+    kills = budget(ci=6, thorough=30)  # seven kinds: 42 kills, 210 thorough
     outcomes = Counter(kill_at_random(cases[kind], tmp_path / f"run{index}", rng) for index in range(kills))
     print(dict(outcomes))  # shown with -rP: how the kills fell
 
