@@ -84,10 +84,13 @@ with storage_tab:
         st.info("No model version is published yet: the first refresh writes the Delta tables.")
     else:
         st.caption(f"The Delta tables of model version {physical[0].model_version} (the published one). The size "
-                   "counts every file in the table's directory: the kept older versions and the Delta log too.")
+                   "counts every file in the table's directory: the kept older versions and the Delta log too. A "
+                   "column table holds newer values of the daily columns it lists, on the activity rows (a partial "
+                   "update wrote them; compacting on the Jobs page folds them in).")
         st.dataframe(
             [{"table": t.name, "Delta version": t.delta_version, "model version": t.model_version, "files": t.files,
               "rows": t.rows, "size (bytes)": t.size_bytes, "size": f"{t.size_bytes / 1e6:,.2f} MB",
-              "partitioned by": t.partitioned_by or "not partitioned", "location": t.location} for t in physical],
+              "partitioned by": t.partitioned_by or "not partitioned",
+              "holds": ", ".join(t.holds) if t.holds else "", "location": t.location} for t in physical],
             hide_index=True, width="stretch",
         )

@@ -156,8 +156,8 @@ def plan_update(project: ResolvedProject, store, warehouse_path, kpis: list[str]
             why = "definition new or changed" if name in stale else "needed by the request"
             plan.reasons.append(f"property {name}: {why}")
         plan.tables.append(PlannedTable(DAILY, all_days, targets, per_day * len(all_days),
-                                        "every partition rewritten, or only its activity part when these columns "
-                                        "change only on activity days"))
+                                        "every partition rewritten; when these columns change only on activity days, "
+                                        "they alone, on the activity rows, into a column table (compact folds it in)"))
         return plan
     up_to_date = update_is_up_to_date(project, store, warehouse_path)
     if up_to_date:

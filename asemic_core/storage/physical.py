@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asemic_core.backend.seam import ACTIVE_PARTITION
-from asemic_core.storage.store import PARTITION_BY, ModelStore
+from asemic_core.storage.store import PARTITION_BY, ModelStore, is_column_table
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class PhysicalTable:
     rows: int
     size_bytes: int  # every file under the table's directory (all kept versions and the log)
     partitioned_by: str | None  # the Delta partition columns ("date, __active": by day, then activity)
+    holds: tuple[str, ...] = ()  # a column table's columns (their values replace the daily table's)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -36,6 +37,10 @@ def physical_tables(store: ModelStore) -> list[PhysicalTable]:
     current = store.current()
     if current is None:
         return []
+    held: dict[str, list[str]] = {}
+    for state in current.columns.values():
+        if is_column_table(state.table):
+            held.setdefault(state.table, []).append(state.name)
     out = []
     for name, version in sorted(current.tables.items()):
         snapshot = store.tables.snapshot(name, version)
@@ -44,5 +49,5 @@ def physical_tables(store: ModelStore) -> list[PhysicalTable]:
         if partitions and snapshot.split:
             partitions = f"{partitions}, {ACTIVE_PARTITION}"
         out.append(PhysicalTable(name, str(location), version, current.version, len(snapshot.files), snapshot.rows,
-                                 directory_size(location), partitions))
+                                 directory_size(location), partitions, tuple(held.get(name, ()))))
     return out

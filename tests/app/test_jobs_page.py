@@ -332,7 +332,7 @@ def test_the_page_offers_to_compact_the_column_tables_of_a_partial_update(app, s
 
     event = studio_project.resolved().properties["purchases_on_day"].source_event
     save_property(studio_project.root, "purchases_on_day", {"data_type": "INTEGER", "event_property": {
-        "source_event": event, "select": "{amount_usd}", "aggregate_function": "sum", "default_value": 0}})
+        "source_event": event, "select": "2", "aggregate_function": "sum", "default_value": 0}})
     studio_project.update(properties=["purchases_on_day"], origin="test")
     assert list(studio_project.column_tables().values()) == [("purchases_on_day",)]
     _open(app)

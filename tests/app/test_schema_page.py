@@ -105,3 +105,22 @@ def test_storage_lists_the_delta_tables_with_their_bytes_on_disk(app, studio_pro
     assert by_name["daily"]["Delta version"] == 2
     assert by_name["daily"]["partitioned by"] == "date, __active"  # by day, then activity and registration days apart
     assert by_name["users"]["partitioned by"] == "not partitioned"
+
+
+def test_storage_lists_a_column_table_with_the_columns_it_holds(app, studio_project):
+    from asemic_core.config.writer import save_property
+
+    event = studio_project.resolved().properties["purchases_on_day"].source_event
+    save_property(studio_project.root, "purchases_on_day", {"data_type": "INTEGER", "event_property": {
+        "source_event": event, "select": "2", "aggregate_function": "sum", "default_value": 0}})
+    studio_project.update(properties=["purchases_on_day"], origin="test")
+    app.switch_page(SCHEMA).run()
+    assert not app.exception
+    physical = next(d.value for d in app.dataframe if "Delta version" in d.value.columns)
+    by_name = {row["table"]: row for row in physical.to_dict("records")}
+    assert sorted(by_name) == ["daily", "daily_columns_1", "user_state", "users"]
+    column_table = by_name["daily_columns_1"]
+    assert column_table["holds"] == "purchases_on_day" and by_name["daily"]["holds"] == ""
+    assert column_table["partitioned by"] == "date"
+    activity_rows = sum(f.rows for f in studio_project.model_store(readonly=True).snapshot("daily").files if f.active)
+    assert column_table["rows"] == activity_rows

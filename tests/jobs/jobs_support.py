@@ -125,9 +125,9 @@ def change_property(root: Path, prop: str, change: dict[str, dict]) -> None:
 
 
 def edit_activity_property(root: Path) -> None:
-    """Sum ACTIVITY_EDITED's purchases instead of counting them: a partial update writes it
-    into a column table (nothing else reads it)."""
-    change_property(root, ACTIVITY_EDITED, {"event_property": {"aggregate_function": "sum"}})
+    """Count ACTIVITY_EDITED's purchases twice: a partial update writes it into a column
+    table (nothing else reads it)."""
+    change_property(root, ACTIVITY_EDITED, {"event_property": {"select": "2", "aggregate_function": "sum"}})
 
 
 ACTIVITY_EDITED = "purchases_on_day"

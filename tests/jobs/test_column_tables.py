@@ -76,7 +76,7 @@ def _copy_config(root: Path, target: Path) -> Path:
 def test_every_job_after_a_column_table_keeps_the_values_a_refresh_gives(demo, tmp_path) -> None:
     root, full = demo
     project = Project(_copy(root, tmp_path / "edited"))
-    change_property(project.root, "purchases_on_day", {"event_property": {"aggregate_function": "sum"}})
+    change_property(project.root, "purchases_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
     project.update(properties=["purchases_on_day"], origin="test")
     change_property(project.root, "sessions_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
     project.update(properties=["sessions_on_day"], origin="test")
@@ -86,7 +86,7 @@ def test_every_job_after_a_column_table_keeps_the_values_a_refresh_gives(demo, t
     _assert_as_fresh(project, tmp_path, "two-tables")
 
     # the same column edited again: a new table holds it, the old one is no longer the model's
-    change_property(project.root, "purchases_on_day", {"event_property": {"select": "{amount_usd} * 2"}})
+    change_property(project.root, "purchases_on_day", {"event_property": {"select": "3"}})
     project.update(properties=["purchases_on_day"], origin="test")
     tables = _tables(project)
     assert sorted(tables.values()) == [("purchases_on_day",), ("sessions_on_day",)]
@@ -155,7 +155,7 @@ def test_a_partial_update_past_the_most_column_tables_folds_them_into_the_daily_
 def test_restore_brings_back_a_column_table_and_vacuum_removes_one_no_version_names(demo, tmp_path) -> None:
     root, _full = demo
     project = Project(_copy(root, tmp_path / "edited"))
-    change_property(project.root, "purchases_on_day", {"event_property": {"aggregate_function": "sum"}})
+    change_property(project.root, "purchases_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
     project.update(properties=["purchases_on_day"], origin="test")
     with_table = project.history()[0].version
     (table,) = _tables(project)
@@ -183,7 +183,7 @@ def test_restore_brings_back_a_column_table_and_vacuum_removes_one_no_version_na
 def test_compact_folds_the_column_tables_into_the_daily_table_without_changing_a_value(demo, tmp_path) -> None:
     root, _full = demo
     project = Project(_copy(root, tmp_path / "edited"))
-    change_property(project.root, "purchases_on_day", {"event_property": {"aggregate_function": "sum"}})
+    change_property(project.root, "purchases_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
     project.update(properties=["purchases_on_day"], origin="test")
     change_property(project.root, "sessions_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
     project.update(properties=["sessions_on_day"], origin="test")
@@ -217,7 +217,7 @@ def test_compact_folds_the_column_tables_into_the_daily_table_without_changing_a
 def test_the_scheduler_compacts_after_its_update(demo, tmp_path) -> None:
     root, _full = demo
     project = Project(_copy(root, tmp_path / "edited"))
-    change_property(project.root, "purchases_on_day", {"event_property": {"aggregate_function": "sum"}})
+    change_property(project.root, "purchases_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
     project.update(properties=["purchases_on_day"], origin="test")
     assert len(_tables(project)) == 1
     later = time.time() + 3 * 86400  # the next update is due
