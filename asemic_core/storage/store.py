@@ -157,10 +157,13 @@ class ModelStore:
         unnamed = set(self.column_tables_on_disk())
         if unnamed:
             unnamed -= {t for v in self.state.versions() for t in v.tables}
-        removed = 0
-        for table in sorted(unnamed):
-            removed += sum(1 for _ in self.tables.location(table).rglob("*.parquet"))
-            self.tables.drop(table)
+        return sum(self._drop(table) for table in sorted(unnamed))
+
+    def _drop(self, table: str) -> int:
+        """Delete a table (a column table no version to keep names); its data files removed."""
+        location = self.tables.location(table)
+        removed = sum(1 for _ in Path(location).rglob("*.parquet")) if "://" not in str(location) else 0
+        self.tables.drop(table)
         return removed
 
     def restore(self, job_id: str, number: int) -> ModelVersion:
@@ -192,11 +195,8 @@ class ModelStore:
             for table, number in version.tables.items():
                 keep.setdefault(table, set()).add(number)
         shutil.rmtree(self.root / "tmp", ignore_errors=True)
-        removed = 0
-        for table in self.column_tables_on_disk():
-            if table not in keep:  # a column table no kept version names (or a killed job's)
-                removed += sum(1 for _ in self.tables.location(table).rglob("*.parquet"))
-                self.tables.drop(table)
+        # a column table no kept version names (or a killed job's) goes whole
+        removed = sum(self._drop(table) for table in self.column_tables_on_disk() if table not in keep)
         return removed + self.tables.remove_unreferenced(keep, orphans_only=False), dropped
 
     def column_tables_on_disk(self) -> list[str]:
