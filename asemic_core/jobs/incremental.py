@@ -21,7 +21,7 @@ from asemic_core.jobs.writing import (
     user_days,
     users_query,
 )
-from asemic_core.jobs.user_state import read_state, write_state, write_users
+from asemic_core.jobs.user_state import read_state, stored_state, write_state, write_users
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
@@ -336,7 +336,10 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
         # the users table first: the days are computed from it, as an update computes them
         users = executor.relation(work.write(USERS, executor.batches(users_query(project, watermark)),
                                              replace_schema=True))
-        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0), users)
+        # each user's last activity before the first recomputed day: from the stored rows
+        # (the events before it are unchanged), not from the activity history
+        state = stored_state(executor, project, work, plan.first, users) if plan.first > model_first else None
+        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0), users, state)
         phases.update(more)
         write_state(executor, project, work, watermark)  # the rewound days' activity may have changed
         if first_stats:  # the stale columns now hold their current definitions on every day
