@@ -242,7 +242,6 @@ def with_column_tables(snapshot: TableSnapshot, names: list[str], read) -> exp.E
         return exp.column(exp.to_identifier(name, quoted=True), table=exp.to_identifier(table))
 
     supplied: dict[str, str] = {}
-    select = None
     joins = []
     for index, override in used:
         alias = f"c{index}"

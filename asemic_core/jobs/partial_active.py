@@ -1,6 +1,7 @@
-"""A partial update whose columns can change only on activity days rewrites only the
-activity part of the daily table (seam.ACTIVE_PARTITION: rows of activity and
-registration days).
+"""A partial update whose columns can change only on activity days writes only those
+columns, on the rows of the activity part (seam.ACTIVE_PARTITION: rows of activity and
+registration days), into a column table (seam.ColumnTable; `compact` folds it into the
+daily table later).
 
 An event property holds its default on every day without its events. Over activity
 tables (``entity_activity`` or tables tagged ``activity_event``) its events make the day an
@@ -9,7 +10,7 @@ values other than the default falls on a model day outside the activity part (pu
 made on days with a session, say). When, besides, the stored other part already holds the
 default in the column, recomputing the column on every stored day changes only the
 activity part: a GROUP BY of the property's events joined to the stored activity rows, one
-month at a time, written over the activity part alone (the other part's files are kept).
+month at a time, written into the column table (the daily table's files are kept).
 The day counters every KPI reads (days_since_last_active, cohort_day, ...) are kept as
 stored when their definition is unchanged: the materialized days' events are what they
 were (SEMANTICS 8; a rewind is the job for changed history).
@@ -27,7 +28,7 @@ from dataclasses import replace
 
 from sqlglot import exp
 
-from asemic_core.backend.seam import DATE, ROW, TableSnapshot
+from asemic_core.backend.seam import DATE, PRESENT, ROW, TableSnapshot
 from asemic_core.config.models import DataType
 from asemic_core.jobs.days import calendar_months, model_range
 from asemic_core.jobs.writing import day_stats, stream, user_days
@@ -42,7 +43,6 @@ from asemic_core.sql.sparse import date_literal, within
 from asemic_core.sql.types import cast
 from asemic_core.storage.store import DAILY, MAX_COLUMN_TABLES, USERS, Work
 
-PRESENT = "__present"
 
 
 def _by_source_event(project: ResolvedProject, names: list[str]) -> dict[str, list[ResolvedProperty]]:
@@ -145,8 +145,8 @@ def recompute_activity_columns(executor, project: ResolvedProject, work: Work,
                                progress) -> tuple[list, dict]:
     """Recompute the event properties ``by_event`` (grouped by source event, as
     ``activity_targets`` gives them) on the stored activity rows, into a column table of
-    their own: the keys of the activity rows and these columns (the daily table is kept as
-    it is). With ``MAX_COLUMN_TABLES`` column tables already holding other columns, they
+    their own: each activity row's day and position in its file, and these columns (the
+    daily table is kept as it is). With ``MAX_COLUMN_TABLES`` column tables already holding other columns, they
     are folded instead: the activity part of the daily table is written with every column."""
     model_first, watermark = model_range(work)
     daily = work.snapshot(DAILY)
