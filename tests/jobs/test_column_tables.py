@@ -68,6 +68,16 @@ def _assert_as_fresh(project: Project, tmp_path: Path, name: str) -> None:
     assert project.status().watermark == fresh.status().watermark
 
 
+def _partially_updated(root: Path, tmp_path: Path, *props: str) -> Project:
+    """A copy of ``root`` where each activity column of ``props`` counts its events twice
+    (``select: 2``, summed), each recomputed by a partial update of its own."""
+    project = Project(_copy(root, tmp_path / "edited"))
+    for prop in props:
+        change_property(project.root, prop, {"event_property": {"select": "2", "aggregate_function": "sum"}})
+        project.update(properties=[prop], origin="test")
+    return project
+
+
 def _copy_config(root: Path, target: Path) -> Path:
     shutil.copytree(root, target, ignore=shutil.ignore_patterns(".asemic"))
     return target
@@ -75,11 +85,7 @@ def _copy_config(root: Path, target: Path) -> Path:
 
 def test_every_job_after_a_column_table_keeps_the_values_a_refresh_gives(demo, tmp_path) -> None:
     root, full = demo
-    project = Project(_copy(root, tmp_path / "edited"))
-    change_property(project.root, "purchases_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
-    project.update(properties=["purchases_on_day"], origin="test")
-    change_property(project.root, "sessions_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
-    project.update(properties=["sessions_on_day"], origin="test")
+    project = _partially_updated(root, tmp_path, "purchases_on_day", "sessions_on_day")
     first = _tables(project)
     assert sorted(first.values()) == [("purchases_on_day",), ("sessions_on_day",)]
     assert {c.name: c.state for c in project.status().columns if c.state != "fresh"} == {}
@@ -154,9 +160,7 @@ def test_a_partial_update_past_the_most_column_tables_folds_them_into_the_daily_
 
 def test_restore_brings_back_a_column_table_and_vacuum_removes_one_no_version_names(demo, tmp_path) -> None:
     root, _full = demo
-    project = Project(_copy(root, tmp_path / "edited"))
-    change_property(project.root, "purchases_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
-    project.update(properties=["purchases_on_day"], origin="test")
+    project = _partially_updated(root, tmp_path, "purchases_on_day")
     with_table = project.history()[0].version
     (table,) = _tables(project)
     values = column_values(project)
@@ -182,11 +186,7 @@ def test_restore_brings_back_a_column_table_and_vacuum_removes_one_no_version_na
 
 def test_compact_folds_the_column_tables_into_the_daily_table_without_changing_a_value(demo, tmp_path) -> None:
     root, _full = demo
-    project = Project(_copy(root, tmp_path / "edited"))
-    change_property(project.root, "purchases_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
-    project.update(properties=["purchases_on_day"], origin="test")
-    change_property(project.root, "sessions_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
-    project.update(properties=["sessions_on_day"], origin="test")
+    project = _partially_updated(root, tmp_path, "purchases_on_day", "sessions_on_day")
     assert len(_tables(project)) == 2
     store = project.model_store(readonly=True)
     before = store.snapshot(DAILY).files
@@ -216,9 +216,7 @@ def test_compact_folds_the_column_tables_into_the_daily_table_without_changing_a
 
 def test_the_scheduler_compacts_after_its_update(demo, tmp_path) -> None:
     root, _full = demo
-    project = Project(_copy(root, tmp_path / "edited"))
-    change_property(project.root, "purchases_on_day", {"event_property": {"select": "2", "aggregate_function": "sum"}})
-    project.update(properties=["purchases_on_day"], origin="test")
+    project = _partially_updated(root, tmp_path, "purchases_on_day")
     assert len(_tables(project)) == 1
     later = time.time() + 3 * 86400  # the next update is due
     outcome = Scheduler(project, clock=lambda: later).tick()
