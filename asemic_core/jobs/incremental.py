@@ -23,6 +23,7 @@ from asemic_core.jobs.writing import (
 )
 from asemic_core.jobs.user_state import read_state, stored_state, write_state, write_users
 from asemic_core.progress import NullReporter, Reporter
+from asemic_core.semantic.base_properties import LAST_ACTIVITY_DATE
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import expand_at, month_start
@@ -52,11 +53,13 @@ def _users_per_day(work: Work, day: dt.date) -> int:
 
 def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan, model_first: dt.date,
                    reporter: Reporter, span: tuple[float, float] = (0.0, 1.0), users=None,
-                   state: tuple[str, dt.date] | None = None) -> tuple[list, dict]:
+                   state: tuple[str, dt.date] | None = None,
+                   state_in_stored_rows: bool = False) -> tuple[list, dict]:
     """Compute every column on plan.first .. plan.last from the events and the stored days
     before, and replace those days of the daily table. ``users``: the users table's
     relation (else the registration tables); ``state``: the activity state (jobs/user_state.py),
-    used when it ends before the first recomputed day."""
+    used when it ends before the first recomputed day; ``state_in_stored_rows``: it holds only
+    the users without a stored row before that day (``user_state.stored_state``)."""
     columns = daily_columns(project)
     props = [project.properties[c] for c in columns]
     builder = ModelQueryBuilder(project)
@@ -70,7 +73,10 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
             if prop.kind == "fixed_window_property" and not continues_from_state(prop):
                 compute_from = min(compute_from, prop.definition.date_from)
         compute_from = max(compute_from, model_first)
-        needed = sorted(overlay_columns(props) | {p.id for p in props if continues_from_state(p)})
+        needed = overlay_columns(props) | {p.id for p in props if continues_from_state(p)}
+        if state_in_stored_rows and state is not None and state[1] < resume:
+            needed.add(LAST_ACTIVITY_DATE)  # the state of the users with stored rows
+        needed = sorted(needed)
         # From the first of the month before the resume day: each user has a stored row there
         # (or registered later), whose values carry to the resume day (sparse layout).
         stored = daily.between(min(compute_from, month_start(resume - DAY)), resume - DAY)
@@ -78,7 +84,8 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
     if state is not None and (resume is None or state[1] >= resume):
         state = None
     history_free = dict(users_sql=render(users) if users is not None else None,
-                        activity_state_sql=state[0] if state else None, activity_state_day=state[1] if state else None)
+                        activity_state_sql=state[0] if state else None, activity_state_day=state[1] if state else None,
+                        state_in_stored_rows=state_in_stored_rows and state is not None)
     # a table written before the column existed keeps its columns until a job rewrites it whole
     previous_active = daily is None or PREVIOUS_ACTIVE in daily.columns
     buckets = buckets_for(_users_per_day(work, plan.last) * plan.days)
@@ -339,7 +346,8 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
         # each user's last activity before the first recomputed day: from the stored rows
         # (the events before it are unchanged), not from the activity history
         state = stored_state(executor, project, work, plan.first, users) if plan.first > model_first else None
-        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0), users, state)
+        stats, more = recompute_days(executor, project, work, plan, model_first, reporter, (share, 1.0), users, state,
+                                     state_in_stored_rows=True)
         phases.update(more)
         write_state(executor, project, work, watermark)  # the rewound days' activity may have changed
         if first_stats:  # the stale columns now hold their current definitions on every day

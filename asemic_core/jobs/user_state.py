@@ -28,7 +28,6 @@ from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
 from asemic_core.sql.model_users import STATE_COLUMN
 from asemic_core.sql.render import render
 from asemic_core.sql.sources import activity_relation, quoted, registrations_relation
-from asemic_core.sql.expansion import month_start
 from asemic_core.sql.sparse import date_literal
 from asemic_core.sql.types import cast
 from asemic_core.storage.schema import daily_columns, generate_schema
@@ -63,21 +62,19 @@ def read_state(executor, work: Work) -> tuple[str, dt.date] | None:
 
 def stored_state(executor, project: ResolvedProject, work: Work, resume: dt.date, users) -> tuple[str, dt.date] | None:
     """The activity state through the day before ``resume`` of a job that recomputes from
-    ``resume`` on over unchanged earlier events (a rewind), without the activity history:
-    each user registered before ``resume`` has a stored row since the first of that
-    day's month (every day, dense) whose ``last_activity_date`` is their last activity before
-    ``resume`` (activity days are stored rows; days before registration count); a user of
-    ``users`` registered later, their activity before ``resume`` (a scan of the activity
-    tables joined to those few users). None when the daily table holds no such column."""
+    ``resume`` on over unchanged earlier events (a rewind), without the activity history, for
+    a model query with ``state_in_stored_rows``: each user registered before ``resume`` has a
+    stored row since the first of that day's month (every day, dense) whose
+    ``last_activity_date`` is their last activity before ``resume`` (activity days are stored
+    rows; days before registration count), which the model query reads from the stored rows
+    it reads anyway; the state returned holds the users of ``users`` registered later: their
+    activity before ``resume`` (a scan of the activity tables joined to those few users).
+    None when the daily table holds no activity-based ``last_activity_date`` (the config
+    defines its own, or the table predates the column)."""
     daily = work.snapshot(DAILY)
-    if daily is None or LAST_ACTIVITY_DATE not in daily.columns:
+    prop = project.properties.get(LAST_ACTIVITY_DATE)
+    if daily is None or LAST_ACTIVITY_DATE not in daily.columns or prop is None or not prop.is_base:
         return None
-    before = resume - dt.timedelta(days=1)
-    stored = exp.Subquery(this=executor.relation(daily.between(month_start(before), before),
-                                                 ["entity_id", "date", LAST_ACTIVITY_DATE]))
-    registered = exp.select(quoted("entity_id"), exp.alias_(
-        exp.ArgMax(this=quoted(LAST_ACTIVITY_DATE), expression=quoted("date")), STATE_COLUMN, quoted=True)).from_(
-        exp.alias_(stored, "r", table=True)).group_by(quoted("entity_id"))
     later = exp.select(quoted("entity_id", "a"), exp.alias_(exp.Max(this=quoted("date", "a")), STATE_COLUMN,
                                                             quoted=True)).from_(
         exp.alias_(activity_relation(project, executor.dialect, per_day=False), "a", table=True)).join(
@@ -85,7 +82,7 @@ def stored_state(executor, project: ResolvedProject, work: Work, resume: dt.date
         on=exp.EQ(this=quoted("entity_id", "a"), expression=quoted("entity_id", "u"))).where(exp.and_(
             exp.GTE(this=quoted("registration_date", "u"), expression=date_literal(resume)),
             exp.LT(this=quoted("date", "a"), expression=date_literal(resume)))).group_by(quoted("entity_id", "a"))
-    return render(exp.Union(this=registered, expression=later, distinct=False), executor.dialect), before
+    return render(later, executor.dialect), resume - dt.timedelta(days=1)
 
 
 def _state_query(project: ResolvedProject, day: dt.date, previous: tuple[str, dt.date] | None) -> str:

@@ -78,6 +78,11 @@ class ModelRequest:
     users_sql: str | None = None
     activity_state_sql: str | None = None
     activity_state_day: dt.date | None = None
+    # With ``resume_from`` and ``activity_state_sql``: the state holds only the entities
+    # without a stored row before ``resume_from`` (registered from that day on); every other
+    # user's last activity is the ``last_activity_date`` of their last stored row, which
+    # ``stored_sql`` holds (jobs/user_state.py, ``stored_state``).
+    state_in_stored_rows: bool = False
     # Also output PREVIOUS_ACTIVE (on each activity day, the user's activity day before it):
     # a job writes it when the table it writes into has the column (or is written whole).
     previous_active: bool = False
@@ -144,7 +149,8 @@ class ModelQueryBuilder:
             activity = exp.select(quoted("entity_id"), quoted("date")).from_(
                 exp.alias_(activity_relation(project, self.dialect), "a", table=True))
             ctes.append(("activity", _within(activity, activity_lower_bound(request), upper, request.user_filter)))
-            ctes.append(("prior_activity", prior_activity_cte(request, self.dialect)))
+            if not request.state_in_stored_rows:  # else after prev_state, which it reads
+                ctes.append(("prior_activity", prior_activity_cte(request, self.dialect)))
             if request.resume_from is not None and request.activity_state_sql is None:
                 # days are marked active from the resume day on (before it, prior_activity
                 # gives the last one): that join reads those days' activity, not the history
@@ -184,6 +190,8 @@ class ModelQueryBuilder:
         self._prev: set[str] = set()
         if request.activity_state_sql is not None and (resume is None or request.activity_state_day >= resume):
             raise ValueError("the activity state must end before resume_from")
+        if request.state_in_stored_rows and (resume is None or request.activity_state_sql is None):
+            raise ValueError("state_in_stored_rows needs resume_from and activity_state_sql")
         if resume is not None:
             if request.stored_sql is None:
                 raise ValueError("resume_from needs stored_sql")
@@ -195,6 +203,8 @@ class ModelQueryBuilder:
             # sparse: each user has a row on the first of the month (or registered later)
             since = prev_day.replace(day=1) if self._sparse else None
             ctes.append(("prev_state", _last_rows("stored_rows", prev_day, since)))
+            if needs_activity and request.state_in_stored_rows:
+                ctes.append(("prior_activity", prior_activity_cte(request, self.dialect, stored_state="prev_state")))
             # Sparse, output from the resume day on: windows read only the rows that differ
             # from a gap day (sparse.window_tail); the last activity before it is prior_activity's.
             tail = (sparse.window_tail(project, self._layout, "stored_rows", self._overlay, request.compute_from, resume)

@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlglot import exp
 
+from asemic_core.semantic.base_properties import LAST_ACTIVITY_DATE
 from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject, ResolvedProperty
 from asemic_core.sql.sources import quoted, registrations_relation
 from asemic_core.sql.sparse import date_literal
@@ -57,10 +58,12 @@ def activity_lower_bound(request):
     return date_literal(request.activity_state_day + dt.timedelta(days=1))
 
 
-def prior_activity_cte(request, dialect: str) -> exp.Select:
+def prior_activity_cte(request, dialect: str, stored_state: str | None = None) -> exp.Select:
     """Each user's latest activity before the first computed day (the resume day of
     incremental work; days before registration count). With the activity state: its last active day (through the state's day, before
-    the first computed output day) or a later activity before that day."""
+    the first computed output day) or a later activity before that day. ``stored_state``: the CTE
+    of each user's last stored row before the resume day, whose ``last_activity_date`` is the
+    state of the users the activity state leaves out (``request.state_in_stored_rows``)."""
     start = quoted("registration_date", "u")
     # incremental work: every activity before the resume day (the stored rows of the days
     # before it may be left out of the spine, sparse.window_tail)
@@ -76,6 +79,12 @@ def prior_activity_cte(request, dialect: str) -> exp.Select:
             quoted("entity_id"), exp.alias_(quoted(STATE_COLUMN), "date", quoted=True),
             exp.alias_(exp.true(), "__state", quoted=True)).from_(exp.alias_(exp.Subquery(this=state), "st", table=True)),
             distinct=False)
+        if request.state_in_stored_rows:
+            if stored_state is None:
+                raise ValueError("state_in_stored_rows needs the CTE of the last stored rows")
+            rows = exp.Union(this=rows, expression=exp.select(
+                quoted("entity_id"), exp.alias_(quoted(LAST_ACTIVITY_DATE), "date", quoted=True),
+                exp.alias_(exp.true(), "__state", quoted=True)).from_(stored_state), distinct=False)
         condition = exp.or_(quoted("__state", "a"), condition)
     return exp.select(
         quoted("entity_id", "u"),

@@ -3,7 +3,9 @@ rows (`user_state.stored_state`), not from the activity history: the events befo
 rewound range are unchanged. Hand-worked days_since_last_active after a rewind that adds
 a session, for a user whose last activity is long before the range, a user active before
 registering (inside the recomputed days), and a user active once. The range holds the
-first of a month, where every user has a stored row carrying their last activity day."""
+first of a month, where every user has a stored row carrying their last activity day.
+A config that defines its own ``last_activity_date`` stores that formula in the column: the
+rewind then reads the activity history, and days_since_last_active stays activity-based."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 
 from asemic_core.project import Project
@@ -22,7 +25,7 @@ def day(n: int) -> dt.date:
     return D0 + dt.timedelta(days=n)
 
 
-def _project(root: Path) -> Project:
+def _project(root: Path, own_last_activity: bool = False) -> Project:
     entity = root / "userentity"
     (entity / "events").mkdir(parents=True)
     (root / "asemic.yml").write_text("warehouse: {type: duckdb, path: warehouse.duckdb}\n")
@@ -32,6 +35,10 @@ def _project(root: Path) -> Project:
     for name, tag in (("registrations", "registration_event"), ("sessions", "activity_event")):
         (entity / "events" / f"{name}.yml").write_text(yaml.safe_dump(
             {"table_name": f"raw.{name}", "tags": [tag], "columns": columns}))
+    if own_last_activity:  # the column holds the registration day, not the last activity
+        (entity / "properties").mkdir()
+        (entity / "properties" / "own.yml").write_text(yaml.safe_dump({"properties": {"last_activity_date": {
+            "data_type": "DATE", "computed_property": {"select": "{registration_date}"}}}}))
     registrations = [("a0", 0), ("u1", 0), ("u2", 35), ("u3", 2)]
     sessions = [("a0", n) for n in range(41)] + [("u1", 1), ("u1", 3), ("u2", 5), ("u2", 36), ("u3", 2)]
     with duckdb.connect(str(root / "warehouse.duckdb")) as con:
@@ -48,8 +55,9 @@ def _since_last_active(project: Project) -> dict[tuple[str, int], int | None]:
     return {(row["entity_id"], (row["date"] - D0).days): row["value"] for row in frame.to_dicts()}
 
 
-def test_a_rewind_counts_from_the_last_activity_before_its_days(tmp_path: Path) -> None:
-    project = _project(tmp_path / "p")
+@pytest.mark.parametrize("own_last_activity", [False, True], ids=["base", "own-last-activity-date"])
+def test_a_rewind_counts_from_the_last_activity_before_its_days(tmp_path: Path, own_last_activity: bool) -> None:
+    project = _project(tmp_path / "p", own_last_activity)
     project.refresh(origin="test")
     with duckdb.connect(str(project.root / "warehouse.duckdb")) as con:  # u1 comes back on day 31
         con.execute("INSERT INTO raw.sessions VALUES ('u1', ?)", [dt.datetime.combine(day(31), dt.time(9))])
@@ -63,3 +71,7 @@ def test_a_rewind_counts_from_the_last_activity_before_its_days(tmp_path: Path) 
     assert ("u2", 34) not in got
     # u3: active once, on its registration day
     assert [got[("u3", n)] for n in (2, 30, 40)] == [0, 28, 38]
+    if own_last_activity:  # the config's formula, on the rewound days too
+        values = {(r["entity_id"], (r["date"] - D0).days): r["value"]
+                  for r in project.property_values("last_activity_date").to_dicts()}
+        assert [values[("u1", n)] for n in (3, 31, 40)] == [day(0)] * 3
