@@ -28,6 +28,15 @@ def config_hash(project) -> str:
     return digest.hexdigest()[:16]
 
 
+def _with_issues(err: AsemicError, shown: int = 5) -> str:
+    """The error's message and, for a config error, its first issues (file, line, object, field)."""
+    issues = [i for i in getattr(err, "issues", []) if i.is_error]
+    if not issues:
+        return err.message
+    more = [f"... and {len(issues) - shown} more"] if len(issues) > shown else []
+    return "\n".join([err.message, *(i.format() for i in issues[:shown]), *more])
+
+
 def _day(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
@@ -44,6 +53,21 @@ def check_job_args(resolved, kind: str, args: dict) -> None:
 
 
 MODEL_JOBS = ("refresh", "update", "rewind", "compact")
+
+
+def check_new_definitions(project, files, resolved, settings) -> None:
+    """Refuse a job, before the model is opened, when a property whose definition the model
+    does not hold yet (a new or edited column; every column of an empty model) does not
+    compile against the warehouse or produces a type its data_type cannot hold: what
+    ``config validate``'s dry run reports, checked for those properties only, so a job on an
+    unchanged config pays nothing."""
+    from asemic_core.storage.status import column_statuses
+    from asemic_core.validation.dry_run import check_job_properties
+
+    current = project.model_store(files, readonly=True).current()
+    changed = {c.name for c in column_statuses(resolved, current) if c.state in ("new", "stale")}
+    if changed:
+        ensure_valid(check_job_properties(files, resolved, project.warehouse_path(files), changed, settings))
 DEFAULT_KEEP_DAYS = 7.0
 
 
@@ -98,9 +122,11 @@ def _run_job(project, kind: str, args: dict | None, origin: str, reporter: Repor
             settings = engine_settings(files, project.root, project.model_dir(files))
             if settings.spark is not None:
                 spark_preflight(project.warehouse_path(files), resolved, settings)
+            if kind != "compact":
+                check_new_definitions(project, files, resolved, settings)
     except AsemicError as err:
-        if job_id is not None:
-            project.model_store(files).jobs.finish(job_id, "failed", error=err.message)
+        if job_id is not None:  # the studio's job record: the issues too, not only their count
+            project.model_store(files).jobs.finish(job_id, "failed", error=_with_issues(err))
         raise  # refused before the model directory is opened: nothing is written
     store = project.model_store(files)
     settings = engine_settings(files, project.root, store.root)

@@ -79,6 +79,23 @@ def run_dry_run(files: ProjectFiles, warehouse_path: Path, static_issues: list[I
                             unreadable=True)
 
 
+def check_job_properties(files: ProjectFiles, project: ResolvedProject, warehouse_path, properties: set[str],
+                         settings=None) -> list[Issue]:
+    """The dry run's checks of the event and computed ``properties`` a job is about to compute
+    with definitions the model does not hold yet: what does not compile against the
+    warehouse, and a produced type the declared ``data_type`` cannot hold (the job would
+    write it cast: a DOUBLE sum declared INTEGER, rounded). One DESCRIBE per event table and
+    one for the computed properties; a group that does not compile is checked property by
+    property, to name the one at fault."""
+    spark = settings is not None and settings.spark is not None
+    with open_warehouse(warehouse_path, settings) as warehouse:
+        run = _DryRun(files, project, warehouse, [])
+        if not spark:
+            annotate_row_order(warehouse.con, project)
+        run.check_properties(properties)
+        return run.result.issues
+
+
 def open_warehouse(path, settings=None):
     """What the dry run compiles against: the Spark session when ``settings`` name Spark,
     else DuckDB over the warehouse file or Parquet directory."""
@@ -211,6 +228,32 @@ class _DryRun:
             return
         self._check_type(prop, untyped)
 
+    def check_properties(self, ids: set[str]) -> None:
+        """``check_job_properties``: the event properties of ``ids`` grouped by table, then
+        its computed properties, each group in one DESCRIBE."""
+        chosen = [p for p in self.project.properties.values() if p.id in ids]
+        by_event: dict[str, list] = {}
+        for prop in chosen:
+            if prop.kind == "event_property" and prop.source_event in self.project.events:
+                by_event.setdefault(prop.source_event, []).append(prop)
+        for event_id, props in by_event.items():
+            try:
+                untyped = render(event_properties_query(self.project, event_id, props, typed=False))
+            except (ExpressionError, KeyError):
+                untyped = None
+            produced = self.warehouse.describe(untyped) if untyped else {}
+            self.result.checks += 1
+            for prop in props:
+                if produced:
+                    issue = produced_type_issue(self.project, prop, produced.get(prop.id))
+                    if issue is not None:
+                        self.add(issue)
+                else:  # the group does not compile: which property is at fault
+                    self._compile_event_property(prop)
+        computed = [p for p in chosen if p.kind == "computed_property"]
+        if computed:
+            self.compile_computed(computed)
+
     def _check_type(self, prop, sql: str) -> None:
         produced = self.warehouse.describe(sql).get(prop.id)
         issue = produced_type_issue(self.project, prop, produced)
@@ -244,9 +287,13 @@ class _DryRun:
             raise KeyError(name)
         return exp.column(prop.id, table="r", quoted=True)
 
-    def compile_computed(self) -> None:
+    def compile_computed(self, props: list | None = None) -> None:
+        """Every computed property (or ``props``) over a row of typed NULLs; ``props`` are
+        first compiled together, in one DESCRIBE, and one by one only when that fails."""
         source = self._null_row()
-        for prop in self.project.properties.values():
+        if props is not None and self._computed_together(props, source):
+            return
+        for prop in self.project.properties.values() if props is None else props:
             if prop.kind != "computed_property":
                 continue
             key = node("property", prop.id)
@@ -266,6 +313,30 @@ class _DryRun:
                                         rule="dry-run"))
             elif not prop.definition.value_mappings:  # with mappings, the value is a mapped literal
                 self._check_type(prop, sql)
+
+    def _computed_together(self, props: list, source: exp.Expression) -> bool:
+        """Check the types of ``props`` (computed) from one DESCRIBE; False when one of them
+        is blocked or the query does not compile (then each is compiled alone)."""
+        columns = []
+        for prop in props:
+            if self.blocked(node("property", prop.id)):
+                return False
+            try:
+                tree = to_tree(parse_expression(prop.definition.select, allow_aggregates=False),
+                               self._property_column, dialect=ENGINE_DIALECT)
+            except (ExpressionError, KeyError):
+                return False
+            columns.append(exp.alias_(tree, prop.id, quoted=True))
+        produced = self.warehouse.describe(render(exp.select(*columns).from_(source.copy())))
+        self.result.checks += 1
+        if not produced:
+            return False
+        for prop in props:
+            if not prop.definition.value_mappings:  # with mappings, the value is a mapped literal
+                issue = produced_type_issue(self.project, prop, produced.get(prop.id))
+                if issue is not None:
+                    self.add(issue)
+        return True
 
     def compile_kpis(self) -> None:
         source = self._null_row()

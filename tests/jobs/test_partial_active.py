@@ -59,7 +59,8 @@ def _files(project: Project) -> dict[bool, set[str]]:
 
 @pytest.mark.parametrize(("demo", "prop", "kind", "fields", "activity_part_only"), [
     ("refreshed", "dau_active", "event_property", {"select": "2"}, True),  # over entity_activity
-    ("refreshed", "purchases_on_day", "event_property", {"aggregate_function": "sum"}, True),  # on session days
+    # on session days (twice the count: an INTEGER, as declared; a sum of amounts is refused)
+    ("refreshed", "purchases_on_day", "event_property", {"select": "2", "aggregate_function": "sum"}, True),
     ("refreshed", "revenue_on_day", "event_property", {"select": "{amount_usd} + 1"}, True),
     # the edit gives the purchase off the session days a value: the other part changes
     ("purchase_without_session", "revenue_on_day", "event_property", {"select": "{amount_usd} + 1"}, False),
