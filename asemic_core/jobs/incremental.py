@@ -28,7 +28,7 @@ from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.expansion import expand_at, month_start
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest, continues_from_state, overlay_columns
-from asemic_core.sql.render import render
+from asemic_core.sql.render import render, render_once
 from asemic_core.sql.sources import quoted
 from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal
 from asemic_core.storage import duckdb_views
@@ -91,7 +91,7 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
     buckets = buckets_for(_users_per_day(work, plan.last) * plan.days)
     mark = time.monotonic()
     reporter.start(buckets, f"Computing {plan.days} day(s)")
-    statements = [render(builder.build(ModelRequest(
+    statements = [render_once(builder.build(ModelRequest(
         properties=columns, day_from=plan.first, day_to=plan.last, user_filter=user_bucket(b, buckets),
         compute_from=compute_from, resume_from=resume, stored_sql=stored_sql, previous_active=previous_active,
         **history_free))) for b in range(buckets)]

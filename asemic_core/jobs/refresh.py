@@ -25,7 +25,7 @@ from asemic_core.jobs.user_state import write_state
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest
-from asemic_core.sql.render import render
+from asemic_core.sql.render import render, render_once
 from asemic_core.storage import duckdb_views
 from asemic_core.storage.schema import daily_columns, generate_schema
 from asemic_core.storage.state import ColumnState
@@ -63,8 +63,8 @@ def run_refresh(project: ResolvedProject, store: ModelStore, warehouse_path, job
         staged = stage_inputs(executor, builder.build(request)) if shared else {}
         if staged:
             phases["stage_inputs"] = time.monotonic() - mark  # a part of compute_and_write
-        statements = [render(read_staged(builder.build(replace(request, user_filter=user_bucket(b, buckets))), staged,
-                                         user_bucket(b, buckets))) for b in range(buckets)]
+        statements = [render_once(read_staged(builder.build(replace(request, user_filter=user_bucket(b, buckets))),
+                                              staged, user_bucket(b, buckets))) for b in range(buckets)]
 
         def written(index: int) -> None:
             reporter.advance()

@@ -326,12 +326,13 @@ def render(
 
 
 def generate(
-    tree: exp.Expression, dialect: str = DEFAULT_DIALECT, *, pretty: bool = False
+    tree: exp.Expression, dialect: str = DEFAULT_DIALECT, *, pretty: bool = False, copy: bool = True
 ) -> str:
     """Generate SQL for ``dialect``; constructs the dialect cannot express raise
-    :class:`ExpressionError` instead of producing wrong SQL silently."""
+    :class:`ExpressionError` instead of producing wrong SQL silently. ``copy=False``: the
+    generator may rewrite ``tree`` (a tree built for this one rendering, not kept)."""
     try:
-        return tree.sql(dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
+        return tree.sql(dialect=dialect, pretty=pretty, unsupported_level=ErrorLevel.RAISE, copy=copy)
     except UnsupportedError as error:
         raise ExpressionError(f"Cannot translate expression to {dialect}: {error}") from error
     except (KeyError, AttributeError, TypeError, ValueError) as error:

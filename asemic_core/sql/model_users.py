@@ -44,10 +44,10 @@ def users_cte(project: ResolvedProject, request, dialect: str) -> exp.Select:
         exp.alias_(day.copy(), "registration_date", quoted=True),
         exp.alias_(ts, "registration_ts", quoted=True),
         *[exp.alias_(quoted(c), f"__reg_{c}", quoted=True) for c in extra],
-    ).from_(exp.alias_(source, "reg", table=True))
-    query = query.where(exp.LTE(this=day, expression=date_literal(request.day_to)))
+    ).from_(exp.alias_(source, "reg", table=True, copy=False), copy=False)  # in place: source may be large
+    query = query.where(exp.LTE(this=day, expression=date_literal(request.day_to)), copy=False)
     if request.user_filter is not None:
-        query = query.where(request.user_filter.copy())
+        query = query.where(request.user_filter.copy(), copy=False)
     return query
 
 

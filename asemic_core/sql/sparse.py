@@ -467,11 +467,13 @@ def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect:
         first = exp.func("GREATEST", first, date_literal(request.compute_from))
     if request.resume_from is not None:  # before the resume day, the stored days are the spine
         first = exp.func("GREATEST", first, date_literal(request.resume_from))
-    spine = exp.select(quoted("entity_id", "c"), quoted("date", "c")).distinct().from_(
-        exp.alias_(exp.Subquery(this=union(candidates, distinct=False)), "c", table=True)).join(
-        exp.to_table("users").as_("u"), on=exp.EQ(this=quoted("entity_id", "c"), expression=quoted("entity_id", "u"))).where(
+    # built in place (copy=False): each builder step would otherwise copy the union so far
+    spine = exp.select(quoted("entity_id", "c"), quoted("date", "c")).distinct(copy=False).from_(
+        exp.alias_(exp.Subquery(this=union(candidates, distinct=False)), "c", table=True, copy=False), copy=False).join(
+        exp.to_table("users").as_("u"), on=exp.EQ(this=quoted("entity_id", "c"), expression=quoted("entity_id", "u")),
+        copy=False).where(
         exp.and_(exp.GTE(this=quoted("date", "c"), expression=first),
-                 exp.LTE(this=quoted("date", "c"), expression=date_literal(request.day_to))))
+                 exp.LTE(this=quoted("date", "c"), expression=date_literal(request.day_to))), copy=False)
     parts = [spine]
     if request.resume_from is not None:
         stored = exp.select(quoted("entity_id"), quoted("date")).from_("stored").where(
