@@ -19,9 +19,8 @@ from asemic_core.jobs.writing import (
     stream,
     user_bucket,
     user_days,
-    users_query,
 )
-from asemic_core.jobs.user_state import read_state, stored_state, write_state, write_users
+from asemic_core.jobs.user_state import read_state, rewind_users, stored_state, write_state, write_users
 from asemic_core.progress import NullReporter, Reporter
 from asemic_core.semantic.base_properties import LAST_ACTIVITY_DATE
 from asemic_core.semantic.hashing import definition_hashes
@@ -35,7 +34,7 @@ from asemic_core.storage import duckdb_views
 from asemic_core.storage.schema import daily_columns, generate_schema
 from asemic_core.storage.state import ColumnState
 from asemic_core.storage.status import ColumnStatus, column_statuses
-from asemic_core.storage.store import DAILY, USERS, ModelStore, Work
+from asemic_core.storage.store import DAILY, ModelStore, Work
 
 DAY = dt.timedelta(days=1)
 
@@ -341,8 +340,8 @@ def run_rewind(project: ResolvedProject, store: ModelStore, warehouse_path, job_
     try:
         first_stats, phases, share = _stale_first(executor, project, work, status, reporter, plan.days)
         # the users table first: the days are computed from it, as an update computes them
-        users = executor.relation(work.write(USERS, executor.batches(users_query(project, watermark)),
-                                             replace_schema=True))
+        # (rewritten only when the registrations of the changed days differ)
+        users = executor.relation(rewind_users(executor, project, work, min(plan.first, day_from), watermark))
         # each user's last activity before the first recomputed day: from the stored rows
         # (the events before it are unchanged), not from the activity history
         state = stored_state(executor, project, work, plan.first, users) if plan.first > model_first else None

@@ -2,7 +2,8 @@
 
 - The ``users`` table: an update appends the users whose first registration row is on a
   recomputed day (``since`` .. the new last day) and who are not stored yet, instead of
-  rebuilding the table from every registration row.
+  rebuilding the table from every registration row; a rewind keeps the table when the
+  users registered on its days are the ones stored (``rewind_users``).
 - The ``user_state`` table: each entity's last activity day through the table's
   ``state_day`` (entities not yet registered included: activity before registration
   counts, SEMANTICS 4). ``state_day`` is the watermark less ``lookback_days`` and the
@@ -151,3 +152,36 @@ def write_users(executor, project: ResolvedProject, work: Work, since: dt.date, 
     compacted = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=both), "u", table=True)).order_by(
         quoted("entity_id"))
     return work.write(USERS, executor.batches(render(compacted)), replace_schema=True)
+
+
+def rewind_users(executor, project: ResolvedProject, work: Work, since: dt.date, last: dt.date):
+    """The users table of a rewind whose events changed from ``since`` on (those before are
+    unchanged, so are the users whose first registration row is before it): the stored
+    table when its users registered from ``since`` on are the ones the registration tables
+    give now (nothing is written), else those users replaced. The snapshot to read."""
+    stored = work.snapshot(USERS)
+    columns = [c.name for c in generate_schema(project).table(USERS).columns]
+    if stored is None or not stored.files or list(stored.columns) != columns:
+        return work.write(USERS, executor.batches(users_query(project, last)), replace_schema=True)
+    since_lit = date_literal(since)
+    rows = exp.alias_(exp.Subquery(this=executor.relation(stored, columns)), "s", table=True)
+    kept = exp.select(*[quoted(c) for c in columns]).from_(rows.copy()).where(
+        exp.LT(this=quoted("registration_date"), expression=since_lit.copy()))
+    later = exp.select(*[quoted(c) for c in columns]).from_(rows.copy()).where(
+        exp.GTE(this=quoted("registration_date"), expression=since_lit.copy()))
+    added = exp.select(*[quoted(c) for c in columns]).from_(exp.alias_(exp.Subquery(this=exp.maybe_parse(
+        added_users_query(project, render(exp.select(quoted("entity_id")).from_(exp.Subquery(this=kept.copy()))),
+                          since, last))), "a", table=True))
+    def count(rows: exp.Expression) -> exp.Expression:  # each EXCEPT in its own subquery: set
+        # operations chain left to right, and sqlglot writes nested ones without parentheses
+        return exp.Subquery(this=exp.select(exp.Count(this=exp.Star())).from_(
+            exp.alias_(exp.Subquery(this=rows), "d", table=True)))
+
+    differ = exp.select(exp.Add(this=count(exp.except_(later.copy(), added.copy(), distinct=False)),
+                                expression=count(exp.except_(added.copy(), later.copy(), distinct=False))))
+    if executor.rows(render(differ, executor.dialect))[0][0] == 0:
+        return stored
+    both = exp.union(kept, added, distinct=False)
+    ordered = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=both), "u", table=True)).order_by(
+        quoted("entity_id"))
+    return work.write(USERS, executor.batches(render(ordered, executor.dialect)), replace_schema=True)

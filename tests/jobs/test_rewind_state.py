@@ -75,3 +75,33 @@ def test_a_rewind_counts_from_the_last_activity_before_its_days(tmp_path: Path, 
         values = {(r["entity_id"], (r["date"] - D0).days): r["value"]
                   for r in project.property_values("last_activity_date").to_dicts()}
         assert [values[("u1", n)] for n in (3, 31, 40)] == [day(0)] * 3
+
+
+def _users(project: Project) -> list[tuple]:
+    with duckdb.connect() as con:
+        from asemic_core.backend.duckdb_executor import DuckDBExecutor
+
+        store = project.model_store()
+        relation = DuckDBExecutor(con).relation(store.snapshot("users", store.current()))
+        return sorted(con.sql(relation.sql("duckdb")).fetchall())
+
+
+def test_a_rewind_rewrites_the_users_table_only_when_registrations_changed(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p")
+    project.refresh(origin="test")
+    users_version = project.model_store().current().tables["users"]
+    project.rewind(day(28), day(32), origin="test")  # nothing changed: the same users table version
+    assert project.model_store().current().tables["users"] == users_version
+    with duckdb.connect(str(project.root / "warehouse.duckdb")) as con:  # u4 registers on day 30; u2 earlier
+        con.execute("INSERT INTO raw.registrations VALUES ('u4', ?), ('u2', ?)",
+                    [dt.datetime.combine(day(30), dt.time(8)), dt.datetime.combine(day(29), dt.time(8))])
+    project.rewind(day(28), day(32), origin="test")
+    assert project.model_store().current().tables["users"] != users_version
+    got = {row[0]: row[2] for row in _users(project)}  # entity_id -> registration_date
+    assert got == {"a0": day(0), "u1": day(0), "u2": day(29), "u3": day(2), "u4": day(30)}
+    assert _since_last_active(project)[("u4", 30)] is None and ("u4", 29) not in _since_last_active(project)
+    with duckdb.connect(str(project.root / "warehouse.duckdb")) as con:  # u4's registration removed again
+        con.execute("DELETE FROM raw.registrations WHERE user_id = 'u4'")
+    project.rewind(day(28), day(32), origin="test")
+    assert "u4" not in {row[0] for row in _users(project)}
+    assert not any(user == "u4" for user, _n in _since_last_active(project))
