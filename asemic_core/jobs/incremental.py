@@ -63,6 +63,9 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
     props = [project.properties[c] for c in columns]
     builder = ModelQueryBuilder(project)
     resume = plan.first if plan.first > model_first else None
+    if state is not None and (resume is None or state[1] >= resume):
+        state = None
+    state_in_stored_rows = state_in_stored_rows and state is not None
     compute_from = stored_sql = None
     daily = work.snapshot(DAILY)
     if resume is not None:
@@ -73,18 +76,16 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
                 compute_from = min(compute_from, prop.definition.date_from)
         compute_from = max(compute_from, model_first)
         needed = overlay_columns(props) | {p.id for p in props if continues_from_state(p)}
-        if state_in_stored_rows and state is not None and state[1] < resume:
+        if state_in_stored_rows:
             needed.add(LAST_ACTIVITY_DATE)  # the state of the users with stored rows
         needed = sorted(needed)
         # From the first of the month before the resume day: each user has a stored row there
         # (or registered later), whose values carry to the resume day (sparse layout).
         stored = daily.between(min(compute_from, month_start(resume - DAY)), resume - DAY)
         stored_sql = render(executor.relation(stored, ["entity_id", "date", *needed]))
-    if state is not None and (resume is None or state[1] >= resume):
-        state = None
     history_free = dict(users_sql=render(users) if users is not None else None,
                         activity_state_sql=state[0] if state else None, activity_state_day=state[1] if state else None,
-                        state_in_stored_rows=state_in_stored_rows and state is not None)
+                        state_in_stored_rows=state_in_stored_rows)
     # a table written before the column existed keeps its columns until a job rewrites it whole
     previous_active = daily is None or PREVIOUS_ACTIVE in daily.columns
     buckets = buckets_for(_users_per_day(work, plan.last) * plan.days)

@@ -68,6 +68,8 @@ def check_new_definitions(project, files, resolved, settings) -> None:
     changed = {c.name for c in column_statuses(resolved, current) if c.state in ("new", "stale")}
     if changed:
         ensure_valid(check_job_properties(files, resolved, project.warehouse_path(files), changed, settings))
+
+
 DEFAULT_KEEP_DAYS = 7.0
 
 

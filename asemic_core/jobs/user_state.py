@@ -172,10 +172,11 @@ def rewind_users(executor, project: ResolvedProject, work: Work, since: dt.date,
     added = exp.select(*[quoted(c) for c in columns]).from_(exp.alias_(exp.Subquery(this=exp.maybe_parse(
         added_users_query(project, render(exp.select(quoted("entity_id")).from_(exp.Subquery(this=kept.copy()))),
                           since, last))), "a", table=True))
-    def count(rows: exp.Expression) -> exp.Expression:  # each EXCEPT in its own subquery: set
+
+    def count(query: exp.Expression) -> exp.Expression:  # each EXCEPT in its own subquery: set
         # operations chain left to right, and sqlglot writes nested ones without parentheses
         return exp.Subquery(this=exp.select(exp.Count(this=exp.Star())).from_(
-            exp.alias_(exp.Subquery(this=rows), "d", table=True)))
+            exp.alias_(exp.Subquery(this=query), "d", table=True)))
 
     differ = exp.select(exp.Add(this=count(exp.except_(later.copy(), added.copy(), distinct=False)),
                                 expression=count(exp.except_(added.copy(), later.copy(), distinct=False))))
