@@ -236,7 +236,7 @@ def with_column_tables(snapshot: TableSnapshot, names: list[str], read) -> exp.E
         return read(snapshot.plain(), names)
     own = list(dict.fromkeys([DATE, *names]))
     source = exp.alias_(exp.Subquery(this=read(snapshot.plain()._keeping(joined), own, row_numbers=True)), "t",
-                        table=True)
+                        table=True, copy=False)
 
     def column(name: str, table: str) -> exp.Column:
         return exp.column(exp.to_identifier(name, quoted=True), table=exp.to_identifier(table))
@@ -249,8 +249,8 @@ def with_column_tables(snapshot: TableSnapshot, names: list[str], read) -> exp.E
         supplied.update({c: alias for c in columns})
         rows = exp.select(*[exp.column(exp.to_identifier(c, quoted=True)) for c in (DATE, ROW, *columns)],
                           exp.alias_(exp.true(), PRESENT, quoted=True)).from_(
-            exp.alias_(exp.Subquery(this=read(override.snapshot, [DATE, ROW, *columns])), "r", table=True))
-        joins.append((exp.alias_(exp.Subquery(this=rows), alias, table=True), alias))
+            exp.alias_(exp.Subquery(this=read(override.snapshot, [DATE, ROW, *columns])), "r", table=True, copy=False))
+        joins.append((exp.alias_(exp.Subquery(this=rows), alias, table=True, copy=False), alias))
     outputs = []
     for name in names:
         alias = supplied.get(name)

@@ -20,7 +20,7 @@ from asemic_core.semantic.model import ResolvedKpi, ResolvedProject
 from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE, ENTITY_ID
 from asemic_core.semantic.resolve_kpis import counter_equality, population_of
 from asemic_core.sql.expressions import find_aggregates, parse_expression, placeholders_in, to_tree
-from asemic_core.sql.render import ENGINE_DIALECT, render
+from asemic_core.sql.render import ENGINE_DIALECT, render_once
 from asemic_core.sql.runs import every_day_columns
 from asemic_core.sql.sources import quoted
 
@@ -289,22 +289,22 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
             duckdb = source.reads_with_duckdb()
             try:
                 points = [_points_query(project, None, value, request, grouping, date_from, date_to, total_function,
-                                        contributing, delta_aggregated(project, runs, value, contributing, request.filters,
-                                                                       grouping, date_from, date_to, duckdb,
-                                                                       runs_defined=not (by and duckdb)))
-                          for grouping in groupings]
+                                        contributing, delta_aggregated(project, runs if index == 0 else runs.copy(), value,
+                                                                       contributing, request.filters, grouping, date_from,
+                                                                       date_to, duckdb, runs_defined=not (by and duckdb)))
+                          for index, grouping in enumerate(groupings)]
             except NotSummable:
                 points = None
             if points is not None and by and duckdb:  # both parts from one computation of the runs
-                both = _stacked("date", by, *points).with_(RUNS, as_=runs, materialized=True)
-                return [render(both, source.executor.dialect)]
+                both = _stacked("date", by, *points).with_(RUNS, as_=runs, materialized=True, copy=False)
+                return [render_once(both, source.executor.dialect)]
             if points is not None:
-                return [render(query, source.executor.dialect) for query in points]
+                return [render_once(query, source.executor.dialect) for query in points]
         relation = source.relation(plan, rows=rows, registered=registered)
         if by and source.reads_with_duckdb():
-            return [render(_grouped_and_total(project, relation, value, request, by, date_from, date_to,
+            return [render_once(_grouped_and_total(project, relation, value, request, by, date_from, date_to,
                                               total_function, contributing), source.executor.dialect)]
-        return [render(_points_query(project, relation if index == 0 else relation.copy(), value, request, grouping,
+        return [render_once(_points_query(project, relation if index == 0 else relation.copy(), value, request, grouping,
                                      date_from, date_to, total_function, contributing), source.executor.dialect)
                 for index, grouping in enumerate(groupings)]
 
@@ -399,7 +399,7 @@ def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value
     """A grouped query's points and its ungrouped series in one statement (DuckDB): one
     aggregation by GROUPING SETS over one read of the rows, each part on its own grid;
     ``PART`` tells them apart."""
-    m = exp.alias_(exp.Subquery(this=relation), "m", table=True)
+    m = exp.alias_(exp.Subquery(this=relation), "m", table=True, copy=False)
     axis_column, axis_name, conditions = _axis_and_conditions(request, date_from, date_to, "m")
     groups = [quoted(b, "m") for b in by]
     every = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
@@ -417,16 +417,16 @@ def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value
         exp.EQ(this=quoted(PART), expression=total_flag))
     parts = [_points_query(project, None, value, request, by, date_from, date_to, total_function, contributing, grouped),
              _points_query(project, None, value, request, [], date_from, date_to, total_function, contributing, total)]
-    return _stacked(axis_name, by, *parts).with_(ALL_GROUPS, as_=every, materialized=True)
+    return _stacked(axis_name, by, *parts).with_(ALL_GROUPS, as_=every, materialized=True, copy=False)
 
 
 def _stacked(axis_name: str, by: list[str], grouped: exp.Expression, total: exp.Expression) -> exp.Select:
     """The grouped points and the ungrouped series as one result, ``PART`` telling them apart."""
     first = exp.select(exp.alias_(exp.Literal.number(0), PART, quoted=True), exp.Star()).from_(
-        exp.alias_(exp.Subquery(this=grouped), "g", table=True))
+        exp.alias_(exp.Subquery(this=grouped), "g", table=True, copy=False))
     second = exp.select(exp.alias_(exp.Literal.number(1), PART, quoted=True), quoted(axis_name),
                         *[exp.alias_(exp.Null(), b, quoted=True) for b in by], quoted("value")).from_(
-        exp.alias_(exp.Subquery(this=total), "t", table=True))
+        exp.alias_(exp.Subquery(this=total), "t", table=True, copy=False))
     return exp.union(first, second, distinct=False)
 
 
@@ -436,7 +436,7 @@ def _points_query(project: ResolvedProject, relation: exp.Expression | None, val
     """The points of a KPI: its aggregation over ``relation`` (or the ``aggregated`` rows of
     (axis, group-by columns, value, __rows) given), on the axis's grid, rolled up to the grain."""
     m = exp.alias_(exp.Subquery(this=relation if relation is not None else exp.select(exp.Literal.number(1))), "m",
-                   table=True)
+                   table=True, copy=False)
     axis_column, axis_name, conditions = _axis_and_conditions(request, date_from, date_to, "m")
     groups = [quoted(b, "m") for b in by]
     if request.x_axis == "cohort_day":
@@ -455,22 +455,22 @@ def _points_query(project: ResolvedProject, relation: exp.Expression | None, val
         aggregated = aggregated.where(exp.and_(*conditions)) if conditions else aggregated
         aggregated = aggregated.group_by(*[exp.Literal.number(i + 1) for i in range(len(by) + 1)])
 
-    grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid_values), "axis", table=True))
+    grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid_values), "axis", table=True, copy=False))
     if by:
         # A group is listed when some row of it contributes somewhere in the range.
         group_values = exp.select(*[quoted(b) for b in by]).distinct().from_("agg").where(
             exp.GT(this=quoted("__rows"), expression=exp.Literal.number(0)))
-        grid = grid.join(exp.alias_(exp.Subquery(this=group_values), "groups", table=True), join_type="CROSS")
+        grid = grid.join(exp.alias_(exp.Subquery(this=group_values), "groups", table=True, copy=False), join_type="CROSS")
     keys = [axis_name, *by]
     joined = exp.select(*[quoted(k, "grid") for k in keys], quoted("value", "agg")).from_(
-        exp.alias_(exp.Subquery(this=grid), "grid", table=True)).join(
+        exp.alias_(exp.Subquery(this=grid), "grid", table=True, copy=False)).join(
         exp.to_table("agg"), join_type="LEFT",
         on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "agg")) for k in keys]))
-    daily = joined.with_("agg", as_=aggregated)
+    daily = joined.with_("agg", as_=aggregated, copy=False)
     if request.x_axis == "cohort_day" or request.grain == "day":
         return daily
     bucket = _grain_bucket(request.grain)
     return exp.select(exp.alias_(bucket, "date", quoted=True), *[quoted(b) for b in by],
                       exp.alias_(_total_aggregate(total_function, quoted("value")), "value", quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=daily), "d", table=True)).group_by(
+        exp.alias_(exp.Subquery(this=daily), "d", table=True, copy=False)).group_by(
         *[exp.Literal.number(i + 1) for i in range(len(by) + 1)])

@@ -46,8 +46,8 @@ def _with_adhoc(parts: list[exp.Expression], plan: "SourcePlan") -> exp.Expressi
         return parts[0]
     return exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("s")),
                       *[quoted_column(c, "a") for c in plan.adhoc]).from_(
-        exp.alias_(exp.Subquery(this=parts[0]), "s", table=True)).join(
-        exp.alias_(exp.Subquery(this=parts[1]), "a", table=True),
+        exp.alias_(exp.Subquery(this=parts[0]), "s", table=True, copy=False)).join(
+        exp.alias_(exp.Subquery(this=parts[1]), "a", table=True, copy=False),
         on=exp.and_(*[exp.EQ(this=quoted_column(k, "s"), expression=quoted_column(k, "a")) for k in KEYS]))
 
 
@@ -254,7 +254,7 @@ class ModelSource:
                            self.executor.dialect)
         everyone = exp.select(quoted_column("entity_id"), quoted_column(REGISTRATION_DATE),
                               *[exp.alias_(registration_value(self.resolved, p), p.id, quoted=True) for p in registration]).from_(
-            exp.alias_(exp.Subquery(this=listed), "u", table=True))
+            exp.alias_(exp.Subquery(this=listed), "u", table=True, copy=False))
         return spans(self.resolved, stored, plan.stored, plan.day_from, plan.day_to, recent_days=reach,
                      materialize=self.reads_with_duckdb(), recency=windows, previous=True, steps=steps,
                      everyone=exp.Subquery(this=everyone), users=users)

@@ -93,7 +93,7 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
             raise ValueError("runs without pairing are for the activity part")
         return _unpaired_runs(project, rows, columns, day_from, day_to, dialect, recent_days, recency, materialize,
                               steps or {}, everyone, users)
-    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True))
+    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False))
     if recent_days is not None:
         # every user has a row on the month's first day: it or a later row anchors day_from;
         # the activity part has no such rows: the latest of the recent_days before it does
@@ -105,10 +105,10 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     before = within.copy().where(exp.GTE(this=quoted("date"), expression=date_literal(lowest)),
                                  exp.LT(this=quoted("date"), expression=date_literal(day_from)))
     latest = exp.select(quoted("entity_id"), exp.alias_(exp.Max(this=quoted("date")), "__latest", quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=before.copy()), "b", table=True)).group_by(quoted("entity_id"))
+        exp.alias_(exp.Subquery(this=before.copy()), "b", table=True, copy=False)).group_by(quoted("entity_id"))
     anchors = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("a"))).from_(
-        exp.alias_(exp.Subquery(this=before), "a", table=True)).join(
-        exp.alias_(exp.Subquery(this=latest), "l", table=True),
+        exp.alias_(exp.Subquery(this=before), "a", table=True, copy=False)).join(
+        exp.alias_(exp.Subquery(this=latest), "l", table=True, copy=False),
         on=exp.and_(exp.EQ(this=quoted("entity_id", "a"), expression=quoted("entity_id", "l")),
                     exp.EQ(this=quoted("date", "a"), expression=quoted("__latest", "l"))))
     inside = within.where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
@@ -116,17 +116,17 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     following = exp.Window(this=exp.func("LEAD", quoted("date")), partition_by=[quoted("entity_id")],
                            order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
     paired = exp.select(exp.Star(), exp.alias_(following, "__next", quoted=True), _plus_one()).from_(
-        exp.alias_(exp.Subquery(this=within), "w", table=True))
+        exp.alias_(exp.Subquery(this=within), "w", table=True, copy=False))
     nexts = exp.select(exp.Star()).from_(NEXTS)
     names = [project.properties[project.property_aliases.get(c, c)].id for c in columns if c not in KEYS]
     own = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), START, quoted=True),
                      exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names], quoted(SIGN)).from_(
-        exp.alias_(exp.Subquery(this=nexts.copy()), "o", table=True)).where(
+        exp.alias_(exp.Subquery(this=nexts.copy()), "o", table=True, copy=False)).where(
         exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
     # the gap days: valued on the first of them (the day after the row), which _finish derives
     base = exp.select(exp.Star(), exp.alias_(plus_days(quoted("date"), 1), DAY, quoted=True),
                       exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=nexts), "n", table=True)).where(
+        exp.alias_(exp.Subquery(this=nexts), "n", table=True, copy=False)).where(
         exp.LT(this=quoted("date"), expression=date_literal(day_to)))
     needed = needed_columns(project, names)
     windows = {name: recency[name] for name in names if name in (recency or {})}
@@ -167,7 +167,7 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
     earliest = day_from - dt.timedelta(days=recent_days)
     # the rows of activity and registration days (a table without the split holds others)
     zero = exp.Literal.number(0)
-    recent = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
+    recent = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False)).where(
         exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)),
         exp.Between(this=quoted("date"), low=date_literal(earliest), high=date_literal(day_to)),
         exp.or_(exp.EQ(this=since.copy(), expression=zero.copy()),
@@ -286,10 +286,10 @@ def _every_registered_day(project: ResolvedProject, runs: exp.Select, names: lis
     ctes = runs.args.pop("with_", None)
     near = exp.select(exp.Star()).from_(NEAR)
     result = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(exp.union(near, taken_back, distinct=False),
-                                                                                every, distinct=False)), "e", table=True))
+                                                                                every, distinct=False)), "e", table=True, copy=False))
     for cte in ctes.expressions if ctes is not None else []:
-        result = result.with_(cte.alias, as_=cte.this)
-    return result.with_(NEAR, as_=runs)
+        result = result.with_(cte.alias, as_=cte.this, copy=False)
+    return result.with_(NEAR, as_=runs, copy=False)
 
 
 def _user(project: ResolvedProject, users: bool) -> exp.Expression:
@@ -327,7 +327,7 @@ def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], wi
         keys.append(exp.alias_(value, name, quoted=True))
     keys += [quoted(DAY), quoted(ROW_DATE), quoted(FROM)]
     return exp.select(*keys, exp.alias_(cast(exp.Sum(this=quoted(SIGN)), DataType.INTEGER), SIGN, quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=base), "b", table=True)).group_by(*_positions(len(keys), users))
+        exp.alias_(exp.Subquery(this=base), "b", table=True, copy=False)).group_by(*_positions(len(keys), users))
 
 
 def _with_gaps(project: ResolvedProject, names: list[str], windows: dict[str, Recency], own: exp.Select,
@@ -342,18 +342,18 @@ def _with_gaps(project: ResolvedProject, names: list[str], windows: dict[str, Re
     else:
         gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
                           exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names], quoted(SIGN)).from_(
-            exp.alias_(exp.Subquery(this=valued), "g", table=True)).where(exp.LTE(this=first, expression=last))
-    both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False)), "r", table=True))
+            exp.alias_(exp.Subquery(this=valued), "g", table=True, copy=False)).where(exp.LTE(this=first, expression=last))
+    both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False)), "r", table=True, copy=False))
     # the gap rows, defined once for the pieces that read them (Spark refuses their inner
     # CTE names repeated in one statement)
-    return both.with_(GAP_ROWS, as_=valued) if windows or steps else both
+    return both.with_(GAP_ROWS, as_=valued, copy=False) if windows or steps else both
 
 
 def _defined_first(query: exp.Select, name: str, definition: exp.Expression, materialize: bool) -> exp.Select:
     """``query`` with the CTE ``name`` defined before its own (which read it);
     ``materialize``: computed once (DuckDB)."""
     if query.args.get("with_") is None:
-        return query.with_(name, as_=definition, materialized=materialize or None)
+        return query.with_(name, as_=definition, materialized=materialize or None, copy=False)
     query.args["with_"].expressions.insert(0, exp.CTE(this=definition, alias=exp.TableAlias(this=exp.to_identifier(name)),
                                                       materialized=materialize or None))
     return query
@@ -404,8 +404,8 @@ def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[st
             values.append(exp.alias_(cast(literal(value), project.properties[name].data_type), name, quoted=True))
         pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True),
                                  exp.alias_(high.copy(), END, quoted=True), *values, quoted(SIGN)).from_(
-            exp.alias_(exp.to_table(GAP_ROWS), "g", table=True)).where(exp.LTE(this=low, expression=high)))
+            exp.alias_(exp.to_table(GAP_ROWS), "g", table=True, copy=False)).where(exp.LTE(this=low, expression=high)))
     union = pieces[0]
     for piece in pieces[1:]:
         union = exp.union(union, piece, distinct=False)
-    return exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=union), "p", table=True))
+    return exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=union), "p", table=True, copy=False))
