@@ -406,7 +406,7 @@ def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value
                        *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
                        exp.alias_(value, "value", quoted=True), exp.alias_(contributing.copy(), "__rows", quoted=True),
                        exp.alias_(exp.func("GROUPING", *[g.copy() for g in groups]), PART, quoted=True)).from_(m)
-    every = every.where(exp.and_(*conditions)).group_by(exp.GroupingSets(expressions=[
+    every = every.where(exp.and_(*conditions), copy=False).group_by(exp.GroupingSets(expressions=[
         exp.Tuple(expressions=[axis_column.copy(), *[g.copy() for g in groups]]),
         exp.Tuple(expressions=[axis_column.copy()])]))
     # GROUPING over all group-by columns is 0 on a grouped row and 2^k - 1 on the total's
@@ -452,20 +452,22 @@ def _points_query(project: ResolvedProject, relation: exp.Expression | None, val
                                 *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
                                 exp.alias_(value, "value", quoted=True),  # its own type: see numeric_values
                                 exp.alias_(contributing.copy(), "__rows", quoted=True)).from_(m)
-        aggregated = aggregated.where(exp.and_(*conditions)) if conditions else aggregated
-        aggregated = aggregated.group_by(*[exp.Literal.number(i + 1) for i in range(len(by) + 1)])
+        aggregated = aggregated.where(exp.and_(*conditions), copy=False) if conditions else aggregated
+        aggregated = aggregated.group_by(*[exp.Literal.number(i + 1) for i in range(len(by) + 1)], copy=False)
 
     grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid_values), "axis", table=True, copy=False))
     if by:
         # A group is listed when some row of it contributes somewhere in the range.
         group_values = exp.select(*[quoted(b) for b in by]).distinct().from_("agg").where(
             exp.GT(this=quoted("__rows"), expression=exp.Literal.number(0)))
-        grid = grid.join(exp.alias_(exp.Subquery(this=group_values), "groups", table=True, copy=False), join_type="CROSS")
+        grid = grid.join(exp.alias_(exp.Subquery(this=group_values), "groups", table=True, copy=False), join_type="CROSS",
+                         copy=False)
     keys = [axis_name, *by]
     joined = exp.select(*[quoted(k, "grid") for k in keys], quoted("value", "agg")).from_(
         exp.alias_(exp.Subquery(this=grid), "grid", table=True, copy=False)).join(
         exp.to_table("agg"), join_type="LEFT",
-        on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "agg")) for k in keys]))
+        on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "agg")) for k in keys], copy=False),
+        copy=False)
     daily = joined.with_("agg", as_=aggregated, copy=False)
     if request.x_axis == "cohort_day" or request.grain == "day":
         return daily
@@ -473,4 +475,4 @@ def _points_query(project: ResolvedProject, relation: exp.Expression | None, val
     return exp.select(exp.alias_(bucket, "date", quoted=True), *[quoted(b) for b in by],
                       exp.alias_(_total_aggregate(total_function, quoted("value")), "value", quoted=True)).from_(
         exp.alias_(exp.Subquery(this=daily), "d", table=True, copy=False)).group_by(
-        *[exp.Literal.number(i + 1) for i in range(len(by) + 1)])
+        *[exp.Literal.number(i + 1) for i in range(len(by) + 1)], copy=False)

@@ -232,11 +232,12 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
     ``registered``: only users registered in that range (``registration_date`` must be a column).
     The early rows are one CTE for their uses (``materialize``: read once, DuckDB)."""
     cohort = quoted(base_properties.COHORT_DAY)
-    early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
-        exp.LTE(this=cohort.copy(), expression=exp.Literal.number(max(days))))
+    early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False)).where(
+        exp.LTE(this=cohort.copy(), expression=exp.Literal.number(max(days))), copy=False)
     for bound, compare in zip(registered or (), (exp.GTE, exp.LTE)):
         if bound is not None:
-            early = early.where(compare(this=quoted(base_properties.REGISTRATION_DATE), expression=date_literal(bound)))
+            early = early.where(compare(this=quoted(base_properties.REGISTRATION_DATE), expression=date_literal(bound)),
+                                copy=False)
     # a user's rows up to cohort day N all propose the same day (registration + N); its
     # anchor is the latest of them (a GROUP BY per cohorted day, no sort)
     anchored = None
@@ -278,9 +279,10 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
     value, which the reader's filter on the counter drops.
     ``materialize``: read the early rows once, as a MATERIALIZED CTE (DuckDB only)."""
     value = quoted(counter)
-    early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(exp.and_(
+    early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False)).where(exp.and_(
         exp.LTE(this=value.copy(), expression=exp.Literal.number(n)),
-        exp.Between(this=quoted("date"), low=date_literal(day_from - dt.timedelta(days=n)), high=date_literal(day_to))))
+        exp.Between(this=quoted("date"), low=date_literal(day_from - dt.timedelta(days=n)), high=date_literal(day_to))),
+        copy=False)
     if n == 0:  # the counter's zero days are stored rows: nothing to derive
         return exp.select(*[quoted(c) for c in (*KEYS, *[project.properties[c].id for c in columns if c not in KEYS])]).from_(
             exp.alias_(exp.Subquery(this=early), "e", table=True)).where(
@@ -292,7 +294,8 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
         # every stored row of a user from registration to the key has cohort_day <= n and
         # proposes the same key (registration + n): only the users whose key is in range are
         # read, and a key's anchor is the latest of its rows (a GROUP BY, no sort)
-        early = early.where(exp.Between(this=moved.copy(), low=date_literal(day_from), high=date_literal(day_to)))
+        early = early.where(exp.Between(this=moved.copy(), low=date_literal(day_from), high=date_literal(day_to)),
+                            copy=False)
         anchored = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True),
                               exp.alias_(exp.Max(this=quoted("date")), ROW_DATE, quoted=True)).from_(
             exp.alias_(source.copy(), "e", table=True)).group_by(exp.Literal.number(1), exp.Literal.number(2))

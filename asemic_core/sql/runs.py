@@ -99,11 +99,11 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         # the activity part has no such rows: the latest of the recent_days before it does
         earliest = day_from - dt.timedelta(days=recent_days)
         lowest = earliest if recency is not None else max(lowest, earliest)
-        within = within.where(exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)))
+        within = within.where(exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)), copy=False)
     # before the range, only each user's last row matters (it anchors day_from): found by a
     # grouping, so that only the range's rows are sorted by user
     before = within.copy().where(exp.GTE(this=quoted("date"), expression=date_literal(lowest)),
-                                 exp.LT(this=quoted("date"), expression=date_literal(day_from)))
+                                 exp.LT(this=quoted("date"), expression=date_literal(day_from)), copy=False)
     latest = exp.select(quoted("entity_id"), exp.alias_(exp.Max(this=quoted("date")), "__latest", quoted=True)).from_(
         exp.alias_(exp.Subquery(this=before.copy()), "b", table=True, copy=False)).group_by(quoted("entity_id"))
     anchors = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("a"))).from_(
@@ -111,7 +111,8 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
         exp.alias_(exp.Subquery(this=latest), "l", table=True, copy=False),
         on=exp.and_(exp.EQ(this=quoted("entity_id", "a"), expression=quoted("entity_id", "l")),
                     exp.EQ(this=quoted("date", "a"), expression=quoted("__latest", "l"))))
-    inside = within.where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)))
+    inside = within.where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)),
+                          copy=False)
     within = exp.union(anchors, inside, distinct=False)
     following = exp.Window(this=exp.func("LEAD", quoted("date")), partition_by=[quoted("entity_id")],
                            order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
@@ -171,7 +172,7 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
         exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)),
         exp.Between(this=quoted("date"), low=date_literal(earliest), high=date_literal(day_to)),
         exp.or_(exp.EQ(this=since.copy(), expression=zero.copy()),
-                exp.EQ(this=quoted(base_properties.COHORT_DAY), expression=zero.copy())))
+                exp.EQ(this=quoted(base_properties.COHORT_DAY), expression=zero.copy())), copy=False)
     names = [project.properties[project.property_aliases.get(c, c)].id for c in columns if c not in KEYS]
     # the users' own days, as many runs as users with the same values (the sign counts them)
     own = exp.select(_user(project, users), exp.alias_(quoted("date"), START, quoted=True),
