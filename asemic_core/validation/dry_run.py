@@ -245,9 +245,7 @@ class _DryRun:
             self.result.checks += 1
             for prop in props:
                 if produced:
-                    issue = produced_type_issue(self.project, prop, produced.get(prop.id))
-                    if issue is not None:
-                        self.add(issue)
+                    self._add_type_issue(prop, produced.get(prop.id))
                 else:  # the group does not compile: which property is at fault
                     self._compile_event_property(prop)
         computed = [p for p in chosen if p.kind == "computed_property"]
@@ -255,7 +253,10 @@ class _DryRun:
             self.compile_computed(computed)
 
     def _check_type(self, prop, sql: str) -> None:
-        produced = self.warehouse.describe(sql).get(prop.id)
+        self._add_type_issue(prop, self.warehouse.describe(sql).get(prop.id))
+
+    def _add_type_issue(self, prop, produced) -> None:
+        """An issue when ``prop``'s ``data_type`` cannot hold the type its query produces."""
         issue = produced_type_issue(self.project, prop, produced)
         if issue is not None:
             self.add(issue)
@@ -301,8 +302,7 @@ class _DryRun:
                 self.result.not_run.append(key)
                 continue
             try:
-                tree = to_tree(parse_expression(prop.definition.select, allow_aggregates=False),
-                               self._property_column, dialect=ENGINE_DIALECT)
+                tree = self._computed_tree(prop)
             except (ExpressionError, KeyError) as err:
                 self.add(property_issue(prop, f"cannot be compiled: {_reason(err)}", "select", rule="dry-run"))
                 continue
@@ -322,8 +322,7 @@ class _DryRun:
             if self.blocked(node("property", prop.id)):
                 return False
             try:
-                tree = to_tree(parse_expression(prop.definition.select, allow_aggregates=False),
-                               self._property_column, dialect=ENGINE_DIALECT)
+                tree = self._computed_tree(prop)
             except (ExpressionError, KeyError):
                 return False
             columns.append(exp.alias_(tree, prop.id, quoted=True))
@@ -333,10 +332,13 @@ class _DryRun:
             return False
         for prop in props:
             if not prop.definition.value_mappings:  # with mappings, the value is a mapped literal
-                issue = produced_type_issue(self.project, prop, produced.get(prop.id))
-                if issue is not None:
-                    self.add(issue)
+                self._add_type_issue(prop, produced.get(prop.id))
         return True
+
+    def _computed_tree(self, prop) -> exp.Expression:
+        """A computed property's select over the row ``r`` (raises ExpressionError, KeyError)."""
+        return to_tree(parse_expression(prop.definition.select, allow_aggregates=False), self._property_column,
+                       dialect=ENGINE_DIALECT)
 
     def compile_kpis(self) -> None:
         source = self._null_row()
