@@ -1,8 +1,8 @@
 """How much the slow tests do, by test profile (``ASEMIC_TEST_PROFILE``).
 
 - ``ci`` (the default; the README's test command, which CI runs): every slow test runs,
-  with example and repetition counts that keep the whole suite under ~20 minutes on a
-  2-core machine;
+  with example and repetition counts that keep the whole suite within 30 minutes on a
+  slow 2-core machine (the counts were halved when it reached 29 of them);
 - ``thorough``: the full counts (hours), before a release or after touching the engine.
 
 Importable from tests/engine and tests/jobs (their conftest.py puts this directory on

@@ -42,7 +42,7 @@ from asemic_core.query.kpi import KpiRequest
 HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
 FAST_PROPERTIES = settings(max_examples=20, deadline=None, suppress_health_check=HEALTH)
 FAST_KPIS = settings(max_examples=15, deadline=None, suppress_health_check=HEALTH)
-SLOW = settings(max_examples=budget(ci=40, thorough=400), deadline=None, suppress_health_check=HEALTH)
+SLOW = settings(max_examples=budget(ci=20, thorough=400), deadline=None, suppress_health_check=HEALTH)
 
 
 def same(expected: Any, actual: Any) -> bool:

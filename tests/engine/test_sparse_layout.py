@@ -126,7 +126,7 @@ def test_random_sparse_projects_match_the_reference(scenario: Scenario) -> None:
 
 
 @pytest.mark.slow
-@_sparse_examples(budget(ci=30, thorough=300))
+@_sparse_examples(budget(ci=15, thorough=300))
 @given(scenarios())
 def test_random_sparse_projects_match_the_reference_many_examples(scenario: Scenario) -> None:
     _check(scenario)
@@ -146,7 +146,7 @@ def test_random_sparse_projects_kpis_match_the_reference(scenario: Scenario) -> 
 
 
 @pytest.mark.slow
-@_sparse_examples(budget(ci=25, thorough=250))
+@_sparse_examples(budget(ci=12, thorough=250))
 @given(scenarios(with_kpis=True))
 def test_random_sparse_projects_kpis_match_the_reference_many_examples(scenario: Scenario) -> None:
     _check_kpis(scenario)

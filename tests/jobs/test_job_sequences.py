@@ -543,7 +543,7 @@ def test_job_sequences_match_a_fresh_refresh(data: st.DataObject) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=budget(ci=6, thorough=200), **COMMON)
+@settings(max_examples=budget(ci=3, thorough=200), **COMMON)
 @given(data=st.data())
 def test_job_sequences_match_a_fresh_refresh_many(data: st.DataObject) -> None:
     """Random sequences of 1..8 steps (also removing and adding back properties), lookback 0..3."""
