@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from jobs_support import copy_project, day
 
-from asemic_core.backend.delta_store import ONE_PASS_DAYS, DeltaTableStore
+from asemic_core.backend.delta_store import ACTIVE_WINDOW_DAYS, ONE_PASS_DAYS, DeltaTableStore
 from asemic_core.project import Project
 from asemic_core.query.kpi import KpiRequest
 from asemic_core.storage.store import DAILY
@@ -77,10 +77,15 @@ def test_updates_and_rewinds_keep_the_split(kind: str, demo_states, tmp_path: Pa
         replaced = (result.first_day, result.last_day)
     _check_split(root, replaced)
     _check_split(root)
-    # a few days' two parts are one commit; more days set the activity part aside (a second commit)
+    # a few days' two parts are one commit; more days set the activity part aside, then
+    # append it one commit per window of ACTIVE_WINDOW_DAYS days (days since 1970 // 31)
     days = (result.last_day - result.first_day).days + 1
     assert (days > ONE_PASS_DAYS) == (kind == "long rewind")
-    assert tables.latest(DAILY) - before == (2 if kind == "long rewind" else 1)
+    epoch = dt.date(1970, 1, 1)
+    windows = {(result.first_day + dt.timedelta(days=i) - epoch).days // ACTIVE_WINDOW_DAYS for i in range(days)}
+    assert tables.latest(DAILY) - before == (1 + len(windows) if kind == "long rewind" else 1)
+    if kind == "long rewind":
+        assert len(windows) == 2  # days 20..59 of the demo states cross a window boundary
 
 
 def test_activity_kpis_read_only_the_active_part(demo_states, tmp_path: Path) -> None:
@@ -212,3 +217,51 @@ def test_file_statistics_tell_a_column_holding_one_integer_everywhere(tmp_path: 
     assert not store.holds_everywhere(snapshot, "floats", 0)  # a NaN would be missing from the statistics
     assert not store.holds_everywhere(snapshot, "missing", 0)
     assert store.holds_everywhere(snapshot.between(dt.date(2026, 2, 1), None), "mixed", 5)  # no file: no row
+
+
+def test_the_activity_part_is_written_by_window_in_full_row_groups(tmp_path: Path) -> None:
+    """A write reaching every day appends the activity part one commit per window of
+    ACTIVE_WINDOW_DAYS days, each activity file one row group of its day's rows (20,000 of
+    them: more than the 8,192-row groups of the other part); replacing the activity part
+    (compact, partial updates) does the same. Every row is kept, in its part."""
+    import pyarrow.parquet as pq
+
+    store = DeltaTableStore(tmp_path / "tables")
+    first_day = dt.date(2026, 1, 1)  # days since 1970: 20454; window 659 ends on 2026-01-06, 660 on 02-06
+    days, per_day = 40, 20_000
+
+    def rows(active_of: int) -> pa.Table:
+        n = days * per_day
+        index = pa.array(range(n), pa.int64())
+        return pa.table({"entity_id": pa.compute.cast(index, pa.string()),
+                         "date": [first_day + dt.timedelta(days=i // per_day) for i in range(n)],
+                         # one row in active_of is an activity day
+                         "days_since_last_active": pa.array([0 if i % active_of == 0 else 1 + i % 5 for i in range(n)],
+                                                            pa.int64()),
+                         "cohort_day": pa.array([7] * n, pa.int64())})
+
+    before = store.write("daily", rows(1_000_000), partition_by="date", replace_days=None, replace_schema=True)
+    data = rows(1)  # every row active: 20,000 activity rows a day
+    version = store.write("daily", data.filter(pa.compute.equal(data["days_since_last_active"], 0)),
+                          partition_by="date", replace_days=None, replace_schema=True, split_active=True)
+    epoch = dt.date(1970, 1, 1)
+    windows = {(first_day + dt.timedelta(days=i) - epoch).days // ACTIVE_WINDOW_DAYS for i in range(days)}
+    assert windows == {659, 660, 661}
+    # the other part (empty: every row is active), then one append per window
+    assert version - before == 1 + len(windows)
+    snapshot = store.snapshot("daily", version)
+    active = [f for f in snapshot.files if f.active]
+    assert len(active) == days and all(f.rows == per_day for f in active)
+    assert all(pq.ParquetFile(f.path).metadata.num_row_groups == 1 for f in active)
+    # replacing the activity part: the same layout, the inactive part untouched
+    half = rows(2)
+    replaced = store.write("daily", half.filter(pa.compute.equal(half["days_since_last_active"], 0)),
+                           partition_by="date", replace_days=None, replace_schema=False, replace_active=True)
+    snapshot = store.snapshot("daily", replaced)
+    active = [f for f in snapshot.files if f.active]
+    assert len(active) == days and all(f.rows == per_day // 2 for f in active)
+    assert all(pq.ParquetFile(f.path).metadata.num_row_groups == 1 for f in active)
+    assert sum(f.rows for f in snapshot.files if not f.active) == 0
+    with pytest.raises(ValueError, match="outside the activity part"):
+        store.write("daily", half, partition_by="date", replace_days=None, replace_schema=False, replace_active=True)
+    assert store.latest("daily") == replaced
