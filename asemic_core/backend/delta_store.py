@@ -37,9 +37,13 @@ _WRITER = WriterProperties(compression="ZSTD", max_row_group_size=8_192)
 # row group and per file, and most KPI queries read the activity part. The demo KPI mix at
 # 1,000,000 x 365 spent 24 % less in DuckDB over files of full row groups (docs/performance.md).
 _FULL_GROUPS = WriterProperties(compression="ZSTD", max_row_group_size=131_072)
-# The activity part of a write reaching every day is appended this many days at a time (one
-# commit each): its partitions' files are open together only within a window.
+# The activity part of a write reaching every day is set aside by windows of this many days,
+# then appended in commits of whole windows holding up to WINDOW_ROWS rows together (one
+# window at least): the files a commit holds open, with their row groups, are bounded in
+# days and in rows (at 1,000,000 x 365 a window is ~1.7M rows: one per commit; at
+# 100,000 x 180 the whole part is one commit).
 ACTIVE_WINDOW_DAYS = 31
+WINDOW_ROWS = 2_000_000
 # A write that replaces at most this many days puts both parts of its days in one commit:
 # delta-rs then holds two open files per day, few at that count (setting the activity part
 # aside costs a 7-day rewind at 100,000 x 180 a quarter of its write's CPU).
@@ -192,10 +196,12 @@ class DeltaTableStore:
             options["schema_mode"] = "overwrite" if replace_schema or delta is not None else None
         few_days = "predicate" in options and replace_days is not None and (
             replace_days[1] - replace_days[0]).days < ONE_PASS_DAYS
-        if replace_active:
+        if replace_active and self._active_rows(table, delta) > WINDOW_ROWS:
             # every activity file leaves the table (whole partitions: nothing is rewritten),
             # then the new activity part is appended a window of days at a time
             self._replace_active(delta, data, partition_by, options["predicate"])
+        elif replace_active:  # a part of that size (a compact or partial update rewrites it) in one write
+            write_deltalake(delta, _only_active(data), **{**options, "writer_properties": _FULL_GROUPS})
         elif partitions and ACTIVE_PARTITION in partitions and not few_days:
             delta = self._write_in_two_passes(location, delta, data, options, partition_by)
         else:
@@ -264,19 +270,23 @@ class DeltaTableStore:
                 windows.append_to(delta)
         return delta
 
+    def _active_rows(self, table: str, delta: DeltaTable) -> int:
+        """The rows of the activity part of the table's latest version (from its Delta log)."""
+        key = self._key(table, delta.version())
+        with _cache_lock:
+            found = _cache.get(key) if key else None
+        found = found if found is not None else self._read(delta, table, delta.version())
+        return sum(f.rows for f in found.files if f.active)
+
     def _replace_active(self, delta: DeltaTable, data, partition_by: str, predicate: str) -> None:
         """Replace the activity part by ``data`` (every row flagged active): its rows are set
         aside by window first, then the activity files leave the table, then the windows are
         appended, in full row groups."""
         reader = data if isinstance(data, pa.RecordBatchReader) else pa.RecordBatchReader.from_batches(
             data.schema, data.to_batches())
-        flag = reader.schema.get_field_index(ACTIVE_PARTITION)
-        if flag < 0:
-            raise ValueError(f"the rows replacing the activity part have no {ACTIVE_PARTITION} flag")
+        reader = _only_active(reader)
         with _Windows(self.root.parent / "tmp", reader.schema, partition_by) as windows:
             for batch in reader:
-                if batch.num_rows and not call_function("all", [batch.column(flag)]).as_py():
-                    raise ValueError(f"{ACTIVE_PARTITION}: a row outside the activity part replaces the activity part")
                 windows.add(batch)
             delta.delete(predicate=predicate, post_commithook_properties=_HOOKS)
             windows.append_to(delta)
@@ -312,9 +322,9 @@ class DeltaTableStore:
 
 class _Windows:
     """Rows set aside on disk by window of ``ACTIVE_WINDOW_DAYS`` days of ``partition_by``
-    (one LZ4 Parquet file each), then appended to a Delta table one window per commit in full
-    row groups: delta-rs keeps each partition's file open until the end of a write, so a
-    write's open files are one window's days."""
+    (one LZ4 Parquet file each), then appended to a Delta table in full row groups, whole
+    windows of up to ``WINDOW_ROWS`` rows per commit: delta-rs keeps each partition's file
+    open until the end of a write, so a write's open files are a few windows' days."""
 
     def __init__(self, spill_dir: Path, schema: pa.Schema, partition_by: str) -> None:
         self.dir = spill_dir
@@ -322,6 +332,7 @@ class _Windows:
         self.day = schema.get_field_index(partition_by)
         self.writers: dict[int, object] = {}
         self.paths: dict[int, Path] = {}
+        self.counts: dict[int, int] = {}
         self.rows = 0
 
     def __enter__(self) -> "_Windows":
@@ -346,6 +357,7 @@ class _Windows:
                 writer = self.writers[window] = pq.ParquetWriter(path, self.schema, compression="lz4")
                 self.paths[window] = path
             writer.write_batch(rows)
+            self.counts[window] = self.counts.get(window, 0) + rows.num_rows
             self.rows += rows.num_rows
 
     def append_to(self, delta: DeltaTable) -> None:
@@ -354,9 +366,15 @@ class _Windows:
         for writer in self.writers.values():
             writer.close()
         self.writers.clear()
+        commits: list[list[int]] = []
         for window in sorted(self.paths):
-            rows = pq.ParquetFile(self.paths[window])
-            write_deltalake(delta, pa.RecordBatchReader.from_batches(self.schema, rows.iter_batches()),
+            if commits and sum(self.counts[w] for w in commits[-1]) + self.counts[window] <= WINDOW_ROWS:
+                commits[-1].append(window)
+            else:
+                commits.append([window])
+        for windows in commits:
+            batches = (batch for w in windows for batch in pq.ParquetFile(self.paths[w]).iter_batches())
+            write_deltalake(delta, pa.RecordBatchReader.from_batches(self.schema, batches),
                             mode="append", writer_properties=_FULL_GROUPS, post_commithook_properties=_HOOKS)
 
     def __exit__(self, *exc) -> None:
@@ -364,6 +382,24 @@ class _Windows:
             writer.close()
         for path in self.paths.values():
             path.unlink(missing_ok=True)
+
+
+def _only_active(data) -> pa.RecordBatchReader:
+    """``data`` (an Arrow stream or table flagged by ``_with_activity_flag``), raising
+    ValueError at a row outside the activity part."""
+    reader = data if isinstance(data, pa.RecordBatchReader) else pa.RecordBatchReader.from_batches(
+        data.schema, data.to_batches())
+    flag = reader.schema.get_field_index(ACTIVE_PARTITION)
+    if flag < 0:
+        raise ValueError(f"the rows replacing the activity part have no {ACTIVE_PARTITION} flag")
+
+    def checked():
+        for batch in reader:
+            if batch.num_rows and not call_function("all", [batch.column(flag)]).as_py():
+                raise ValueError(f"{ACTIVE_PARTITION}: a row outside the activity part replaces the activity part")
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(reader.schema, checked())
 
 
 def _with_activity_flag(data):
