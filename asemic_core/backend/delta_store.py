@@ -249,8 +249,8 @@ class DeltaTableStore:
         (set aside in a Parquet file meanwhile). delta-rs keeps every partition's file open
         until the end of a write, each holding up to a row group: a job whose batches reach
         every day would hold two open files per day at once (at 1,000,000 x 365 that was 7.0
-        GiB peak RSS instead of 5.8). The activity part is appended ``ACTIVE_WINDOW_DAYS`` at
-        a time (``_append_by_window``). All commits are table versions of one unpublished job.
+        GiB peak RSS instead of 5.8). The activity part is set aside and appended by window
+        of days (``_Windows``). All commits are table versions of one unpublished job.
         Returns the table object holding the last commit (None if ``delta`` was None and
         nothing was appended)."""
         import pyarrow.compute as pc  # not at import time: ~30 ms a job that writes a few days need not pay
@@ -282,9 +282,7 @@ class DeltaTableStore:
         """Replace the activity part by ``data`` (every row flagged active): its rows are set
         aside by window first, then the activity files leave the table, then the windows are
         appended, in full row groups."""
-        reader = data if isinstance(data, pa.RecordBatchReader) else pa.RecordBatchReader.from_batches(
-            data.schema, data.to_batches())
-        reader = _only_active(reader)
+        reader = _only_active(data)
         with _Windows(self.root.parent / "tmp", reader.schema, partition_by) as windows:
             for batch in reader:
                 windows.add(batch)
@@ -317,7 +315,6 @@ class DeltaTableStore:
                 referenced = {f.path for v in versions for f in self.snapshot(table, v).files}
             removed += _remove_unlisted(table_dir, referenced)
         return removed
-
 
 
 class _Windows:
