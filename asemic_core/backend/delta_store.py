@@ -83,8 +83,7 @@ class DeltaTableStore:
 
     def snapshot(self, table: str, version: int) -> TableSnapshot:
         key = self._key(table, version)
-        with _cache_lock:
-            found = _cache.get(key) if key else None
+        found = _cached(key)
         if found is not None:
             return found
         delta = DeltaTable(str(self.location(table)), version=version)
@@ -272,9 +271,7 @@ class DeltaTableStore:
 
     def _active_rows(self, table: str, delta: DeltaTable) -> int:
         """The rows of the activity part of the table's latest version (from its Delta log)."""
-        key = self._key(table, delta.version())
-        with _cache_lock:
-            found = _cache.get(key) if key else None
+        found = _cached(self._key(table, delta.version()))
         found = found if found is not None else self._read(delta, table, delta.version())
         return sum(f.rows for f in found.files if f.active)
 
@@ -330,7 +327,6 @@ class _Windows:
         self.writers: dict[int, object] = {}
         self.paths: dict[int, Path] = {}
         self.counts: dict[int, int] = {}
-        self.rows = 0
 
     def __enter__(self) -> "_Windows":
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -355,7 +351,10 @@ class _Windows:
                 self.paths[window] = path
             writer.write_batch(rows)
             self.counts[window] = self.counts.get(window, 0) + rows.num_rows
-            self.rows += rows.num_rows
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
 
     def append_to(self, delta: DeltaTable) -> None:
         import pyarrow.parquet as pq
@@ -379,6 +378,12 @@ class _Windows:
             writer.close()
         for path in self.paths.values():
             path.unlink(missing_ok=True)
+
+
+def _cached(key: tuple | None) -> TableSnapshot | None:
+    """The snapshot of a table version read before in this process, if any."""
+    with _cache_lock:
+        return _cache.get(key) if key else None
 
 
 def _only_active(data) -> pa.RecordBatchReader:

@@ -226,9 +226,10 @@ def test_the_activity_part_is_written_by_window_in_full_row_groups(window_rows: 
     activity file one row group of its day's rows (more than the 8,192-row groups of the
     other part); replacing the activity part (compact, partial updates) does the same.
     Every row is kept, in its part."""
-    monkeypatch.setattr(delta_store, "WINDOW_ROWS", window_rows)
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    monkeypatch.setattr(delta_store, "WINDOW_ROWS", window_rows)
     store = DeltaTableStore(tmp_path / "tables")
     first_day = dt.date(2026, 1, 1)  # days since 1970: 20454; window 659 ends on 2026-01-06, 660 on 02-06
     days, per_day = 40, 20_000
@@ -236,7 +237,7 @@ def test_the_activity_part_is_written_by_window_in_full_row_groups(window_rows: 
     def rows(active_of: int) -> pa.Table:
         n = days * per_day
         index = pa.array(range(n), pa.int64())
-        return pa.table({"entity_id": pa.compute.cast(index, pa.string()),
+        return pa.table({"entity_id": pc.cast(index, pa.string()),
                          "date": [first_day + dt.timedelta(days=i // per_day) for i in range(n)],
                          # one row in active_of is an activity day
                          "days_since_last_active": pa.array([0 if i % active_of == 0 else 1 + i % 5 for i in range(n)],
@@ -245,7 +246,7 @@ def test_the_activity_part_is_written_by_window_in_full_row_groups(window_rows: 
 
     before = store.write("daily", rows(1_000_000), partition_by="date", replace_days=None, replace_schema=True)
     data = rows(1)  # every row active: 20,000 activity rows a day
-    version = store.write("daily", data.filter(pa.compute.equal(data["days_since_last_active"], 0)),
+    version = store.write("daily", data.filter(pc.equal(data["days_since_last_active"], 0)),
                           partition_by="date", replace_days=None, replace_schema=True, split_active=True)
     epoch = dt.date(1970, 1, 1)
     windows = {(first_day + dt.timedelta(days=i) - epoch).days // ACTIVE_WINDOW_DAYS for i in range(days)}
@@ -258,7 +259,7 @@ def test_the_activity_part_is_written_by_window_in_full_row_groups(window_rows: 
     assert all(pq.ParquetFile(f.path).metadata.num_row_groups == 1 for f in active)
     # replacing the activity part: the same layout, the inactive part untouched
     half = rows(2)
-    replaced = store.write("daily", half.filter(pa.compute.equal(half["days_since_last_active"], 0)),
+    replaced = store.write("daily", half.filter(pc.equal(half["days_since_last_active"], 0)),
                            partition_by="date", replace_days=None, replace_schema=False, replace_active=True)
     snapshot = store.snapshot("daily", replaced)
     active = [f for f in snapshot.files if f.active]
