@@ -144,7 +144,7 @@ class ModelQueryBuilder:
         for index, (event_id, event_props) in enumerate(sorted(by_event.items())):
             name = f"ev{index}"
             query = event_properties_query(project, event_id, event_props, self.dialect)
-            query = query.select(exp.alias_(exp.true(), PRESENT.format(index), quoted=True))
+            query = query.select(exp.alias_(exp.true(), PRESENT.format(index), quoted=True), copy=False)
             ctes.append((name, _within(query, lower, upper, request.user_filter)))
             event_ctes[event_id] = name
 
@@ -231,12 +231,14 @@ class ModelQueryBuilder:
             ctes += sparse.spine_ctes(self.project, self._layout, request, self.dialect, values)
             columns.append(exp.alias_(sparse.day_number(quoted("date", "s")), DAY_NUMBER, quoted=True))
             columns.append(exp.alias_(sparse.day_number(quoted("registration_date", "u")), REG_DAY, quoted=True))
-        stage0 = exp.select(*columns).from_(exp.to_table("spine").as_("s")).join(
-            exp.to_table("users").as_("u"), on=exp.EQ(this=quoted("entity_id", "s"), expression=quoted("entity_id", "u")))
+        # stage0 and its joins are this call's own trees: joined without a copy each time
+        stage0 = exp.select(*columns).from_(exp.to_table("spine").as_("s"), copy=False).join(
+            exp.to_table("users").as_("u"), on=exp.EQ(this=quoted("entity_id", "s"), expression=quoted("entity_id", "u")),
+            copy=False)
         for table, keys in joins:
             alias = table.alias
-            condition = exp.and_(*[exp.EQ(this=quoted(k, "s"), expression=quoted(k, alias)) for k in keys])
-            stage0 = stage0.join(table, on=condition, join_type="LEFT")
+            condition = exp.and_(*[exp.EQ(this=quoted(k, "s"), expression=quoted(k, alias)) for k in keys], copy=False)
+            stage0 = stage0.join(table, on=condition, join_type="LEFT", copy=False)
         ctes.append(("stage0", stage0))
 
         pending = [p for p in props if p.id not in available]

@@ -12,7 +12,7 @@ from asemic_core.names import quoted_table
 from asemic_core.sql.literals import literal
 from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS, ResolvedEvent, ResolvedProject
 from asemic_core.sql.expressions import parse_expression, to_tree
-from asemic_core.sql.types import cast, typed_null
+from asemic_core.sql.types import cast, sql_type, typed_null
 from asemic_core.config.models import DataType
 from asemic_core.sql.render import ENGINE_DIALECT
 
@@ -37,7 +37,7 @@ def event_date_expression(event: ResolvedEvent, alias: str = ROW_ALIAS) -> exp.E
     """The event's date: its date column, else the timestamp's UTC date."""
     if event.date_column:
         return column_path(event.date_column, alias)
-    return exp.Cast(this=column_path(event.timestamp_column, alias), to=exp.DataType.build("DATE"))
+    return exp.Cast(this=column_path(event.timestamp_column, alias), to=sql_type(DataType.DATE))
 
 
 def column_resolver(event: ResolvedEvent, alias: str = ROW_ALIAS, date_aliases: frozenset[str] = frozenset()):
@@ -112,7 +112,7 @@ def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALE
         branch = branch.where(where) if where is not None else branch
         if since is not None:
             branch = branch.where(exp.GTE(this=event_date_expression(event), expression=exp.Cast(
-                this=exp.Literal.string(since.isoformat()), to=exp.DataType.build("DATE"))))
+                this=exp.Literal.string(since.isoformat()), to=sql_type(DataType.DATE))))
         branches.append(branch)
     if not branches:
         return _empty_relation(registration)
@@ -269,6 +269,7 @@ def event_properties_query(project: ResolvedProject, event_id: str, props: list,
     rows = table_rows(event, project, ROW_ALIAS, dialect)
     for prop in props:
         if prop.definition.aggregate_function in ("first_value", "last_value"):
-            rows = rows.select(exp.alias_(_pick(prop, event, date_aliases, dialect), pick_column(prop), quoted=True))
+            rows = rows.select(exp.alias_(_pick(prop, event, date_aliases, dialect), pick_column(prop), quoted=True),
+                               copy=False)
     query = exp.select(*columns).from_(exp.alias_(exp.Subquery(this=rows), ROW_ALIAS, table=True))
     return query.group_by(exp.Literal.number(1), exp.Literal.number(2))

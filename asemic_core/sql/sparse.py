@@ -47,7 +47,7 @@ from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import (ROW_ALIAS, activity_relation, column_path, event_date_expression,
                                      event_properties_query, quoted, table_rows)
-from asemic_core.sql.types import cast
+from asemic_core.sql.types import cast, sql_type
 
 # Stored: on an activity day, the user's previous activity day (before registration too;
 # NULL if none), and NULL on every other day (on gap days too, as an event property's
@@ -183,16 +183,16 @@ def event_days_queries(project: ResolvedProject, dialect: str = ENGINE_DIALECT) 
         queries.append(exp.select(
             exp.alias_(column_path(event.entity_id_column, ROW_ALIAS), "entity_id", quoted=True),
             exp.alias_(event_date_expression(event), "date", quoted=True),
-        ).from_(exp.alias_(exp.Subquery(this=rows), ROW_ALIAS, table=True)).distinct())
+        ).from_(exp.alias_(exp.Subquery(this=rows), ROW_ALIAS, table=True, copy=False), copy=False).distinct(copy=False))
     queries.append(exp.select(quoted("entity_id"), quoted("date")).from_(
-        exp.alias_(activity_relation(project, dialect), "a", table=True)))
+        exp.alias_(activity_relation(project, dialect), "a", table=True, copy=False), copy=False))
     return queries
 
 
 # -- windows over the stored rows -------------------------------------------------------
 
 def day_number(column: exp.Expression) -> exp.Expression:
-    epoch = exp.Cast(this=exp.Literal.string("1970-01-01"), to=exp.DataType.build("DATE"))
+    epoch = exp.Cast(this=exp.Literal.string("1970-01-01"), to=sql_type(DataType.DATE))
     return cast(exp.DateDiff(this=column, expression=epoch, unit=exp.var("DAY")), DataType.INTEGER)
 
 
@@ -328,13 +328,13 @@ def stored_rows_in(frame: exp.WindowSpec, condition: exp.Expression | None = Non
 
 
 def end_day(day: dt.date) -> exp.Expression:
-    return day_number(exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE")))
+    return day_number(exp.Cast(this=exp.Literal.string(day.isoformat()), to=sql_type(DataType.DATE)))
 
 
 # -- the spine: each user's change days, and helpers the model query shares --------------
 
 def date_literal(day: dt.date) -> exp.Expression:
-    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=exp.DataType.build("DATE"))
+    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=sql_type(DataType.DATE))
 
 
 def union(selects: list[exp.Expression], distinct: bool) -> exp.Expression:
@@ -380,13 +380,15 @@ def window_tail(project: ResolvedProject, layout: SparseLayout, table: str, sour
 
 def within(query: exp.Select, lower: exp.Expression | None, upper: exp.Expression,
             user_filter: exp.Expression | None = None) -> exp.Select:
-    """Restrict a (entity_id, date) query to a day range (and to some users)."""
-    wrapped = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=query), "w", table=True))
+    """Restrict a (entity_id, date) query to a day range (and to some users). ``query``
+    becomes part of the result as it is (callers pass a tree of their own)."""
+    wrapped = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=query), "w", table=True, copy=False),
+                                           copy=False)
     if user_filter is not None:
-        wrapped = wrapped.where(user_filter.copy())
-    wrapped = wrapped.where(exp.LTE(this=quoted("date"), expression=upper.copy()))
+        wrapped = wrapped.where(user_filter.copy(), copy=False)
+    wrapped = wrapped.where(exp.LTE(this=quoted("date"), expression=upper.copy()), copy=False)
     if lower is not None:
-        wrapped = wrapped.where(exp.GTE(this=quoted("date"), expression=lower.copy()))
+        wrapped = wrapped.where(exp.GTE(this=quoted("date"), expression=lower.copy()), copy=False)
     return wrapped
 
 
@@ -411,7 +413,7 @@ def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect:
         if first_derived:  # only the days that land on first_derived .. day_to (the spine's days)
             query = query.where(exp.Between(
                 this=quoted(column), low=date_literal(first_derived - dt.timedelta(days=shift)),
-                high=date_literal(request.day_to - dt.timedelta(days=shift))))
+                high=date_literal(request.day_to - dt.timedelta(days=shift))), copy=False)
         return query
 
     def moved(column: str, shift: int) -> exp.Expression:
@@ -442,7 +444,7 @@ def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect:
             conditions.setdefault((moves.event, shift), []).append(moves_value(project, layout, moves))
     for (event_id, shift), when in sorted(conditions.items(), key=lambda item: item[0]):
         candidates.append(landing(exp.select(quoted("entity_id"), moved("date", shift)).from_(sources[event_id]).where(
-            exp.or_(*[exp.paren(c) for c in when]) if len(when) > 1 else when[0]), shift))
+            exp.or_(*[exp.paren(c) for c in when]) if len(when) > 1 else when[0], copy=False), shift))
     month = exp.DateTrunc(this=quoted("registration_date"), unit=exp.Literal.string("MONTH"))
     first_anchor = exp.DateAdd(this=cast(month, DataType.DATE), expression=exp.Literal.number(1), unit=exp.var("MONTH"))
     if first_derived:  # the anchors from first_derived on
