@@ -48,6 +48,7 @@ Known limitations (DuckDB target):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Iterator
 
@@ -104,9 +105,19 @@ def parse_expression(
     ``{column}`` references, ``{"property", "kpi"}`` for KPI selects, ...).
     Raises :class:`ExpressionError` for anything that is not a single scalar (or, when
     ``allow_aggregates``, aggregate) expression.
+
+    The result is shared by the calls with the same arguments (a process parses each
+    expression of a config once: validation, then every statement built from it); it is
+    read-only, as :class:`ParsedExpression` says.
     """
     if not isinstance(text, str):
         raise ExpressionError(f"Expression must be a string, got {type(text).__name__}")
+    return _parse_expression(text, allow_aggregates, None if namespaces is None else frozenset(namespaces))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_expression(text: str, allow_aggregates: bool,
+                      namespaces: frozenset[str | None] | None) -> ParsedExpression:
     if not text.strip():
         raise ExpressionError("Empty expression")
     if len(text) > MAX_EXPRESSION_LENGTH:
