@@ -120,21 +120,22 @@ def write_state(executor, project: ResolvedProject, work: Work, watermark: dt.da
     return day
 
 
-def added_users_query(project: ResolvedProject, stored_sql: str, since: dt.date, last: dt.date) -> str:
-    """The users an update of days ``since`` .. ``last`` adds to the stored users: those whose
-    first registration row (from ``since`` on) is on or before ``last`` and who are not stored."""
+def added_users_query(project: ResolvedProject, stored: exp.Expression, since: dt.date, last: dt.date) -> exp.Select:
+    """The users an update of days ``since`` .. ``last`` adds to the ``stored`` users (a
+    relation with ``entity_id``; taken as it is): those whose first registration row (from
+    ``since`` on) is on or before ``last`` and who are not stored."""
     registration = project.events[REGISTRATIONS]
     extra = [c for c in registration.columns if c not in ("entity_id", "ts", "date")]
-    stored = exp.alias_(exp.Subquery(this=exp.maybe_parse(stored_sql)), "s", table=True)
+    stored = exp.alias_(exp.Subquery(this=stored), "s", table=True, copy=False)
     added = exp.select(
         quoted("entity_id", "n"), exp.alias_(quoted("ts", "n"), "registration_ts", quoted=True),
         exp.alias_(quoted("date", "n"), "registration_date", quoted=True), *[quoted(c, "n") for c in extra],
-    ).from_(exp.alias_(registrations_relation(project, since=since), "n", table=True)).join(
+    ).from_(exp.alias_(registrations_relation(project, since=since), "n", table=True, copy=False), copy=False).join(
         stored, on=exp.EQ(this=quoted("entity_id", "n"), expression=quoted("entity_id", "s")),
-        join_type="LEFT").where(exp.and_(
+        join_type="LEFT", copy=False).where(exp.and_(
             exp.LTE(this=quoted("date", "n"), expression=date_literal(last)),
-            exp.Is(this=quoted("entity_id", "s"), expression=exp.Null())))
-    return render(added.order_by(quoted("entity_id", "n")))
+            exp.Is(this=quoted("entity_id", "s"), expression=exp.Null())), copy=False)
+    return added.order_by(quoted("entity_id", "n"), copy=False)
 
 
 def write_users(executor, project: ResolvedProject, work: Work, since: dt.date, last: dt.date):
@@ -145,10 +146,10 @@ def write_users(executor, project: ResolvedProject, work: Work, since: dt.date, 
     columns = [c.name for c in generate_schema(project).table(USERS).columns]
     if stored is None or not stored.files or list(stored.columns) != columns:  # none yet, or other columns
         return work.write(USERS, executor.batches(users_query(project, last)), replace_schema=True)
-    added = added_users_query(project, render(executor.relation(stored, ["entity_id"])), since, last)
+    added = added_users_query(project, executor.relation(stored, ["entity_id"]), since, last)
     if len(stored.files) < USERS_FILES:
-        return work.write(USERS, executor.batches(added), append=True)
-    both = exp.Union(this=executor.relation(stored), expression=exp.maybe_parse(added), distinct=False)
+        return work.write(USERS, executor.batches(render(added)), append=True)
+    both = exp.Union(this=executor.relation(stored), expression=added, distinct=False)
     compacted = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=both), "u", table=True)).order_by(
         quoted("entity_id"))
     return work.write(USERS, executor.batches(render(compacted)), replace_schema=True)
@@ -163,23 +164,24 @@ def rewind_users(executor, project: ResolvedProject, work: Work, since: dt.date,
     columns = [c.name for c in generate_schema(project).table(USERS).columns]
     if stored is None or not stored.files or list(stored.columns) != columns:
         return work.write(USERS, executor.batches(users_query(project, last)), replace_schema=True)
-    since_lit = date_literal(since)
-    rows = exp.alias_(exp.Subquery(this=executor.relation(stored, columns)), "s", table=True)
-    kept = exp.select(*[quoted(c) for c in columns]).from_(rows.copy()).where(
-        exp.LT(this=quoted("registration_date"), expression=since_lit.copy()))
-    later = exp.select(*[quoted(c) for c in columns]).from_(rows.copy()).where(
-        exp.GTE(this=quoted("registration_date"), expression=since_lit.copy()))
-    added = exp.select(*[quoted(c) for c in columns]).from_(exp.alias_(exp.Subquery(this=exp.maybe_parse(
-        added_users_query(project, render(exp.select(quoted("entity_id")).from_(exp.Subquery(this=kept.copy()))),
-                          since, last))), "a", table=True))
-
-    def count(query: exp.Expression) -> exp.Expression:  # each EXCEPT in its own subquery: set
-        # operations chain left to right, and sqlglot writes nested ones without parentheses
-        return exp.Subquery(this=exp.select(exp.Count(this=exp.Star())).from_(
-            exp.alias_(exp.Subquery(this=query), "d", table=True)))
-
-    differ = exp.select(exp.Add(this=count(exp.except_(later.copy(), added.copy(), distinct=False)),
-                                expression=count(exp.except_(added.copy(), later.copy(), distinct=False))))
+    rows = executor.relation(stored, columns)
+    kept = exp.select(*[quoted(c) for c in columns]).from_(exp.alias_(exp.Subquery(this=rows.copy()), "s", table=True),
+                                                           copy=False).where(
+        exp.LT(this=quoted("registration_date"), expression=date_literal(since)), copy=False)
+    later = exp.select(*[quoted(c) for c in columns]).from_(exp.alias_(exp.Subquery(this=rows), "s", table=True),
+                                                            copy=False).where(
+        exp.GTE(this=quoted("registration_date"), expression=date_literal(since)), copy=False)
+    added = exp.select(*[quoted(c) for c in columns]).from_(exp.alias_(exp.Subquery(this=added_users_query(
+        project, exp.select(quoted("entity_id")).from_(exp.Subquery(this=kept.copy()), copy=False), since, last)),
+        "a", table=True, copy=False), copy=False)
+    # one row per user on each side: they differ when a user is on one side only or has other
+    # values (a user without an id is never matched, so it counts as a difference)
+    differ = exp.select(exp.Count(this=exp.Star())).from_(
+        exp.alias_(exp.Subquery(this=later), "l", table=True, copy=False), copy=False).join(
+        exp.alias_(exp.Subquery(this=added.copy()), "a", table=True, copy=False), join_type="FULL OUTER",
+        on=exp.EQ(this=quoted("entity_id", "l"), expression=quoted("entity_id", "a")), copy=False).where(
+        exp.or_(*[exp.NullSafeNEQ(this=quoted(c, "l"), expression=quoted(c, "a")) for c in columns], copy=False),
+        copy=False)
     if executor.rows(render(differ, executor.dialect))[0][0] == 0:
         return stored
     both = exp.union(kept, added, distinct=False)

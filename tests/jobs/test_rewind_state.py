@@ -105,3 +105,15 @@ def test_a_rewind_rewrites_the_users_table_only_when_registrations_changed(tmp_p
     project.rewind(day(28), day(32), origin="test")
     assert "u4" not in {row[0] for row in _users(project)}
     assert not any(user == "u4" for user, _n in _since_last_active(project))
+    # the same users, u2's first registration moved within its day: a value differs, the table
+    # is rewritten
+    users_version = project.model_store().current().tables["users"]
+    with duckdb.connect(str(project.root / "warehouse.duckdb")) as con:
+        con.execute("UPDATE raw.registrations SET event_ts = ? WHERE user_id = 'u2' AND event_ts = ?",
+                    [dt.datetime.combine(day(29), dt.time(7)), dt.datetime.combine(day(29), dt.time(8))])
+    project.rewind(day(28), day(32), origin="test")
+    assert project.model_store().current().tables["users"] != users_version
+    assert {row[0]: row[1] for row in _users(project)}["u2"] == dt.datetime.combine(day(29), dt.time(7))
+    users_version = project.model_store().current().tables["users"]
+    project.rewind(day(28), day(32), origin="test")  # nothing changed since: the same version
+    assert project.model_store().current().tables["users"] == users_version
