@@ -12,6 +12,7 @@ from sqlglot import exp
 from asemic_core.engine import latest_source_day, source_day_range, warehouse_executor
 from asemic_core.jobs.days import DayPlan, calendar_months, check_rewind_range, model_range, plan_rewind_days, plan_update_days, reach
 from asemic_core.jobs.writing import (
+    HOLD_ROWS,
     JobResult,
     buckets_for,
     day_stats,
@@ -88,7 +89,8 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
                         state_in_stored_rows=state_in_stored_rows)
     # a table written before the column existed keeps its columns until a job rewrites it whole
     previous_active = daily is None or PREVIOUS_ACTIVE in daily.columns
-    buckets = buckets_for(_users_per_day(work, plan.last) * plan.days)
+    estimate = _users_per_day(work, plan.last) * plan.days
+    buckets = buckets_for(estimate)
     mark = time.monotonic()
     reporter.start(buckets, f"Computing {plan.days} day(s)")
     statements = [render_once(builder.build(ModelRequest(
@@ -103,7 +105,8 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
 
     work.store.jobs.progress(work.job_id, _share(span, 0, buckets + 1), f"computing {plan.days} day(s)")
     with executor.joins_as_written():  # the spine joined with smaller relations, as a refresh does
-        daily = work.write(DAILY, stream(executor, statements, written), replace_days=(plan.first, plan.last))
+        daily = work.write(DAILY, stream(executor, statements, written, hold=buckets == 1 and estimate <= HOLD_ROWS),
+                           replace_days=(plan.first, plan.last))
     work.clear_days(plan.first, plan.last)  # those days of the column tables are the daily table's now
     work.store.jobs.progress(work.job_id, _share(span, buckets + 1, buckets + 1), f"{plan.days} day(s) written")
     reporter.finish()

@@ -15,6 +15,10 @@ from asemic_core.sql.render import render
 from asemic_core.sql.sources import quoted, registrations_relation
 
 ROWS_PER_BUCKET = 5_000_000
+# A job of one statement estimated at most this many rows (the stored rows of its last day
+# times its days: a rewind or an update of a few days at 100,000 users, not at 1,000,000)
+# computes them whole before writing them (see stream)
+HOLD_ROWS = 1_000_000
 
 
 @dataclass
@@ -57,7 +61,7 @@ def stored_estimate(user_days: int, sparse: bool) -> int:
     return int(user_days * SPARSE_SHARE) if sparse else user_days
 
 
-def stream(executor, statements: list[str], after_each=None):
+def stream(executor, statements: list[str], after_each=None, hold: bool = False):
     """One Arrow stream of the rows of ``statements`` run one after the other (a table
     version is written from it in one commit, with memory bounded by a batch). An engine
     that writes on its own side (Spark) gets the statements instead.
@@ -65,11 +69,15 @@ def stream(executor, statements: list[str], after_each=None):
     With several statements, each next one is computed (in a thread: DuckDB works without
     the interpreter lock) while the rows of the one before are written: the write encodes
     on one core, the query uses every core, so one batch's write overlaps the next batch's
-    query. At most two batches are held: the one being written and the one computed."""
+    query. At most two batches are held: the one being written and the one computed.
+
+    One statement is streamed to the writer as DuckDB produces its rows (its last step then
+    runs on one core, taking turns with the writer), or with ``hold`` (few rows) computed
+    whole first, on every core: a 7-day rewind at 100,000 x 180 (140k rows) 40 ms sooner."""
     if hasattr(executor, "deferred"):
         return executor.deferred(statements, after_each)
     first = executor.batches(statements[0])
-    if len(statements) == 1:
+    if len(statements) == 1 and not hold:
         def single():
             yield from first
             if after_each is not None:

@@ -101,3 +101,34 @@ def test_a_failing_batch_fails_the_stream_after_the_batches_before_it() -> None:
         reader.read_all()
     executor.inner.close()
     assert ("written", 0) in events and ("written", 1) not in events
+
+
+class _Watched:
+    """A DuckDB reader that records whether it was read whole or batch by batch."""
+
+    def __init__(self, reader, events: list) -> None:
+        self.reader, self.events, self.schema = reader, events, reader.schema
+
+    def read_all(self):
+        self.events.append("read whole")
+        return self.reader.read_all()
+
+    def __iter__(self):
+        self.events.append("streamed")
+        return iter(self.reader)
+
+
+def test_one_statement_is_streamed_to_the_writer_unless_held() -> None:
+    from asemic_core.backend.duckdb_executor import DuckDBExecutor, connect
+
+    executor = DuckDBExecutor(connect(None))
+    for hold, expected in ((False, ["streamed"]), (True, ["read whole"])):
+        events: list = []
+        original = executor.batches
+        executor.batches = lambda sql: _Watched(original(sql), events)
+        written: list = []
+        reader = writing.stream(executor, ["SELECT range AS x FROM range(5)"], written.append, hold=hold)
+        assert reader.read_all().column("x").to_pylist() == [0, 1, 2, 3, 4]
+        assert events == expected and written == [0]
+        del executor.batches
+    executor.close()
