@@ -105,7 +105,7 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
 
     work.store.jobs.progress(work.job_id, _share(span, 0, buckets + 1), f"computing {plan.days} day(s)")
     with executor.joins_as_written():  # the spine joined with smaller relations, as a refresh does
-        daily = work.write(DAILY, stream(executor, statements, written, hold=buckets == 1 and estimate <= HOLD_ROWS),
+        daily = work.write(DAILY, stream(executor, statements, written, hold=estimate <= HOLD_ROWS),
                            replace_days=(plan.first, plan.last))
     work.clear_days(plan.first, plan.last)  # those days of the column tables are the daily table's now
     work.store.jobs.progress(work.job_id, _share(span, buckets + 1, buckets + 1), f"{plan.days} day(s) written")
