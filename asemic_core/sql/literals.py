@@ -15,8 +15,10 @@ def literal(value: Any) -> exp.Expression:
         return exp.Boolean(this=value)
     if isinstance(value, (int, float)):
         return exp.Literal.number(value)
+    # the type as a node: a type name would be parsed on every call (date literals are many)
     if isinstance(value, dt.datetime):
-        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+        return exp.Cast(this=exp.Literal.string(value.isoformat(sep=" ")),
+                        to=exp.DataType(this=exp.DataType.Type.TIMESTAMP))
     if isinstance(value, dt.date):
-        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+        return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType(this=exp.DataType.Type.DATE))
     return exp.Literal.string(str(value))

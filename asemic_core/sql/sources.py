@@ -111,8 +111,7 @@ def registrations_relation(project: ResolvedProject, dialect: str = ENGINE_DIALE
         where = table_where(event, ROW_ALIAS, dialect)
         branch = branch.where(where) if where is not None else branch
         if since is not None:
-            branch = branch.where(exp.GTE(this=event_date_expression(event), expression=exp.Cast(
-                this=exp.Literal.string(since.isoformat()), to=sql_type(DataType.DATE))))
+            branch = branch.where(exp.GTE(this=event_date_expression(event), expression=literal(since)))
         branches.append(branch)
     if not branches:
         return _empty_relation(registration)

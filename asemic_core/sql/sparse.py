@@ -47,7 +47,7 @@ from asemic_core.semantic.model import ACTIVITY, REGISTRATIONS
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import (ROW_ALIAS, activity_relation, column_path, event_date_expression,
                                      event_properties_query, quoted, table_rows)
-from asemic_core.sql.types import cast, sql_type
+from asemic_core.sql.types import cast
 
 # Stored: on an activity day, the user's previous activity day (before registration too;
 # NULL if none), and NULL on every other day (on gap days too, as an event property's
@@ -192,7 +192,7 @@ def event_days_queries(project: ResolvedProject, dialect: str = ENGINE_DIALECT) 
 # -- windows over the stored rows -------------------------------------------------------
 
 def day_number(column: exp.Expression) -> exp.Expression:
-    epoch = exp.Cast(this=exp.Literal.string("1970-01-01"), to=sql_type(DataType.DATE))
+    epoch = literal(dt.date(1970, 1, 1))
     return cast(exp.DateDiff(this=column, expression=epoch, unit=exp.var("DAY")), DataType.INTEGER)
 
 
@@ -328,13 +328,13 @@ def stored_rows_in(frame: exp.WindowSpec, condition: exp.Expression | None = Non
 
 
 def end_day(day: dt.date) -> exp.Expression:
-    return day_number(exp.Cast(this=exp.Literal.string(day.isoformat()), to=sql_type(DataType.DATE)))
+    return day_number(literal(day))
 
 
 # -- the spine: each user's change days, and helpers the model query shares --------------
 
 def date_literal(day: dt.date) -> exp.Expression:
-    return exp.Cast(this=exp.Literal.string(day.isoformat()), to=sql_type(DataType.DATE))
+    return literal(day)
 
 
 def union(selects: list[exp.Expression], distinct: bool) -> exp.Expression:
