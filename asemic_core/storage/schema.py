@@ -4,6 +4,7 @@ partitioning, sort order, views, and their DDL (a description; nothing is create
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 from sqlglot import exp
 
@@ -34,7 +35,14 @@ class TableSpec:
     columns: list[ColumnSpec]
     partitioned_by: str | None
     sorted_by: list[str]
-    ddl: str = ""
+    schema_name: str = "asemic_model"
+    dialect: str = ENGINE_DIALECT
+
+    @cached_property
+    def ddl(self) -> str:
+        """The table's CREATE statement, for reading (the Schema page): jobs ask for the
+        schema's columns several times each and never for this."""
+        return _ddl(self.schema_name, self, self.dialect)
 
 
 @dataclass
@@ -58,33 +66,36 @@ def generate_schema(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> 
     hashes = definition_hashes(project)
     key_type = project.properties["entity_id"].data_type
     daily = [
-        ColumnSpec("entity_id", key_type.value, sql_type(key_type).sql(dialect), "key"),
+        ColumnSpec("entity_id", key_type.value, _type_sql(key_type, dialect), "key"),
         ColumnSpec("date", "DATE", "DATE", "key"),
     ]
     for name in daily_columns(project):
         prop = project.properties[name]
-        daily.append(ColumnSpec(name, prop.data_type.value, sql_type(prop.data_type).sql(dialect), prop.kind,
+        daily.append(ColumnSpec(name, prop.data_type.value, _type_sql(prop.data_type, dialect), prop.kind,
                                 hashes.get(name, ""), prop.hidden, prop.description))
     registration = project.events[REGISTRATIONS]
-    users = [ColumnSpec("entity_id", key_type.value, sql_type(key_type).sql(dialect), "key"),
+    users = [ColumnSpec("entity_id", key_type.value, _type_sql(key_type, dialect), "key"),
              ColumnSpec("registration_ts", "DATETIME", "TIMESTAMP", "base"),
              ColumnSpec("registration_date", "DATE", "DATE", "base")]
     for name, data_type in registration.columns.items():
         if name not in ("entity_id", "ts", "date"):
-            users.append(ColumnSpec(name, data_type.value, sql_type(data_type).sql(dialect), "registration"))
+            users.append(ColumnSpec(name, data_type.value, _type_sql(data_type, dialect), "registration"))
     tables = [
         TableSpec(DAILY, "One row per user and day from registration to the last materialized day; "
-                  "each property's value at the end of that day.", daily, "date", ["entity_id"]),
+                  "each property's value at the end of that day.", daily, "date", ["entity_id"], schema_name, dialect),
         TableSpec(USERS, "One row per registered user: the registration event and its properties.", users, None,
-                  ["entity_id"]),
+                  ["entity_id"], schema_name, dialect),
     ]
-    for table in tables:
-        table.ddl = _ddl(schema_name, table, dialect)
     model = ModelSchema(schema=schema_name, tables=tables)
     for table in tables:
         model.views[table.name] = (f"CREATE VIEW {quote_name(schema_name)}.{quote_name(table.name)} AS SELECT * FROM "
                                    f"read_parquet(<the files of the published {table.name} version>)")
     return model
+
+
+@lru_cache(maxsize=64)
+def _type_sql(data_type, dialect: str) -> str:
+    return sql_type(data_type).sql(dialect)
 
 
 def _ddl(schema: str, table: TableSpec, dialect: str) -> str:
