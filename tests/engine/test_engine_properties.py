@@ -71,8 +71,16 @@ def _as_text(value: Any) -> str:
 
 
 def same_counted(expected: Any, actual: Any) -> bool:
-    """An inline source of a count window without its own type holds its values as text."""
+    """An inline source of a count window without its own type holds its values as text:
+    the text of the value in its SQL type. A number is compared as a number (a NUMBER
+    term makes ``COALESCE({ev}, 0) + {lifetime}`` read '3.0' where the reference, adding
+    Python's 0 and 3, holds 3); other values by their text."""
     if isinstance(actual, str) and expected is not None and not isinstance(expected, str):
+        if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+            try:
+                return same(expected, float(actual))
+            except ValueError:
+                return False
         return _as_text(expected) == actual
     return same(expected, actual)
 
