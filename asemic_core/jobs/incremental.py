@@ -196,7 +196,7 @@ def _kept_columns(executor, project: ResolvedProject, month, keep: list[str], fi
     keys = exp.select(quoted("entity_id"), quoted("date")).from_("__added_keys").where(
         exp.Between(this=quoted("date"), low=date_literal(first), high=date_literal(last)))
     users = exp.select(quoted("entity_id")).distinct().from_(exp.alias_(exp.Subquery(this=keys.copy()), "k", table=True))
-    theirs = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True)).where(
+    theirs = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False)).where(
         exp.In(this=quoted("entity_id"), query=exp.Subquery(this=users)))
     derived = expand_at(project, exp.Subquery(this=theirs), exp.Subquery(this=keys), keep, available=set(keep))
     return exp.union(exp.select(*[quoted(c) for c in keep]).from_(exp.alias_(rows, "s", table=True)),

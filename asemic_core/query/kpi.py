@@ -304,8 +304,9 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         if by and source.reads_with_duckdb():
             return [render_once(_grouped_and_total(project, relation, value, request, by, date_from, date_to,
                                               total_function, contributing), source.executor.dialect)]
-        return [render_once(_points_query(project, relation if index == 0 else relation.copy(), value, request, grouping,
-                                     date_from, date_to, total_function, contributing), source.executor.dialect)
+        return [render_once(_points_query(project, relation if index == 0 else relation.copy(),
+                                          value if index == 0 else value.copy(), request, grouping,
+                                          date_from, date_to, total_function, contributing), source.executor.dialect)
                 for index, grouping in enumerate(groupings)]
 
     frames, sqls = source.run_many(statements)
@@ -404,7 +405,8 @@ def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value
     groups = [quoted(b, "m") for b in by]
     every = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
                        *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
-                       exp.alias_(value, "value", quoted=True), exp.alias_(contributing.copy(), "__rows", quoted=True),
+                       exp.alias_(value, "value", quoted=True, copy=False),
+                       exp.alias_(contributing.copy(), "__rows", quoted=True, copy=False),
                        exp.alias_(exp.func("GROUPING", *[g.copy() for g in groups]), PART, quoted=True)).from_(m)
     every = every.where(exp.and_(*conditions), copy=False).group_by(exp.GroupingSets(expressions=[
         exp.Tuple(expressions=[axis_column.copy(), *[g.copy() for g in groups]]),
@@ -434,7 +436,8 @@ def _points_query(project: ResolvedProject, relation: exp.Expression | None, val
                   by: list[str], date_from: dt.date, date_to: dt.date, total_function: str,
                   contributing: exp.Expression, aggregated: exp.Select | None = None) -> exp.Expression:
     """The points of a KPI: its aggregation over ``relation`` (or the ``aggregated`` rows of
-    (axis, group-by columns, value, __rows) given), on the axis's grid, rolled up to the grain."""
+    (axis, group-by columns, value, __rows) given), on the axis's grid, rolled up to the grain.
+    ``value`` becomes part of the query (a tree of the caller's, not used again)."""
     m = exp.alias_(exp.Subquery(this=relation if relation is not None else exp.select(exp.Literal.number(1))), "m",
                    table=True, copy=False)
     axis_column, axis_name, conditions = _axis_and_conditions(request, date_from, date_to, "m")
@@ -450,12 +453,13 @@ def _points_query(project: ResolvedProject, relation: exp.Expression | None, val
     if aggregated is None:
         aggregated = exp.select(exp.alias_(axis_column, axis_name, quoted=True),
                                 *[exp.alias_(g, b, quoted=True) for g, b in zip(groups, by)],
-                                exp.alias_(value, "value", quoted=True),  # its own type: see numeric_values
-                                exp.alias_(contributing.copy(), "__rows", quoted=True)).from_(m)
+                                # the caller's own tree (not used again): its own type, see numeric_values
+                                exp.alias_(value, "value", quoted=True, copy=False),
+                                exp.alias_(contributing.copy(), "__rows", quoted=True, copy=False)).from_(m, copy=False)
         aggregated = aggregated.where(exp.and_(*conditions), copy=False) if conditions else aggregated
         aggregated = aggregated.group_by(*[exp.Literal.number(i + 1) for i in range(len(by) + 1)], copy=False)
 
-    grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid_values), "axis", table=True, copy=False))
+    grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid_values), "axis", table=True, copy=False), copy=False)
     if by:
         # A group is listed when some row of it contributes somewhere in the range.
         group_values = exp.select(*[quoted(b) for b in by]).distinct().from_("agg").where(

@@ -132,27 +132,27 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
         signed = [exp.alias_(exp.Mul(this=exp.Paren(this=expression.copy()), expression=quoted(SIGN, "m")) if sign > 0
                              else exp.Neg(this=exp.Paren(this=exp.Mul(this=exp.Paren(this=expression.copy()),
                                                                          expression=quoted(SIGN, "m")))),
-                             name, quoted=True) for name, expression in sums.columns.values()]
-        select = exp.select(exp.alias_(day, "date", quoted=True), *[exp.alias_(g.copy(), b, quoted=True)
+                             name, quoted=True, copy=False) for name, expression in sums.columns.values()]
+        select = exp.select(exp.alias_(day, "date", quoted=True), *[exp.alias_(g.copy(), b, quoted=True, copy=False)
                                                                      for g, b in zip(groups, by)], *signed).from_(
-            exp.alias_(exp.to_table(RUNS), "m", table=True, copy=False))
+            exp.alias_(exp.to_table(RUNS), "m", table=True, copy=False), copy=False)
         wheres = [c.copy() for c in conditions]
         if last_day_only:
             wheres.append(exp.LT(this=quoted(END, "m"), expression=literal(date_to)))
-        return select.where(exp.and_(*wheres)) if wheres else select
+        return select.where(exp.and_(*wheres, copy=False), copy=False) if wheres else select
 
     starts = events(quoted(START, "m"), +1, False)
     ends = events(plus_days(quoted(END, "m"), 1), -1, True)
     keys = ["date", *by]
     deltas = exp.select(*[quoted(k) for k in keys], *[exp.alias_(exp.Sum(this=quoted(name)), name, quoted=True)
                                                        for name, _ in sums.columns.values()]).from_(
-        exp.alias_(exp.Subquery(this=exp.union(starts, ends, distinct=False)), "e", table=True, copy=False)).group_by(
-        *[exp.Literal.number(i + 1) for i in range(len(keys))])
+        exp.alias_(exp.Subquery(this=exp.union(starts, ends, distinct=False, copy=False)), "e", table=True, copy=False),
+        copy=False).group_by(*[exp.Literal.number(i + 1) for i in range(len(keys))], copy=False)
     series = exp.func("generate_series", literal(date_from), literal(date_to),
                       exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
     grid = exp.select(exp.alias_(exp.cast(exp.Unnest(expressions=[series]), "DATE"), "date", quoted=True))
     if by:
-        listed = exp.select(*[exp.alias_(g.copy(), b, quoted=True) for g, b in zip(groups, by)]).distinct().from_(
+        listed = exp.select(*[exp.alias_(g.copy(), b, quoted=True, copy=False) for g, b in zip(groups, by)]).distinct().from_(
             exp.alias_(exp.to_table(RUNS), "m", table=True, copy=False))
         listed = listed.where(exp.and_(*[c.copy() for c in conditions])) if conditions else listed
         grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid), "d", table=True, copy=False)).join(
@@ -163,12 +163,16 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
         exp.alias_(exp.Window(this=exp.Sum(this=exp.Coalesce(this=quoted(name, "dl"), expressions=[exp.Literal.number(0)])),
                               partition_by=[quoted(b, "grid") for b in by] or None, order=order.copy(), spec=frame.copy()),
                    name, quoted=True)
-        for name, _ in sums.columns.values()]).from_(exp.alias_(exp.Subquery(this=grid), "grid", table=True, copy=False)).join(
+        for name, _ in sums.columns.values()]).from_(exp.alias_(exp.Subquery(this=grid), "grid", table=True, copy=False),
+                                                     copy=False).join(
         exp.alias_(exp.Subquery(this=deltas), "dl", table=True, copy=False), join_type="LEFT",
-        on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "dl")) for k in keys]))
+        on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "dl")) for k in keys], copy=False),
+        copy=False)
     none = exp.EQ(this=everything, expression=exp.Literal.number(0))
     result = exp.select(*[quoted(k) for k in keys],
-                        exp.alias_(exp.Case(ifs=[exp.If(this=none, true=exp.Null())], default=formula), "value", quoted=True),
-                        exp.alias_(rows, "__rows", quoted=True)).from_(exp.alias_(exp.Subquery(this=totals), "t", table=True, copy=False))
+                        exp.alias_(exp.Case(ifs=[exp.If(this=none, true=exp.Null())], default=formula), "value", quoted=True,
+                                   copy=False),
+                        exp.alias_(rows, "__rows", quoted=True, copy=False)).from_(
+        exp.alias_(exp.Subquery(this=totals), "t", table=True, copy=False), copy=False)
     return result.with_(RUNS, as_=runs, materialized=materialize or None, copy=False) if runs_defined else result
 

@@ -148,7 +148,7 @@ def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[s
     ``recent_days``: only the days within that many days of the user's last activity (and
     the stored rows), for a reader that sees nothing else (``days_since_last_active`` must
     be among the columns)."""
-    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True))
+    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False))
     if recent_days is None:
         within = within.where(exp.Between(this=quoted("date"), low=date_literal(month_start(day_from)), high=date_literal(day_to)))
     else:
@@ -189,7 +189,7 @@ def expand_at(project: ResolvedProject, rows: exp.Expression, keys: exp.Expressi
         keys = exp.Subquery(this=keys)
     marked = exp.Union(
         this=exp.select(quoted("entity_id"), quoted("date"), exp.alias_(exp.Literal.number(1), "__stored", quoted=True)).from_(
-            exp.alias_(rows.copy(), "s", table=True)),
+            exp.alias_(rows.copy(), "s", table=True, copy=False)),
         expression=exp.select(quoted("entity_id"), quoted("date"), exp.alias_(exp.Literal.number(0), "__stored", quoted=True)).from_(
             exp.alias_(keys, "k", table=True)), distinct=False)
     anchor = exp.Window(this=exp.Max(this=exp.Case(ifs=[exp.If(this=exp.EQ(this=quoted("__stored"), expression=exp.Literal.number(1)),
@@ -243,7 +243,7 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
     anchored = None
     for day in days:
         moved = day_counter_at(base_properties.COHORT_DAY, day)
-        per_day = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True),
+        per_day = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True, copy=False),
                              exp.alias_(exp.Max(this=quoted("date")), ROW_DATE, quoted=True)).from_(
             exp.alias_(exp.to_table(EARLY), "e", table=True)).where(
             exp.LTE(this=cohort.copy(), expression=exp.Literal.number(day)),
@@ -296,11 +296,11 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
         # read, and a key's anchor is the latest of its rows (a GROUP BY, no sort)
         early = early.where(exp.Between(this=moved.copy(), low=date_literal(day_from), high=date_literal(day_to)),
                             copy=False)
-        anchored = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True),
+        anchored = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True, copy=False),
                               exp.alias_(exp.Max(this=quoted("date")), ROW_DATE, quoted=True)).from_(
-            exp.alias_(source.copy(), "e", table=True)).group_by(exp.Literal.number(1), exp.Literal.number(2))
+            exp.alias_(source.copy(), "e", table=True, copy=False)).group_by(exp.Literal.number(1), exp.Literal.number(2))
         return _reading_first(_expand_anchored(project, source, anchored, [*columns], dialect), early, materialize)
     keys = exp.select(quoted("entity_id"), exp.alias_(moved, "date", quoted=True)).from_(
-        exp.alias_(source.copy(), "e", table=True)).where(
+        exp.alias_(source.copy(), "e", table=True, copy=False)).where(
             exp.Between(this=moved.copy(), low=date_literal(day_from), high=date_literal(day_to)))
     return _reading_first(expand_at(project, source, keys.distinct(), [*columns], dialect), early, materialize)

@@ -41,7 +41,7 @@ def users_cte(project: ResolvedProject, request, dialect: str) -> exp.Select:
         day, ts = quoted("date"), quoted("ts")
     query = exp.select(
         quoted("entity_id"),
-        exp.alias_(day.copy(), "registration_date", quoted=True),
+        exp.alias_(day.copy(), "registration_date", quoted=True, copy=False),
         exp.alias_(ts, "registration_ts", quoted=True),
         *[exp.alias_(quoted(c), f"__reg_{c}", quoted=True) for c in extra],
     ).from_(exp.alias_(source, "reg", table=True, copy=False), copy=False)  # in place: source may be large

@@ -178,16 +178,16 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
     own = exp.select(_user(project, users), exp.alias_(quoted("date"), START, quoted=True),
                      exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names],
                      exp.alias_(cast(exp.Count(this=exp.Star()), DataType.INTEGER), SIGN, quoted=True)).from_(
-        RECENT_ROWS).where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to))).group_by(
-        *_positions(len(names) + 3, users))
+        RECENT_ROWS, copy=False).where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)),
+                                       copy=False).group_by(*_positions(len(names) + 3, users), copy=False)
     needed = needed_columns(project, names)
     needed += [c for c in (base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.COHORT_DAY) if c not in needed]
     # r's tail from the day after it, with r's own columns
     tails = exp.select(quoted("entity_id"), *[quoted(c) for c in needed],
                        exp.alias_(plus_days(quoted("date"), 1), DAY, quoted=True),
                        exp.alias_(quoted("date"), ROW_DATE, quoted=True),
-                       exp.alias_(plus_days(quoted("date"), 1), FROM, quoted=True), _plus_one()).from_(RECENT_ROWS).where(
-        exp.LT(this=quoted("date"), expression=date_literal(day_to)))
+                       exp.alias_(plus_days(quoted("date"), 1), FROM, quoted=True), _plus_one()).from_(RECENT_ROWS, copy=False).where(
+        exp.LT(this=quoted("date"), expression=date_literal(day_to)), copy=False)
     # r's tail from b on, rebuilt on b: r is the later of b's previous activity day and the
     # registration day; its counters and last activity follow
     before = quoted(PREVIOUS_ACTIVE)
@@ -203,9 +203,9 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
                             exp.alias_(cast(r_day.copy(), DataType.DATE), ROW_DATE, quoted=True),
                             exp.alias_(quoted("date"), FROM, quoted=True),
                             exp.alias_(cast(exp.Literal.number(-1), DataType.INTEGER), SIGN, quoted=True)).from_(
-        RECENT_ROWS).where(exp.Not(this=exp.Is(this=before.copy(), expression=exp.Null())),
-                           exp.GT(this=quoted("date"), expression=registered.copy()))
-    base = exp.union(tails, taken_back, distinct=False)
+        RECENT_ROWS, copy=False).where(exp.Not(this=exp.Is(this=before.copy(), expression=exp.Null())),
+                                       exp.GT(this=quoted("date"), expression=registered.copy()), copy=False)
+    base = exp.union(tails, taken_back, distinct=False, copy=False)
     windows = {name: recency[name] for name in names if name in recency}
     steps = {name: steps[name] for name in names if name in steps}
     valued = _finish(project, exp.Subquery(this=_alike(project, base, needed, {**windows, **steps}, users)),
@@ -276,18 +276,21 @@ def _every_registered_day(project: ResolvedProject, runs: exp.Select, names: lis
             far[name] = cast(exp.Literal.number(1), prop.data_type)
     taken_back = exp.select(quoted("entity_id"), quoted(START), quoted(END),
                             *[exp.alias_(far[n].copy(), n, quoted=True) if n in far else quoted(n) for n in names],
-                            exp.alias_(exp.Neg(this=quoted(SIGN)), SIGN, quoted=True)).from_(NEAR)
+                            exp.alias_(exp.Neg(this=quoted(SIGN)), SIGN, quoted=True)).from_(NEAR, copy=False)
     registered = quoted(base_properties.REGISTRATION_DATE)
     every = exp.select(_user(project, users), exp.alias_(greatest(registered.copy(), date_literal(day_from)), START, quoted=True),
                        exp.alias_(date_literal(day_to), END, quoted=True),
                        *[exp.alias_(far[n].copy(), n, quoted=True) if n in far else quoted(n) for n in names],
                        exp.alias_(cast(exp.Count(this=exp.Star()), DataType.INTEGER), SIGN, quoted=True)).from_(
-        exp.alias_(everyone, "u", table=True)).where(exp.LTE(this=registered.copy(), expression=date_literal(day_to))).group_by(
-        *_positions(len(names) + 3, users))
+        exp.alias_(everyone, "u", table=True), copy=False).where(exp.LTE(this=registered.copy(), expression=date_literal(day_to)),
+                                                                 copy=False).group_by(*_positions(len(names) + 3, users),
+                                                                                      copy=False)
     ctes = runs.args.pop("with_", None)
     near = exp.select(exp.Star()).from_(NEAR)
-    result = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(exp.union(near, taken_back, distinct=False),
-                                                                                every, distinct=False)), "e", table=True, copy=False))
+    result = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(exp.union(near, taken_back, distinct=False,
+                                                                                          copy=False),
+                                                                                every, distinct=False, copy=False)), "e",
+                                                     table=True, copy=False), copy=False)
     for cte in ctes.expressions if ctes is not None else []:
         result = result.with_(cte.alias, as_=cte.this, copy=False)
     return result.with_(NEAR, as_=runs, copy=False)
@@ -328,7 +331,8 @@ def _alike(project: ResolvedProject, base: exp.Expression, needed: list[str], wi
         keys.append(exp.alias_(value, name, quoted=True))
     keys += [quoted(DAY), quoted(ROW_DATE), quoted(FROM)]
     return exp.select(*keys, exp.alias_(cast(exp.Sum(this=quoted(SIGN)), DataType.INTEGER), SIGN, quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=base), "b", table=True, copy=False)).group_by(*_positions(len(keys), users))
+        exp.alias_(exp.Subquery(this=base), "b", table=True, copy=False), copy=False).group_by(
+        *_positions(len(keys), users), copy=False)
 
 
 def _with_gaps(project: ResolvedProject, names: list[str], windows: dict[str, Recency], own: exp.Select,
@@ -341,10 +345,12 @@ def _with_gaps(project: ResolvedProject, names: list[str], windows: dict[str, Re
     if windows or steps:
         gaps = _recency_pieces(project, names, windows, first, last, steps)
     else:
-        gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True),
-                          exp.alias_(last.copy(), END, quoted=True), *[quoted(c) for c in names], quoted(SIGN)).from_(
-            exp.alias_(exp.Subquery(this=valued), "g", table=True, copy=False)).where(exp.LTE(this=first, expression=last))
-    both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False)), "r", table=True, copy=False))
+        gaps = exp.select(quoted("entity_id"), exp.alias_(first.copy(), START, quoted=True, copy=False),
+                          exp.alias_(last.copy(), END, quoted=True, copy=False), *[quoted(c) for c in names], quoted(SIGN)).from_(
+            exp.alias_(exp.Subquery(this=valued), "g", table=True, copy=False), copy=False).where(
+            exp.LTE(this=first, expression=last), copy=False)
+    both = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(own, gaps, distinct=False, copy=False)), "r",
+                                                   table=True, copy=False), copy=False)
     # the gap rows, defined once for the pieces that read them (Spark refuses their inner
     # CTE names repeated in one statement)
     return both.with_(GAP_ROWS, as_=valued, copy=False) if windows or steps else both
@@ -403,10 +409,11 @@ def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[st
             else:
                 value = window.on if index <= thresholds.index(window.days) else window.off
             values.append(exp.alias_(cast(literal(value), project.properties[name].data_type), name, quoted=True))
-        pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True),
-                                 exp.alias_(high.copy(), END, quoted=True), *values, quoted(SIGN)).from_(
-            exp.alias_(exp.to_table(GAP_ROWS), "g", table=True, copy=False)).where(exp.LTE(this=low, expression=high)))
+        pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True, copy=False),
+                                 exp.alias_(high.copy(), END, quoted=True, copy=False), *values, quoted(SIGN)).from_(
+            exp.alias_(exp.to_table(GAP_ROWS), "g", table=True, copy=False), copy=False).where(
+            exp.LTE(this=low, expression=high), copy=False))
     union = pieces[0]
     for piece in pieces[1:]:
-        union = exp.union(union, piece, distinct=False)
-    return exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=union), "p", table=True, copy=False))
+        union = exp.union(union, piece, distinct=False, copy=False)
+    return exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=union), "p", table=True, copy=False), copy=False)
