@@ -8,6 +8,7 @@ from functools import cached_property, lru_cache
 
 from sqlglot import exp
 
+from asemic_core.config.models import DataType
 from asemic_core.names import quote_name
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import REGISTRATIONS, ResolvedProject
@@ -94,7 +95,7 @@ def generate_schema(project: ResolvedProject, dialect: str = ENGINE_DIALECT) -> 
 
 
 @lru_cache(maxsize=64)
-def _type_sql(data_type, dialect: str) -> str:
+def _type_sql(data_type: DataType, dialect: str) -> str:
     return sql_type(data_type).sql(dialect)
 
 
