@@ -36,8 +36,8 @@ class TableSpec:
     columns: list[ColumnSpec]
     partitioned_by: str | None
     sorted_by: list[str]
-    schema_name: str = "asemic_model"
-    dialect: str = ENGINE_DIALECT
+    schema_name: str
+    dialect: str
 
     @cached_property
     def ddl(self) -> str:
