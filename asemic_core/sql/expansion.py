@@ -143,12 +143,13 @@ def _finish(project: ResolvedProject, base: exp.Expression, columns: list[str],
 def expand_range(project: ResolvedProject, rows: exp.Expression, columns: list[str], day_from: dt.date,
                  day_to: dt.date, dialect: str = ENGINE_DIALECT, recent_days: int | None = None) -> exp.Select:
     """Every (user, day) of ``day_from`` .. ``day_to`` from ``rows`` (a relation of stored rows
-    from ``month_start(day_from)`` to ``day_to`` at least, with the columns ``needed_columns``).
+    from ``month_start(day_from)`` to ``day_to`` at least, with the columns ``needed_columns``;
+    the caller's own tree: it becomes part of the result, not copied).
 
     ``recent_days``: only the days within that many days of the user's last activity (and
     the stored rows), for a reader that sees nothing else (``days_since_last_active`` must
     be among the columns)."""
-    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False))
+    within = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False))
     if recent_days is None:
         within = within.where(exp.Between(this=quoted("date"), low=date_literal(month_start(day_from)), high=date_literal(day_to)))
     else:
@@ -227,12 +228,13 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
                 registered: tuple[dt.date | None, dt.date | None] | None = None,
                 materialize: bool = False) -> exp.Select:
     """Each user's days with cohort_day in ``days`` within ``day_from`` .. ``day_to``, from
-    ``rows`` (stored rows with ``cohort_day`` among their columns): only the rows of the
-    first max(days) days after registration are read, the anchors of those days.
+    ``rows`` (stored rows with ``cohort_day`` among their columns; the caller's own tree,
+    not copied): only the rows of the first max(days) days after registration are read,
+    the anchors of those days.
     ``registered``: only users registered in that range (``registration_date`` must be a column).
     The early rows are one CTE for their uses (``materialize``: read once, DuckDB)."""
     cohort = quoted(base_properties.COHORT_DAY)
-    early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False)).where(
+    early = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False)).where(
         exp.LTE(this=cohort.copy(), expression=exp.Literal.number(max(days))), copy=False)
     for bound, compare in zip(registered or (), (exp.GTE, exp.LTE)):
         if bound is not None:
@@ -269,7 +271,8 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
     """The (user, day) rows of ``day_from`` .. ``day_to`` whose ``counter`` (cohort_day or
     days_since_last_active) can be ``n``: for each stored row where the counter is c <= n,
     the day it reaches n if nothing resets it (the row's day + n - c), valued from ``rows``
-    (stored rows from ``day_from - n`` on, with ``counter`` among their columns).
+    (stored rows from ``day_from - n`` on, with ``counter`` among their columns; the caller's
+    own tree, not copied).
 
     A day where the counter is n has an anchor row (its user's last stored row on or before
     it) with the counter at most n, no more than n days earlier: that row proposes the day.
@@ -279,7 +282,7 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
     value, which the reader's filter on the counter drops.
     ``materialize``: read the early rows once, as a MATERIALIZED CTE (DuckDB only)."""
     value = quoted(counter)
-    early = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False)).where(exp.and_(
+    early = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False)).where(exp.and_(
         exp.LTE(this=value.copy(), expression=exp.Literal.number(n)),
         exp.Between(this=quoted("date"), low=date_literal(day_from - dt.timedelta(days=n)), high=date_literal(day_to))),
         copy=False)

@@ -70,8 +70,9 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
     expanded: a run is one row whatever its length.
 
     ``rows``: stored rows from ``month_start(day_from)`` (or, with ``recent_days``, from
-    ``day_from - recent_days``) to ``day_to``. ``recent_days``: only the days within that
-    many days of the last activity (gap runs end there; rows past it are left out).
+    ``day_from - recent_days``) to ``day_to``; the caller's own tree (not copied).
+    ``recent_days``: only the days within that many days of the last activity (gap runs
+    end there; rows past it are left out).
     ``materialize``: the rows with their next day are computed once (DuckDB).
     ``recency`` (with ``recent_days``): ``rows`` are only the rows of activity and
     registration days, and the columns it names are recency windows (semantic/activity.py),
@@ -93,7 +94,7 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
             raise ValueError("runs without pairing are for the activity part")
         return _unpaired_runs(project, rows, columns, day_from, day_to, dialect, recent_days, recency, materialize,
                               steps or {}, everyone, users)
-    within = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False))
+    within = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False))
     if recent_days is not None:
         # every user has a row on the month's first day: it or a later row anchors day_from;
         # the activity part has no such rows: the latest of the recent_days before it does
@@ -168,7 +169,7 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
     earliest = day_from - dt.timedelta(days=recent_days)
     # the rows of activity and registration days (a table without the split holds others)
     zero = exp.Literal.number(0)
-    recent = exp.select(exp.Star()).from_(exp.alias_(rows.copy(), "s", table=True, copy=False)).where(
+    recent = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False)).where(
         exp.LTE(this=since.copy(), expression=exp.Literal.number(recent_days)),
         exp.Between(this=quoted("date"), low=date_literal(earliest), high=date_literal(day_to)),
         exp.or_(exp.EQ(this=since.copy(), expression=zero.copy()),
