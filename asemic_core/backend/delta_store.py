@@ -58,6 +58,8 @@ _HOOKS = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=F
 
 _cache: dict[tuple, TableSnapshot] = {}  # versions never change: cached per process
 _cache_lock = threading.Lock()
+# (table version key, column, value) -> the files whose statistics show that value on every row
+_constant: dict[tuple, frozenset[str]] = {}
 # Per table location, the last table object loaded (by a snapshot or a write) and the key of
 # its version: a write reuses it when that version is still the latest (a job reads the
 # published version, then writes over it), instead of loading the table again.
@@ -147,11 +149,25 @@ class DeltaTableStore:
     def holds_everywhere(self, snapshot: TableSnapshot, column: str, value: int) -> bool:
         """Whether every row of ``snapshot``'s files holds the integer ``value`` in ``column``, as
         the files' statistics in the Delta log say (no NULL, minimum = maximum = ``value``: exact
-        for an integer column); False when they do not say so or say nothing (no statistics)."""
+        for an integer column); False when they do not say so or say nothing (no statistics).
+        The files that hold it are found once per table version, column and value (KPI
+        readers ask on every query)."""
         if not snapshot.files:
             return True
-        location = str(self.location(snapshot.name))
         key = self._key(snapshot.name, snapshot.version)
+        found = _constant.get((key, column, value)) if key is not None else None
+        if found is None:
+            found = self._constant_files(snapshot, key, column, value)
+            if key is not None:
+                with _cache_lock:
+                    if len(_constant) > 256:
+                        _constant.clear()
+                    _constant[(key, column, value)] = found
+        return all(f.path in found for f in snapshot.files)
+
+    def _constant_files(self, snapshot: TableSnapshot, key: tuple | None, column: str, value: int) -> frozenset[str]:
+        """The files of ``snapshot``'s table version whose statistics show ``value`` on every row."""
+        location = str(self.location(snapshot.name))
         with _cache_lock:
             loaded_key, delta = _loaded.get(location, (None, None))
         if delta is None or key is None or loaded_key != key:  # the version the job read is loaded as a rule
@@ -160,12 +176,11 @@ class DeltaTableStore:
         stats = [f"min.{column}", f"max.{column}", f"null_count.{column}"]
         if not all(name in actions.schema.names for name in stats) or not all(
                 pa.types.is_integer(actions.schema.field(name).type) for name in stats):
-            return False
+            return frozenset()
         listed = actions.select(["path", *stats]).to_pydict()
         base = self.location(snapshot.name)
-        known = {str(base / unquote(path)): (low, high, nulls)
-                 for path, low, high, nulls in zip(*(listed[name] for name in ["path", *stats]))}
-        return all(known.get(f.path) == (value, value, 0) for f in snapshot.files)
+        return frozenset(str(base / unquote(path)) for path, low, high, nulls in zip(*(listed[name] for name in ["path", *stats]))
+                         if (low, high, nulls) == (value, value, 0))
 
     def write(self, table: str, data, *, partition_by: str | None, replace_days: tuple[dt.date, dt.date] | None,
               replace_schema: bool, append: bool = False, split_active: bool = False,

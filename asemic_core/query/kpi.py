@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import polars as pl
@@ -17,10 +17,11 @@ from asemic_core.query.model_source import CounterDays, ModelSource
 from asemic_core.semantic.activity import activity_columns
 from asemic_core.semantic.kpi_formula import parse_kpi_expression
 from asemic_core.semantic.model import ResolvedKpi, ResolvedProject
-from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE, ENTITY_ID
+from asemic_core.semantic.base_properties import DAYS_SINCE_LAST_ACTIVE, ENTITY_ID, LAST_ACTIVITY_DATE
 from asemic_core.semantic.resolve_kpis import counter_equality, population_of
 from asemic_core.sql.expressions import find_aggregates, parse_expression, placeholders_in, to_tree
 from asemic_core.sql.render import ENGINE_DIALECT, render_once
+from asemic_core.sql.expansion import needed_columns
 from asemic_core.sql.runs import every_day_columns
 from asemic_core.sql.sources import quoted
 
@@ -283,6 +284,8 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         ranges[:] = [date_from, date_to]
         registered = (request.date_from, request.date_to) if request.x_axis == "cohort_day" else None
         rows = rows_read(project, kpi.id, request.x_axis)
+        if isinstance(rows, CounterDays) and not _reads_since(project, kpi.id, request, by):
+            rows = replace(rows, population_only=True)
         groupings = [by, []] if by else [by]
         runs = _runs(source, plan, kpi.id, request, rows, by)
         if runs is not None:
@@ -326,6 +329,15 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         totals = points.select(_polars_total(total_function).alias("total"))
         total = totals.item() if totals.height else None
     return KpiResult(request, kpi, points, totals, total, sql, date_from, date_to, list(adhoc))
+
+
+def _reads_since(project: ResolvedProject, kpi_id: str, request: KpiRequest, by: list[str]) -> bool:
+    """Whether the KPI reads days_since_last_active (or last_activity_date) other than in its
+    population conditions: in its formula or wheres (through computed properties too), a
+    filter or the group-by."""
+    found = _compiled(project, kpi_id, request.x_axis)
+    read = [c for c in {*found.direct, *(f.property for f in request.filters), *by} if c != ENTITY_ID]
+    return bool({DAYS_SINCE_LAST_ACTIVE, LAST_ACTIVITY_DATE} & set(needed_columns(project, read)))
 
 
 def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by: list[str]) -> exp.Expression | None:

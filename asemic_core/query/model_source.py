@@ -13,10 +13,11 @@ from asemic_core.backend.seam import SnapshotGone, TableSnapshot
 from asemic_core.collector import keep_for_life
 from asemic_core.engine import source_day_range, warehouse_executor
 from asemic_core.errors import AsemicError
-from asemic_core.semantic.activity import Recency, activity_columns
+from asemic_core.semantic.activity import Recency, activity_columns, settled_at_registration
 from asemic_core.semantic.hashing import definition_hashes
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import cohort_days, counter_days, expand_range, month_start, needed_columns
+from asemic_core.sql.expansion import (cohort_day_from_registration, cohort_days, cohort_days_from_registration,
+                                       counter_days, expand_range, month_start, needed_columns)
 from asemic_core.sql.model_users import registration_value, users_cte
 from asemic_core.sql.runs import spans
 from asemic_core.sql.steps import Steps
@@ -38,6 +39,10 @@ class CounterDays:
 
     counter: str
     n: int
+    # the reader reads days_since_last_active only in its population conditions
+    # (``<= active_days``, ``= 0``): a cohort_day reader may value it by their truth alone
+    # (sql/expansion.py ``cohort_day_from_registration``)
+    population_only: bool = False
 
 
 def _with_adhoc(parts: list[exp.Expression], plan: "SourcePlan") -> exp.Expression:
@@ -193,6 +198,13 @@ class ModelSource:
         to the plan's last day), derived from the rows of the user's first max(N) days."""
         entity = self.resolved.entity
         days = sorted(set(entity.cohorted_daily_kpis_days if entity else [0]))
+        if plan.snapshot is not None and not plan.adhoc and self._settled(plan, (COHORT_DAY,)):
+            columns = needed_columns(self.resolved, [*plan.stored, COHORT_DAY, REGISTRATION_DATE])
+            first, last = registered or (None, None)
+            last = last + dt.timedelta(days=max(days)) if last is not None else None
+            return cohort_days_from_registration(self.resolved, self._stored_rows(plan, columns, first, last, active=True),
+                                                 plan.stored, days, plan.day_from, plan.day_to, registered=registered,
+                                                 materialize=self.reads_with_duckdb())
         parts = []
         if plan.snapshot is not None or not plan.adhoc:
             columns = needed_columns(self.resolved, [*plan.stored, COHORT_DAY, REGISTRATION_DATE])
@@ -268,6 +280,16 @@ class ModelSource:
         """The days of the plan's range where ``rows.counter`` can be ``rows.n`` (see
         ``counter_days``), from the stored rows of the ``n`` days before the range on."""
         first = plan.day_from - dt.timedelta(days=rows.n)
+        if self._from_registration(plan, rows):
+            columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
+            stored = self._stored_rows(plan, columns, first, plan.day_to, active=True)
+            last_registered = plan.day_to - dt.timedelta(days=rows.n)
+            activity = None
+            if rows.n > 1 and not self._registered_while_active(plan, first, last_registered):
+                activity = self._stored_rows(plan, [COHORT_DAY, DAYS_SINCE_LAST_ACTIVE], first, plan.day_to, active=True)
+            return cohort_day_from_registration(self.resolved, stored, plan.stored, rows.n, plan.day_from, plan.day_to,
+                                                self.resolved.entity.active_days, activity,
+                                                materialize=self.reads_with_duckdb())
         sqls = []
         if plan.snapshot is not None or not plan.adhoc:
             columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
@@ -283,6 +305,31 @@ class ModelSource:
             sqls.append(counter_days(self.resolved, computed, plan.adhoc, rows.counter, rows.n,
                                      plan.day_from, plan.day_to, materialize=self.reads_with_duckdb()))
         return _with_adhoc(sqls, plan)
+
+    def _from_registration(self, plan: SourcePlan, rows: CounterDays) -> bool:
+        """Whether the days where cohort_day = n can be valued from each user's registration
+        row and the row of the day itself (``cohort_day_from_registration``)."""
+        entity = self.resolved.entity
+        if not rows.population_only or rows.counter != COHORT_DAY or rows.n < 1 or entity is None:
+            return False
+        if plan.adhoc or plan.snapshot is None or rows.n > entity.active_days:
+            return False
+        if DAYS_SINCE_LAST_ACTIVE not in plan.stored:
+            return False
+        return self._settled(plan, (COHORT_DAY, DAYS_SINCE_LAST_ACTIVE))
+
+    def _settled(self, plan: SourcePlan, counters: tuple[str, ...]) -> bool:
+        """Whether every stored column the plan reads but ``counters`` is settled at registration."""
+        return all(settled_at_registration(self.resolved, c) for c in plan.stored if c not in counters)
+
+    def _registered_while_active(self, plan: SourcePlan, day_from: dt.date, day_to: dt.date) -> bool:
+        """Whether the statistics of the activity part's files of ``day_from`` .. ``day_to`` show
+        days_since_last_active = 0 on every row: every registration row of those days is an
+        activity day. False when they cannot tell (no statistics, a table store without them)."""
+        holds = getattr(self.store.tables, "holds_everywhere", None)
+        if holds is None or not plan.snapshot.split:
+            return False
+        return holds(plan.snapshot.between(day_from, day_to).active_only(), DAYS_SINCE_LAST_ACTIVE, 0)
 
     def _anchored_on_activity(self, plan: SourcePlan, counter: str) -> bool:
         """Whether the days a counter reader derives (from each day's latest stored row) can

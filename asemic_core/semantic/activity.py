@@ -126,6 +126,33 @@ def follows_activity(project: ResolvedProject, name: str) -> bool:
     return False
 
 
+# Base properties whose value on any day is the user's value on the registration day.
+REGISTRATION_FIXED = frozenset({base_properties.ENTITY_ID, base_properties.REGISTRATION_DATE, base_properties.COHORT_SIZE})
+
+
+def settled_at_registration(project: ResolvedProject, name: str) -> bool:
+    """Whether ``name``'s value on a day is the day's own (a stored row of activity) or
+    follows from the registration row alone: fixed per user (a registration property,
+    entity_id, registration_date, cohort_size), or an event property over activity
+    tables (its default on every day without activity), or a computed property of such.
+    Unlike ``follows_activity``, nothing that changes on activity days (last_activity_date,
+    a recency window) is settled: it would need the user's latest activity."""
+    name = project.property_aliases.get(name, name)
+    prop = project.properties.get(name)
+    if prop is None:
+        return False
+    if prop.is_base:
+        return prop.id in REGISTRATION_FIXED
+    match prop.kind:
+        case "registration_property":
+            return True
+        case "event_property":
+            return over_activity_tables(project, name)
+        case "computed_property":
+            return all(settled_at_registration(project, dep) for dep in property_inputs(project, prop))
+    return False
+
+
 def activity_columns(project: ResolvedProject, columns: list[str]) -> dict[str, Recency] | None:
     """The recency windows among ``columns`` when every column (days_since_last_active
     aside: readers derive it) follows from the rows of activity and registration days; a

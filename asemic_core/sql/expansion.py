@@ -256,6 +256,132 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
     return _reading_first(_expand_anchored(project, exp.to_table(EARLY), anchored, columns, dialect), early, materialize)
 
 
+def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression, columns: list[str], n: int,
+                                 day_from: dt.date, day_to: dt.date, active_days: int,
+                                 activity: exp.Expression | None = None, dialect: str = ENGINE_DIALECT,
+                                 materialize: bool = False) -> exp.Select:
+    """``counter_days`` for ``cohort_day = n`` (1 <= n <= active_days) when every column
+    but the counters is settled at registration (semantic/activity.py
+    ``settled_at_registration``) and the reader reads days_since_last_active only in its
+    population conditions (``<= active_days``, ``= 0``): no user's latest row is looked for.
+
+    Each user registered n days before a day of the range is valued from the row of that
+    day if stored (an activity day), else from the registration row: event properties at
+    their default, the rest the user's. days_since_last_active is then exact on activity
+    days; on the others it is n where the user was active within active_days of the day
+    and NULL where not: both conditions hold on it exactly where they hold on the exact
+    value (n <= active_days, n > 0). The registration row decides that for a user last
+    active at most active_days - n days before registering (the common case: active on the
+    registration day); for the others, the activity days in between do.
+
+    ``rows``: the activity part (rows of activity and registration days) from
+    ``day_from - n`` to ``day_to``, with cohort_day and days_since_last_active among its
+    columns; the caller's own tree. ``activity``: a second read of it (entity_id, date,
+    cohort_day, days_since_last_active), for the users the registration row leaves open;
+    None when the caller knows there are none (every registration row of the range has
+    days_since_last_active = 0) or n = 1 (no day in between)."""
+    cohort, since = quoted(base_properties.COHORT_DAY), quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
+    first, last = day_from - dt.timedelta(days=n), day_to - dt.timedelta(days=n)
+    early = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False)).where(
+        exp.In(this=cohort.copy(), expressions=[exp.Literal.number(0), exp.Literal.number(n)]),
+        exp.Between(this=quoted("date"), low=date_literal(first), high=date_literal(day_to)), copy=False)
+
+    def on_day(alias: str | None = None) -> exp.Expression:  # the rows of the range's days at cohort day n
+        return exp.and_(exp.EQ(this=quoted(base_properties.COHORT_DAY, alias), expression=exp.Literal.number(n)),
+                        exp.Between(this=quoted("date", alias), low=date_literal(day_from), high=date_literal(day_to)))
+
+    def registered(alias: str | None = None) -> exp.Expression:  # the registration rows of those users
+        return exp.and_(exp.EQ(this=quoted(base_properties.COHORT_DAY, alias), expression=exp.Literal.number(0)),
+                        exp.Between(this=quoted("date", alias), low=date_literal(first), high=date_literal(last)))
+
+    def decided(alias: str | None = None) -> exp.Expression:  # active within active_days of day n, by this row
+        value = quoted(base_properties.DAYS_SINCE_LAST_ACTIVE, alias)
+        return exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())),
+                        exp.LTE(this=value, expression=exp.Literal.number(active_days - n)))
+
+    names = [c for c in needed_columns(project, columns) if c not in KEYS]
+    own = exp.select(quoted("entity_id"), quoted("date"), *[quoted(c) for c in names],
+                     exp.alias_(quoted("date"), DAY, quoted=True), exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
+        EARLY).where(on_day(), copy=False)
+    with_day = exp.select(quoted("entity_id")).from_(EARLY).where(on_day(), copy=False)
+    population = [exp.If(this=decided("g"), true=exp.Literal.number(0))]
+    anchors = exp.select(quoted("entity_id", "g"), quoted("date", "g")).from_(exp.alias_(exp.to_table(EARLY), "g", table=True))
+    anchors = anchors.join(exp.alias_(exp.Subquery(this=with_day), "t", table=True, copy=False), join_type="LEFT",
+                           on=exp.EQ(this=quoted("entity_id", "g"), expression=quoted("entity_id", "t")), copy=False)
+    if activity is not None and n > 1:
+        undecided = exp.select(quoted("entity_id")).from_(EARLY).where(registered(), exp.Not(this=exp.Paren(this=decided())),
+                                                                     copy=False)
+        between = exp.select(quoted("entity_id")).distinct().from_(exp.alias_(activity, "a", table=True, copy=False)).where(
+            exp.Between(this=cohort.copy(), low=exp.Literal.number(1), high=exp.Literal.number(n - 1)),
+            exp.EQ(this=since.copy(), expression=exp.Literal.number(0)),
+            exp.Between(this=quoted("date"), low=date_literal(first + dt.timedelta(days=1)),
+                        high=date_literal(day_to - dt.timedelta(days=1))),
+            exp.In(this=quoted("entity_id"), query=exp.Subquery(this=undecided)), copy=False)
+        anchors = anchors.join(exp.alias_(exp.Subquery(this=between), "v", table=True, copy=False), join_type="LEFT",
+                               on=exp.EQ(this=quoted("entity_id", "g"), expression=quoted("entity_id", "v")), copy=False)
+        population.append(exp.If(this=exp.Not(this=exp.Is(this=quoted("entity_id", "v"), expression=exp.Null())),
+                                 true=exp.Literal.number(0)))
+    since_type = project.properties[base_properties.DAYS_SINCE_LAST_ACTIVE].data_type
+    stand_in = cast(exp.Case(ifs=population, default=exp.Null()), since_type)
+    anchors = anchors.select(*[exp.alias_(stand_in.copy(), c, quoted=True) if c == base_properties.DAYS_SINCE_LAST_ACTIVE
+                               else quoted(c, "g") for c in names],
+                             exp.alias_(cast(exp.Add(this=quoted("date", "g"), expression=exp.Literal.number(n)), DataType.DATE),
+                                        DAY, quoted=True),
+                             exp.alias_(quoted("date", "g"), ROW_DATE, quoted=True), copy=False)
+    anchors = anchors.where(registered("g"), exp.Is(this=quoted("entity_id", "t"), expression=exp.Null()), copy=False)
+    base = exp.union(own, anchors, distinct=False, copy=False)
+    return _reading_first(_finish(project, exp.Subquery(this=base), columns, dialect), early, materialize)
+
+
+def cohort_days_from_registration(project: ResolvedProject, rows: exp.Expression, columns: list[str], days: list[int],
+                                  day_from: dt.date, day_to: dt.date,
+                                  registered: tuple[dt.date | None, dt.date | None] | None = None,
+                                  dialect: str = ENGINE_DIALECT, materialize: bool = False) -> exp.Select:
+    """``cohort_days`` when every column but cohort_day is settled at registration
+    (semantic/activity.py ``settled_at_registration``; no days_since_last_active): each
+    user's cohorted day N is the stored row of that day (active), else the registration
+    row moved N days (event properties at their default, the rest the user's). Only the
+    rows of the cohorted days are read; no user's latest row is looked for.
+    ``rows``: the activity part (rows of activity and registration days) of the users'
+    first max(days) days, with cohort_day among its columns; the caller's own tree."""
+    cohort = quoted(base_properties.COHORT_DAY)
+    read = sorted({0, *days})
+    early = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False)).where(
+        exp.In(this=cohort.copy(), expressions=[exp.Literal.number(d) for d in read]), copy=False)
+    for bound, compare in zip(registered or (), (exp.GTE, exp.LTE)):
+        if bound is not None:
+            early = early.where(compare(this=quoted(base_properties.REGISTRATION_DATE), expression=date_literal(bound)),
+                                copy=False)
+    names = [c for c in needed_columns(project, columns) if c not in KEYS]
+    in_range = exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to))
+    own = exp.select(quoted("entity_id"), quoted("date"), *[quoted(c) for c in names],
+                     exp.alias_(quoted("date"), DAY, quoted=True), exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
+        EARLY).where(exp.In(this=cohort.copy(), expressions=[exp.Literal.number(d) for d in sorted(set(days))]),
+                     in_range, copy=False)
+    moved_by = None
+    for day in sorted(d for d in set(days) if d > 0):
+        moved = cast(exp.Add(this=quoted("date"), expression=exp.Literal.number(day)), DataType.DATE)
+        by_day = exp.select(quoted("entity_id"), quoted("date"), *[quoted(c) for c in names],
+                            exp.alias_(exp.Literal.number(day), "__n", quoted=True)).from_(EARLY).where(
+            exp.EQ(this=cohort.copy(), expression=exp.Literal.number(0)),
+            exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to)), copy=False)
+        moved_by = by_day if moved_by is None else exp.union(moved_by, by_day, distinct=False, copy=False)
+    if moved_by is None:  # cohort day 0 only: the registration rows themselves
+        return _reading_first(_finish(project, exp.Subquery(this=own), columns, dialect), early, materialize)
+    stored_days = exp.select(quoted("entity_id"), quoted(base_properties.COHORT_DAY)).from_(EARLY)
+    anchors = exp.select(quoted("entity_id", "g"), quoted("date", "g"), *[quoted(c, "g") for c in names],
+                         exp.alias_(cast(exp.Add(this=quoted("date", "g"), expression=quoted("__n", "g")), DataType.DATE),
+                                    DAY, quoted=True),
+                         exp.alias_(quoted("date", "g"), ROW_DATE, quoted=True)).from_(
+        exp.alias_(exp.Subquery(this=moved_by), "g", table=True, copy=False)).join(
+        exp.alias_(exp.Subquery(this=stored_days), "t", table=True, copy=False), join_type="LEFT",
+        on=exp.and_(exp.EQ(this=quoted("entity_id", "g"), expression=quoted("entity_id", "t")),
+                    exp.EQ(this=quoted("__n", "g"), expression=quoted(base_properties.COHORT_DAY, "t"))), copy=False).where(
+        exp.Is(this=quoted("entity_id", "t"), expression=exp.Null()), copy=False)
+    base = exp.union(own, anchors, distinct=False, copy=False)
+    return _reading_first(_finish(project, exp.Subquery(this=base), columns, dialect), early, materialize)
+
+
 def _reading_first(query: exp.Select, early: exp.Select, materialize: bool) -> exp.Select:
     """``query`` (a select with CTEs, reading the table EARLY) with ``early`` as its first CTE:
     defined once for its uses (Spark refuses repeated CTE names in one statement);

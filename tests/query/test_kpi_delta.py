@@ -72,6 +72,11 @@ EXTRA_KPIS = """kpis:
     where: "{property.mau_lost} = 1"
     x_axis:
       date: {}
+  lifetime_on_day_7:
+    select: SUM({property.lifetime_revenue})
+    where: "{property.cohort_day} = 7"
+    x_axis:
+      date: {}
 """
 
 EXTRA_PROPERTIES = """properties:
@@ -123,6 +128,39 @@ def early_activity(demo_template, tmp_path_factory):
         assert con.sql("SELECT COUNT(*) FROM game.sessions s JOIN game.registrations r ON r.user_id = s.user_id "
                        "WHERE s.event_date < r.event_date").fetchall()[0][0] > 20
     yield from _refreshed(root)
+
+
+@pytest.fixture(scope="module")
+def late_activity(demo_template, tmp_path_factory):
+    """The demo with active_days 10 where some users were not active on their registration
+    day: a quarter of them came two days later instead, another quarter never came
+    (days_since_last_active is NULL on their registration day), a third quarter came 8
+    days before registering (the registration row says the user was active within
+    active_days of day N only for N <= 2). For the last two the registration row does not
+    decide the population of a later day; the activity days in between do."""
+    import shutil
+
+    import duckdb
+
+    root = tmp_path_factory.mktemp("delta_late") / "project"
+    shutil.copytree(demo_template, root)
+    config = root / "userentity" / "config.yml"
+    assert "active_days: 30" in config.read_text()
+    config.write_text(config.read_text().replace("active_days: 30", f"active_days: {LATE_ACTIVE_DAYS}"))
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        first = con.sql("SELECT MIN(event_date) FROM game.registrations").fetchall()[0][0]
+        con.execute("""UPDATE game.sessions SET event_ts = event_ts + INTERVAL 2 DAY, event_date = event_date + INTERVAL 2 DAY
+                       WHERE hash(user_id) % 4 = 0 AND EXISTS (SELECT 1 FROM game.registrations r
+                           WHERE r.user_id = sessions.user_id AND r.event_date = sessions.event_date)""")
+        con.execute("DELETE FROM game.sessions WHERE hash(user_id) % 4 = 1")
+        con.execute("""UPDATE game.sessions SET event_ts = event_ts - INTERVAL 8 DAY, event_date = event_date - INTERVAL 8 DAY
+                       WHERE hash(user_id) % 4 = 2 AND EXISTS (SELECT 1 FROM game.registrations r
+                           WHERE r.user_id = sessions.user_id AND r.event_date = sessions.event_date
+                           AND r.event_date >= ? + INTERVAL 8 DAY)""", [first])
+    yield from _refreshed(root)
+
+
+LATE_ACTIVE_DAYS = 10
 
 
 def _refreshed(root):
@@ -414,4 +452,103 @@ def test_counter_days_of_users_active_before_registering(early_activity, n) -> N
     want = _retention(dense.filter((pl.col("cohort_day") == n) & (pl.col("days_since_last_active") <= 30)), "date")
     got = result.points.filter(pl.col("value").is_not_null()).sort("date")
     assert got["date"].to_list() == want["date"].to_list()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
+
+
+FROM_REGISTRATION = '"cohort_day" IN (0, '  # the rows a cohort_day reader valued from registration rows reads
+
+
+def _assert_retention(result, dense: pl.DataFrame, n: int, where=None, by=(), active_days: int = 30) -> None:
+    rows = dense.filter((pl.col("cohort_day") == n) & (pl.col("days_since_last_active") <= active_days))
+    rows = rows.filter(where) if where is not None else rows
+    value = pl.col("dau_active").sum() * 100 / pl.col("cohort_size").sum()
+    want = rows.group_by(["date", *by]).agg(value.alias("value")).sort(["date", *by])
+    got = result.points.filter(pl.col("value").is_not_null()).sort(["date", *by])
+    assert got.select("date", *by).to_dicts() == want.select("date", *by).to_dicts()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 3, 7, 14])
+def test_cohort_day_readers_valued_from_registration_rows(model, n) -> None:
+    """retention_dN reads no user's latest row: each user's day N is valued from that day's
+    row (active) or the registration row. Every registration day of the demo is an activity
+    day, as the files' statistics show: the activity part is read once."""
+    project, source, dense, first, last = model
+    result = project.kpi_query(KpiRequest(f"retention_d{n}", first, last), source=source)
+    assert FROM_REGISTRATION + f"{n})" in result.sql and result.sql.count("READ_PARQUET") == 1
+    _assert_retention(result, dense, n)
+
+
+@pytest.mark.parametrize("n", [1, 3, 7])
+def test_cohort_day_readers_of_users_inactive_on_registering(late_activity, n) -> None:
+    """A user not active on the registration day belongs to day N's population only if
+    active in between or within active_days before day N: the activity days in between
+    are read for the users the registration row leaves open."""
+    project, source, dense, first, last = late_activity
+    registering = dense.filter(pl.col("cohort_day") == 0)
+    assert registering.filter(pl.col("days_since_last_active").is_null()).height > 20
+    assert registering.filter(pl.col("days_since_last_active") == 8).height > 10
+    # users counted on day N only through a day in between: the registration row alone would be wrong
+    settled = dense.filter((pl.col("cohort_day") == n) & (pl.col("days_since_last_active") > 0)).join(
+        registering.select("entity_id", pl.col("days_since_last_active").alias("at_registration")), on="entity_id")
+    if n > 1:
+        assert settled.filter(pl.col("at_registration").is_null() & (pl.col("days_since_last_active") <= LATE_ACTIVE_DAYS)).height > 5
+        assert settled.filter((pl.col("at_registration") == 8) & (pl.col("days_since_last_active") > LATE_ACTIVE_DAYS)).height > 5
+    result = project.kpi_query(KpiRequest(f"retention_d{n}", first, last), source=source)
+    assert FROM_REGISTRATION + f"{n})" in result.sql
+    assert result.sql.count("READ_PARQUET") == (2 if n > 1 else 1)
+    _assert_retention(result, dense, n, active_days=LATE_ACTIVE_DAYS)
+
+
+def test_cohort_day_readers_from_registration_by_group_with_a_filter(late_activity) -> None:
+    project, source, dense, first, last = late_activity
+    request = KpiRequest("retention_d3", first, last, by=["platform"],
+                         filters=[parse_filter("country != 'US'", project.resolved())])
+    result = project.kpi_query(request, source=source)
+    assert FROM_REGISTRATION + "3)" in result.sql
+    _assert_retention(result, dense, 3, where=pl.col("country") != "US", by=["platform"], active_days=LATE_ACTIVE_DAYS)
+
+
+def test_cohort_day_readers_of_days_since_last_active_read_latest_rows(late_activity) -> None:
+    """A filter on days_since_last_active reads its exact value: each user's latest row."""
+    project, source, dense, first, last = late_activity
+    request = KpiRequest("retention_d7", first, last, filters=[parse_filter("days_since_last_active <= 3", project.resolved())])
+    result = project.kpi_query(request, source=source)
+    assert FROM_REGISTRATION not in result.sql
+    _assert_retention(result, dense, 7, where=pl.col("days_since_last_active") <= 3, active_days=LATE_ACTIVE_DAYS)
+
+
+def test_cohort_day_readers_of_carried_values_read_latest_rows(late_activity) -> None:
+    """Lifetime revenue on cohort day 7 is carried from the user's latest row, not the
+    registration row."""
+    project, source, dense, first, last = late_activity
+    result = project.kpi_query(KpiRequest("lifetime_on_day_7", first, last), source=source)
+    assert FROM_REGISTRATION not in result.sql
+    rows = dense.filter((pl.col("cohort_day") == 7) & (pl.col("days_since_last_active") <= LATE_ACTIVE_DAYS))
+    assert rows["lifetime_revenue"].sum() > 0
+    want = rows.group_by("date").agg(pl.col("lifetime_revenue").sum().alias("value")).sort("date")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("date")
+    assert got["date"].to_list() == want["date"].to_list()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
+
+
+@pytest.mark.parametrize("fixture", ["model", "late_activity"])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_the_cohort_axis_valued_from_registration_rows(request, fixture, grouped) -> None:
+    """Cohort retention reads the rows of the cohorted days only: a user's cohort day N is
+    that day's row (active) or the registration row moved N days (not active: dau_active 0)."""
+    project, source, dense, first, last = request.getfixturevalue(fixture)
+    day_from, day_to = first + dt.timedelta(days=1), first + dt.timedelta(days=12)
+    by = ["platform"] if grouped else []
+    filters = [parse_filter("country != 'US'", project.resolved())] if grouped else []
+    result = project.kpi_query(KpiRequest("retention", day_from, day_to, x_axis="cohort_day", by=by, filters=filters),
+                               source=source)
+    assert '"__n"' in result.sql and OTHER_PART not in result.sql
+    days = project.resolved().entity.cohorted_daily_kpis_days
+    rows = dense.filter(pl.col("registration_date").is_between(day_from, day_to) & pl.col("cohort_day").is_in(days))
+    rows = rows.filter(pl.col("country") != "US") if grouped else rows
+    value = pl.col("dau_active").sum() * 100 / pl.col("cohort_size").sum()
+    want = rows.group_by(["cohort_day", *by]).agg(value.alias("value")).sort(["cohort_day", *by])
+    got = result.points.filter(pl.col("value").is_not_null()).sort(["cohort_day", *by])
+    assert got.select("cohort_day", *by).to_dicts() == want.select("cohort_day", *by).to_dicts()
     assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
