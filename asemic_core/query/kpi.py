@@ -23,7 +23,7 @@ from asemic_core.sql.expressions import find_aggregates, parse_expression, place
 from asemic_core.sql.render import ENGINE_DIALECT, render_once
 from asemic_core.sql.expansion import needed_columns
 from asemic_core.sql.runs import every_day_columns
-from asemic_core.sql.sources import quoted
+from asemic_core.sql.sources import cte_name, join, named, quoted
 
 GRAINS = ("day", "week", "month", "quarter", "year")
 AXES = ("date", "cohort_day")
@@ -299,7 +299,7 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
             except NotSummable:
                 points = None
             if points is not None and by and duckdb:  # both parts from one computation of the runs
-                both = _stacked("date", by, *points).with_(RUNS, as_=runs, materialized=True, copy=False)
+                both = _stacked("date", by, *points).with_(cte_name(RUNS), as_=runs, materialized=True, copy=False)
                 return [render_once(both, source.executor.dialect)]
             if points is not None:
                 return [render_once(query, source.executor.dialect) for query in points]
@@ -426,12 +426,12 @@ def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value
     # GROUPING over all group-by columns is 0 on a grouped row and 2^k - 1 on the total's
     total_flag = exp.Literal.number(2 ** len(by) - 1)
     grouped = exp.select(quoted(axis_name), *[quoted(b) for b in by], quoted("value"), quoted("__rows")).from_(
-        ALL_GROUPS).where(exp.EQ(this=quoted(PART), expression=exp.Literal.number(0)))
-    total = exp.select(quoted(axis_name), quoted("value"), quoted("__rows")).from_(ALL_GROUPS).where(
+        named(ALL_GROUPS)).where(exp.EQ(this=quoted(PART), expression=exp.Literal.number(0)))
+    total = exp.select(quoted(axis_name), quoted("value"), quoted("__rows")).from_(named(ALL_GROUPS)).where(
         exp.EQ(this=quoted(PART), expression=total_flag))
     parts = [_points_query(project, None, value, request, by, date_from, date_to, total_function, contributing, grouped),
              _points_query(project, None, value, request, [], date_from, date_to, total_function, contributing, total)]
-    return _stacked(axis_name, by, *parts).with_(ALL_GROUPS, as_=every, materialized=True, copy=False)
+    return _stacked(axis_name, by, *parts).with_(cte_name(ALL_GROUPS), as_=every, materialized=True, copy=False)
 
 
 def _stacked(axis_name: str, by: list[str], grouped: exp.Expression, total: exp.Expression) -> exp.Select:
@@ -474,17 +474,14 @@ def _points_query(project: ResolvedProject, relation: exp.Expression | None, val
     grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid_values), "axis", table=True, copy=False), copy=False)
     if by:
         # A group is listed when some row of it contributes somewhere in the range.
-        group_values = exp.select(*[quoted(b) for b in by]).distinct().from_("agg").where(
-            exp.GT(this=quoted("__rows"), expression=exp.Literal.number(0)))
-        grid = grid.join(exp.alias_(exp.Subquery(this=group_values), "groups", table=True, copy=False), join_type="CROSS",
-                         copy=False)
+        group_values = exp.select(*[quoted(b) for b in by]).distinct().from_(named("agg"), copy=False).where(
+            exp.GT(this=quoted("__rows"), expression=exp.Literal.number(0)), copy=False)
+        grid = join(grid, exp.alias_(exp.Subquery(this=group_values), "groups", table=True, copy=False), kind="CROSS")
     keys = [axis_name, *by]
-    joined = exp.select(*[quoted(k, "grid") for k in keys], quoted("value", "agg")).from_(
-        exp.alias_(exp.Subquery(this=grid), "grid", table=True, copy=False)).join(
-        exp.to_table("agg"), join_type="LEFT",
-        on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "agg")) for k in keys], copy=False),
-        copy=False)
-    daily = joined.with_("agg", as_=aggregated, copy=False)
+    joined = join(exp.select(*[quoted(k, "grid") for k in keys], quoted("value", "agg")).from_(
+        exp.alias_(exp.Subquery(this=grid), "grid", table=True, copy=False), copy=False), named("agg"), side="LEFT",
+        on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "agg")) for k in keys], copy=False))
+    daily = joined.with_(cte_name("agg"), as_=aggregated, copy=False)
     if request.x_axis == "cohort_day" or request.grain == "day":
         return daily
     bucket = _grain_bucket(request.grain)

@@ -22,7 +22,7 @@ from asemic_core.config.models import DataType
 from asemic_core.query.filters import filter_condition, literal
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.runs import END, SIGN, START, gap_constant, plus_days
-from asemic_core.sql.sources import quoted
+from asemic_core.sql.sources import cte_name, join, named, quoted
 
 WHOLE = (DataType.INTEGER,)
 RUNS = "__runs"
@@ -135,7 +135,7 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
                              name, quoted=True, copy=False) for name, expression in sums.columns.values()]
         select = exp.select(exp.alias_(day, "date", quoted=True), *[exp.alias_(g.copy(), b, quoted=True, copy=False)
                                                                      for g, b in zip(groups, by)], *signed).from_(
-            exp.alias_(exp.to_table(RUNS), "m", table=True, copy=False), copy=False)
+            exp.alias_(named(RUNS), "m", table=True, copy=False), copy=False)
         wheres = [c.copy() for c in conditions]
         if last_day_only:
             wheres.append(exp.LT(this=quoted(END, "m"), expression=literal(date_to)))
@@ -153,10 +153,10 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
     grid = exp.select(exp.alias_(exp.cast(exp.Unnest(expressions=[series]), "DATE"), "date", quoted=True))
     if by:
         listed = exp.select(*[exp.alias_(g.copy(), b, quoted=True, copy=False) for g, b in zip(groups, by)]).distinct().from_(
-            exp.alias_(exp.to_table(RUNS), "m", table=True, copy=False))
+            exp.alias_(named(RUNS), "m", table=True, copy=False))
         listed = listed.where(exp.and_(*[c.copy() for c in conditions])) if conditions else listed
-        grid = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid), "d", table=True, copy=False)).join(
-            exp.alias_(exp.Subquery(this=listed), "g", table=True, copy=False), join_type="CROSS")
+        grid = join(exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=grid), "d", table=True, copy=False), copy=False),
+                    exp.alias_(exp.Subquery(this=listed), "g", table=True, copy=False), kind="CROSS")
     order = exp.Order(expressions=[exp.Ordered(this=quoted("date", "grid"))])
     frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
     totals = exp.select(*[quoted(k, "grid") for k in keys], *[
@@ -164,15 +164,14 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
                               partition_by=[quoted(b, "grid") for b in by] or None, order=order.copy(), spec=frame.copy()),
                    name, quoted=True)
         for name, _ in sums.columns.values()]).from_(exp.alias_(exp.Subquery(this=grid), "grid", table=True, copy=False),
-                                                     copy=False).join(
-        exp.alias_(exp.Subquery(this=deltas), "dl", table=True, copy=False), join_type="LEFT",
-        on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "dl")) for k in keys], copy=False),
-        copy=False)
+                                                     copy=False)
+    totals = join(totals, exp.alias_(exp.Subquery(this=deltas), "dl", table=True, copy=False), side="LEFT",
+                  on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "dl")) for k in keys], copy=False))
     none = exp.EQ(this=everything, expression=exp.Literal.number(0))
     result = exp.select(*[quoted(k) for k in keys],
                         exp.alias_(exp.Case(ifs=[exp.If(this=none, true=exp.Null())], default=formula), "value", quoted=True,
                                    copy=False),
                         exp.alias_(rows, "__rows", quoted=True, copy=False)).from_(
         exp.alias_(exp.Subquery(this=totals), "t", table=True, copy=False), copy=False)
-    return result.with_(RUNS, as_=runs, materialized=materialize or None, copy=False) if runs_defined else result
+    return result.with_(cte_name(RUNS), as_=runs, materialized=materialize or None, copy=False) if runs_defined else result
 

@@ -23,7 +23,7 @@ from asemic_core.semantic.graph import property_inputs
 from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.literals import literal
 from asemic_core.sql.render import ENGINE_DIALECT
-from asemic_core.sql.sources import quoted
+from asemic_core.sql.sources import cte_name, join, named, quoted
 from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal
 from asemic_core.sql.types import cast
 
@@ -123,7 +123,7 @@ def _finish(project: ResolvedProject, base: exp.Expression, columns: list[str],
         ready = [c for c in pending if all(d in done or d in KEYS for d in property_inputs(project, project.properties[c]))]
         if not ready:  # pragma: no cover - needed_columns orders the inputs first
             raise AssertionError(f"cannot order {pending}")
-        select = exp.select(exp.Star()).from_(ctes[-1][0])
+        select = exp.select(exp.Star()).from_(named(ctes[-1][0]), copy=False)
         for name in ready:
             prop = project.properties[name]
             on_row = exp.EQ(this=quoted("date"), expression=quoted(ROW_DATE))
@@ -134,9 +134,9 @@ def _finish(project: ResolvedProject, base: exp.Expression, columns: list[str],
         done |= set(ready)
         pending = [c for c in pending if c not in done]
     final = exp.select(*[quoted(c) for c in (*KEYS, *[project.properties[c].id for c in columns if c not in KEYS],
-                                             *unknown)]).from_(ctes[-1][0])
+                                             *unknown)]).from_(named(ctes[-1][0]), copy=False)
     for name, query in ctes:  # this call's own trees: no copy of the growing query each time
-        final = final.with_(name, as_=query, copy=False)
+        final = final.with_(cte_name(name), as_=query, copy=False)
     return final
 
 
@@ -247,13 +247,13 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
         moved = day_counter_at(base_properties.COHORT_DAY, day)
         per_day = exp.select(quoted("entity_id"), exp.alias_(moved.copy(), DAY, quoted=True, copy=False),
                              exp.alias_(exp.Max(this=quoted("date")), ROW_DATE, quoted=True)).from_(
-            exp.alias_(exp.to_table(EARLY), "e", table=True)).where(
+            exp.alias_(named(EARLY), "e", table=True)).where(
             exp.LTE(this=cohort.copy(), expression=exp.Literal.number(day)),
             exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to))).group_by(
             exp.Literal.number(1), exp.Literal.number(2))
         anchored = per_day if anchored is None else exp.Union(this=anchored, expression=per_day, distinct=False)
     anchored = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=anchored), "k", table=True))
-    return _reading_first(_expand_anchored(project, exp.to_table(EARLY), anchored, columns, dialect), early, materialize)
+    return _reading_first(_expand_anchored(project, named(EARLY), anchored, columns, dialect), early, materialize)
 
 
 def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression, columns: list[str], n: int,
@@ -302,14 +302,14 @@ def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression,
     names = [c for c in needed_columns(project, columns) if c not in KEYS]
     own = exp.select(quoted("entity_id"), quoted("date"), *[quoted(c) for c in names],
                      exp.alias_(quoted("date"), DAY, quoted=True), exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
-        EARLY).where(on_day(), copy=False)
-    with_day = exp.select(quoted("entity_id")).from_(EARLY).where(on_day(), copy=False)
+        named(EARLY)).where(on_day(), copy=False)
+    with_day = exp.select(quoted("entity_id")).from_(named(EARLY), copy=False).where(on_day(), copy=False)
     population = [exp.If(this=decided("g"), true=exp.Literal.number(0))]
-    anchors = exp.select(quoted("entity_id", "g"), quoted("date", "g")).from_(exp.alias_(exp.to_table(EARLY), "g", table=True))
-    anchors = anchors.join(exp.alias_(exp.Subquery(this=with_day), "t", table=True, copy=False), join_type="LEFT",
-                           on=exp.EQ(this=quoted("entity_id", "g"), expression=quoted("entity_id", "t")), copy=False)
+    anchors = exp.select(quoted("entity_id", "g"), quoted("date", "g")).from_(exp.alias_(named(EARLY), "g", table=True))
+    anchors = join(anchors, exp.alias_(exp.Subquery(this=with_day), "t", table=True, copy=False), side="LEFT",
+                   on=exp.EQ(this=quoted("entity_id", "g"), expression=quoted("entity_id", "t")))
     if activity is not None and n > 1:
-        undecided = exp.select(quoted("entity_id")).from_(EARLY).where(registered(), exp.Not(this=exp.Paren(this=decided())),
+        undecided = exp.select(quoted("entity_id")).from_(named(EARLY), copy=False).where(registered(), exp.Not(this=exp.Paren(this=decided())),
                                                                      copy=False)
         between = exp.select(quoted("entity_id")).distinct().from_(exp.alias_(activity, "a", table=True, copy=False)).where(
             exp.Between(this=cohort.copy(), low=exp.Literal.number(1), high=exp.Literal.number(n - 1)),
@@ -317,8 +317,8 @@ def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression,
             exp.Between(this=quoted("date"), low=date_literal(first + dt.timedelta(days=1)),
                         high=date_literal(day_to - dt.timedelta(days=1))),
             exp.In(this=quoted("entity_id"), query=exp.Subquery(this=undecided)), copy=False)
-        anchors = anchors.join(exp.alias_(exp.Subquery(this=between), "v", table=True, copy=False), join_type="LEFT",
-                               on=exp.EQ(this=quoted("entity_id", "g"), expression=quoted("entity_id", "v")), copy=False)
+        anchors = join(anchors, exp.alias_(exp.Subquery(this=between), "v", table=True, copy=False), side="LEFT",
+                       on=exp.EQ(this=quoted("entity_id", "g"), expression=quoted("entity_id", "v")))
         population.append(exp.If(this=exp.Not(this=exp.Is(this=quoted("entity_id", "v"), expression=exp.Null())),
                                  true=exp.Literal.number(0)))
     since_type = project.properties[base_properties.DAYS_SINCE_LAST_ACTIVE].data_type
@@ -356,27 +356,27 @@ def cohort_days_from_registration(project: ResolvedProject, rows: exp.Expression
     in_range = exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to))
     own = exp.select(quoted("entity_id"), quoted("date"), *[quoted(c) for c in names],
                      exp.alias_(quoted("date"), DAY, quoted=True), exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
-        EARLY).where(exp.In(this=cohort.copy(), expressions=[exp.Literal.number(d) for d in sorted(set(days))]),
+        named(EARLY)).where(exp.In(this=cohort.copy(), expressions=[exp.Literal.number(d) for d in sorted(set(days))]),
                      in_range, copy=False)
     moved_by = None
     for day in sorted(d for d in set(days) if d > 0):
         moved = cast(exp.Add(this=quoted("date"), expression=exp.Literal.number(day)), DataType.DATE)
         by_day = exp.select(quoted("entity_id"), quoted("date"), *[quoted(c) for c in names],
-                            exp.alias_(exp.Literal.number(day), "__n", quoted=True)).from_(EARLY).where(
+                            exp.alias_(exp.Literal.number(day), "__n", quoted=True)).from_(named(EARLY), copy=False).where(
             exp.EQ(this=cohort.copy(), expression=exp.Literal.number(0)),
             exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to)), copy=False)
         moved_by = by_day if moved_by is None else exp.union(moved_by, by_day, distinct=False, copy=False)
     if moved_by is None:  # cohort day 0 only: the registration rows themselves
         return _reading_first(_finish(project, exp.Subquery(this=own), columns, dialect), early, materialize)
-    stored_days = exp.select(quoted("entity_id"), quoted(base_properties.COHORT_DAY)).from_(EARLY)
+    stored_days = exp.select(quoted("entity_id"), quoted(base_properties.COHORT_DAY)).from_(named(EARLY), copy=False)
     anchors = exp.select(quoted("entity_id", "g"), quoted("date", "g"), *[quoted(c, "g") for c in names],
                          exp.alias_(cast(exp.Add(this=quoted("date", "g"), expression=quoted("__n", "g")), DataType.DATE),
                                     DAY, quoted=True),
                          exp.alias_(quoted("date", "g"), ROW_DATE, quoted=True)).from_(
-        exp.alias_(exp.Subquery(this=moved_by), "g", table=True, copy=False)).join(
-        exp.alias_(exp.Subquery(this=stored_days), "t", table=True, copy=False), join_type="LEFT",
-        on=exp.and_(exp.EQ(this=quoted("entity_id", "g"), expression=quoted("entity_id", "t")),
-                    exp.EQ(this=quoted("__n", "g"), expression=quoted(base_properties.COHORT_DAY, "t"))), copy=False).where(
+        exp.alias_(exp.Subquery(this=moved_by), "g", table=True, copy=False), copy=False)
+    anchors = join(anchors, exp.alias_(exp.Subquery(this=stored_days), "t", table=True, copy=False), side="LEFT",
+                   on=exp.and_(exp.EQ(this=quoted("entity_id", "g"), expression=quoted("entity_id", "t")),
+                               exp.EQ(this=quoted("__n", "g"), expression=quoted(base_properties.COHORT_DAY, "t")))).where(
         exp.Is(this=quoted("entity_id", "t"), expression=exp.Null()), copy=False)
     base = exp.union(own, anchors, distinct=False, copy=False)
     return _reading_first(_finish(project, exp.Subquery(this=base), columns, dialect), early, materialize)
@@ -417,7 +417,7 @@ def counter_days(project: ResolvedProject, rows: exp.Expression, columns: list[s
             exp.alias_(exp.Subquery(this=early), "e", table=True)).where(
             exp.and_(exp.EQ(this=value.copy(), expression=exp.Literal.number(0)),
                      exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to))))
-    source = exp.to_table(EARLY)
+    source = named(EARLY)
     moved = day_counter_at(counter, n)
     if counter == base_properties.COHORT_DAY:
         # every stored row of a user from registration to the key has cohort_day <= n and

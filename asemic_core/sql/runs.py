@@ -21,7 +21,7 @@ from asemic_core.sql.expansion import (DAY, KEYS, ROW_DATE, _finish, day_counter
                                        needed_columns)
 from asemic_core.sql.literals import literal
 from asemic_core.sql.render import ENGINE_DIALECT
-from asemic_core.sql.sources import quoted
+from asemic_core.sql.sources import cte_name, named, quoted
 from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal, greatest, least
 from asemic_core.sql.steps import Steps, steps as step_function
 from asemic_core.sql.types import cast
@@ -119,7 +119,7 @@ def spans(project: ResolvedProject, rows: exp.Expression, columns: list[str], da
                            order=exp.Order(expressions=[exp.Ordered(this=quoted("date"))]))
     paired = exp.select(exp.Star(), exp.alias_(following, "__next", quoted=True), _plus_one()).from_(
         exp.alias_(exp.Subquery(this=within), "w", table=True, copy=False))
-    nexts = exp.select(exp.Star()).from_(NEXTS)
+    nexts = exp.select(exp.Star()).from_(named(NEXTS))
     names = [project.properties[project.property_aliases.get(c, c)].id for c in columns if c not in KEYS]
     own = exp.select(quoted("entity_id"), exp.alias_(quoted("date"), START, quoted=True),
                      exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names], quoted(SIGN)).from_(
@@ -179,7 +179,7 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
     own = exp.select(_user(project, users), exp.alias_(quoted("date"), START, quoted=True),
                      exp.alias_(quoted("date"), END, quoted=True), *[quoted(c) for c in names],
                      exp.alias_(cast(exp.Count(this=exp.Star()), DataType.INTEGER), SIGN, quoted=True)).from_(
-        RECENT_ROWS, copy=False).where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)),
+        named(RECENT_ROWS), copy=False).where(exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)),
                                        copy=False).group_by(*_positions(len(names) + 3, users), copy=False)
     needed = needed_columns(project, names)
     needed += [c for c in (base_properties.DAYS_SINCE_LAST_ACTIVE, base_properties.COHORT_DAY) if c not in needed]
@@ -187,7 +187,7 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
     tails = exp.select(quoted("entity_id"), *[quoted(c) for c in needed],
                        exp.alias_(plus_days(quoted("date"), 1), DAY, quoted=True),
                        exp.alias_(quoted("date"), ROW_DATE, quoted=True),
-                       exp.alias_(plus_days(quoted("date"), 1), FROM, quoted=True), _plus_one()).from_(RECENT_ROWS, copy=False).where(
+                       exp.alias_(plus_days(quoted("date"), 1), FROM, quoted=True), _plus_one()).from_(named(RECENT_ROWS), copy=False).where(
         exp.LT(this=quoted("date"), expression=date_literal(day_to)), copy=False)
     # r's tail from b on, rebuilt on b: r is the later of b's previous activity day and the
     # registration day; its counters and last activity follow
@@ -204,7 +204,7 @@ def _unpaired_runs(project: ResolvedProject, rows: exp.Expression, columns: list
                             exp.alias_(cast(r_day.copy(), DataType.DATE), ROW_DATE, quoted=True),
                             exp.alias_(quoted("date"), FROM, quoted=True),
                             exp.alias_(cast(exp.Literal.number(-1), DataType.INTEGER), SIGN, quoted=True)).from_(
-        RECENT_ROWS, copy=False).where(exp.Not(this=exp.Is(this=before.copy(), expression=exp.Null())),
+        named(RECENT_ROWS), copy=False).where(exp.Not(this=exp.Is(this=before.copy(), expression=exp.Null())),
                                        exp.GT(this=quoted("date"), expression=registered.copy()), copy=False)
     base = exp.union(tails, taken_back, distinct=False, copy=False)
     windows = {name: recency[name] for name in names if name in recency}
@@ -277,7 +277,7 @@ def _every_registered_day(project: ResolvedProject, runs: exp.Select, names: lis
             far[name] = cast(exp.Literal.number(1), prop.data_type)
     taken_back = exp.select(quoted("entity_id"), quoted(START), quoted(END),
                             *[exp.alias_(far[n].copy(), n, quoted=True) if n in far else quoted(n) for n in names],
-                            exp.alias_(exp.Neg(this=quoted(SIGN)), SIGN, quoted=True)).from_(NEAR, copy=False)
+                            exp.alias_(exp.Neg(this=quoted(SIGN)), SIGN, quoted=True)).from_(named(NEAR), copy=False)
     registered = quoted(base_properties.REGISTRATION_DATE)
     every = exp.select(_user(project, users), exp.alias_(greatest(registered.copy(), date_literal(day_from)), START, quoted=True),
                        exp.alias_(date_literal(day_to), END, quoted=True),
@@ -287,14 +287,14 @@ def _every_registered_day(project: ResolvedProject, runs: exp.Select, names: lis
                                                                  copy=False).group_by(*_positions(len(names) + 3, users),
                                                                                       copy=False)
     ctes = runs.args.pop("with_", None)
-    near = exp.select(exp.Star()).from_(NEAR)
+    near = exp.select(exp.Star()).from_(named(NEAR))
     result = exp.select(exp.Star()).from_(exp.alias_(exp.Subquery(this=exp.union(exp.union(near, taken_back, distinct=False,
                                                                                           copy=False),
                                                                                 every, distinct=False, copy=False)), "e",
                                                      table=True, copy=False), copy=False)
     for cte in ctes.expressions if ctes is not None else []:
-        result = result.with_(cte.alias, as_=cte.this, copy=False)
-    return result.with_(NEAR, as_=runs, copy=False)
+        result = result.with_(cte_name(cte.alias), as_=cte.this, copy=False)
+    return result.with_(cte_name(NEAR), as_=runs, copy=False)
 
 
 def _user(project: ResolvedProject, users: bool) -> exp.Expression:
@@ -354,14 +354,14 @@ def _with_gaps(project: ResolvedProject, names: list[str], windows: dict[str, Re
                                                    table=True, copy=False), copy=False)
     # the gap rows, defined once for the pieces that read them (Spark refuses their inner
     # CTE names repeated in one statement)
-    return both.with_(GAP_ROWS, as_=valued, copy=False) if windows or steps else both
+    return both.with_(cte_name(GAP_ROWS), as_=valued, copy=False) if windows or steps else both
 
 
 def _defined_first(query: exp.Select, name: str, definition: exp.Expression, materialize: bool) -> exp.Select:
     """``query`` with the CTE ``name`` defined before its own (which read it);
     ``materialize``: computed once (DuckDB)."""
     if query.args.get("with_") is None:
-        return query.with_(name, as_=definition, materialized=materialize or None, copy=False)
+        return query.with_(cte_name(name), as_=definition, materialized=materialize or None, copy=False)
     query.args["with_"].expressions.insert(0, exp.CTE(this=definition, alias=exp.TableAlias(this=exp.to_identifier(name)),
                                                       materialized=materialize or None))
     return query
@@ -412,7 +412,7 @@ def _recency_pieces(project: ResolvedProject, names: list[str], windows: dict[st
             values.append(exp.alias_(cast(literal(value), project.properties[name].data_type), name, quoted=True))
         pieces.append(exp.select(quoted("entity_id"), exp.alias_(low.copy(), START, quoted=True, copy=False),
                                  exp.alias_(high.copy(), END, quoted=True, copy=False), *values, quoted(SIGN)).from_(
-            exp.alias_(exp.to_table(GAP_ROWS), "g", table=True, copy=False), copy=False).where(
+            exp.alias_(named(GAP_ROWS), "g", table=True, copy=False), copy=False).where(
             exp.LTE(this=low, expression=high), copy=False))
     union = pieces[0]
     for piece in pieces[1:]:

@@ -23,6 +23,26 @@ def quoted(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
+def named(name: str) -> exp.Table:
+    """A table (a CTE) by its plain name, built without the parser (``exp.to_table`` and the
+    builders' string arguments parse it)."""
+    return exp.Table(this=exp.to_identifier(name))
+
+
+def cte_name(name: str) -> exp.TableAlias:
+    """A CTE's name for ``with_``, built without the parser (a string there is parsed)."""
+    return exp.TableAlias(this=exp.to_identifier(name))
+
+
+def join(select: exp.Select, table: exp.Expression, on: exp.Expression | None = None, side: str | None = None,
+         kind: str | None = None) -> exp.Select:
+    """``select`` (changed in place) joined to ``table`` (``side`` LEFT, ``kind`` CROSS...):
+    the join node is built here; the builder's ``join_type`` text goes through the parser
+    (~0.15 ms a join, several in every KPI query)."""
+    select.append("joins", exp.Join(this=table, on=on, side=side, kind=kind))
+    return select
+
+
 def column_path(name: str, table: str | None = None) -> exp.Expression:
     """A column of an event table: ``level_started.level`` is field ``level`` of the STRUCT
     column ``level_started`` (each part quoted), as BigQuery's wide tables are read."""
