@@ -198,11 +198,13 @@ class ModelSource:
         to the plan's last day), derived from the rows of the user's first max(N) days."""
         entity = self.resolved.entity
         days = sorted(set(entity.cohorted_daily_kpis_days if entity else [0]))
-        if plan.snapshot is not None and not plan.adhoc and self._settled(plan, (COHORT_DAY,)):
+        part = self._settled(plan, (COHORT_DAY,)) if plan.snapshot is not None and not plan.adhoc else None
+        if part is not None:
             columns = needed_columns(self.resolved, [*plan.stored, COHORT_DAY, REGISTRATION_DATE])
             first, last = registered or (None, None)
             last = last + dt.timedelta(days=max(days)) if last is not None else None
-            return cohort_days_from_registration(self.resolved, self._stored_rows(plan, columns, first, last, active=True),
+            rows = self._stored_rows(plan, columns, first, last, active=part == "active")
+            return cohort_days_from_registration(self.resolved, rows,
                                                  plan.stored, days, plan.day_from, plan.day_to, registered=registered,
                                                  materialize=self.reads_with_duckdb())
         parts = []
@@ -280,9 +282,10 @@ class ModelSource:
         """The days of the plan's range where ``rows.counter`` can be ``rows.n`` (see
         ``counter_days``), from the stored rows of the ``n`` days before the range on."""
         first = plan.day_from - dt.timedelta(days=rows.n)
-        if self._from_registration(plan, rows):
+        part = self._from_registration(plan, rows)
+        if part is not None:
             columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
-            stored = self._stored_rows(plan, columns, first, plan.day_to, active=True)
+            stored = self._stored_rows(plan, columns, first, plan.day_to, active=part == "active")
             last_registered = plan.day_to - dt.timedelta(days=rows.n)
             activity = None
             if rows.n > 1 and not self._registered_while_active(plan, first, last_registered):
@@ -306,21 +309,30 @@ class ModelSource:
                                      plan.day_from, plan.day_to, materialize=self.reads_with_duckdb()))
         return _with_adhoc(sqls, plan)
 
-    def _from_registration(self, plan: SourcePlan, rows: CounterDays) -> bool:
-        """Whether the days where cohort_day = n can be valued from each user's registration
-        row and the row of the day itself (``cohort_day_from_registration``)."""
+    def _from_registration(self, plan: SourcePlan, rows: CounterDays) -> str | None:
+        """The stored rows to read (``_settled``) when the days where cohort_day = n can be
+        valued from each user's registration row and the row of the day itself
+        (``cohort_day_from_registration``); None when they cannot."""
         entity = self.resolved.entity
         if not rows.population_only or rows.counter != COHORT_DAY or rows.n < 1 or entity is None:
-            return False
+            return None
         if plan.adhoc or plan.snapshot is None or rows.n > entity.active_days:
-            return False
+            return None
         if DAYS_SINCE_LAST_ACTIVE not in plan.stored:
-            return False
+            return None
         return self._settled(plan, (COHORT_DAY, DAYS_SINCE_LAST_ACTIVE))
 
-    def _settled(self, plan: SourcePlan, counters: tuple[str, ...]) -> bool:
-        """Whether every stored column the plan reads but ``counters`` is settled at registration."""
-        return all(settled_at_registration(self.resolved, c) for c in plan.stored if c not in counters)
+    def _settled(self, plan: SourcePlan, counters: tuple[str, ...]) -> str | None:
+        """Which stored rows a reader valuing days from registration rows reads, when every
+        column the plan reads but ``counters`` is settled at registration: "active" (the
+        activity part holds every day it needs), "all" (an event property over a table
+        without activity: its days may be outside the activity part); None when one is not."""
+        names = [c for c in plan.stored if c not in counters]
+        if all(settled_at_registration(self.resolved, c) for c in names):
+            return "active"
+        if all(settled_at_registration(self.resolved, c, every_table=True) for c in names):
+            return "all"
+        return None
 
     def _registered_while_active(self, plan: SourcePlan, day_from: dt.date, day_to: dt.date) -> bool:
         """Whether the statistics of the activity part's files of ``day_from`` .. ``day_to`` show

@@ -30,6 +30,8 @@ from asemic_core.semantic.model import ACTIVITY, ResolvedProject
 VALUE_KEEPING = frozenset({"none", "avg", "min", "max", "first_value", "last_value"})
 FIXED_BASE = frozenset({base_properties.ENTITY_ID, base_properties.REGISTRATION_DATE, base_properties.COHORT_SIZE,
                         base_properties.LAST_ACTIVITY_DATE})
+# Base properties whose value on any day is the user's value on the registration day.
+REGISTRATION_FIXED = frozenset({base_properties.ENTITY_ID, base_properties.REGISTRATION_DATE, base_properties.COHORT_SIZE})
 
 
 @dataclass(frozen=True)
@@ -108,49 +110,42 @@ def recency(project: ResolvedProject, name: str) -> Recency | None:
 def follows_activity(project: ResolvedProject, name: str) -> bool:
     """Whether ``name``'s value on every day follows from the user's rows of activity and
     registration days (see the module's list)."""
+    return _follows(project, name, FIXED_BASE, windows=True)
+
+
+def _follows(project: ResolvedProject, name: str, base: frozenset[str], windows: bool,
+             every_table: bool = False) -> bool:
+    """``follows_activity`` (``windows``: recency windows count) or ``settled_at_registration``,
+    with ``base`` the base properties that count (``every_table``: event properties over
+    any table count)."""
     name = project.property_aliases.get(name, name)
     prop = project.properties.get(name)
     if prop is None:
         return False
     if prop.is_base:
-        return prop.id in FIXED_BASE
+        return prop.id in base
     match prop.kind:
         case "registration_property":
             return True
         case "event_property":
-            return over_activity_tables(project, name)
+            return every_table or over_activity_tables(project, name)
         case "sliding_window_property":
-            return recency(project, name) is not None
+            return windows and recency(project, name) is not None
         case "computed_property":
-            return all(follows_activity(project, dep) for dep in property_inputs(project, prop))
+            return all(_follows(project, dep, base, windows, every_table) for dep in property_inputs(project, prop))
     return False
 
 
-# Base properties whose value on any day is the user's value on the registration day.
-REGISTRATION_FIXED = frozenset({base_properties.ENTITY_ID, base_properties.REGISTRATION_DATE, base_properties.COHORT_SIZE})
-
-
-def settled_at_registration(project: ResolvedProject, name: str) -> bool:
+def settled_at_registration(project: ResolvedProject, name: str, every_table: bool = False) -> bool:
     """Whether ``name``'s value on a day is the day's own (a stored row of activity) or
     follows from the registration row alone: fixed per user (a registration property,
     entity_id, registration_date, cohort_size), or an event property over activity
     tables (its default on every day without activity), or a computed property of such.
     Unlike ``follows_activity``, nothing that changes on activity days (last_activity_date,
-    a recency window) is settled: it would need the user's latest activity."""
-    name = project.property_aliases.get(name, name)
-    prop = project.properties.get(name)
-    if prop is None:
-        return False
-    if prop.is_base:
-        return prop.id in REGISTRATION_FIXED
-    match prop.kind:
-        case "registration_property":
-            return True
-        case "event_property":
-            return over_activity_tables(project, name)
-        case "computed_property":
-            return all(settled_at_registration(project, dep) for dep in property_inputs(project, prop))
-    return False
+    a recency window) is settled: it would need the user's latest activity.
+    ``every_table``: an event property over any table counts too (its default on every day
+    without its events; each day with them is stored, in the activity part or not)."""
+    return _follows(project, name, REGISTRATION_FIXED, windows=False, every_table=every_table)
 
 
 def activity_columns(project: ResolvedProject, columns: list[str]) -> dict[str, Recency] | None:

@@ -266,8 +266,8 @@ def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression,
     population conditions (``<= active_days``, ``= 0``): no user's latest row is looked for.
 
     Each user registered n days before a day of the range is valued from the row of that
-    day if stored (an activity day), else from the registration row: event properties at
-    their default, the rest the user's. days_since_last_active is then exact on activity
+    day if stored (a day with activity or events), else from the registration row: event
+    properties at their default, the rest the user's. days_since_last_active is then exact on activity
     days; on the others it is n where the user was active within active_days of the day
     and NULL where not: both conditions hold on it exactly where they hold on the exact
     value (n <= active_days, n > 0). The registration row decides that for a user last
@@ -275,8 +275,10 @@ def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression,
     registration day); for the others, the activity days in between do.
 
     ``rows``: the activity part (rows of activity and registration days) from
-    ``day_from - n`` to ``day_to``, with cohort_day and days_since_last_active among its
-    columns; the caller's own tree. ``activity``: a second read of it (entity_id, date,
+    ``day_from - n`` to ``day_to``, or every stored row of those days when an event
+    property over a table without activity is among the columns (its days may be outside
+    the activity part), with cohort_day and days_since_last_active among its columns; the
+    caller's own tree. ``activity``: a second read of it (entity_id, date,
     cohort_day, days_since_last_active), for the users the registration row leaves open;
     None when the caller knows there are none (every registration row of the range has
     days_since_last_active = 0) or n = 1 (no day in between)."""
@@ -343,7 +345,8 @@ def cohort_days_from_registration(project: ResolvedProject, rows: exp.Expression
     row moved N days (event properties at their default, the rest the user's). Only the
     rows of the cohorted days are read; no user's latest row is looked for.
     ``rows``: the activity part (rows of activity and registration days) of the users'
-    first max(days) days, with cohort_day among its columns; the caller's own tree."""
+    first max(days) days, or every stored row of them (an event property over a table
+    without activity), with cohort_day among its columns; the caller's own tree."""
     cohort = quoted(base_properties.COHORT_DAY)
     read = sorted({0, *days})
     early = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False)).where(

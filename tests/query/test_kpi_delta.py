@@ -77,6 +77,11 @@ EXTRA_KPIS = """kpis:
     where: "{property.cohort_day} = 7"
     x_axis:
       date: {}
+  revenue_on_day_3:
+    select: SUM({property.revenue_on_day})
+    where: "{property.cohort_day} = 3"
+    x_axis:
+      date: {}
 """
 
 EXTRA_PROPERTIES = """properties:
@@ -157,6 +162,10 @@ def late_activity(demo_template, tmp_path_factory):
                        WHERE hash(user_id) % 4 = 2 AND EXISTS (SELECT 1 FROM game.registrations r
                            WHERE r.user_id = sessions.user_id AND r.event_date = sessions.event_date
                            AND r.event_date >= ? + INTERVAL 8 DAY)""", [first])
+        # purchases (not an activity table) 1, 3 and 7 days after registering, with or without a session that day
+        con.execute("""INSERT INTO game.purchases SELECT user_id, event_ts + to_days(k), event_date + to_days(k),
+                           1.25 * k + (hash(user_id) % 7), 'p' || k, user_id || '-' || k, loaded_at
+                       FROM game.registrations, (VALUES (1), (3), (7)) AS t(k) WHERE hash(user_id) % 3 = 0""")
     yield from _refreshed(root)
 
 
@@ -551,4 +560,34 @@ def test_the_cohort_axis_valued_from_registration_rows(request, fixture, grouped
     want = rows.group_by(["cohort_day", *by]).agg(value.alias("value")).sort(["cohort_day", *by])
     got = result.points.filter(pl.col("value").is_not_null()).sort(["cohort_day", *by])
     assert got.select("cohort_day", *by).to_dicts() == want.select("cohort_day", *by).to_dicts()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
+
+
+def test_cohort_days_of_an_event_property_without_activity_read_every_stored_row(late_activity) -> None:
+    """Revenue comes from purchases, not an activity table: a user with purchases but no
+    session that day has a stored row outside the activity part. Cohort day N is that
+    row, else the registration row (revenue 0): every stored row of the cohorted days is read."""
+    import duckdb
+
+    project, source, dense, first, last = late_activity
+    with duckdb.connect(str(project.root / "warehouse.duckdb"), read_only=True) as con:
+        alone = con.sql("""SELECT COUNT(*) FROM game.purchases p WHERE NOT EXISTS (SELECT 1 FROM game.sessions s
+                           WHERE s.user_id = p.user_id AND s.event_date = p.event_date)""").fetchall()[0][0]
+    assert alone > 20  # purchases on days without a session
+    result = project.kpi_query(KpiRequest("revenue_on_day_3", first, last), source=source)
+    assert FROM_REGISTRATION + "3)" in result.sql and OTHER_PART in result.sql
+    rows = dense.filter((pl.col("cohort_day") == 3) & (pl.col("days_since_last_active") <= LATE_ACTIVE_DAYS))
+    want = rows.group_by("date").agg(pl.col("revenue_on_day").sum().alias("value")).sort("date")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("date")
+    assert got["date"].to_list() == want["date"].to_list()
+    assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
+    cohort = project.kpi_query(KpiRequest("revenue", first, last - dt.timedelta(days=3), x_axis="cohort_day"),
+                               source=source)
+    assert '"__n"' in cohort.sql and OTHER_PART in cohort.sql
+    days = project.resolved().entity.cohorted_daily_kpis_days
+    rows = dense.filter(pl.col("registration_date").is_between(first, last - dt.timedelta(days=3))
+                        & pl.col("cohort_day").is_in(days))
+    want = rows.group_by("cohort_day").agg(pl.col("revenue_on_day").sum().alias("value")).sort("cohort_day")
+    got = cohort.points.filter(pl.col("value").is_not_null()).sort("cohort_day")
+    assert got["cohort_day"].to_list() == want["cohort_day"].to_list()
     assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
