@@ -267,9 +267,9 @@ def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression,
 
     Each user registered n days before a day of the range is valued from the row of that
     day if stored (a day with activity or events), else from the registration row: event
-    properties at their default, the rest the user's. days_since_last_active is then exact on activity
-    days; on the others it is n where the user was active within active_days of the day
-    and NULL where not: both conditions hold on it exactly where they hold on the exact
+    properties at their default, the rest the user's. days_since_last_active is then exact on the
+    days with a stored row; on the others it is n where the user was active within
+    active_days of the day and NULL where not: both conditions hold on it exactly where they hold on the exact
     value (n <= active_days, n > 0). The registration row decides that for a user last
     active at most active_days - n days before registering (the common case: active on the
     registration day); for the others, the activity days in between do.
