@@ -12,7 +12,8 @@ from sqlglot import exp
 from asemic_core.collector import keep_for_life, release
 from asemic_core.errors import AsemicError
 from asemic_core.query.filters import Filter, filter_condition, literal
-from asemic_core.query.kpi_delta import RUNS, NotSummable, applicable, delta_aggregated
+from asemic_core.query.kpi_delta import (RUNS, SIGNED, NotSummable, Summed, applicable, delta_aggregated,
+                                         signed_aggregated, summed)
 from asemic_core.query.model_source import CounterDays, ModelSource
 from asemic_core.semantic.activity import activity_columns
 from asemic_core.semantic.kpi_formula import parse_kpi_expression
@@ -160,6 +161,7 @@ class Compiled(NamedTuple):
 
 _COMPILED: dict[tuple, Compiled] = {}
 _COMPILED_MAX = 512
+_SUMMED: dict[tuple, "Summed | None"] = {}  # per key of _COMPILED, cleared with it
 
 
 def config_key(project: ResolvedProject) -> str:
@@ -185,7 +187,27 @@ def config_key(project: ResolvedProject) -> str:
 
 
 def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[exp.Expression, set[str], exp.Expression]:
-    """(value per point, properties used, contributing-rows count) of a KPI: built once per config."""
+    """(value per point, properties used, contributing-rows count) of a KPI: built once per
+    config; the trees are the caller's own copies."""
+    found = _compiled(project, kpi_id, axis)
+    return found.value.copy(), set(found.used), found.contributing.copy()
+
+
+def _summed(project: ResolvedProject, kpi_id: str, axis: str) -> Summed | None:
+    """The KPI's aggregations as sums of per-row values (kpi_delta ``summed``), built once
+    per config; None when one has no exact sum."""
+    key = (config_key(project), kpi_id, axis)
+    if key not in _SUMMED:
+        found = _compiled(project, kpi_id, axis)
+        try:
+            _SUMMED[key] = summed(project, found.value, found.contributing)
+        except NotSummable:
+            _SUMMED[key] = None
+    return _SUMMED[key]
+
+
+def _compiled(project: ResolvedProject, kpi_id: str, axis: str) -> Compiled:
+    """The KPI's compiled form, cached per config (its trees are shared: not to be changed)."""
     key = (config_key(project), kpi_id, axis)
     found = _COMPILED.get(key)
     if found is None:
@@ -195,15 +217,11 @@ def compiled_value(project: ResolvedProject, kpi_id: str, axis: str) -> tuple[ex
                          frozenset(builder.counters), frozenset(builder.direct))
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.clear()
+            _SUMMED.clear()
             release()
         _COMPILED[key] = found
         keep_for_life()
-    return found.value.copy(), set(found.used), found.contributing.copy()
-
-
-def _compiled(project: ResolvedProject, kpi_id: str, axis: str) -> Compiled:
-    compiled_value(project, kpi_id, axis)
-    return _COMPILED[(config_key(project), kpi_id, axis)]
+    return found
 
 
 def rows_read(project: ResolvedProject, kpi_id: str, axis: str) -> str | CounterDays:
@@ -287,22 +305,32 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
         if isinstance(rows, CounterDays) and not _reads_since(project, kpi.id, request, by):
             rows = replace(rows, population_only=True)
         groupings = [by, []] if by else [by]
-        runs = _runs(source, plan, kpi.id, request, rows, by)
+        sums = _summed(project, kpi.id, request.x_axis)  # None: no exact sums (runs and signed rows need them)
+        runs = _runs(source, plan, kpi.id, request, rows, by) if sums is not None else None
         if runs is not None:
             duckdb = source.reads_with_duckdb()
-            try:
-                points = [_points_query(project, None, value, request, grouping, date_from, date_to, total_function,
-                                        contributing, delta_aggregated(project, runs if index == 0 else runs.copy(), value,
-                                                                       contributing, request.filters, grouping, date_from,
-                                                                       date_to, duckdb, runs_defined=not (by and duckdb)))
-                          for index, grouping in enumerate(groupings)]
-            except NotSummable:
-                points = None
-            if points is not None and by and duckdb:  # both parts from one computation of the runs
+            points = [_points_query(project, None, value, request, grouping, date_from, date_to, total_function,
+                                    contributing, delta_aggregated(project, runs if index == 0 else runs.copy(), sums,
+                                                                   request.filters, grouping, date_from, date_to, duckdb,
+                                                                   runs_defined=not (by and duckdb)))
+                      for index, grouping in enumerate(groupings)]
+            if by and duckdb:  # both parts from one computation of the runs
                 both = _stacked("date", by, *points).with_(cte_name(RUNS), as_=runs, materialized=True, copy=False)
                 return [render_once(both, source.executor.dialect)]
-            if points is not None:
-                return [render_once(query, source.executor.dialect) for query in points]
+            return [render_once(query, source.executor.dialect) for query in points]
+        signed = _signed_rows(source, plan, kpi.id, request, rows, by, registered) if sums is not None else None
+        if signed is not None:  # sums of signed rows: no user matched with another row of its own
+            duckdb = source.reads_with_duckdb()
+            _axis, axis_name, conditions = _axis_and_conditions(request, date_from, date_to, "m")
+            points = [_points_query(project, None, value, request, grouping, date_from, date_to, total_function,
+                                    contributing, signed_aggregated(signed if index == 0 else signed.copy(), sums, axis_name,
+                                                                    [c.copy() for c in conditions], grouping,
+                                                                    defined=not (by and duckdb)))
+                      for index, grouping in enumerate(groupings)]
+            if by and duckdb:  # both parts from one computation of the rows
+                both = _stacked(axis_name, by, *points).with_(cte_name(SIGNED), as_=signed, materialized=True, copy=False)
+                return [render_once(both, source.executor.dialect)]
+            return [render_once(query, source.executor.dialect) for query in points]
         relation = source.relation(plan, rows=rows, registered=registered)
         if by and source.reads_with_duckdb():
             return [render_once(_grouped_and_total(project, relation, value, request, by, date_from, date_to,
@@ -338,6 +366,23 @@ def _reads_since(project: ResolvedProject, kpi_id: str, request: KpiRequest, by:
     found = _compiled(project, kpi_id, request.x_axis)
     read = [c for c in {*found.direct, *(f.property for f in request.filters), *by} if c != ENTITY_ID]
     return bool({DAYS_SINCE_LAST_ACTIVE, LAST_ACTIVITY_DATE} & set(needed_columns(project, read)))
+
+
+def _signed_rows(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by: list[str],
+                 registered) -> exp.Expression | None:
+    """The signed rows a KPI with exact sums (``_summed``) is summed over
+    (``ModelSource.signed_counter_relation``: the days where cohort_day = n on the date
+    axis; ``signed_cohort_relation``: the cohort axis), when it reads no entity_id; None:
+    read the rows themselves."""
+    counter_days = request.x_axis == "date" and isinstance(rows, CounterDays) and rows.population_only
+    if not (counter_days or rows == "cohort") or plan.adhoc:
+        return None
+    found = _compiled(source.resolved, kpi_id, request.x_axis)
+    if ENTITY_ID in {*found.direct, *(f.property for f in request.filters), *by}:
+        return None
+    if counter_days:
+        return source.signed_counter_relation(plan, rows)
+    return source.signed_cohort_relation(plan, registered)
 
 
 def _runs(source: ModelSource, plan, kpi_id: str, request: KpiRequest, rows, by: list[str]) -> exp.Expression | None:

@@ -10,11 +10,16 @@ the range, not users x days.
 
 Used for SUM, COUNT and AVG of whole numbers (their running totals are exact); MIN, MAX,
 COUNT(DISTINCT) and fractional sums keep the expanded path (``applicable`` says no).
+
+The same sums give the points of signed rows (``signed_aggregated``): rows that count
++1 or -1 each, of one day or cohort day (expansion.cohort_day_from_registration and
+cohort_days_from_registration with ``signed``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from sqlglot import exp
 
@@ -110,20 +115,38 @@ class _Sums:
         return tree
 
 
-def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.Expression,
-                     contributing: exp.Expression, filters: list, by: list[str], date_from: dt.date,
-                     date_to: dt.date, materialize: bool = False, runs_defined: bool = True) -> exp.Select:
-    """(date, group-by columns, value, __rows) for every day of the range and group, from
-    ``runs`` (``spans``: entity_id, __start, __end, the columns and __sign): the same rows the
-    expanded query's aggregation gives, where a day with no row has value NULL.
+class Summed(NamedTuple):
+    """A KPI's aggregations as sums of per-row values (``summed``): the sums' columns (name,
+    per-row value), the formula and the contributing-rows count over those columns, and the
+    column counting the rows (none: no point). Shared: users copy what they embed."""
+    columns: tuple[tuple[str, exp.Expression], ...]
+    formula: exp.Expression
+    rows: exp.Expression
+    everything: str
 
-    Raises NotSummable when the formula holds an aggregation without an exact running total.
-    ``materialize``: the runs are computed once for their three uses (DuckDB).
-    ``runs_defined=False``: the caller defines RUNS once for several of these."""
+
+def summed(project: ResolvedProject, value: exp.Expression, contributing: exp.Expression) -> Summed:
+    """``value`` and ``contributing`` (trees left as they are) as sums of per-row values.
+    Raises NotSummable when an aggregation has no exact sum (MIN, MAX, COUNT(DISTINCT),
+    fractional sums)."""
     sums = _Sums(project)
-    everything = sums.add(exp.Literal.number(1))  # the rows of the (date, group): none -> no point
+    everything = sums.add(exp.Literal.number(1))  # the rows of the (axis value, group): none -> no point
     formula = sums.rewrite(value)
     rows = sums.rewrite(contributing)
+    return Summed(tuple(sums.columns.values()), formula, rows, everything.name)
+
+
+def delta_aggregated(project: ResolvedProject, runs: exp.Expression, sums: Summed, filters: list, by: list[str],
+                     date_from: dt.date, date_to: dt.date, materialize: bool = False,
+                     runs_defined: bool = True) -> exp.Select:
+    """(date, group-by columns, value, __rows) for every day of the range and group, from
+    ``runs`` (``spans``: entity_id, __start, __end, the columns and __sign) and the KPI's
+    ``sums``: the same rows the expanded query's aggregation gives, where a day with no row
+    has value NULL.
+
+    ``materialize``: the runs are computed once for their three uses (DuckDB).
+    ``runs_defined=False``: the caller defines RUNS once for several of these."""
+    everything, formula, rows = quoted(sums.everything), sums.formula.copy(), sums.rows.copy()
     conditions = [filter_condition(f, "m") for f in filters]
     groups = [quoted(b, "m") for b in by]
 
@@ -132,7 +155,7 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
         signed = [exp.alias_(exp.Mul(this=exp.Paren(this=expression.copy()), expression=quoted(SIGN, "m")) if sign > 0
                              else exp.Neg(this=exp.Paren(this=exp.Mul(this=exp.Paren(this=expression.copy()),
                                                                          expression=quoted(SIGN, "m")))),
-                             name, quoted=True, copy=False) for name, expression in sums.columns.values()]
+                             name, quoted=True, copy=False) for name, expression in sums.columns]
         select = exp.select(exp.alias_(day, "date", quoted=True), *[exp.alias_(g.copy(), b, quoted=True, copy=False)
                                                                      for g, b in zip(groups, by)], *signed).from_(
             exp.alias_(named(RUNS), "m", table=True, copy=False), copy=False)
@@ -145,7 +168,7 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
     ends = events(plus_days(quoted(END, "m"), 1), -1, True)
     keys = ["date", *by]
     deltas = exp.select(*[quoted(k) for k in keys], *[exp.alias_(exp.Sum(this=quoted(name)), name, quoted=True)
-                                                       for name, _ in sums.columns.values()]).from_(
+                                                       for name, _ in sums.columns]).from_(
         exp.alias_(exp.Subquery(this=exp.union(starts, ends, distinct=False, copy=False)), "e", table=True, copy=False),
         copy=False).group_by(*[exp.Literal.number(i + 1) for i in range(len(keys))], copy=False)
     series = exp.func("generate_series", literal(date_from), literal(date_to),
@@ -163,7 +186,7 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
         exp.alias_(exp.Window(this=exp.Sum(this=exp.Coalesce(this=quoted(name, "dl"), expressions=[exp.Literal.number(0)])),
                               partition_by=[quoted(b, "grid") for b in by] or None, order=order.copy(), spec=frame.copy()),
                    name, quoted=True)
-        for name, _ in sums.columns.values()]).from_(exp.alias_(exp.Subquery(this=grid), "grid", table=True, copy=False),
+        for name, _ in sums.columns]).from_(exp.alias_(exp.Subquery(this=grid), "grid", table=True, copy=False),
                                                      copy=False)
     totals = join(totals, exp.alias_(exp.Subquery(this=deltas), "dl", table=True, copy=False), side="LEFT",
                   on=exp.and_(*[exp.NullSafeEQ(this=quoted(k, "grid"), expression=quoted(k, "dl")) for k in keys], copy=False))
@@ -175,3 +198,31 @@ def delta_aggregated(project: ResolvedProject, runs: exp.Expression, value: exp.
         exp.alias_(exp.Subquery(this=totals), "t", table=True, copy=False), copy=False)
     return result.with_(cte_name(RUNS), as_=runs, materialized=materialize or None, copy=False) if runs_defined else result
 
+
+SIGNED = "__signed"
+
+
+def signed_aggregated(signed: exp.Expression, sums: Summed, axis: str, conditions: list[exp.Expression],
+                      by: list[str], defined: bool = True) -> exp.Select:
+    """(axis, group-by columns, value, __rows) from rows that each count with their sign
+    (``SIGN``; expansion.cohort_day_from_registration and cohort_days_from_registration
+    with ``signed``), aliased "m" in ``conditions`` (filters, the axis's range): each sum or
+    count is the signed sum of its per-row values, so the points are those of the rows the
+    signs leave (``sums``: the KPI's, ``summed``).
+
+    ``defined=False``: the caller defines SIGNED once for several of these."""
+    everything, formula, rows = quoted(sums.everything), sums.formula.copy(), sums.rows.copy()
+    keys = [quoted(axis, "m"), *[quoted(b, "m") for b in by]]
+    totals = exp.select(*[exp.alias_(k, name, quoted=True, copy=False) for k, name in zip(keys, [axis, *by])],
+                        *[exp.alias_(exp.Sum(this=exp.Mul(this=exp.Paren(this=expression.copy()), expression=quoted(SIGN, "m"))),
+                                     name, quoted=True, copy=False) for name, expression in sums.columns]).from_(
+        exp.alias_(named(SIGNED), "m", table=True, copy=False), copy=False).where(
+        exp.and_(*conditions, copy=False), copy=False).group_by(
+        *[exp.Literal.number(i + 1) for i in range(len(keys))], copy=False)
+    none = exp.EQ(this=everything, expression=exp.Literal.number(0))
+    result = exp.select(quoted(axis), *[quoted(b) for b in by],
+                        exp.alias_(exp.Case(ifs=[exp.If(this=none, true=exp.Null())], default=formula), "value", quoted=True,
+                                   copy=False),
+                        exp.alias_(rows, "__rows", quoted=True, copy=False)).from_(
+        exp.alias_(exp.Subquery(this=totals), "t", table=True, copy=False), copy=False)
+    return result.with_(cte_name(SIGNED), as_=signed, copy=False) if defined else result

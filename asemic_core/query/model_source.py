@@ -193,20 +193,33 @@ class ModelSource:
                                          plan.day_to, recent_days=cap)
         return _with_adhoc([sql for sql in (stored_sql, adhoc_sql) if sql is not None], plan)
 
+    def signed_cohort_relation(self, plan: SourcePlan, registered=None) -> exp.Expression | None:
+        """Each user's cohorted days as signed rows (``cohort_days_from_registration`` with
+        ``signed``: no entity_id, no user matched with its registration row), when they can
+        be valued from registration rows; None otherwise."""
+        return self._from_registration_rows(plan, registered, signed=True)
+
+    def _from_registration_rows(self, plan: SourcePlan, registered, signed: bool = False) -> exp.Expression | None:
+        entity = self.resolved.entity
+        days = sorted(set(entity.cohorted_daily_kpis_days if entity else [0]))
+        part = self._settled(plan, (COHORT_DAY,)) if plan.snapshot is not None and not plan.adhoc else None
+        if part is None:
+            return None
+        columns = needed_columns(self.resolved, [*plan.stored, COHORT_DAY, REGISTRATION_DATE])
+        first, last = registered or (None, None)
+        last = last + dt.timedelta(days=max(days)) if last is not None else None
+        rows = self._stored_rows(plan, columns, first, last, active=part == "active")
+        return cohort_days_from_registration(self.resolved, rows, plan.stored, days, plan.day_from, plan.day_to,
+                                             registered=registered, materialize=self.reads_with_duckdb(), signed=signed)
+
     def _cohort_sql(self, plan: SourcePlan, user_filter=None, registered=None) -> exp.Expression:
         """Each user's cohorted days (registration + N for N in cohorted_daily_kpis_days, up
         to the plan's last day), derived from the rows of the user's first max(N) days."""
         entity = self.resolved.entity
         days = sorted(set(entity.cohorted_daily_kpis_days if entity else [0]))
-        part = self._settled(plan, (COHORT_DAY,)) if plan.snapshot is not None and not plan.adhoc else None
-        if part is not None:
-            columns = needed_columns(self.resolved, [*plan.stored, COHORT_DAY, REGISTRATION_DATE])
-            first, last = registered or (None, None)
-            last = last + dt.timedelta(days=max(days)) if last is not None else None
-            rows = self._stored_rows(plan, columns, first, last, active=part == "active")
-            return cohort_days_from_registration(self.resolved, rows,
-                                                 plan.stored, days, plan.day_from, plan.day_to, registered=registered,
-                                                 materialize=self.reads_with_duckdb())
+        from_registration = self._from_registration_rows(plan, registered)
+        if from_registration is not None:
+            return from_registration
         parts = []
         if plan.snapshot is not None or not plan.adhoc:
             columns = needed_columns(self.resolved, [*plan.stored, COHORT_DAY, REGISTRATION_DATE])
@@ -308,6 +321,23 @@ class ModelSource:
             sqls.append(counter_days(self.resolved, computed, plan.adhoc, rows.counter, rows.n,
                                      plan.day_from, plan.day_to, materialize=self.reads_with_duckdb()))
         return _with_adhoc(sqls, plan)
+
+    def signed_counter_relation(self, plan: SourcePlan, rows: CounterDays) -> exp.Expression | None:
+        """The days where cohort_day = n as signed rows (``cohort_day_from_registration`` with
+        ``signed``: no entity_id, no user matched with its registration row), when the days
+        can be valued from registration rows and the activity files' statistics show every
+        registration row of the range active; None otherwise."""
+        part = self._from_registration(plan, rows)
+        if part is None:
+            return None
+        first = plan.day_from - dt.timedelta(days=rows.n)
+        if not self._registered_while_active(plan, first, plan.day_to - dt.timedelta(days=rows.n)):
+            return None
+        columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
+        stored = self._stored_rows(plan, columns, first, plan.day_to, active=part == "active")
+        return cohort_day_from_registration(self.resolved, stored, plan.stored, rows.n, plan.day_from, plan.day_to,
+                                            self.resolved.entity.active_days, materialize=self.reads_with_duckdb(),
+                                            signed=True)
 
     def _from_registration(self, plan: SourcePlan, rows: CounterDays) -> str | None:
         """The stored rows to read (``_settled``) when the days where cohort_day = n can be

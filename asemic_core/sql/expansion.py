@@ -31,6 +31,7 @@ ROW_DATE = "__row_date"
 DAY = "__target_day"
 KEYS = ("entity_id", "date")
 EARLY = "__counter_rows"
+SIGN = "__sign"  # +1 or -1: how a row counts (rows taking back others' values: -1)
 ADVANCING = {base_properties.COHORT_DAY, base_properties.DAYS_SINCE_LAST_ACTIVE}
 
 
@@ -107,14 +108,15 @@ def _finish(project: ResolvedProject, base: exp.Expression, columns: list[str],
         unknown = []
     needed = needed_columns(project, columns, carried)
     computed = [c for c in needed if project.properties[c].kind == "computed_property" and c not in carried]
-    first = [quoted("entity_id", "t"), exp.alias_(quoted(DAY, "t"), "date", quoted=True),
-             exp.alias_(quoted(ROW_DATE, "t"), ROW_DATE, quoted=True)]
+    # every node here is built for this statement (``base`` too: the callers' own): no copies
+    first = [quoted("entity_id", "t"), exp.alias_(quoted(DAY, "t"), "date", quoted=True, copy=False),
+             exp.alias_(quoted(ROW_DATE, "t"), ROW_DATE, quoted=True, copy=False)]
     for name in [*needed, *unknown]:
         if name in computed:
-            first.append(exp.alias_(quoted(name, "t"), f"__stored_{name}", quoted=True))
+            first.append(exp.alias_(quoted(name, "t"), f"__stored_{name}", quoted=True, copy=False))
         else:
-            first.append(exp.alias_(_derived(project, name), name, quoted=True))
-    stage = exp.select(*first).from_(exp.alias_(base, "t", table=True))
+            first.append(exp.alias_(_derived(project, name), name, quoted=True, copy=False))
+    stage = exp.select(*first, copy=False).from_(exp.alias_(base, "t", table=True, copy=False), copy=False)
     builder = ModelQueryBuilder(project, dialect)
     ctes: list[tuple[str, exp.Expression]] = [("x0", stage)]
     done = set(needed) - set(computed)
@@ -129,7 +131,7 @@ def _finish(project: ResolvedProject, base: exp.Expression, columns: list[str],
             on_row = exp.EQ(this=quoted("date"), expression=quoted(ROW_DATE))
             value = cast(builder.computed_expression(prop), prop.data_type)
             select = select.select(exp.alias_(exp.Case(ifs=[exp.If(this=on_row, true=quoted(f"__stored_{name}"))],
-                                                       default=value), name, quoted=True))
+                                                       default=value), name, quoted=True, copy=False), copy=False)
         ctes.append((f"x{len(ctes)}", select))
         done |= set(ready)
         pending = [c for c in pending if c not in done]
@@ -259,7 +261,7 @@ def cohort_days(project: ResolvedProject, rows: exp.Expression, columns: list[st
 def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression, columns: list[str], n: int,
                                  day_from: dt.date, day_to: dt.date, active_days: int,
                                  activity: exp.Expression | None = None, dialect: str = ENGINE_DIALECT,
-                                 materialize: bool = False) -> exp.Select:
+                                 materialize: bool = False, signed: bool = False) -> exp.Select:
     """``counter_days`` for ``cohort_day = n`` (1 <= n <= active_days) when every column
     but the counters is settled at registration (semantic/activity.py
     ``settled_at_registration``) and the reader reads days_since_last_active only in its
@@ -281,7 +283,16 @@ def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression,
     caller's own tree. ``activity``: a second read of it (entity_id, date,
     cohort_day, days_since_last_active), for the users the registration row leaves open;
     None when the caller knows there are none (every registration row of the range has
-    days_since_last_active = 0) or n = 1 (no day in between)."""
+    days_since_last_active = 0) or n = 1 (no day in between).
+
+    ``signed`` (the caller knows every registration row of the range has
+    days_since_last_active = 0, so every registration row decides its user): no user is
+    matched with its registration row, and entity_id is not read. The rows carry a sign
+    (``SIGN``) and sum to the unsigned rows: each stored row of day n (+1), each
+    registration row moved n days (+1), and each stored row of day n valued as its user's
+    registration row moved would be (-1: its registration values are the row's own,
+    event properties their default, days_since_last_active n). Only for sums and counts
+    (query/kpi_delta.py ``signed_aggregated``); entity_id is NULL."""
     cohort, since = quoted(base_properties.COHORT_DAY), quoted(base_properties.DAYS_SINCE_LAST_ACTIVE)
     first, last = day_from - dt.timedelta(days=n), day_to - dt.timedelta(days=n)
     early = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False)).where(
@@ -302,6 +313,9 @@ def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression,
                         exp.LTE(this=value, expression=exp.Literal.number(active_days - n)))
 
     names = [c for c in needed_columns(project, columns) if c not in KEYS]
+    if signed:  # entity_id is not read (a string column: its decoding was a third of the statement)
+        early.set("expressions", [quoted("date"), *[quoted(c) for c in names]])
+        return _reading_first(_signed_days(project, names, columns, n, on_day(), registered(), dialect), early, materialize)
     own = exp.select(quoted("entity_id"), quoted("date"), *[quoted(c) for c in names],
                      exp.alias_(quoted("date"), DAY, quoted=True), exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
         named(EARLY)).where(on_day(), copy=False)
@@ -335,10 +349,37 @@ def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression,
     return _reading_first(_finish(project, exp.Subquery(this=base), columns, dialect), early, materialize)
 
 
+def _signed_days(project: ResolvedProject, names: list[str], columns: list[str], n: int, on_day: exp.Expression,
+                 registered: exp.Expression, dialect: str) -> exp.Select:
+    """The signed rows of ``cohort_day_from_registration`` (``signed``), from EARLY."""
+    def term(where: exp.Expression, sign: int, target_shift: int, row_shift: int, as_registration: bool) -> exp.Select:
+        values = []
+        for name in names:
+            if as_registration and name in ADVANCING:  # the registration row: counters at 0 (decided: active)
+                values.append(exp.alias_(cast(exp.Literal.number(0), project.properties[name].data_type), name, quoted=True))
+            else:
+                values.append(quoted(name))
+        day = quoted("date")
+        return exp.select(exp.alias_(cast(exp.Null(), DataType.STRING), "entity_id", quoted=True), quoted("date"), *values,
+                          exp.alias_(cast(exp.Add(this=day.copy(), expression=exp.Literal.number(target_shift)), DataType.DATE)
+                                     if target_shift else day.copy(), DAY, quoted=True),
+                          exp.alias_(cast(exp.Sub(this=day.copy(), expression=exp.Literal.number(row_shift)), DataType.DATE)
+                                     if row_shift else day.copy(), ROW_DATE, quoted=True),
+                          exp.alias_(exp.Literal.number(sign), SIGN, quoted=True)).from_(named(EARLY), copy=False).where(
+            where, copy=False)
+
+    own = term(on_day.copy(), 1, 0, 0, False)
+    moved = term(registered, 1, n, 0, True)
+    taken_back = term(on_day, -1, 0, n, True)
+    base = exp.union(exp.union(own, moved, distinct=False, copy=False), taken_back, distinct=False, copy=False)
+    return _finish(project, exp.Subquery(this=base), [*columns, SIGN], dialect, available=set(names))
+
+
 def cohort_days_from_registration(project: ResolvedProject, rows: exp.Expression, columns: list[str], days: list[int],
                                   day_from: dt.date, day_to: dt.date,
                                   registered: tuple[dt.date | None, dt.date | None] | None = None,
-                                  dialect: str = ENGINE_DIALECT, materialize: bool = False) -> exp.Select:
+                                  dialect: str = ENGINE_DIALECT, materialize: bool = False,
+                                  signed: bool = False) -> exp.Select:
     """``cohort_days`` when every column but cohort_day is settled at registration
     (semantic/activity.py ``settled_at_registration``; no days_since_last_active): each
     user's cohorted day N is the stored row of that day (active), else the registration
@@ -346,7 +387,14 @@ def cohort_days_from_registration(project: ResolvedProject, rows: exp.Expression
     rows of the cohorted days are read; no user's latest row is looked for.
     ``rows``: the activity part (rows of activity and registration days) of the users'
     first max(days) days, or every stored row of them (an event property over a table
-    without activity), with cohort_day among its columns; the caller's own tree."""
+    without activity), with cohort_day among its columns; the caller's own tree.
+
+    ``signed``: no user is matched with its registration row, and entity_id is not read
+    (NULL): each stored row of a cohorted day (+1), each registration row moved N days
+    (+1), and each stored row of a cohorted day N > 0 valued as its user's registration
+    row moved would be (-1: its registration values are the row's own, event properties
+    their default), with a sign (``SIGN``) each; for sums and counts
+    (query/kpi_delta.py ``signed_aggregated``)."""
     cohort = quoted(base_properties.COHORT_DAY)
     read = sorted({0, *days})
     early = exp.select(exp.Star()).from_(exp.alias_(rows, "s", table=True, copy=False)).where(
@@ -369,6 +417,9 @@ def cohort_days_from_registration(project: ResolvedProject, rows: exp.Expression
             exp.EQ(this=cohort.copy(), expression=exp.Literal.number(0)),
             exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to)), copy=False)
         moved_by = by_day if moved_by is None else exp.union(moved_by, by_day, distinct=False, copy=False)
+    if signed:
+        return _reading_first(_signed_cohort_days(project, early, own, names, columns, days, day_from, day_to, dialect),
+                              early, materialize)
     if moved_by is None:  # cohort day 0 only: the registration rows themselves
         return _reading_first(_finish(project, exp.Subquery(this=own), columns, dialect), early, materialize)
     stored_days = exp.select(quoted("entity_id"), quoted(base_properties.COHORT_DAY)).from_(named(EARLY), copy=False)
@@ -383,6 +434,41 @@ def cohort_days_from_registration(project: ResolvedProject, rows: exp.Expression
         exp.Is(this=quoted("entity_id", "t"), expression=exp.Null()), copy=False)
     base = exp.union(own, anchors, distinct=False, copy=False)
     return _reading_first(_finish(project, exp.Subquery(this=base), columns, dialect), early, materialize)
+
+
+def _signed_cohort_days(project: ResolvedProject, early: exp.Select, own: exp.Select, names: list[str],
+                        columns: list[str], days: list[int], day_from: dt.date, day_to: dt.date,
+                        dialect: str) -> exp.Select:
+    """The signed rows of ``cohort_days_from_registration`` (``signed``): ``own`` (the stored
+    rows of the cohorted days) and, per cohorted day N > 0, the registration rows moved N
+    days and the stored rows of day N valued as those would be, from EARLY."""
+    early.set("expressions", [quoted("date"), *[quoted(c) for c in names]])  # entity_id is not read
+    cohort = quoted(base_properties.COHORT_DAY)
+    no_id = exp.alias_(cast(exp.Null(), DataType.STRING), "entity_id", quoted=True)
+
+    def sign(value: int) -> exp.Expression:
+        return exp.alias_(exp.Literal.number(value), SIGN, quoted=True)
+
+    own.set("expressions", [no_id.copy(), *own.expressions[1:], sign(1)])
+    base = own
+    counter_type = project.properties[base_properties.COHORT_DAY].data_type
+    for day in sorted(d for d in set(days) if d > 0):
+        moved = cast(exp.Add(this=quoted("date"), expression=exp.Literal.number(day)), DataType.DATE)
+        registration = exp.select(no_id.copy(), quoted("date"), *[quoted(c) for c in names],
+                                  exp.alias_(moved.copy(), DAY, quoted=True), exp.alias_(quoted("date"), ROW_DATE, quoted=True),
+                                  sign(1)).from_(named(EARLY), copy=False).where(
+            exp.EQ(this=cohort.copy(), expression=exp.Literal.number(0)),
+            exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to)), copy=False)
+        row_day = cast(exp.Sub(this=quoted("date"), expression=exp.Literal.number(day)), DataType.DATE)
+        taken_back = exp.select(no_id.copy(), quoted("date"),
+                                *[exp.alias_(cast(exp.Literal.number(0), counter_type), c, quoted=True)
+                                  if c == base_properties.COHORT_DAY else quoted(c) for c in names],
+                                exp.alias_(quoted("date"), DAY, quoted=True), exp.alias_(row_day, ROW_DATE, quoted=True),
+                                sign(-1)).from_(named(EARLY), copy=False).where(
+            exp.EQ(this=cohort.copy(), expression=exp.Literal.number(day)),
+            exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)), copy=False)
+        base = exp.union(exp.union(base, registration, distinct=False, copy=False), taken_back, distinct=False, copy=False)
+    return _finish(project, exp.Subquery(this=base), [*columns, SIGN], dialect, available=set(names))
 
 
 def _reading_first(query: exp.Select, early: exp.Select, materialize: bool) -> exp.Select:

@@ -17,7 +17,7 @@ from asemic_core.semantic import base_properties
 from asemic_core.semantic.activity import Recency, over_activity_tables, recency
 from asemic_core.semantic.graph import property_inputs
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import (DAY, KEYS, ROW_DATE, _finish, day_counter_at, days_between, month_start,
+from asemic_core.sql.expansion import (DAY, KEYS, ROW_DATE, SIGN, _finish, day_counter_at, days_between, month_start,
                                        needed_columns)
 from asemic_core.sql.literals import literal
 from asemic_core.sql.render import ENGINE_DIALECT
@@ -29,7 +29,6 @@ from asemic_core.sql.types import cast
 START, END = "__start", "__end"
 NEXTS = "__rows_with_next"
 GAP_ROWS = "__gap_rows"
-SIGN = "__sign"  # +1, or -1 for a run that takes back part of another (``previous``)
 RECENT_ROWS = "__recent_rows"
 FROM = "__from"
 NEAR = "__near_runs"

@@ -82,6 +82,25 @@ EXTRA_KPIS = """kpis:
     where: "{property.cohort_day} = 3"
     x_axis:
       date: {}
+  users_on_day_7:
+    select: COUNT({property.entity_id})
+    where: "{property.cohort_day} = 7"
+    x_axis:
+      date: {}
+  any_active_on_day_7:
+    select: MAX({property.dau_active})
+    where: "{property.cohort_day} = 7"
+    x_axis:
+      date: {}
+  active_on_day_7:
+    select: SUM({property.dau_active})
+    where: "{property.cohort_day} = 7"
+    x_axis:
+      date: {}
+  users_by_cohort_day:
+    select: COUNT({property.entity_id})
+    x_axis:
+      cohort_day: {}
 """
 
 EXTRA_PROPERTIES = """properties:
@@ -89,6 +108,11 @@ EXTRA_PROPERTIES = """properties:
     data_type: INTEGER
     computed_property:
       select: "IF(COALESCE({days_since_last_active}, 9999) >= 7, 1, 0)"
+  active_label:
+    data_type: STRING
+    can_group_by: true
+    computed_property:
+      select: "IF({dau_active} = 1, 'active', 'idle')"
   odd_step:
     data_type: INTEGER
     computed_property:
@@ -477,15 +501,77 @@ def _assert_retention(result, dense: pl.DataFrame, n: int, where=None, by=(), ac
     assert got["value"].to_list() == pytest.approx(want["value"].to_list(), rel=1e-9)
 
 
+SIGNED = '"__sign"'  # rows summed with their signs
+NO_ENTITY_ID = '__counter_rows AS MATERIALIZED (SELECT "date", '  # the rows read without entity_id
+
+
 @pytest.mark.parametrize("n", [1, 3, 7, 14])
 def test_cohort_day_readers_valued_from_registration_rows(model, n) -> None:
     """retention_dN reads no user's latest row: each user's day N is valued from that day's
     row (active) or the registration row. Every registration day of the demo is an activity
-    day, as the files' statistics show: the activity part is read once."""
+    day, as the files' statistics show: the activity part is read once, without entity_id,
+    and its rows are summed with signs (the day's row, the registration row moved, minus
+    the day's row valued as the registration row moved) instead of matching users."""
     project, source, dense, first, last = model
     result = project.kpi_query(KpiRequest(f"retention_d{n}", first, last), source=source)
     assert FROM_REGISTRATION + f"{n})" in result.sql and result.sql.count("READ_PARQUET") == 1
+    assert SIGNED in result.sql and NO_ENTITY_ID in result.sql and "ANTI" not in result.sql.upper()
     _assert_retention(result, dense, n)
+
+
+@pytest.mark.parametrize("grain", ["day", "week"])
+def test_signed_cohort_day_rows_by_group_with_a_filter(model, grain) -> None:
+    project, source, dense, first, last = model
+    request = KpiRequest("retention_d3", first, last, by=["platform"], grain=grain,
+                         filters=[parse_filter("country != 'US'", project.resolved())])
+    result = project.kpi_query(request, source=source)
+    assert SIGNED in result.sql
+    if grain == "day":
+        _assert_retention(result, dense, 3, where=pl.col("country") != "US", by=["platform"])
+        return
+    rows = dense.filter((pl.col("cohort_day") == 3) & (pl.col("days_since_last_active") <= 30) & (pl.col("country") != "US"))
+    daily = rows.group_by(["date", "platform"]).agg((pl.col("dau_active").sum() * 100 / pl.col("cohort_size").sum()).alias("v"))
+    want = daily.group_by([pl.col("date").dt.truncate("1w"), "platform"]).agg(pl.col("v").mean().alias("value"))
+    got = result.points.filter(pl.col("value").is_not_null())
+    joined = got.join(want, on=["date", "platform"], how="full", suffix="_want")
+    assert joined.height == got.height == want.height
+    assert joined["value"].to_list() == pytest.approx(joined["value_want"].to_list(), rel=1e-9)
+
+
+def test_signed_cohort_day_rows_grouped_by_an_event_property(model) -> None:
+    """Grouped by a property of dau_active, a user active on day 7 is in group "active";
+    the registration row moved and its taking back, both idle, cancel in group "idle"."""
+    project, source, dense, first, last = model
+    result = project.kpi_query(KpiRequest("retention_d7", first, last, by=["active_label"]), source=source)
+    assert SIGNED in result.sql
+    _assert_retention(result, dense, 7, by=["active_label"])
+    assert set(result.points["active_label"].to_list()) == {"active", "idle"}
+
+
+@pytest.mark.parametrize("kpi", ["users_on_day_7", "any_active_on_day_7"])
+def test_cohort_day_readers_of_entity_ids_or_maxima_are_not_signed(model, kpi) -> None:
+    """A count of entity_id reads the ids the signed rows leave out; a MAX has no signed sum."""
+    project, source, dense, first, last = model
+    result = project.kpi_query(KpiRequest(kpi, first, last), source=source)
+    assert FROM_REGISTRATION + "7)" in result.sql and SIGNED not in result.sql
+    rows = dense.filter((pl.col("cohort_day") == 7) & (pl.col("days_since_last_active") <= 30))
+    value = pl.col("entity_id").count() if kpi == "users_on_day_7" else pl.col("dau_active").max()
+    want = rows.group_by("date").agg(value.alias("value")).sort("date")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("date")
+    assert got["date"].to_list() == want["date"].to_list()
+    assert got["value"].to_list() == want["value"].to_list()
+
+
+def test_the_cohort_axis_of_entity_ids_is_not_signed(model) -> None:
+    project, source, dense, first, last = model
+    day_from, day_to = first + dt.timedelta(days=1), first + dt.timedelta(days=12)
+    result = project.kpi_query(KpiRequest("users_by_cohort_day", day_from, day_to, x_axis="cohort_day"), source=source)
+    assert '"__n"' in result.sql and SIGNED not in result.sql
+    days = project.resolved().entity.cohorted_daily_kpis_days
+    rows = dense.filter(pl.col("registration_date").is_between(day_from, day_to) & pl.col("cohort_day").is_in(days))
+    want = rows.group_by("cohort_day").agg(pl.col("entity_id").count().alias("value")).sort("cohort_day")
+    got = result.points.filter(pl.col("value").is_not_null()).sort("cohort_day")
+    assert got.to_dicts() == want.to_dicts()
 
 
 @pytest.mark.parametrize("n", [1, 3, 7])
@@ -504,7 +590,7 @@ def test_cohort_day_readers_of_users_inactive_on_registering(late_activity, n) -
         assert settled.filter(pl.col("at_registration").is_null() & (pl.col("days_since_last_active") <= LATE_ACTIVE_DAYS)).height > 5
         assert settled.filter((pl.col("at_registration") == 8) & (pl.col("days_since_last_active") > LATE_ACTIVE_DAYS)).height > 5
     result = project.kpi_query(KpiRequest(f"retention_d{n}", first, last), source=source)
-    assert FROM_REGISTRATION + f"{n})" in result.sql
+    assert FROM_REGISTRATION + f"{n})" in result.sql and SIGNED not in result.sql
     assert result.sql.count("READ_PARQUET") == (2 if n > 1 else 1)
     _assert_retention(result, dense, n, active_days=LATE_ACTIVE_DAYS)
 
@@ -542,17 +628,21 @@ def test_cohort_day_readers_of_carried_values_read_latest_rows(late_activity) ->
 
 
 @pytest.mark.parametrize("fixture", ["model", "late_activity"])
-@pytest.mark.parametrize("grouped", [False, True])
-def test_the_cohort_axis_valued_from_registration_rows(request, fixture, grouped) -> None:
+@pytest.mark.parametrize("by", [[], ["platform"], ["active_label"]])
+def test_the_cohort_axis_valued_from_registration_rows(request, fixture, by) -> None:
     """Cohort retention reads the rows of the cohorted days only: a user's cohort day N is
-    that day's row (active) or the registration row moved N days (not active: dau_active 0)."""
+    that day's row (active) or the registration row moved N days (not active: dau_active 0).
+    Its sums need no user matched with its registration row: the rows count with signs
+    (the day's row, the registration row moved, minus the day's row valued as the
+    registration row moved), read without entity_id; grouped by a property of dau_active,
+    the moved row and its taking back cancel in group "idle"."""
     project, source, dense, first, last = request.getfixturevalue(fixture)
     day_from, day_to = first + dt.timedelta(days=1), first + dt.timedelta(days=12)
-    by = ["platform"] if grouped else []
+    grouped = bool(by)
     filters = [parse_filter("country != 'US'", project.resolved())] if grouped else []
     result = project.kpi_query(KpiRequest("retention", day_from, day_to, x_axis="cohort_day", by=by, filters=filters),
                                source=source)
-    assert '"__n"' in result.sql and OTHER_PART not in result.sql
+    assert SIGNED in result.sql and NO_ENTITY_ID in result.sql and OTHER_PART not in result.sql
     days = project.resolved().entity.cohorted_daily_kpis_days
     rows = dense.filter(pl.col("registration_date").is_between(day_from, day_to) & pl.col("cohort_day").is_in(days))
     rows = rows.filter(pl.col("country") != "US") if grouped else rows
