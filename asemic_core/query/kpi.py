@@ -320,16 +320,15 @@ def run_kpi_query(source: ModelSource, request: KpiRequest) -> KpiResult:
             return [render_once(query, source.executor.dialect) for query in points]
         signed = _signed_rows(source, plan, kpi.id, request, rows, by, registered) if sums is not None else None
         if signed is not None:  # sums of signed rows: no user matched with another row of its own
-            duckdb = source.reads_with_duckdb()
             _axis, axis_name, conditions = _axis_and_conditions(request, date_from, date_to, "m")
+            if by and source.reads_with_duckdb():  # both parts from one aggregation of the rows
+                every = signed_aggregated(signed, sums, axis_name, conditions, by, part=PART)
+                return [render_once(_both_parts(project, every, value, request, by, date_from, date_to, total_function,
+                                                contributing), source.executor.dialect)]
             points = [_points_query(project, None, value, request, grouping, date_from, date_to, total_function,
                                     contributing, signed_aggregated(signed if index == 0 else signed.copy(), sums, axis_name,
-                                                                    [c.copy() for c in conditions], grouping,
-                                                                    defined=not (by and duckdb)))
+                                                                    [c.copy() for c in conditions], grouping))
                       for index, grouping in enumerate(groupings)]
-            if by and duckdb:  # both parts from one computation of the rows
-                both = _stacked(axis_name, by, *points).with_(cte_name(SIGNED), as_=signed, materialized=True, copy=False)
-                return [render_once(both, source.executor.dialect)]
             return [render_once(query, source.executor.dialect) for query in points]
         relation = source.relation(plan, rows=rows, registered=registered)
         if by and source.reads_with_duckdb():
@@ -468,6 +467,15 @@ def _grouped_and_total(project: ResolvedProject, relation: exp.Expression, value
     every = every.where(exp.and_(*conditions), copy=False).group_by(exp.GroupingSets(expressions=[
         exp.Tuple(expressions=[axis_column.copy(), *[g.copy() for g in groups]]),
         exp.Tuple(expressions=[axis_column.copy()])]))
+    return _both_parts(project, every, value, request, by, date_from, date_to, total_function, contributing)
+
+
+def _both_parts(project: ResolvedProject, every: exp.Expression, value: exp.Expression, request: KpiRequest,
+                by: list[str], date_from: dt.date, date_to: dt.date, total_function: str,
+                contributing: exp.Expression) -> exp.Expression:
+    """The grouped points and the ungrouped series from ``every``: (axis, group-by columns,
+    value, __rows, PART) of both grouping sets."""
+    axis_name = "cohort_day" if request.x_axis == "cohort_day" else "date"
     # GROUPING over all group-by columns is 0 on a grouped row and 2^k - 1 on the total's
     total_flag = exp.Literal.number(2 ** len(by) - 1)
     grouped = exp.select(quoted(axis_name), *[quoted(b) for b in by], quoted("value"), quoted("__rows")).from_(

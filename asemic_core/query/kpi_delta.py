@@ -203,24 +203,31 @@ SIGNED = "__signed"
 
 
 def signed_aggregated(signed: exp.Expression, sums: Summed, axis: str, conditions: list[exp.Expression],
-                      by: list[str], defined: bool = True) -> exp.Select:
+                      by: list[str], defined: bool = True, part: str | None = None) -> exp.Select:
     """(axis, group-by columns, value, __rows) from rows that each count with their sign
     (``SIGN``; expansion.cohort_day_from_registration and cohort_days_from_registration
     with ``signed``), aliased "m" in ``conditions`` (filters, the axis's range): each sum or
     count is the signed sum of its per-row values, so the points are those of the rows the
     signs leave (``sums``: the KPI's, ``summed``).
 
-    ``defined=False``: the caller defines SIGNED once for several of these."""
+    ``defined=False``: the caller defines SIGNED once for several of these. ``part`` (with
+    ``by``): the grouped points and the ungrouped series in one aggregation (GROUPING
+    SETS), told apart by the column ``part`` (GROUPING of the group-by columns: 0 on a
+    grouped row, 2^k - 1 on the series')."""
     everything, formula, rows = quoted(sums.everything), sums.formula.copy(), sums.rows.copy()
     keys = [quoted(axis, "m"), *[quoted(b, "m") for b in by]]
-    totals = exp.select(*[exp.alias_(k, name, quoted=True, copy=False) for k, name in zip(keys, [axis, *by])],
+    sets = part is not None and by
+    flag = [exp.alias_(exp.func("GROUPING", *[quoted(b, "m") for b in by]), part, quoted=True)] if sets else []
+    grouping = [exp.GroupingSets(expressions=[exp.Tuple(expressions=[k.copy() for k in keys]),
+                                              exp.Tuple(expressions=[keys[0].copy()])])] if sets else \
+        [exp.Literal.number(i + 1) for i in range(len(keys))]
+    totals = exp.select(*[exp.alias_(k, name, quoted=True, copy=False) for k, name in zip(keys, [axis, *by])], *flag,
                         *[exp.alias_(exp.Sum(this=exp.Mul(this=exp.Paren(this=expression.copy()), expression=quoted(SIGN, "m"))),
                                      name, quoted=True, copy=False) for name, expression in sums.columns]).from_(
         exp.alias_(named(SIGNED), "m", table=True, copy=False), copy=False).where(
-        exp.and_(*conditions, copy=False), copy=False).group_by(
-        *[exp.Literal.number(i + 1) for i in range(len(keys))], copy=False)
+        exp.and_(*conditions, copy=False), copy=False).group_by(*grouping, copy=False)
     none = exp.EQ(this=everything, expression=exp.Literal.number(0))
-    result = exp.select(quoted(axis), *[quoted(b) for b in by],
+    result = exp.select(quoted(axis), *[quoted(b) for b in by], *([quoted(part)] if sets else []),
                         exp.alias_(exp.Case(ifs=[exp.If(this=none, true=exp.Null())], default=formula), "value", quoted=True,
                                    copy=False),
                         exp.alias_(rows, "__rows", quoted=True, copy=False)).from_(

@@ -440,8 +440,8 @@ def _signed_cohort_days(project: ResolvedProject, early: exp.Select, own: exp.Se
                         columns: list[str], days: list[int], day_from: dt.date, day_to: dt.date,
                         dialect: str) -> exp.Select:
     """The signed rows of ``cohort_days_from_registration`` (``signed``): ``own`` (the stored
-    rows of the cohorted days) and, per cohorted day N > 0, the registration rows moved N
-    days and the stored rows of day N valued as those would be, from EARLY."""
+    rows of the cohorted days), the registration rows moved by each cohorted day N > 0, and
+    the stored rows of each cohorted day N > 0 valued as those would be, from EARLY."""
     early.set("expressions", [quoted("date"), *[quoted(c) for c in names]])  # entity_id is not read
     cohort = quoted(base_properties.COHORT_DAY)
     no_id = exp.alias_(cast(exp.Null(), DataType.STRING), "entity_id", quoted=True)
@@ -450,24 +450,30 @@ def _signed_cohort_days(project: ResolvedProject, early: exp.Select, own: exp.Se
         return exp.alias_(exp.Literal.number(value), SIGN, quoted=True)
 
     own.set("expressions", [no_id.copy(), *own.expressions[1:], sign(1)])
-    base = own
+    later = sorted(d for d in set(days) if d > 0)
+    if not later:
+        return _finish(project, exp.Subquery(this=own), [*columns, SIGN], dialect, available=set(names))
+    moved = cast(exp.Add(this=quoted("date", "e"), expression=quoted("__n", "n")), DataType.DATE)
+    offsets = exp.Values(expressions=[exp.Tuple(expressions=[exp.Literal.number(d)]) for d in later],
+                         alias=exp.TableAlias(this=exp.to_identifier("n"), columns=[exp.to_identifier("__n")]))
+    registration = exp.select(no_id.copy(), quoted("date", "e"), *[quoted(c, "e") for c in names],
+                              exp.alias_(moved.copy(), DAY, quoted=True), exp.alias_(quoted("date", "e"), ROW_DATE, quoted=True),
+                              sign(1)).from_(exp.alias_(named(EARLY), "e", table=True), copy=False)
+    registration = join(registration, offsets, kind="CROSS").where(
+        exp.EQ(this=quoted(base_properties.COHORT_DAY, "e"), expression=exp.Literal.number(0)),
+        exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to)), copy=False)
+    # the row of day N valued as the registration row moved N days: counted from day 0
     counter_type = project.properties[base_properties.COHORT_DAY].data_type
-    for day in sorted(d for d in set(days) if d > 0):
-        moved = cast(exp.Add(this=quoted("date"), expression=exp.Literal.number(day)), DataType.DATE)
-        registration = exp.select(no_id.copy(), quoted("date"), *[quoted(c) for c in names],
-                                  exp.alias_(moved.copy(), DAY, quoted=True), exp.alias_(quoted("date"), ROW_DATE, quoted=True),
-                                  sign(1)).from_(named(EARLY), copy=False).where(
-            exp.EQ(this=cohort.copy(), expression=exp.Literal.number(0)),
-            exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to)), copy=False)
-        row_day = cast(exp.Sub(this=quoted("date"), expression=exp.Literal.number(day)), DataType.DATE)
-        taken_back = exp.select(no_id.copy(), quoted("date"),
-                                *[exp.alias_(cast(exp.Literal.number(0), counter_type), c, quoted=True)
-                                  if c == base_properties.COHORT_DAY else quoted(c) for c in names],
-                                exp.alias_(quoted("date"), DAY, quoted=True), exp.alias_(row_day, ROW_DATE, quoted=True),
-                                sign(-1)).from_(named(EARLY), copy=False).where(
-            exp.EQ(this=cohort.copy(), expression=exp.Literal.number(day)),
-            exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)), copy=False)
-        base = exp.union(exp.union(base, registration, distinct=False, copy=False), taken_back, distinct=False, copy=False)
+    row_day = cast(exp.Sub(this=quoted("date"), expression=exp.Cast(this=cohort.copy(), to=exp.DataType.build("INT"))),
+                   DataType.DATE)
+    taken_back = exp.select(no_id.copy(), quoted("date"),
+                            *[exp.alias_(cast(exp.Literal.number(0), counter_type), c, quoted=True)
+                              if c == base_properties.COHORT_DAY else quoted(c) for c in names],
+                            exp.alias_(quoted("date"), DAY, quoted=True), exp.alias_(row_day, ROW_DATE, quoted=True),
+                            sign(-1)).from_(named(EARLY), copy=False).where(
+        exp.In(this=cohort.copy(), expressions=[exp.Literal.number(d) for d in later]),
+        exp.Between(this=quoted("date"), low=date_literal(day_from), high=date_literal(day_to)), copy=False)
+    base = exp.union(exp.union(own, registration, distinct=False, copy=False), taken_back, distinct=False, copy=False)
     return _finish(project, exp.Subquery(this=base), [*columns, SIGN], dialect, available=set(names))
 
 

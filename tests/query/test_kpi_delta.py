@@ -528,6 +528,11 @@ def test_signed_cohort_day_rows_by_group_with_a_filter(model, grain) -> None:
     assert SIGNED in result.sql
     if grain == "day":
         _assert_retention(result, dense, 3, where=pl.col("country") != "US", by=["platform"])
+        # the total averages the ungrouped series, aggregated with the groups (GROUPING SETS)
+        rows = dense.filter((pl.col("cohort_day") == 3) & (pl.col("days_since_last_active") <= 30)
+                            & (pl.col("country") != "US"))
+        series = rows.group_by("date").agg((pl.col("dau_active").sum() * 100 / pl.col("cohort_size").sum()).alias("v"))
+        assert "GROUPING SETS" in result.sql and result.total == pytest.approx(series["v"].mean(), rel=1e-9)
         return
     rows = dense.filter((pl.col("cohort_day") == 3) & (pl.col("days_since_last_active") <= 30) & (pl.col("country") != "US"))
     daily = rows.group_by(["date", "platform"]).agg((pl.col("dau_active").sum() * 100 / pl.col("cohort_size").sum()).alias("v"))
@@ -643,6 +648,7 @@ def test_the_cohort_axis_valued_from_registration_rows(request, fixture, by) -> 
     result = project.kpi_query(KpiRequest("retention", day_from, day_to, x_axis="cohort_day", by=by, filters=filters),
                                source=source)
     assert SIGNED in result.sql and NO_ENTITY_ID in result.sql and OTHER_PART not in result.sql
+    assert ("GROUPING SETS" in result.sql) == grouped
     days = project.resolved().entity.cohorted_daily_kpis_days
     rows = dense.filter(pl.col("registration_date").is_between(day_from, day_to) & pl.col("cohort_day").is_in(days))
     rows = rows.filter(pl.col("country") != "US") if grouped else rows
