@@ -175,7 +175,8 @@ class ModelSource:
             if rows == "active":
                 within = exp.Between(this=quoted_column("date"), low=date_literal(plan.day_from), high=date_literal(plan.day_to))
                 stored = self._stored_rows(plan, plan.stored, plan.day_from, active=True)
-                stored_sql = exp.select(exp.Star()).from_(exp.alias_(stored, "r", table=True)).where(within)
+                stored_sql = exp.select(exp.Star()).from_(exp.alias_(stored, "r", table=True, copy=False),
+                                                          copy=False).where(within, copy=False)
             else:
                 stored = self._stored_rows(plan, needed_columns(self.resolved, plan.stored))
                 cap = recent if DAYS_SINCE_LAST_ACTIVE in plan.stored else None
