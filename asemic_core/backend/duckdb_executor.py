@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ from sqlglot import exp
 from asemic_core.backend.seam import ROW, SnapshotGone, TableSnapshot, empty_relation, with_column_tables
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
+from asemic_core.names import sql_string_list
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.warehouse import connect_readonly
 
@@ -25,6 +27,13 @@ def configure(con: duckdb.DuckDBPyConnection, settings: EngineSettings) -> duckd
     con.execute("SET temp_directory = ?", [str(settings.spill_directory())])
     con.execute("SET preserve_insertion_order = false")
     return con
+
+
+@lru_cache(maxsize=256)
+def _file_list(paths: tuple[str, ...]) -> str:
+    """The SQL list of ``paths`` (string literals, quotes escaped), rendered once per file set:
+    a 90-day query's list took ~1 ms to render with the rest of its statement."""
+    return sql_string_list(paths)
 
 
 def is_out_of_memory(err: BaseException) -> bool:
@@ -76,7 +85,7 @@ class DuckDBExecutor:
         joined = None if row_numbers else with_column_tables(snapshot, names, self.relation)
         if joined is not None:
             return joined
-        listed = exp.Array(expressions=[exp.Literal.string(f.path) for f in snapshot.files])
+        listed = exp.Var(this=_file_list(tuple(f.path for f in snapshot.files)))
         options = [exp.EQ(this=exp.var("hive_partitioning"), expression=exp.true() if snapshot.partition_by else exp.false())]
         if row_numbers:
             options.append(exp.EQ(this=exp.var("file_row_number"), expression=exp.true()))

@@ -349,6 +349,11 @@ def cohort_day_from_registration(project: ResolvedProject, rows: exp.Expression,
     return _reading_first(_finish(project, exp.Subquery(this=base), columns, dialect), early, materialize)
 
 
+def _no_entity(project: ResolvedProject) -> exp.Expression:
+    """A NULL entity_id of the entity's type: a signed row stands for no user in particular."""
+    return exp.alias_(cast(exp.Null(), project.properties[base_properties.ENTITY_ID].data_type), "entity_id", quoted=True)
+
+
 def _signed_days(project: ResolvedProject, names: list[str], columns: list[str], n: int, on_day: exp.Expression,
                  registered: exp.Expression, dialect: str) -> exp.Select:
     """The signed rows of ``cohort_day_from_registration`` (``signed``), from EARLY."""
@@ -360,7 +365,7 @@ def _signed_days(project: ResolvedProject, names: list[str], columns: list[str],
             else:
                 values.append(quoted(name))
         day = quoted("date")
-        return exp.select(exp.alias_(cast(exp.Null(), DataType.STRING), "entity_id", quoted=True), quoted("date"), *values,
+        return exp.select(_no_entity(project), quoted("date"), *values,
                           exp.alias_(cast(exp.Add(this=day.copy(), expression=exp.Literal.number(target_shift)), DataType.DATE)
                                      if target_shift else day.copy(), DAY, quoted=True),
                           exp.alias_(cast(exp.Sub(this=day.copy(), expression=exp.Literal.number(row_shift)), DataType.DATE)
@@ -409,6 +414,9 @@ def cohort_days_from_registration(project: ResolvedProject, rows: exp.Expression
                      exp.alias_(quoted("date"), DAY, quoted=True), exp.alias_(quoted("date"), ROW_DATE, quoted=True)).from_(
         named(EARLY)).where(exp.In(this=cohort.copy(), expressions=[exp.Literal.number(d) for d in sorted(set(days))]),
                      in_range, copy=False)
+    if signed:
+        return _reading_first(_signed_cohort_days(project, early, own, names, columns, days, day_from, day_to, dialect),
+                              early, materialize)
     moved_by = None
     for day in sorted(d for d in set(days) if d > 0):
         moved = cast(exp.Add(this=quoted("date"), expression=exp.Literal.number(day)), DataType.DATE)
@@ -417,9 +425,6 @@ def cohort_days_from_registration(project: ResolvedProject, rows: exp.Expression
             exp.EQ(this=cohort.copy(), expression=exp.Literal.number(0)),
             exp.Between(this=moved, low=date_literal(day_from), high=date_literal(day_to)), copy=False)
         moved_by = by_day if moved_by is None else exp.union(moved_by, by_day, distinct=False, copy=False)
-    if signed:
-        return _reading_first(_signed_cohort_days(project, early, own, names, columns, days, day_from, day_to, dialect),
-                              early, materialize)
     if moved_by is None:  # cohort day 0 only: the registration rows themselves
         return _reading_first(_finish(project, exp.Subquery(this=own), columns, dialect), early, materialize)
     stored_days = exp.select(quoted("entity_id"), quoted(base_properties.COHORT_DAY)).from_(named(EARLY), copy=False)
@@ -444,7 +449,7 @@ def _signed_cohort_days(project: ResolvedProject, early: exp.Select, own: exp.Se
     the stored rows of each cohorted day N > 0 valued as those would be, from EARLY."""
     early.set("expressions", [quoted("date"), *[quoted(c) for c in names]])  # entity_id is not read
     cohort = quoted(base_properties.COHORT_DAY)
-    no_id = exp.alias_(cast(exp.Null(), DataType.STRING), "entity_id", quoted=True)
+    no_id = _no_entity(project)
 
     def sign(value: int) -> exp.Expression:
         return exp.alias_(exp.Literal.number(value), SIGN, quoted=True)
