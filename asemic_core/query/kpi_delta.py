@@ -26,7 +26,8 @@ from sqlglot import exp
 from asemic_core.config.models import DataType
 from asemic_core.query.filters import filter_condition, literal
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.runs import END, SIGN, START, gap_constant, plus_days
+from asemic_core.sql.expansion import SIGN
+from asemic_core.sql.runs import END, START, gap_constant, plus_days
 from asemic_core.sql.sources import cte_name, join, named, quoted
 
 WHOLE = (DataType.INTEGER,)

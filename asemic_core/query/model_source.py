@@ -201,6 +201,9 @@ class ModelSource:
         return self._from_registration_rows(plan, registered, signed=True)
 
     def _from_registration_rows(self, plan: SourcePlan, registered, signed: bool = False) -> exp.Expression | None:
+        """``cohort_days_from_registration`` over the plan's stored rows (of the users
+        ``registered`` in that range, if given) when every stored column but cohort_day is
+        settled at registration; None otherwise."""
         entity = self.resolved.entity
         days = sorted(set(entity.cohorted_daily_kpis_days if entity else [0]))
         part = self._settled(plan, (COHORT_DAY,)) if plan.snapshot is not None and not plan.adhoc else None
@@ -296,17 +299,9 @@ class ModelSource:
         """The days of the plan's range where ``rows.counter`` can be ``rows.n`` (see
         ``counter_days``), from the stored rows of the ``n`` days before the range on."""
         first = plan.day_from - dt.timedelta(days=rows.n)
-        part = self._from_registration(plan, rows)
-        if part is not None:
-            columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
-            stored = self._stored_rows(plan, columns, first, plan.day_to, active=part == "active")
-            last_registered = plan.day_to - dt.timedelta(days=rows.n)
-            activity = None
-            if rows.n > 1 and not self._registered_while_active(plan, first, last_registered):
-                activity = self._stored_rows(plan, [COHORT_DAY, DAYS_SINCE_LAST_ACTIVE], first, plan.day_to, active=True)
-            return cohort_day_from_registration(self.resolved, stored, plan.stored, rows.n, plan.day_from, plan.day_to,
-                                                self.resolved.entity.active_days, activity,
-                                                materialize=self.reads_with_duckdb())
+        from_registration = self._counter_from_registration(plan, rows)
+        if from_registration is not None:
+            return from_registration
         sqls = []
         if plan.snapshot is not None or not plan.adhoc:
             columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
@@ -328,17 +323,30 @@ class ModelSource:
         ``signed``: no entity_id, no user matched with its registration row), when the days
         can be valued from registration rows and the activity files' statistics show every
         registration row of the range active; None otherwise."""
+        return self._counter_from_registration(plan, rows, signed=True)
+
+    def _counter_from_registration(self, plan: SourcePlan, rows: CounterDays,
+                                   signed: bool = False) -> exp.Expression | None:
+        """``cohort_day_from_registration`` over the plan's stored rows when the days can be
+        valued from registration rows (``_from_registration``); ``signed`` only when every
+        registration row of the range is active, else None. Unsigned, the activity days in
+        between are read for the users the registration row leaves open, unless the
+        statistics show there are none."""
         part = self._from_registration(plan, rows)
         if part is None:
             return None
         first = plan.day_from - dt.timedelta(days=rows.n)
-        if not self._registered_while_active(plan, first, plan.day_to - dt.timedelta(days=rows.n)):
+        last_registered = plan.day_to - dt.timedelta(days=rows.n)
+        if signed and not self._registered_while_active(plan, first, last_registered):
             return None
         columns = needed_columns(self.resolved, [*plan.stored, rows.counter])
         stored = self._stored_rows(plan, columns, first, plan.day_to, active=part == "active")
+        activity = None
+        if not signed and rows.n > 1 and not self._registered_while_active(plan, first, last_registered):
+            activity = self._stored_rows(plan, [COHORT_DAY, DAYS_SINCE_LAST_ACTIVE], first, plan.day_to, active=True)
         return cohort_day_from_registration(self.resolved, stored, plan.stored, rows.n, plan.day_from, plan.day_to,
-                                            self.resolved.entity.active_days, materialize=self.reads_with_duckdb(),
-                                            signed=True)
+                                            self.resolved.entity.active_days, activity,
+                                            materialize=self.reads_with_duckdb(), signed=signed)
 
     def _from_registration(self, plan: SourcePlan, rows: CounterDays) -> str | None:
         """The stored rows to read (``_settled``) when the days where cohort_day = n can be
