@@ -13,7 +13,9 @@ of each user (the spine) and derives every other day from the user's last stored
   the offsets at which that day enters or leaves the window; with a non-NULL gap value also
   by the offsets at which the gap days next to it enter or leave, when those days can change
   the window's value (the source is NULL there, or "beaten" by the gap value: below it for
-  MAX, above it for MIN; ``SourceShifts``); the registration day by every offset;
+  MAX, above it for MIN; ``SourceShifts``); the registration day by the offset at which
+  it enters a window that ends before the day (``-to`` for ``to`` < 0: the window's first
+  day that holds a day of the user's, NULL before);
 - each fixed window's first day, and for windows wholly in the future (``from`` >= 1) the
   day from which they reach past the model's last day.
 
@@ -93,9 +95,17 @@ class SparseLayout:
     end_offsets: tuple[int, ...] = ()
     reason: str | None = None
     gap_values: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
-    # ``shifts`` (all of them) apply to the registration day; the other change days of
-    # windows and lifetime values are each source's days that can move them
+    # the change days of windows and lifetime values are each source's days that can move them
     source_shifts: tuple[SourceShifts, ...] = ()
+    # The registration day's: the days before it do not exist, so a window that ends before
+    # its day (``to`` < 0) holds none of the user's days, and is NULL (count: 0), until the
+    # registration day enters it, ``-to`` days later. No other offset moves a window because
+    # of the registration day: the day enters and leaves as any day does (its own values are
+    # its source's days: ``source_shifts``), and days that do not exist add nothing where a
+    # gap day would add the gap value (a sum of 0s, or a MIN / MAX already holding it from
+    # the registration day on, or from the first gap day after it, which enters as gap days
+    # do).
+    registration_shifts: tuple[int, ...] = (0,)
 
 
 def gap_value(prop: ResolvedProperty):
@@ -107,6 +117,7 @@ def layout_of(project: ResolvedProject, columns: list[str]) -> SparseLayout:
     """The layout of a model of ``columns`` (decided for the whole config, so that every
     job of one config stores the same days)."""
     shifts: set[int] = {0}
+    registered: set[int] = {0}
     by_source: dict[tuple[str, str, str], set[int]] = {}
     starts: set[dt.date] = set()
     ends: set[int] = set()
@@ -137,6 +148,8 @@ def layout_of(project: ResolvedProject, columns: list[str]) -> SparseLayout:
             moved = {-high, 1 - low}  # the day enters the window, the day after it leaves
             by_source.setdefault((source.id, source.source_event, INFORMATIVE), set()).update(moved)
             shifts |= moved
+            if high < 0:
+                registered.add(-high)
             if low >= 1:
                 ends.add(low)
             if constant:  # a run of default days starts or ends inside the window
@@ -151,7 +164,7 @@ def layout_of(project: ResolvedProject, columns: list[str]) -> SparseLayout:
     moves = tuple(SourceShifts(source, event, condition, tuple(sorted(days - {0})))
                   for (source, event, condition), days in sorted(by_source.items()) if days - {0})
     return SparseLayout(True, tuple(sorted(shifts)), tuple(sorted(starts)), tuple(sorted(ends)), gap_values=gaps,
-                        source_shifts=moves)
+                        source_shifts=moves, registration_shifts=tuple(sorted(registered)))
 
 
 def moves_value(project: ResolvedProject, layout: SparseLayout, moves: SourceShifts) -> exp.Expression:
@@ -422,7 +435,7 @@ def spine_ctes(project: ResolvedProject, layout: SparseLayout, request, dialect:
         return exp.alias_(day, "date", quoted=True)
 
     candidates = [landing(exp.select(quoted("entity_id"), quoted("date")).from_("event_days"), 0)]
-    for shift in layout.shifts:  # the registration day enters and leaves every window
+    for shift in layout.registration_shifts:  # the registration day enters windows that end before the day
         if shift:
             candidates.append(landing(exp.select(quoted("entity_id"), moved("registration_date", shift)).from_("users"),
                                       shift, "registration_date"))

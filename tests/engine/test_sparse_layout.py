@@ -183,6 +183,8 @@ def test_the_demo_stores_its_change_days_with_the_dense_models_values(demo) -> N
     assert layout.sparse and layout.reason is None
     # dau_active (default 0) feeds max windows: runs of default days matter, so 1-to and -from too.
     assert {0, 1, 7, 28} <= set(layout.shifts)
+    # days_active_previous_7_days (-7 .. -1) holds none of a user's days on the registration day
+    assert layout.registration_shifts == (0, 1)
     assert stored.height < 0.8 * dense.height
     on_stored_days = dense.join(stored.select("entity_id", "date"), on=["entity_id", "date"], how="semi")
     assert_frame_equal(stored, on_stored_days.select(stored.columns), rel_tol=1e-9, abs_tol=1e-12)
@@ -452,6 +454,9 @@ BIG = "CASE WHEN {v} > 10 THEN {v} END"  # NULL on a day of small values
     # the registration day holds the default (no shift of its own): the window of the
     # day after sees it
     (_window("sum", -2, -1, "{v}", "sum", 0), {0: 0.0}, [None, 0.0, 0.0, 0.0]),
+    # ... -to days later: the only offset by which the registration day moves a window
+    (_window("sum", -4, -2, "{v}", "sum", 0), {0: 0.0}, [None, None, 0.0, 0.0, 0.0, 0.0]),
+    (_window("max", -5, -3, "{v}", "max", 5), {0: 5.0}, [None, None, None, 5.0, 5.0, 5.0, 5.0]),
     # "had an event" (1) against a default that beats it: the frame of day 6 holds a stored
     # row of its own only, and a day without events that beats it
     (_window("max", -1, 0, "1", "none", 5), {0: 1.0, 5: 1.0}, [1.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0]),
