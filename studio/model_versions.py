@@ -58,7 +58,7 @@ def versions_section(project: Project, busy: bool) -> tuple[str, dict, str] | No
                     st.session_state.pop(RESTORE_CONFIRM, None)
                     st.rerun()
     with vacuum_col:
-        keep = st.number_input("Keep days", min_value=0.0, value=7.0, step=1.0, key="versions_keep_days",
+        keep = st.number_input("Keep days", min_value=0.0, value=7.0, step=1.0, format="%g", key="versions_keep_days",
                                help="Versions newer than this stay restorable; the published one always stays.")
         st.caption(f"Vacuum deletes the files of the versions older than {keep:g} days; they can no longer be "
                    "restored.")
