@@ -235,10 +235,6 @@ class ModelQueryBuilder:
                 alias = column.alias if isinstance(column, exp.Alias) else None
                 if alias in self._overlay and alias in available:
                     columns[index] = exp.alias_(self._overlaid(alias, column.this, "s"), alias, quoted=True)
-            for prop in [p for p in joined_last if p.id in self._overlay]:  # overlaid in stage 0
-                columns.append(exp.alias_(self._overlaid(prop.id, registration_value(project, prop, "u"), "s"),
-                                          prop.id, quoted=True))
-            joined_last = [p for p in joined_last if p.id not in self._overlay]
 
         if self._sparse:
             values = {event_id: (name, {p.id for p in by_event[event_id]}) for event_id, name in event_ctes.items()}
