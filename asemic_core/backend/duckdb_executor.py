@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from asemic_core.backend.seam import ROW, SnapshotGone, TableSnapshot, empty_relation, with_column_tables
+from asemic_core.backend.seam import (ROW, SnapshotGone, TableSnapshot, empty_relation, stored_column,
+                                     with_column_tables)
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.errors import WarehouseError
 from asemic_core.names import sql_string_list
@@ -90,7 +91,7 @@ class DuckDBExecutor:
         if row_numbers:
             options.append(exp.EQ(this=exp.var("file_row_number"), expression=exp.true()))
         scan = exp.Anonymous(this="read_parquet", expressions=[listed, *options])
-        return exp.select(*[exp.column(exp.to_identifier(c, quoted=True)) for c in names],
+        return exp.select(*[stored_column(c, snapshot.columns) for c in names],
                           *([exp.alias_(exp.column("file_row_number"), ROW, quoted=True)] if row_numbers else [])).from_(scan)
 
     def stage(self, name: str, statements: list[str], append: bool = False) -> None:

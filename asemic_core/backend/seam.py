@@ -206,6 +206,18 @@ class TableStore(Protocol):
     def location(self, table: str): ...
 
 
+NEXT_DAY_PREFIX = "__next_"  # sql/sparse.py NEXT_DAY: a window's value on the day after the row
+
+
+def stored_column(name: str, columns: Iterable[str]) -> exp.Expression:
+    """The column ``name`` of a table of ``columns``, as a relation reads it. A window's
+    next-day value that the table does not store (a dense table, or one written before the
+    column existed: it stores every change day of the window) is the window's own value."""
+    if name not in columns and name.startswith(NEXT_DAY_PREFIX) and name[len(NEXT_DAY_PREFIX):] in columns:
+        return exp.alias_(exp.column(exp.to_identifier(name[len(NEXT_DAY_PREFIX):], quoted=True)), name, quoted=True)
+    return exp.column(exp.to_identifier(name, quoted=True))
+
+
 def empty_relation(names: list[str], types: dict[str, exp.DataType] | None = None) -> exp.Expression:
     """A relation with the columns ``names`` and no row (a pinned version with no file in range);
     ``types`` gives the columns' types where known, else they are untyped NULLs."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from asemic_core.backend.seam import TableSnapshot, empty_relation, with_column_tables
+from asemic_core.backend.seam import TableSnapshot, empty_relation, stored_column, with_column_tables
 from asemic_core.backend.settings import SparkSettings
 from asemic_core.backend.spark_session import spark_session
 from asemic_core.errors import WarehouseError
@@ -162,7 +162,7 @@ class SparkExecutor:
                                db=exp.to_identifier(self.settings.table_format))
             select = exp.select(*[exp.alias_(exp.cast(exp.column(exp.to_identifier(c, quoted=True)), "DATE"), c,
                                              quoted=True) if c == snapshot.partition_by
-                                  else exp.column(exp.to_identifier(c, quoted=True)) for c in names]).from_(source)
+                                  else stored_column(c, snapshot.columns) for c in names]).from_(source)
             if snapshot.partition_by:
                 column = exp.column(exp.to_identifier(snapshot.partition_by, quoted=True))
                 select = select.where(exp.or_(*[exp.Between(this=column.copy(), low=_date(first), high=_date(last))

@@ -30,7 +30,7 @@ from asemic_core.sql.expansion import expand_at, month_start
 from asemic_core.sql.model_sql import ModelQueryBuilder, ModelRequest, continues_from_state, overlay_columns
 from asemic_core.sql.render import render, render_once
 from asemic_core.sql.sources import quoted
-from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal
+from asemic_core.sql.sparse import NEXT_DAY, PREVIOUS_ACTIVE, date_literal, next_day_column, next_day_windows
 from asemic_core.storage import duckdb_views
 from asemic_core.storage.schema import daily_columns, generate_schema
 from asemic_core.storage.state import ColumnState
@@ -89,6 +89,7 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
                         state_in_stored_rows=state_in_stored_rows)
     # a table written before the column existed keeps its columns until a job rewrites it whole
     previous_active = daily is None or PREVIOUS_ACTIVE in daily.columns
+    next_day = stores_next_day(project, daily)
     estimate = _users_per_day(work, plan.last) * plan.days
     buckets = buckets_for(estimate)
     mark = time.monotonic()
@@ -96,7 +97,7 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
     statements = [render_once(builder.build(ModelRequest(
         properties=columns, day_from=plan.first, day_to=plan.last, user_filter=user_bucket(b, buckets),
         compute_from=compute_from, resume_from=resume, stored_sql=stored_sql, previous_active=previous_active,
-        **history_free))) for b in range(buckets)]
+        next_day=next_day, **history_free))) for b in range(buckets)]
 
     def written(index: int) -> None:
         reporter.advance()
@@ -116,6 +117,16 @@ def recompute_days(executor, project: ResolvedProject, work: Work, plan: DayPlan
                      seconds), {"compute_and_write": seconds}
 
 
+def stores_next_day(project: ResolvedProject, daily) -> bool:
+    """Whether a job writing days into ``daily`` uses the layout with next-day values
+    (sql/sparse.py ``NEXT_DAY``): the table stores the next-day value of each window that
+    has one, or is written whole (None). A table written before the columns existed stores
+    every change day until a refresh or a partial update writes them."""
+    if daily is None:
+        return True
+    return all(next_day_column(name) in daily.columns for name in next_day_windows(project))
+
+
 def recompute_columns(executor, project: ResolvedProject, work: Work, targets: list[str], drop: list[str],
                       reporter: Reporter, span: tuple[float, float] = (0.0, 1.0)) -> tuple[list, dict]:
     """Recompute ``targets`` (and drop ``drop``) on every materialized day; the other
@@ -126,7 +137,18 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     builder = ModelQueryBuilder(project)
     days = (watermark - model_first).days + 1
     keys = [quoted("entity_id"), quoted("date")]
-    sparse = builder.layout(ModelRequest(targets, model_first, watermark)).sparse
+    layout = builder.layout(ModelRequest(targets, model_first, watermark))
+    sparse = layout.sparse
+    # The next-day values are written with their windows; those of windows that no longer
+    # have one are dropped. Every window with one is recomputed: on a day the edit adds just
+    # before a stored day, its next-day value is the window's on that stored day, which the
+    # derivation from the row before it does not know. (A table written without them gets
+    # them all: it stores every change day, more than the layout with them needs.)
+    later = next_day_windows(project)
+    computed = [*targets, *[w for w in later if w not in targets and w in daily.columns]]
+    written = [*computed, *[next_day_column(t) for t in computed if t in later]]
+    stale = [c for c in daily.columns if c.startswith(NEXT_DAY.format("")) and c not in written
+             and c[len(NEXT_DAY.format("")):] not in later]
     # the rows computed: the stored rows (and the days an edit adds) or, dense, every user-day
     buckets = buckets_for(daily.rows if sparse else _users_per_day(work, watermark) * days)
     reporter.start(buckets + 1, f"Recomputing {len(targets)} column(s)")
@@ -135,9 +157,9 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     stored_days = render(executor.relation(daily, ["entity_id", "date"])) if sparse else None
     statements = []
     for bucket in range(buckets):
-        request = ModelRequest(properties=targets, day_from=model_first, day_to=watermark,
+        request = ModelRequest(properties=computed, day_from=model_first, day_to=watermark,
                                user_filter=user_bucket(bucket, buckets), extra_days_sql=stored_days)
-        statements.append(render(exp.select(*keys, *[quoted(c) for c in targets]).from_(
+        statements.append(render(exp.select(*keys, *[quoted(c) for c in written]).from_(
             exp.alias_(exp.Subquery(this=builder.build(request)), "c", table=True))))
     progress = work.store.jobs.progress
     for index, statement in enumerate(statements):  # each batch of users into one staging table
@@ -147,18 +169,24 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
                  f"{len(targets)} column(s): batch {index + 1} of {buckets} computed")
     compute = time.monotonic() - mark
     order = [c.name for c in generate_schema(project).table(DAILY).columns]
-    keep = [c for c in daily.columns if c not in targets and c not in drop]
-    final = [c for c in order if c in keep or c in targets] + [c for c in keep if c not in order]
+    keep = [c for c in daily.columns if c not in written and c not in drop and c not in stale]
+    final = [c for c in order if c in keep or c in written] + [c for c in keep if c not in order]
+    final += [c for c in written if c not in final]
+    # On the days an edit adds, the kept columns derive from the stored rows, with the stored
+    # values of the recomputed columns: a kept computed property reads the inputs its stored
+    # values were computed from (is_reactivated reads dau_active, which a partial update of
+    # a window over it recomputes; without it, the row before's value would be carried).
+    derived_from = [c for c in daily.columns if c not in drop and c not in stale]
     added = _stage_added_keys(executor, daily) if sparse else 0
     # one month at a time (a user's first row of a month is stored: the kept columns of a
     # month derive from that month's rows), so each join holds a month of rows
     statements = []
     for first, last in calendar_months(model_first, watermark):
         month = daily.between(first, last)
-        kept = _kept_columns(executor, project, month, keep, first, last) if added else executor.relation(month, keep)
+        kept = _kept_columns(executor, project, month, derived_from, first, last) if added else executor.relation(month, keep)
         within = exp.Between(this=quoted("date"), low=date_literal(first), high=date_literal(last))
         computed = exp.select(exp.Star()).from_("__columns").where(within)
-        statements.append(render(exp.select(*[quoted(c, "n" if c in targets else "o") for c in final]).from_(
+        statements.append(render(exp.select(*[quoted(c, "n" if c in written else "o") for c in final]).from_(
             exp.alias_(exp.Subquery(this=kept), "o", table=True)).join(
             exp.alias_(exp.Subquery(this=computed), "n", table=True), join_type="LEFT",
             on=exp.and_(*[exp.EQ(this=quoted(k, "o"), expression=quoted(k, "n")) for k in ("entity_id", "date")]))))

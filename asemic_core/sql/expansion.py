@@ -24,7 +24,8 @@ from asemic_core.semantic.model import ResolvedProject
 from asemic_core.sql.literals import literal
 from asemic_core.sql.render import ENGINE_DIALECT
 from asemic_core.sql.sources import cte_name, join, named, quoted
-from asemic_core.sql.sparse import PREVIOUS_ACTIVE, date_literal
+from asemic_core.sql.sparse import (PREVIOUS_ACTIVE, date_literal, ends_before_the_day, next_day_column,
+                                    next_day_windows)
 from asemic_core.sql.types import cast
 
 ROW_DATE = "__row_date"
@@ -50,8 +51,10 @@ def month_start(day: dt.date) -> dt.date:
 
 
 def needed_columns(project: ResolvedProject, columns: list[str], carried: frozenset[str] = frozenset()) -> list[str]:
-    """``columns`` plus what their evaluation on gap days reads (inputs of computed properties)."""
+    """``columns`` plus what their evaluation on gap days reads (inputs of computed
+    properties, the next-day value of a window that ends before the day: ``NEXT_DAY``)."""
     order: list[str] = []
+    later = next_day_windows(project)
 
     def visit(name: str) -> None:
         if name in order or name in KEYS:
@@ -61,6 +64,8 @@ def needed_columns(project: ResolvedProject, columns: list[str], carried: frozen
             for dep in property_inputs(project, prop):
                 visit(dep)
         order.append(name)
+        if name in later:
+            order.append(next_day_column(name))
 
     for name in columns:
         visit(project.property_aliases.get(name, name))
@@ -72,15 +77,18 @@ def days_between(later: exp.Expression, earlier: exp.Expression) -> exp.Expressi
     return cast(exp.DateDiff(this=later, expression=earlier, unit=exp.var("DAY")), DataType.INTEGER)
 
 
-def _derived(project: ResolvedProject, name: str) -> exp.Expression:
-    """A non-computed column on the target day, from the anchor row (``r``)."""
+def _derived(project: ResolvedProject, name: str, read: list[str]) -> exp.Expression:
+    """A non-computed column on the target day, from the anchor row (``r``); ``read``: the
+    columns read from it."""
     on_row = exp.EQ(this=quoted(DAY, "t"), expression=quoted(ROW_DATE, "t"))
     prop = project.properties.get(name)
     stored = quoted(name, "t")
     if name == PREVIOUS_ACTIVE:  # set on activity days only
         return exp.Case(ifs=[exp.If(this=on_row, true=stored)], default=cast(exp.Null(), DataType.DATE))
-    if prop is None:  # a column the config no longer defines (dropped by the job): as stored
+    if prop is None:  # a column the config no longer defines (dropped by the job), a next-day value: as stored
         return stored
+    if ends_before_the_day(prop) and next_day_column(name) in read:  # its value the day after the row, on every gap day
+        return exp.Case(ifs=[exp.If(this=on_row, true=stored)], default=quoted(next_day_column(name), "t"))
     if prop.kind == "event_property":
         default = cast(literal(prop.definition.default_value), prop.data_type)
         return exp.Case(ifs=[exp.If(this=on_row, true=stored)], default=default)
@@ -103,19 +111,22 @@ def _finish(project: ResolvedProject, base: exp.Expression, columns: list[str],
         unknown = [c for c in columns if c not in project.properties]
         columns = [c for c in columns if c in project.properties]
         carried = frozenset(c for c in columns if project.properties[c].kind == "computed_property"
-                            and not set(needed_columns(project, [c])) <= available)
+                            and not {n for n in needed_columns(project, [c]) if n in project.properties} <= available)
     else:
         unknown = []
     needed = needed_columns(project, columns, carried)
-    computed = [c for c in needed if project.properties[c].kind == "computed_property" and c not in carried]
+    if available is not None:  # rows without a window's next-day value store every change day of it
+        needed = [c for c in needed if c in project.properties or c in available]
+    computed = [c for c in needed if c in project.properties and project.properties[c].kind == "computed_property"
+                and c not in carried]
     # every node here is built for this statement (``base`` too: the callers' own): no copies
     first = [quoted("entity_id", "t"), exp.alias_(quoted(DAY, "t"), "date", quoted=True, copy=False),
              exp.alias_(quoted(ROW_DATE, "t"), ROW_DATE, quoted=True, copy=False)]
-    for name in [*needed, *unknown]:
+    for name in dict.fromkeys([*needed, *unknown]):
         if name in computed:
             first.append(exp.alias_(quoted(name, "t"), f"__stored_{name}", quoted=True, copy=False))
         else:
-            first.append(exp.alias_(_derived(project, name), name, quoted=True, copy=False))
+            first.append(exp.alias_(_derived(project, name, needed), name, quoted=True, copy=False))
     stage = exp.select(*first, copy=False).from_(exp.alias_(base, "t", table=True, copy=False), copy=False)
     builder = ModelQueryBuilder(project, dialect)
     ctes: list[tuple[str, exp.Expression]] = [("x0", stage)]

@@ -35,7 +35,8 @@ from asemic_core.sql.sources import (
 )
 from asemic_core.sql.types import cast
 from asemic_core.sql import sparse
-from asemic_core.sql.sparse import DAY_NUMBER, PREVIOUS_ACTIVE, REG_DAY, SparseLayout, layout_of
+from asemic_core.sql.sparse import (DAY_NUMBER, PREVIOUS_ACTIVE, REG_DAY, SparseLayout, ends_before_the_day,
+                                   layout_of, next_day_column)
 from asemic_core.sql.sparse import date_literal as _date, last_rows as _last_rows, within as _within
 
 ACTIVE = "__active"
@@ -86,6 +87,10 @@ class ModelRequest:
     # Also output PREVIOUS_ACTIVE (on each activity day, the user's activity day before it):
     # a job writes it when the table it writes into has the column (or is written whole).
     previous_active: bool = False
+    # The sparse layout with the next-day values of the windows that end before the day
+    # (sql/sparse.py ``NEXT_DAY``), output beside each; False: without them, every change
+    # day (a job writing into a table written before those columns existed).
+    next_day: bool = True
 
 
 # The activity-based last active day. days_since_last_active always derives from it, even
@@ -116,7 +121,8 @@ class ModelQueryBuilder:
     def layout(self, request: ModelRequest) -> SparseLayout:
         if request.dense:
             return SparseLayout(False, reason="dense requested")
-        return layout_of(self.project, [p.id for p in self.project.properties.values() if not p.is_base])
+        return layout_of(self.project, [p.id for p in self.project.properties.values() if not p.is_base],
+                         next_day=request.next_day)
 
     def build(self, request: ModelRequest) -> exp.Select:
         project = self.project
@@ -288,6 +294,9 @@ class ModelQueryBuilder:
                 if prop.id in self._overlay:
                     expression = self._overlaid(prop.id, expression, None)
                 select = select.select(exp.alias_(expression, prop.id, quoted=True, copy=False), copy=False)
+                if request.next_day and ends_before_the_day(prop):  # the same sort: its frame a day later
+                    select = select.select(exp.alias_(cast(self._sliding(prop, 1), prop.data_type),
+                                                      next_day_column(prop.id), quoted=True, copy=False), copy=False)
             ctes.append((name, select))
             available |= {p.id for p in ready}
             pending = [p for p in pending if p.id not in available]
@@ -301,6 +310,7 @@ class ModelQueryBuilder:
             return quoted(name, "x") if last else quoted(name)
 
         output = [out("entity_id"), out("date")] + [out(p.id) for p in props if p.id not in BASE_COLUMNS]
+        output += [out(next_day_column(p.id)) for p in props if request.next_day and ends_before_the_day(p)]
         if previous_active is not None:
             output.append(out(PREVIOUS_ACTIVE))
         final = exp.select(*output).from_(exp.to_table(previous).as_("x") if last else exp.to_table(previous))
@@ -392,18 +402,19 @@ class ModelQueryBuilder:
         """The value the source of ``prop`` holds on days without events (sparse layout)."""
         return self._layout.gap_values.get(prop.source)
 
-    def _sparse_sliding(self, prop: ResolvedProperty) -> exp.Expression:
+    def _sparse_sliding(self, prop: ResolvedProperty, shift: int = 0) -> exp.Expression:
         value = self._source(prop)
         aggregate = _window_aggregate(prop.definition.window_function, value)
-        return sparse.sliding(self.project, prop, value, aggregate, self._gap(prop), self._day_to)
+        return sparse.sliding(self.project, prop, value, aggregate, self._gap(prop), self._day_to, shift)
 
-    def _sliding(self, prop: ResolvedProperty) -> exp.Expression:
+    def _sliding(self, prop: ResolvedProperty, shift: int = 0) -> exp.Expression:
+        """The window's value ``shift`` days after the row's day (its frame moved)."""
         definition = prop.definition
         if self._sparse:
-            return self._sparse_sliding(prop)
+            return self._sparse_sliding(prop, shift)
         aggregate = _window_aggregate(definition.window_function, self._source(prop))
         return exp.Window(this=aggregate, partition_by=[quoted("entity_id")], order=self._order(),
-                          spec=_frame(definition.relative_days_from, definition.relative_days_to))
+                          spec=_frame(definition.relative_days_from + shift, definition.relative_days_to + shift))
 
     def _fixed(self, prop: ResolvedProperty, resume: dt.date | None = None) -> exp.Expression:
         definition = prop.definition

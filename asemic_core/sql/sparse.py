@@ -57,6 +57,13 @@ from asemic_core.sql.types import cast
 # without pairing each day with the next one (a sort).
 PREVIOUS_ACTIVE = "__previous_active"
 
+# Stored by a layout with ``next_day``: beside a window that ends before the day (``to`` <
+# 0), its value on the day after the row (the same window a day later: every day of its
+# frame is on or before the row's, so no later event changes it). The window changes only
+# on stored days and on the days right after them, so on every gap day after a row it holds
+# that value (``SparseLayout.next_day``).
+NEXT_DAY = "__next_{}"
+
 DAY_NUMBER = "__day"  # days since 1970-01-01: windows frame over it
 REG_DAY = "__reg_day"  # the registration day's number
 WINDOW_FUNCTIONS_NEUTRAL_DEFAULT = {"min", "max", "count_distinct"}  # a constant default changes them at most once per gap
@@ -106,6 +113,26 @@ class SparseLayout:
     # the registration day on, or from the first gap day after it, which enters as gap days
     # do).
     registration_shifts: tuple[int, ...] = (0,)
+    # The windows ending before the day whose value on the next day each row stores
+    # (``NEXT_DAY``): their change days right after a stored day are not stored.
+    next_day: tuple[str, ...] = ()
+
+
+def next_day_column(name: str) -> str:
+    return NEXT_DAY.format(name)
+
+
+def ends_before_the_day(prop: ResolvedProperty) -> bool:
+    """A sliding window whose frame ends before the row's day (``to`` < 0)."""
+    return prop.kind == "sliding_window_property" and prop.definition.relative_days_to < 0
+
+
+def next_day_windows(project: ResolvedProject) -> tuple[str, ...]:
+    """The windows of the config whose next-day value a sparse table may store
+    (``NEXT_DAY``): readers ask for it beside the window; a table that does not store it
+    (dense, or written before the column existed) stores every change day, and is read with
+    the window's own value in its place."""
+    return tuple(sorted(p.id for p in project.properties.values() if ends_before_the_day(p)))
 
 
 def gap_value(prop: ResolvedProperty):
@@ -113,12 +140,17 @@ def gap_value(prop: ResolvedProperty):
     return prop.definition.default_value
 
 
-def layout_of(project: ResolvedProject, columns: list[str]) -> SparseLayout:
+def layout_of(project: ResolvedProject, columns: list[str], next_day: bool = True) -> SparseLayout:
     """The layout of a model of ``columns`` (decided for the whole config, so that every
-    job of one config stores the same days)."""
+    job of one config stores the same days). ``next_day``: the windows that end before the
+    day store their next-day value (``NEXT_DAY``), and their change days that follow a
+    stored day are not stored (``_drop_next_days``)."""
     shifts: set[int] = {0}
     registered: set[int] = {0}
     by_source: dict[tuple[str, str, str], set[int]] = {}
+    # (source, event, condition) -> shifts of the windows ending before the day; "registration"
+    later: dict[tuple[str, str, str], set[int]] = {}
+    later_windows: list[str] = []
     starts: set[dt.date] = set()
     ends: set[int] = set()
     gaps: dict[str, object] = {}
@@ -146,25 +178,62 @@ def layout_of(project: ResolvedProject, columns: list[str]) -> SparseLayout:
         if prop.kind == "sliding_window_property":
             low, high = definition.relative_days_from, definition.relative_days_to
             moved = {-high, 1 - low}  # the day enters the window, the day after it leaves
-            by_source.setdefault((source.id, source.source_event, INFORMATIVE), set()).update(moved)
-            shifts |= moved
+            target = later if next_day and high < 0 else by_source
+            if target is later:
+                later_windows.append(prop.id)
+            target.setdefault((source.id, source.source_event, INFORMATIVE), set()).update(moved)
             if high < 0:
-                registered.add(-high)
+                if target is later:
+                    later.setdefault(("", "", REGISTRATION), set()).add(-high)
+                else:
+                    registered.add(-high)
             if low >= 1:
                 ends.add(low)
             if constant:  # a run of default days starts or ends inside the window
-                by_source.setdefault((source.id, source.source_event, beaten), set()).update({1 - high, -low})
-                shifts |= {1 - high, -low}
+                target.setdefault((source.id, source.source_event, beaten), set()).update({1 - high, -low})
         else:
             if constant:  # the first default day after a day with events
                 by_source.setdefault((source.id, source.source_event, beaten), set()).add(1)
                 shifts.add(1)
             if prop.kind == "fixed_window_property":
                 starts.add(definition.date_from)
+    _drop_next_days(by_source, registered, later)
+    for days in by_source.values():
+        shifts |= days
     moves = tuple(SourceShifts(source, event, condition, tuple(sorted(days - {0})))
                   for (source, event, condition), days in sorted(by_source.items()) if days - {0})
-    return SparseLayout(True, tuple(sorted(shifts)), tuple(sorted(starts)), tuple(sorted(ends)), gap_values=gaps,
-                        source_shifts=moves, registration_shifts=tuple(sorted(registered)))
+    return SparseLayout(True, tuple(sorted(shifts | registered)), tuple(sorted(starts)), tuple(sorted(ends)),
+                        gap_values=gaps, source_shifts=moves, registration_shifts=tuple(sorted(registered)),
+                        next_day=tuple(sorted(later_windows)))
+
+
+REGISTRATION = "registration"  # the registration day's shifts among the windows ending before the day
+# a shift under the first condition is a change day wherever one under the second is
+_BROADER = {NULL_VALUE: (NULL_VALUE, INFORMATIVE), BELOW: (BELOW, INFORMATIVE), ABOVE: (ABOVE, INFORMATIVE),
+            INFORMATIVE: (INFORMATIVE,)}
+
+
+def _drop_next_days(by_source: dict[tuple[str, str, str], set[int]], registered: set[int],
+                    later: dict[tuple[str, str, str], set[int]]) -> None:
+    """Add to ``by_source`` and ``registered`` the shifts of the windows ending before the
+    day (``later``) that are not the day after a stored day. A window that stores its
+    next-day value needs no row on the day after a stored row: every gap day after that row
+    holds the next-day value, as long as the window changes only on stored days and the
+    days right after them. A shift ``s`` of a source's days under a condition is such a day
+    when ``s - 1`` is 0 (the source's day: a day with events, stored) or a shift stored for
+    the same source under the same or a broader condition (the registration day's: ``s - 1``
+    is 0 or a stored registration shift); the others are stored. Shifts are decided from the
+    smallest, so that a stored one can make the next one redundant."""
+    order = sorted((shift, key[2] != INFORMATIVE, key) for key, days in later.items() for shift in days)
+    for shift, _narrower, (source, event, condition) in order:
+        if condition == REGISTRATION:
+            if shift - 1 not in registered:
+                registered.add(shift)
+            continue
+        covered = shift - 1 == 0 or any(shift - 1 in by_source.get((source, event, broader), ())
+                                        for broader in _BROADER[condition])
+        if not covered:
+            by_source.setdefault((source, event, condition), set()).add(shift)
 
 
 def moves_value(project: ResolvedProject, layout: SparseLayout, moves: SourceShifts) -> exp.Expression:
@@ -301,12 +370,13 @@ def without_gap_count(function: str, source: ResolvedProperty, default) -> bool:
 
 
 def sliding(project: ResolvedProject, prop: ResolvedProperty, value: exp.Expression, aggregate: exp.Expression,
-            default, day_to: dt.date) -> exp.Expression:
+            default, day_to: dt.date, shift: int = 0) -> exp.Expression:
     """A sliding window of the sparse layout: ``aggregate`` (of ``value``, the source) over
     the stored rows of its RANGE frame, corrected for the frame's gap days (which hold the
-    source's ``default``)."""
+    source's ``default``). ``shift``: its value that many days after the row's day (its
+    frame moved; ``NEXT_DAY``)."""
     definition = prop.definition
-    low, high = definition.relative_days_from, definition.relative_days_to
+    low, high = definition.relative_days_from + shift, definition.relative_days_to + shift
     frame = range_frame(low, high)
     aggregate = over(aggregate, frame)
     day = quoted(DAY_NUMBER)

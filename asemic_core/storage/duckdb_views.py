@@ -19,7 +19,7 @@ from asemic_core.backend.duckdb_executor import DuckDBExecutor, configure
 from asemic_core.backend.settings import EngineSettings
 from asemic_core.names import quote_name, sql_string
 from asemic_core.semantic.model import ResolvedProject
-from asemic_core.sql.expansion import expand_range
+from asemic_core.sql.expansion import expand_range, needed_columns
 from asemic_core.storage.store import DAILY, ModelStore, USER_STATE, is_column_table
 
 VIEWS_FILE = "catalog.duckdb"
@@ -67,6 +67,8 @@ def _create_views(con, quoted_schema: str, store: ModelStore, project: ResolvedP
         if table == DAILY and current.watermark:
             con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table + '_stored')} AS {relation.sql(executor.dialect)}")
             columns = [c for c in snapshot.columns if c not in ("entity_id", "date") and c in project.properties]
-            relation = expand_range(project, exp.Subquery(this=relation), columns,
+            # with what gap days read that the table may not store (a window's next-day value)
+            read = list(dict.fromkeys([*snapshot.columns, *needed_columns(project, columns)]))
+            relation = expand_range(project, exp.Subquery(this=executor.relation(snapshot, read)), columns,
                                     dt.date.fromisoformat(current.first_day), dt.date.fromisoformat(current.watermark))
         con.execute(f"CREATE VIEW {quoted_schema}.{quote_name(table)} AS {relation.sql(executor.dialect)}")

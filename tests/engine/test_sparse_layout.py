@@ -183,11 +183,29 @@ def test_the_demo_stores_its_change_days_with_the_dense_models_values(demo) -> N
     assert layout.sparse and layout.reason is None
     # dau_active (default 0) feeds max windows: runs of default days matter, so 1-to and -from too.
     assert {0, 1, 7, 28} <= set(layout.shifts)
-    # days_active_previous_7_days (-7 .. -1) holds none of a user's days on the registration day
-    assert layout.registration_shifts == (0, 1)
+    # days_active_previous_7_days (-7 .. -1) holds none of a user's days on the registration
+    # day: it changes the day after (shift 1); it enters on the day after each active day
+    # (1) and leaves the day after days_active_last_7_days does (8). Each row stores its
+    # value on the next day instead, so none of those days is stored: all follow a stored day.
+    assert layout.next_day == ("days_active_previous_7_days",)
+    assert layout.registration_shifts == (0,)
+    informative = {m.source: m.shifts for m in layout.source_shifts if m.condition == "informative"}
+    assert informative["dau_active"] == (7, 28)
+    every_day = layout_of(resolved, [p.id for p in resolved.properties.values() if not p.is_base], next_day=False)
+    assert every_day.next_day == () and every_day.registration_shifts == (0, 1)
+    assert {m.source: m.shifts for m in every_day.source_shifts if m.condition == "informative"}["dau_active"] == (
+        1, 7, 8, 28)
     assert stored.height < 0.8 * dense.height
+    later = "__next_days_active_previous_7_days"
+    values = stored.drop(later)
     on_stored_days = dense.join(stored.select("entity_id", "date"), on=["entity_id", "date"], how="semi")
-    assert_frame_equal(stored, on_stored_days.select(stored.columns), rel_tol=1e-9, abs_tol=1e-12)
+    assert_frame_equal(values, on_stored_days.select(values.columns), rel_tol=1e-9, abs_tol=1e-12)
+    # the next-day value is the dense model's value on the next day (up to the last day)
+    next_days = dense.select("entity_id", (pl.col("date") - pl.duration(days=1)).alias("date"),
+                             pl.col("days_active_previous_7_days").alias("want"))
+    checked = stored.join(next_days, on=["entity_id", "date"], how="inner")
+    assert checked.height == stored.filter(pl.col("date") < _days[1]).height > 0
+    assert (checked[later] == checked["want"]).all()
 
 
 @pytest.mark.parametrize("offsets", [(0, 0), (20, 3), (30, 30), (33, 10)])
@@ -463,6 +481,10 @@ BIG = "CASE WHEN {v} > 10 THEN {v} END"  # NULL on a day of small values
     # a count of "had an event" days, with and without days that exist in the frame
     (_window("sum", -1, 0, "1", "none", 0), {0: 1.0, 5: 1.0}, [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0]),
     (_window("sum", -3, -1, "1", "none", 0), {0: 1.0, 5: 1.0}, [None, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]),
+    # a window ending before the day: each row stores its next-day value, its change days
+    # right after a stored day (1, 5, 6) are not stored
+    (_window("sum", -3, -1, "1", "none", 0), {0: 1.0, 4: 1.0, 5: 1.0},
+     [None, 1.0, 1.0, 1.0, 0.0, 1.0, 2.0, 2.0, 1.0, 0.0]),
     # MAX and MIN of "had an event" against a default 0 it beats: read from the frame's sum
     (_window("max", -1, 0, "1", "none", 0), {0: 1.0, 5: 1.0}, [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0]),
     (_window("max", -3, -1, "1", "none", 0), {0: 1.0, 5: 1.0}, [None, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]),
@@ -488,3 +510,33 @@ def test_a_day_whose_value_the_default_can_change_stores_the_days_next_to_its_ga
     got = project.property_values("w").filter(pl.col("entity_id") == "u1").sort("date")
     assert got["date"].to_list() == days
     assert got["value"].to_list() == want
+
+
+def test_a_window_ending_before_the_day_stores_no_day_that_follows_a_stored_one(tmp_path) -> None:
+    """The case above by hand: "had an event" days 0, 4 and 5 in a window of -3 .. -1. It
+    changes on the day after each of them (1, 5, 6: it enters; the day before is a day with
+    events) and 4 days after (4, 8, 9: it leaves; no shift of 3 days is stored for the
+    source). With next-day values the rows are the days with events and the days it leaves;
+    without them, every change day. Each row's next-day value is the window's value on the
+    next day in the list of values above."""
+    from test_engine_regressions import at, tiny_project
+
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(10)]
+    rows = [("u1", at(days[i], 9), "ios", 1.0) for i in (0, 4, 5)]
+    rows += [("u2", at(days[0], 9), "web", 9.0), ("u2", at(days[-1], 9), "web", 9.0)]
+    project = tiny_project(tmp_path, rows, {"w": _window("sum", -3, -1, "1", "none", 0)})
+    resolved = project.resolved()
+    executor = warehouse_executor(tmp_path / "warehouse.duckdb", resolved)
+    try:
+        builder = ModelQueryBuilder(resolved)
+        stored = {}
+        for next_day in (True, False):
+            frame = executor.frame(render(builder.build(ModelRequest(["w"], days[0], days[-1], next_day=next_day))))
+            stored[next_day] = frame.filter(pl.col("entity_id") == "u1").sort("date")
+    finally:
+        executor.close()
+    index = {day: i for i, day in enumerate(days)}
+    assert [index[d] for d in stored[True]["date"]] == [0, 4, 5, 8, 9]
+    assert stored[True]["__next_w"].to_list() == [1.0, 1.0, 2.0, 0.0, 0.0]
+    assert [index[d] for d in stored[False]["date"]] == [0, 1, 4, 5, 6, 8, 9]
+    assert "__next_w" not in stored[False].columns

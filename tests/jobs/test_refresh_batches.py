@@ -34,7 +34,10 @@ def test_a_refresh_in_batches_stores_what_one_batch_stores(tmp_path, monkeypatch
     assert len(staged) == 1 and {"users", "activity", "event_days"} <= set(staged[0])
     expected = table_frame(one, DAILY)
     assert expected.height > 3 * writing.ROWS_PER_BUCKET  # several batches
-    assert_frame_equal(table_frame(many, DAILY), expected, check_exact=True)
+    # every row and every value the same; sums of doubles to the last bits only (a running
+    # SUM's order of additions is the engine's: one lifetime revenue of 3,138 rows differed
+    # in its last bit once the window stage computed one more window)
+    assert_frame_equal(table_frame(many, DAILY), expected, check_exact=False, rel_tol=1e-12, abs_tol=0)
     assert_frame_equal(table_frame(many, USERS), table_frame(one, USERS), check_exact=True)
 
 
