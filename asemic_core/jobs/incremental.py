@@ -137,8 +137,7 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     builder = ModelQueryBuilder(project)
     days = (watermark - model_first).days + 1
     keys = [quoted("entity_id"), quoted("date")]
-    layout = builder.layout(ModelRequest(targets, model_first, watermark))
-    sparse = layout.sparse
+    sparse = builder.layout(ModelRequest(targets, model_first, watermark)).sparse
     # The next-day values are written with their windows; those of windows that no longer
     # have one are dropped. Every window with one is recomputed: on a day the edit adds just
     # before a stored day, its next-day value is the window's on that stored day, which the
@@ -147,8 +146,8 @@ def recompute_columns(executor, project: ResolvedProject, work: Work, targets: l
     later = next_day_windows(project)
     computed = [*targets, *[w for w in later if w not in targets and w in daily.columns]]
     written = [*computed, *[next_day_column(t) for t in computed if t in later]]
-    stale = [c for c in daily.columns if c.startswith(NEXT_DAY.format("")) and c not in written
-             and c[len(NEXT_DAY.format("")):] not in later]
+    prefix = NEXT_DAY.format("")
+    stale = [c for c in daily.columns if c.startswith(prefix) and c not in written and c[len(prefix):] not in later]
     # the rows computed: the stored rows (and the days an edit adds) or, dense, every user-day
     buckets = buckets_for(daily.rows if sparse else _users_per_day(work, watermark) * days)
     reporter.start(buckets + 1, f"Recomputing {len(targets)} column(s)")
